@@ -1,0 +1,36 @@
+/** What every wid command shares: one error path, and how to reach the cluster. */
+import {Command} from '@oclif/core'
+import type {Cluster} from './lib/cluster/cluster.js'
+import {printError, renderError} from './render-error.js'
+
+export abstract class WidCommand extends Command {
+  private clusters: Cluster[] = []
+
+  /** The cluster this invocation talks to (the embedded one in $WID_HOME). */
+  protected async cluster(): Promise<Cluster> {
+    const {LocalCluster} = await import('./lib/cluster/local.js')
+    const cluster = await LocalCluster.open()
+    this.clusters.push(cluster)
+    return cluster
+  }
+
+  /** Chatter for humans goes to stderr, so that stdout carries only data. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) this.logToStderr(message)
+  }
+
+  protected override async catch(error: Error): Promise<void> {
+    // A failed parse is reported here; oclif must not also warn that parse was skipped.
+    this.parsed = true
+    if (this.jsonEnabled()) {
+      const {code, message} = renderError(error)
+      this.logJson({error: {code, message}})
+    }
+    process.exitCode = printError(error)
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    await Promise.all(this.clusters.map((c) => c.close()))
+    return super.finally(error)
+  }
+}

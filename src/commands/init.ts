@@ -1,0 +1,37 @@
+import {Flags} from '@oclif/core'
+import {WidCommand} from '../base-command.js'
+import {keyType} from '../flags.js'
+
+export default class Init extends WidCommand {
+  static override description = `Creates the cluster's SPIFFE X.509 CA and JWT-SVID signing key in $WID_HOME (default ~/.wid).
+Every command that needs the cluster does this on first use with the defaults; run it yourself to choose the trust domain, the public address or the CA key type. Running it again is harmless: an existing cluster is kept, and conflicting options are refused.`
+  static override enableJsonFlag = true
+  static override examples = [
+    '<%= config.bin %> init',
+    '<%= config.bin %> init --cluster-name example.org --public-addr https://wid.example.org',
+    'WID_HOME=/var/lib/wid <%= config.bin %> init --ca-key-type ec-p384',
+  ]
+  static override flags = {
+    'ca-key-type': keyType('Key type of the SPIFFE X.509 CA (default: ec-p256).'),
+    'cluster-name': Flags.string({description: 'Trust domain of the cluster (default: derived from the host name).'}),
+    'public-addr': Flags.string({description: 'https:// address where the cluster is reachable; JWT-SVIDs name <public-addr>/workload-identity as their issuer.'}),
+  }
+  static override summary = 'Create the embedded cluster.'
+
+  async run() {
+    const {flags} = await this.parse(Init)
+    const {initLocalCluster} = await import('../lib/cluster/local.js')
+    const result = await initLocalCluster({
+      clusterName: flags['cluster-name'],
+      publicAddr: flags['public-addr'],
+      caKeyType: flags['ca-key-type'],
+    })
+    const summary = {clusterName: result.config.clusterName, publicAddr: result.config.publicAddr, home: result.home, created: result.created}
+    this.note(
+      result.created
+        ? `✔ created cluster ${summary.clusterName} in ${summary.home}`
+        : `cluster ${summary.clusterName} already exists in ${summary.home}; kept it`,
+    )
+    return summary
+  }
+}

@@ -1,0 +1,27 @@
+import {WidCommand} from '../base-command.js'
+
+export default class Status extends WidCommand {
+  static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, the JWT issuer, and where the data lives.'
+  static override enableJsonFlag = true
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json | jq -r .caPins[0]']
+  static override summary = 'Show the cluster and its trust material.'
+
+  async run() {
+    await this.parse(Status)
+    const cluster = await this.cluster()
+    const status = {version: this.config.version, mode: cluster.mode, ...(await cluster.status())}
+    const rows: [string, string][] = [
+      ['Cluster', status.clusterName],
+      ['Version', status.version],
+      ['Mode', status.mode],
+      ['Public address', status.publicAddr],
+      ['JWT issuer', status.jwtIssuer],
+      ...status.caPins.map((pin, i): [string, string] => [i === 0 ? 'CA pin' : '', pin]),
+      ...status.jwtKeyIds.map((kid, i): [string, string] => [i === 0 ? 'JWT key id' : '', kid]),
+      ['Backend', `${status.backend.kind} (${status.backend.location})`],
+    ]
+    const width = Math.max(...rows.map(([k]) => k.length)) + 2
+    this.log(rows.map(([k, v]) => `${k ? `${k}:` : ''}`.padEnd(width) + v).join('\n'))
+    return status
+  }
+}

@@ -1,0 +1,12 @@
+/** Flags defined once and reused by every command that takes them. */
+import {Flags} from '@oclif/core'
+import {KEY_TYPES, type KeyType} from './lib/crypto/keys.js'
+
+export const force = Flags.boolean({char: 'f', description: 'Replace files or resources that already exist.'})
+
+export const keyType = (description: string, defaultValue?: KeyType) =>
+  Flags.option({options: KEY_TYPES, default: defaultValue, description})()
+
+/** A Go-style duration (8h, 90m, 1h30m); commands parse it with parseDuration so the error names the flag. */
+export const duration = (description: string, defaultValue?: string) =>
+  Flags.string({default: defaultValue, description, helpValue: '<duration>'})

@@ -1,0 +1,158 @@
+/**
+ * The issuance rules shared by local and remote mode: TTL limits, SAN validation, SPIFFE
+ * ID construction and the contents of X.509- and JWT-SVIDs (DESIGN §4).
+ */
+import {randomBytes} from 'node:crypto'
+import {isIP} from 'node:net'
+import {encodePem} from '../crypto/pem.js'
+import {importSpkiDer} from '../crypto/keys.js'
+import {formatDuration} from '../duration.js'
+import {badInput} from '../errors.js'
+import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
+import {mintX509Svid, type SigningAuthority} from '../svid/x509.js'
+import type {JwtSigner} from './authorities.js'
+
+export const DEFAULT_SVID_TTL_SECONDS = 3600
+export const MAX_SVID_TTL_SECONDS = 24 * 3600
+/** notBefore is backdated to tolerate clock skew between issuer and relying parties. */
+export const BACKDATE_SECONDS = 60
+
+export interface X509SvidRequest {
+  /** SPIFFE ID path, e.g. `/svc/foo`. */
+  path: string
+  /** SubjectPublicKeyInfo of the client's key, PEM `PUBLIC KEY`. */
+  publicKey: string
+  ttlSeconds?: number
+  dnsSans?: string[]
+  ipSans?: string[]
+}
+
+export interface X509SvidResponse {
+  spiffeId: string
+  serial: string
+  notBefore: string
+  notAfter: string
+  /** Leaf first, then any intermediates, PEM. */
+  certificates: string[]
+  /** Every trusted CA certificate of the trust domain, PEM. */
+  bundle: string[]
+}
+
+export interface JwtSvidRequest {
+  path: string
+  audiences: string[]
+  ttlSeconds?: number
+}
+
+export interface JwtSvidResponse {
+  spiffeId: string
+  token: string
+  audiences: string[]
+  issuedAt: string
+  expiresAt: string
+  jti: string
+}
+
+export function checkTtl(ttlSeconds: number | undefined, maxSeconds: number): number {
+  const ttl = ttlSeconds ?? DEFAULT_SVID_TTL_SECONDS
+  if (!Number.isInteger(ttl) || ttl <= 0) throw badInput('svid: TTL must be a positive number of seconds')
+  if (ttl > maxSeconds) {
+    throw badInput(`svid: requested TTL ${formatDuration(ttl)} exceeds the maximum of ${formatDuration(maxSeconds)}`)
+  }
+  return ttl
+}
+
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
+
+/** A DNS SAN: RFC 1123 labels, optionally a leading `*.` wildcard label, ≤ 253 bytes. */
+export function checkDnsSan(name: string): string {
+  const labels = name.split('.')
+  const body = labels[0] === '*' ? labels.slice(1) : labels
+  if (name.length > 253 || body.length === 0 || !body.every((l) => DNS_LABEL.test(l))) {
+    throw badInput(`svid: invalid DNS SAN "${name}" (expected a host name such as api.example.com)`)
+  }
+  return name.toLowerCase()
+}
+
+export function checkIpSan(address: string): string {
+  if (isIP(address) === 0) throw badInput(`svid: invalid IP SAN "${address}" (expected an IPv4 or IPv6 address)`)
+  return address
+}
+
+export interface X509IssueContext {
+  trustDomain: TrustDomain
+  signer: SigningAuthority
+  bundle: string[]
+  now: Date
+}
+
+export function issueX509(ctx: X509IssueContext, req: X509SvidRequest, maxTtlSeconds: number): X509SvidResponse {
+  const spiffeId = SpiffeId.fromPath(ctx.trustDomain, req.path)
+  const ttl = checkTtl(req.ttlSeconds, maxTtlSeconds)
+  const dnsSans = (req.dnsSans ?? []).map(checkDnsSan)
+  const ipSans = (req.ipSans ?? []).map(checkIpSan)
+  const spki = publicKeyDer(req.publicKey)
+  const {type} = importSpkiDer(spki)
+  const notBefore = new Date(ctx.now.getTime() - BACKDATE_SECONDS * 1000)
+  const notAfter = new Date(ctx.now.getTime() + ttl * 1000)
+  const minted = mintX509Svid(ctx.signer, {
+    spiffeId,
+    subjectPublicKeyInfo: spki,
+    subjectKeyType: type,
+    notBefore,
+    notAfter,
+    dnsSans,
+    ipSans,
+  })
+  return {
+    spiffeId: spiffeId.toString(),
+    serial: Buffer.from(minted.serial).toString('hex'),
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    certificates: [encodePem('CERTIFICATE', minted.der)],
+    bundle: ctx.bundle,
+  }
+}
+
+function publicKeyDer(pem: string): Uint8Array {
+  const match = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
+  if (!match) throw badInput('svid: the public key must be one PEM "PUBLIC KEY" block')
+  return new Uint8Array(Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64'))
+}
+
+export interface JwtIssueContext {
+  trustDomain: TrustDomain
+  issuer: string
+  signer: JwtSigner
+  now: Date
+}
+
+export async function issueJwt(ctx: JwtIssueContext, req: JwtSvidRequest, maxTtlSeconds: number): Promise<JwtSvidResponse> {
+  const spiffeId = SpiffeId.fromPath(ctx.trustDomain, req.path)
+  const ttl = checkTtl(req.ttlSeconds, maxTtlSeconds)
+  const audiences = [...new Set(req.audiences.map((a) => a.trim()))]
+  if (audiences.length === 0 || audiences.some((a) => a === '')) {
+    throw badInput('svid: a JWT-SVID needs at least one non-empty audience (--audience)')
+  }
+  const {SignJWT} = await import('jose')
+  const iat = Math.floor(ctx.now.getTime() / 1000)
+  const exp = iat + ttl
+  const jti = randomBytes(16).toString('hex')
+  const token = await new SignJWT({})
+    .setProtectedHeader({alg: ctx.signer.alg, kid: ctx.signer.kid, typ: 'JWT'})
+    .setIssuer(ctx.issuer)
+    .setSubject(spiffeId.toString())
+    .setAudience(audiences.length === 1 ? audiences[0]! : audiences)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(ctx.signer.privateKey)
+  return {
+    spiffeId: spiffeId.toString(),
+    token,
+    audiences,
+    issuedAt: new Date(iat * 1000).toISOString(),
+    expiresAt: new Date(exp * 1000).toISOString(),
+    jti,
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The storage contract: a key/value store with revisions. Every write is one atomic
+ * batch guarded by conditions, which is all that create-if-absent, compare-and-swap and
+ * multi-key initialisation need. A new backend implements get, list, atomicWrite, close.
+ */
+import {WidError} from '../errors.js'
+
+export interface Item {
+  key: string
+  value: string
+  /** The store-wide revision of the write that last changed this key. */
+  revision: number
+}
+
+export type Condition =
+  | {key: string; type: 'absent'}
+  | {key: string; type: 'exists'}
+  | {key: string; type: 'revision'; revision: number}
+
+export type Operation = {key: string; type: 'put'; value: string} | {key: string; type: 'delete'}
+
+export interface Backend {
+  /** e.g. `sqlite` */
+  readonly kind: string
+  /** Where the data lives, for `wid status`. */
+  readonly location: string
+  get(key: string): Promise<Item | undefined>
+  /** Every item whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<Item[]>
+  /**
+   * Applies every operation if and only if every condition holds, in one transaction.
+   * Returns the new revision; throws `compare_failed` naming the first failed condition.
+   */
+  atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number>
+  close(): Promise<void>
+}
+
+export function conditionFailed(condition: Condition): WidError {
+  const reason =
+    condition.type === 'absent' ? 'already exists' : condition.type === 'exists' ? 'does not exist' : 'was changed concurrently'
+  return new WidError('compare_failed', `backend: ${condition.key} ${reason}`)
+}
+
+/** Whether `condition` holds for the current revision of its key (undefined = absent). */
+export function conditionHolds(condition: Condition, current: number | undefined): boolean {
+  if (condition.type === 'absent') return current === undefined
+  if (condition.type === 'exists') return current !== undefined
+  return current === condition.revision
+}
+
+export async function createItem(backend: Backend, key: string, value: string): Promise<number> {
+  return backend.atomicWrite([{key, type: 'absent'}], [{key, type: 'put', value}])
+}
+
+export async function updateItem(backend: Backend, key: string, value: string, revision: number): Promise<number> {
+  return backend.atomicWrite([{key, type: 'revision', revision}], [{key, type: 'put', value}])
+}
+
+export async function putItem(backend: Backend, key: string, value: string): Promise<number> {
+  return backend.atomicWrite([], [{key, type: 'put', value}])
+}
+
+export async function deleteItem(backend: Backend, key: string, revision?: number): Promise<number> {
+  const condition: Condition = revision === undefined ? {key, type: 'exists'} : {key, type: 'revision', revision}
+  return backend.atomicWrite([condition], [{key, type: 'delete'}])
+}

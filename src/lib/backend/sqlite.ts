@@ -1,0 +1,117 @@
+/**
+ * The embedded backend: one SQLite file in WAL mode, opened through Node's built-in
+ * `node:sqlite` (no native add-on to compile, no install script; better-sqlite3 would need
+ * both). Several processes (CLI runs, a server) may use the same file at once: every write
+ * is a `BEGIN IMMEDIATE` transaction and readers see committed state only.
+ */
+import {closeSync, mkdirSync, openSync} from 'node:fs'
+import {dirname} from 'node:path'
+import type {DatabaseSync, StatementSync} from 'node:sqlite'
+import {WidError} from '../errors.js'
+import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
+
+/** Ordered schema migrations; `PRAGMA user_version` records how many have run. */
+const MIGRATIONS = [
+  `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO meta (name, value) VALUES ('revision', 0);`,
+]
+
+const BUSY_TIMEOUT_MS = 30_000
+
+export class SqliteBackend implements Backend {
+  readonly kind = 'sqlite'
+  readonly location: string
+  private readonly db: DatabaseSync
+  private readonly statements: {
+    get: StatementSync
+    list: StatementSync
+    revisionOf: StatementSync
+    put: StatementSync
+    remove: StatementSync
+    bump: StatementSync
+  }
+
+  private constructor(location: string, db: DatabaseSync) {
+    this.location = location
+    this.db = db
+    this.statements = {
+      get: db.prepare('SELECT key, value, revision FROM kv WHERE key = ?'),
+      list: db.prepare('SELECT key, value, revision FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
+      revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
+      put: db.prepare(
+        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
+      ),
+      remove: db.prepare('DELETE FROM kv WHERE key = ?'),
+      bump: db.prepare("UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
+    }
+  }
+
+  /** Opens (creating if needed, mode 0600 in a 0700 directory) and migrates the database. */
+  static async open(path: string): Promise<SqliteBackend> {
+    const {DatabaseSync} = await import('node:sqlite')
+    try {
+      mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+      closeSync(openSync(path, 'a', 0o600))
+      const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
+      migrate(db)
+      return new SqliteBackend(path, db)
+    } catch (error) {
+      if (error instanceof WidError) throw error
+      throw new WidError('state', `backend: cannot open ${path}: ${(error as Error).message}`, {cause: error})
+    }
+  }
+
+  async get(key: string): Promise<Item | undefined> {
+    return this.statements.get.get(key) as Item | undefined
+  }
+
+  async list(prefix: string): Promise<Item[]> {
+    return this.statements.list.all(prefix, prefix + '\uffff') as unknown as Item[]
+  }
+
+  async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
+    return transaction(this.db, () => {
+      for (const condition of conditions) {
+        const row = this.statements.revisionOf.get(condition.key) as {revision: number} | undefined
+        if (!conditionHolds(condition, row?.revision)) throw conditionFailed(condition)
+      }
+      const {value: revision} = this.statements.bump.get() as {value: number}
+      for (const op of operations) {
+        if (op.type === 'put') this.statements.put.run(op.key, op.value, revision)
+        else this.statements.remove.run(op.key)
+      }
+      return revision
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close()
+  }
+}
+
+function transaction<T>(db: DatabaseSync, body: () => T): T {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const result = body()
+    db.exec('COMMIT')
+    return result
+  } catch (error) {
+    db.exec('ROLLBACK')
+    throw error
+  }
+}
+
+function migrate(db: DatabaseSync): void {
+  const current = () => (db.prepare('PRAGMA user_version').get() as {user_version: number}).user_version
+  if (current() === MIGRATIONS.length) return
+  transaction(db, () => {
+    const version = current()
+    if (version > MIGRATIONS.length) {
+      throw new WidError('state', `backend: the database was written by a newer wid (schema ${version}); upgrade wid`)
+    }
+    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!)
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`)
+  })
+}

@@ -1,0 +1,141 @@
+/**
+ * A small DER encoder and TLV reader: just what is needed to build certificates on the
+ * issuance hot path without loading a full ASN.1 library (see bench/ for why).
+ */
+import {WidError} from '../errors.js'
+
+export type Der = Uint8Array
+
+function lengthBytes(length: number): number[] {
+  if (length < 0x80) return [length]
+  const bytes: number[] = []
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff)
+  return [0x80 | bytes.length, ...bytes]
+}
+
+export function tlv(tag: number, ...contents: Der[]): Der {
+  let size = 0
+  for (const c of contents) size += c.length
+  const header = [tag, ...lengthBytes(size)]
+  const out = new Uint8Array(header.length + size)
+  out.set(header, 0)
+  let offset = header.length
+  for (const c of contents) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
+export const sequence = (...items: Der[]): Der => tlv(0x30, ...items)
+export const set = (...items: Der[]): Der => tlv(0x31, ...items)
+export const octetString = (bytes: Uint8Array): Der => tlv(0x04, bytes)
+export const nullValue = (): Der => Uint8Array.of(0x05, 0x00)
+export const boolean = (value: boolean): Der => Uint8Array.of(0x01, 0x01, value ? 0xff : 0x00)
+export const utf8String = (value: string): Der => tlv(0x0c, new TextEncoder().encode(value))
+export const printableString = (value: string): Der => tlv(0x13, new TextEncoder().encode(value))
+export const ia5String = (value: string): Der => tlv(0x16, new TextEncoder().encode(value))
+/** Context-specific, constructed (EXPLICIT) tag [n]. */
+export const explicit = (n: number, ...contents: Der[]): Der => tlv(0xa0 | n, ...contents)
+/** Context-specific, primitive (IMPLICIT) tag [n] over raw content bytes. */
+export const implicitPrimitive = (n: number, content: Uint8Array): Der => tlv(0x80 | n, content)
+
+/** INTEGER from unsigned big-endian magnitude bytes (a 0x00 is prepended when needed). */
+export function unsignedInteger(magnitude: Uint8Array): Der {
+  let start = 0
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++
+  const trimmed = magnitude.subarray(start)
+  return trimmed[0]! & 0x80 ? tlv(0x02, Uint8Array.of(0), trimmed) : tlv(0x02, trimmed)
+}
+
+export function smallInteger(value: number): Der {
+  return unsignedInteger(Uint8Array.of(value))
+}
+
+export function bitString(bytes: Uint8Array, unusedBits = 0): Der {
+  return tlv(0x03, Uint8Array.of(unusedBits), bytes)
+}
+
+/** A named-bit BIT STRING (e.g. keyUsage) in DER's minimal form. */
+export function namedBits(bits: number[]): Der {
+  const highest = Math.max(...bits)
+  const bytes = new Uint8Array(Math.floor(highest / 8) + 1)
+  for (const bit of bits) bytes[bit >> 3]! |= 0x80 >> (bit & 7)
+  return bitString(bytes, 7 - (highest & 7))
+}
+
+const oidCache = new Map<string, Der>()
+
+export function oid(dotted: string): Der {
+  const cached = oidCache.get(dotted)
+  if (cached) return cached
+  const arcs = dotted.split('.').map(Number)
+  const body: number[] = []
+  const push = (value: number) => {
+    const chunk = [value & 0x7f]
+    for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f))
+    body.push(...chunk)
+  }
+  push(arcs[0]! * 40 + arcs[1]!)
+  for (const arc of arcs.slice(2)) push(arc)
+  const encoded = tlv(0x06, Uint8Array.from(body))
+  oidCache.set(dotted, encoded)
+  return encoded
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0')
+
+/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5). */
+export function time(date: Date): Der {
+  const year = date.getUTCFullYear()
+  const rest =
+    pad(date.getUTCMonth() + 1) +
+    pad(date.getUTCDate()) +
+    pad(date.getUTCHours()) +
+    pad(date.getUTCMinutes()) +
+    pad(date.getUTCSeconds()) +
+    'Z'
+  if (year >= 1950 && year < 2050) return tlv(0x17, new TextEncoder().encode(pad(year % 100) + rest))
+  return tlv(0x18, new TextEncoder().encode(pad(year, 4) + rest))
+}
+
+export interface Tlv {
+  tag: number
+  /** The whole element, header included. */
+  raw: Uint8Array
+  /** The element's contents. */
+  value: Uint8Array
+}
+
+function malformed(): WidError {
+  return new WidError('bad_input', 'crypto: malformed DER encoding')
+}
+
+/** Reads the element at `offset`. */
+export function readTlv(bytes: Uint8Array, offset = 0): Tlv {
+  if (offset + 2 > bytes.length) throw malformed()
+  const tag = bytes[offset]!
+  let length = bytes[offset + 1]!
+  let header = 2
+  if (length & 0x80) {
+    const count = length & 0x7f
+    if (count === 0 || count > 4 || offset + 2 + count > bytes.length) throw malformed()
+    length = 0
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[offset + 2 + i]!
+    header += count
+  }
+  const end = offset + header + length
+  if (end > bytes.length) throw malformed()
+  return {tag, raw: bytes.subarray(offset, end), value: bytes.subarray(offset + header, end)}
+}
+
+/** The child elements of a constructed element's contents. */
+export function readChildren(value: Uint8Array): Tlv[] {
+  const children: Tlv[] = []
+  for (let offset = 0; offset < value.length; ) {
+    const child = readTlv(value, offset)
+    children.push(child)
+    offset += child.raw.length
+  }
+  return children
+}

@@ -1,0 +1,24 @@
+/** Go-style durations (`8h`, `90m`, `1h30m`, `45s`) as whole seconds. */
+import {badInput} from './errors.js'
+
+const UNIT_SECONDS: Record<string, number> = {h: 3600, m: 60, s: 1}
+const DURATION = /^(?:\d+[hms])+$/
+
+export function parseDuration(value: string, what = 'duration'): number {
+  const text = value.trim()
+  if (!DURATION.test(text)) throw badInput(`invalid ${what} "${value}" (expected a duration such as 8h, 90m or 1h30m)`)
+  let seconds = 0
+  for (const [, amount, unit] of text.matchAll(/(\d+)([hms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit!]!
+  if (seconds <= 0) throw badInput(`invalid ${what} "${value}" (must be greater than zero)`)
+  if (!Number.isSafeInteger(seconds)) throw badInput(`invalid ${what} "${value}" (too large)`)
+  return seconds
+}
+
+/** The shortest Go-style spelling of a whole number of seconds: 3600 → `1h`, 5400 → `1h30m`. */
+export function formatDuration(totalSeconds: number): string {
+  if (totalSeconds === 0) return '0s'
+  const h = Math.floor(totalSeconds / 3600)
+  const m = Math.floor((totalSeconds % 3600) / 60)
+  const s = totalSeconds % 60
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`
+}

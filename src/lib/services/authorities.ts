@@ -1,0 +1,47 @@
+/**
+ * Certificate authorities as stored: each has active keys (used to sign) and additional
+ * trusted keys (still published in bundles), so that rotation can add and retire keys
+ * without a gap in trust.
+ */
+import type {Backend, Item} from '../backend/backend.js'
+import type {KeyType} from '../crypto/keys.js'
+import {WidError} from '../errors.js'
+import {parseStored} from './cluster-config.js'
+
+export type AuthorityType = 'spiffe' | 'jwt'
+
+export interface AuthorityKey {
+  keyType: KeyType
+  /** PKCS#8 PEM; absent for keys that are trusted but held elsewhere. */
+  privateKey?: string
+  /** X.509 authorities: the CA certificate, PEM. */
+  certificate?: string
+  /** JWT authorities: the RFC 7638 thumbprint and the public JWK. */
+  kid?: string
+  publicJwk?: Record<string, string>
+}
+
+export interface CertAuthority {
+  type: AuthorityType
+  clusterName: string
+  activeKeys: AuthorityKey[]
+  additionalTrustedKeys: AuthorityKey[]
+}
+
+export interface StoredAuthority {
+  authority: CertAuthority
+  revision: number
+}
+
+export const authorityKey = (type: AuthorityType): string => `/authorities/${type}`
+
+export async function getAuthority(backend: Backend, type: AuthorityType): Promise<StoredAuthority> {
+  const item: Item | undefined = await backend.get(authorityKey(type))
+  if (!item) throw new WidError('state', `auth: the ${type} authority is missing from the backend; was the cluster initialised?`)
+  return {authority: parseStored<CertAuthority>(item.value, item.key), revision: item.revision}
+}
+
+/** Active keys first, then additional trusted keys: everything a relying party should trust. */
+export function trustedKeys(authority: CertAuthority): AuthorityKey[] {
+  return [...authority.activeKeys, ...authority.additionalTrustedKeys]
+}

@@ -1,0 +1,75 @@
+/** X.509-SVID minting (the CA side). Validation of SVIDs read from files is in ./inspect.ts. */
+import {
+  authorityKeyIdentifier,
+  basicConstraints,
+  buildCertificate,
+  encodeName,
+  extKeyUsage,
+  KeyUsage,
+  keyUsage,
+  OID,
+  randomSerial,
+  subjectAltName,
+  type GeneralName,
+  type NameAttribute,
+} from '../crypto/certificate.js'
+import type {KeyType} from '../crypto/keys.js'
+import type {SpiffeId} from '../spiffeid/index.js'
+
+/** A CA ready to sign: its certificate's subject and key id, and its private key. */
+export interface SigningAuthority {
+  subject: Uint8Array
+  keyId: Uint8Array
+  privateKey: CryptoKey
+  keyType: KeyType
+}
+
+export interface X509SvidTemplate {
+  spiffeId: SpiffeId
+  subjectPublicKeyInfo: Uint8Array
+  /** The key type of subjectPublicKeyInfo, already checked by the caller. */
+  subjectKeyType: KeyType
+  notBefore: Date
+  notAfter: Date
+  dnsSans: string[]
+  ipSans: string[]
+  subject?: NameAttribute[]
+}
+
+export interface MintedCertificate {
+  der: Uint8Array
+  serial: Uint8Array
+}
+
+/**
+ * Mints an X.509-SVID leaf: one URI SAN, CA=false, critical keyUsage with digitalSignature
+ * (+ keyEncipherment for RSA, keyAgreement for EC keys), EKU serverAuth+clientAuth. The
+ * subject is empty unless given, and RFC 5280 §4.2.1.6 then requires a critical SAN.
+ */
+export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedCertificate {
+  const serial = randomSerial()
+  const names: GeneralName[] = [
+    {type: 'uri', value: t.spiffeId.toString()},
+    ...t.dnsSans.map((value): GeneralName => ({type: 'dns', value})),
+    ...t.ipSans.map((value): GeneralName => ({type: 'ip', value})),
+  ]
+  const subject = t.subject ?? []
+  const usage = [KeyUsage.digitalSignature, t.subjectKeyType === 'rsa-2048' ? KeyUsage.keyEncipherment : KeyUsage.keyAgreement]
+  const der = buildCertificate({
+    serial,
+    issuer: ca.subject,
+    subject: encodeName(subject),
+    notBefore: t.notBefore,
+    notAfter: t.notAfter,
+    subjectPublicKeyInfo: t.subjectPublicKeyInfo,
+    signer: {privateKey: ca.privateKey, type: ca.keyType},
+    extensions: [
+      keyUsage(usage),
+      extKeyUsage([OID.serverAuth, OID.clientAuth]),
+      basicConstraints(false),
+      authorityKeyIdentifier(ca.keyId),
+      subjectAltName(names, subject.length === 0),
+    ],
+  })
+  return {der, serial}
+}
