@@ -1,6 +1,21 @@
 #!/usr/bin/env node
 import module from 'node:module'
 
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(`Error: wid needs Node.js 22.13 or newer (this is ${process.version})\n`)
+  process.exit(1)
+}
+
+// `wid --version` answers without loading oclif (the same line oclif would print): scripts
+// call it to probe the install, and it should cost little more than starting Node.
+if (process.argv[2] === '--version') {
+  const {readFileSync} = await import('node:fs')
+  const {name, version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`)
+  process.exit(0)
+}
+
 module.enableCompileCache?.()
 
 const {main} = await import('../dist/main.js')

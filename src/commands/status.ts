@@ -19,6 +19,7 @@ export default class Status extends WidCommand {
       ...status.caPins.map((pin, i): [string, string] => [i === 0 ? 'CA pin' : '', pin]),
       ...status.jwtKeyIds.map((kid, i): [string, string] => [i === 0 ? 'JWT key id' : '', kid]),
       ['Backend', `${status.backend.kind} (${status.backend.location})`],
+      ...(status.dataDir ? [['Data directory', status.dataDir] as [string, string]] : []),
     ]
     const width = Math.max(...rows.map(([k]) => k.length)) + 2
     this.log(rows.map(([k, v]) => `${k ? `${k}:` : ''}`.padEnd(width) + v).join('\n'))

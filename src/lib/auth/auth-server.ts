@@ -9,7 +9,7 @@ import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
 import {spkiPin} from '../crypto/keys.js'
 import {readCertificateFields} from '../crypto/certificate.js'
 import {WidError} from '../errors.js'
-import {getAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
+import {getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {TrustDomain} from '../spiffeid/index.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
@@ -40,6 +40,8 @@ export interface ClusterStatus {
   caPins: string[]
   jwtKeyIds: string[]
   backend: {kind: string; location: string}
+  /** Where the cluster's state lives, when the caller can see it (local mode). */
+  dataDir?: string
 }
 
 export class AuthServer {
@@ -128,8 +130,8 @@ class AuthorityCache<T> {
   }
 
   async get(backend: Backend): Promise<T> {
-    const {authority, revision} = await getAuthority(backend, this.type)
-    if (this.entry?.revision !== revision) this.entry = {revision, value: this.build(authority)}
+    const item = await getAuthorityItem(backend, this.type)
+    if (this.entry?.revision !== item.revision) this.entry = {revision: item.revision, value: this.build(parseAuthority(item))}
     return this.entry.value
   }
 }

@@ -5,7 +5,7 @@
 import {randomBytes} from 'node:crypto'
 import {isIP} from 'node:net'
 import {encodePem} from '../crypto/pem.js'
-import {importSpkiDer} from '../crypto/keys.js'
+import {subjectPublicKeyType} from '../crypto/spki.js'
 import {formatDuration} from '../duration.js'
 import {badInput} from '../errors.js'
 import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
@@ -92,7 +92,7 @@ export function issueX509(ctx: X509IssueContext, req: X509SvidRequest, maxTtlSec
   const dnsSans = (req.dnsSans ?? []).map(checkDnsSan)
   const ipSans = (req.ipSans ?? []).map(checkIpSan)
   const spki = publicKeyDer(req.publicKey)
-  const {type} = importSpkiDer(spki)
+  const type = subjectPublicKeyType(spki)
   const notBefore = new Date(ctx.now.getTime() - BACKDATE_SECONDS * 1000)
   const notAfter = new Date(ctx.now.getTime() + ttl * 1000)
   const minted = mintX509Svid(ctx.signer, {

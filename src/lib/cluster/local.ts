@@ -60,8 +60,10 @@ export class LocalCluster implements Cluster {
   private readonly backend: Backend
   private readonly auth: AuthServer
   private readonly caller: Caller
+  private readonly home: string
 
-  private constructor(backend: Backend, auth: AuthServer) {
+  private constructor(home: string, backend: Backend, auth: AuthServer) {
+    this.home = home
     this.backend = backend
     this.auth = auth
     this.caller = localAdmin()
@@ -74,15 +76,15 @@ export class LocalCluster implements Cluster {
     try {
       const now = options.now ?? (() => new Date())
       await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
-      return new LocalCluster(backend, await AuthServer.open(backend, now))
+      return new LocalCluster(home, backend, await AuthServer.open(backend, now))
     } catch (error) {
       await backend.close()
       throw error
     }
   }
 
-  status(): Promise<ClusterStatus> {
-    return this.auth.status()
+  async status(): Promise<ClusterStatus> {
+    return {...(await this.auth.status()), dataDir: this.home}
   }
 
   issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse> {

@@ -52,7 +52,8 @@ export interface CertificateTemplate {
   notBefore: Date
   notAfter: Date
   subjectPublicKeyInfo: Uint8Array
-  extensions: Extension[]
+  /** Extensions, or their DER from encodeExtension. */
+  extensions: (Extension | der.Der)[]
   signer: {privateKey: CryptoKey; type: KeyType}
 }
 
@@ -69,11 +70,24 @@ export function encodeName(attributes: NameAttribute[]): der.Der {
   )
 }
 
+/** Random bytes drawn in blocks: one CSPRNG call per 256 serials instead of one per serial. */
+const randomPool = {bytes: new Uint8Array(0), offset: 0}
+
+function pooledRandom(size: number): Uint8Array {
+  if (randomPool.offset + size > randomPool.bytes.length) {
+    randomPool.bytes = new Uint8Array(randomBytes(4096))
+    randomPool.offset = 0
+  }
+  const out = randomPool.bytes.slice(randomPool.offset, randomPool.offset + size)
+  randomPool.offset += size
+  return out
+}
+
 /** A random positive 128-bit serial number (RFC 5280 allows up to 20 octets). */
 export function randomSerial(): Uint8Array {
-  let bytes = randomBytes(16)
-  while (bytes[0] === 0) bytes = randomBytes(16)
-  return new Uint8Array(bytes)
+  let bytes = pooledRandom(16)
+  while (bytes[0] === 0) bytes = pooledRandom(16)
+  return bytes
 }
 
 export function basicConstraints(ca: boolean): Extension {
@@ -140,13 +154,16 @@ function algorithmIdentifier(type: KeyType): der.Der {
   return type === 'rsa-2048' ? der.sequence(der.oid(signatureOid), der.nullValue()) : der.sequence(der.oid(signatureOid))
 }
 
+/** The DER of one Extension; callers that reuse an extension for many certificates encode it once. */
+export function encodeExtension(e: Extension): der.Der {
+  return e.critical
+    ? der.sequence(der.oid(e.oid), der.boolean(true), der.octetString(e.value))
+    : der.sequence(der.oid(e.oid), der.octetString(e.value))
+}
+
 export function buildCertificate(t: CertificateTemplate): Uint8Array {
   const signatureAlgorithm = algorithmIdentifier(t.signer.type)
-  const extensions = t.extensions.map((e) =>
-    e.critical
-      ? der.sequence(der.oid(e.oid), der.boolean(true), der.octetString(e.value))
-      : der.sequence(der.oid(e.oid), der.octetString(e.value)),
-  )
+  const extensions = t.extensions.map((e) => (e instanceof Uint8Array ? e : encodeExtension(e)))
   const tbs = der.sequence(
     der.explicit(0, der.smallInteger(2)),
     der.unsignedInteger(t.serial),

@@ -2,7 +2,7 @@
  * Key pairs as WebCrypto CryptoKeys (the form every other module takes), with the
  * conversions to and from PEM that files and the backend need.
  */
-import {createHash, createPrivateKey, createPublicKey, KeyObject, sign as nodeSign} from 'node:crypto'
+import {createHash, createPrivateKey, KeyObject, sign as nodeSign} from 'node:crypto'
 import {badInput, WidError} from '../errors.js'
 import {decodePem, encodePem} from './pem.js'
 
@@ -98,26 +98,14 @@ export function importPrivateKeyPem(pem: string, extractable = false): {type: Ke
   return {type, privateKey}
 }
 
-/** Imports a public key from SPKI DER. */
-export function importSpkiDer(der: Uint8Array): {type: KeyType; publicKey: CryptoKey} {
-  let object: KeyObject
-  try {
-    object = createPublicKey({key: Buffer.from(der), format: 'der', type: 'spki'})
-  } catch {
-    throw badInput('crypto: cannot parse public key (expected DER SubjectPublicKeyInfo)')
-  }
-  const type = keyTypeOf(object)
-  return {type, publicKey: object.toCryptoKey(INFO[type].import, true, ['verify'])}
-}
-
 /** The `sha256:<hex>` pin of a SubjectPublicKeyInfo, as `wid status` and `--ca-pin` show it. */
 export function spkiPin(spkiDer: Uint8Array): string {
   return `sha256:${createHash('sha256').update(spkiDer).digest('hex')}`
 }
 
 /**
- * Signs `data` with a CA key: ECDSA signatures in DER form as X.509 and the SPIFFE bundle
- * want them. Synchronous node:crypto signing is used because it is measurably faster than
+ * Signs `data` with a CA key: ECDSA signatures in DER form (node's default), as X.509
+ * wants them. Synchronous node:crypto signing is used because it is measurably faster than
  * an async WebCrypto round trip for the small payloads of certificates.
  */
 export function signDer(privateKey: CryptoKey, type: KeyType, data: Uint8Array): Uint8Array {
@@ -126,7 +114,7 @@ export function signDer(privateKey: CryptoKey, type: KeyType, data: Uint8Array):
     object = KeyObject.from(privateKey)
     keyObjects.set(privateKey, object)
   }
-  return new Uint8Array(nodeSign(INFO[type].hash, data, {key: object, dsaEncoding: 'der'}))
+  return new Uint8Array(nodeSign(INFO[type].hash, data, object))
 }
 
 /** Reads the one PEM block of `label` expected in `text`. */

@@ -6,9 +6,10 @@ export interface PemBlock {
 }
 
 export function encodePem(label: string, der: Uint8Array): string {
-  const base64 = Buffer.from(der).toString('base64')
-  const lines = base64.match(/.{1,64}/g) ?? []
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64')
+  let body = ''
+  for (let i = 0; i < base64.length; i += 64) body += base64.slice(i, i + 64) + '\n'
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`
 }
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g

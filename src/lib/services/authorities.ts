@@ -36,9 +36,19 @@ export interface StoredAuthority {
 export const authorityKey = (type: AuthorityType): string => `/authorities/${type}`
 
 export async function getAuthority(backend: Backend, type: AuthorityType): Promise<StoredAuthority> {
-  const item: Item | undefined = await backend.get(authorityKey(type))
+  const item = await getAuthorityItem(backend, type)
+  return {authority: parseAuthority(item), revision: item.revision}
+}
+
+/** The stored item, unparsed: callers that cache by revision skip the parse. */
+export async function getAuthorityItem(backend: Backend, type: AuthorityType): Promise<Item> {
+  const item = await backend.get(authorityKey(type))
   if (!item) throw new WidError('state', `auth: the ${type} authority is missing from the backend; was the cluster initialised?`)
-  return {authority: parseStored<CertAuthority>(item.value, item.key), revision: item.revision}
+  return item
+}
+
+export function parseAuthority(item: Item): CertAuthority {
+  return parseStored<CertAuthority>(item.value, item.key)
 }
 
 /** Active keys first, then additional trusted keys: everything a relying party should trust. */

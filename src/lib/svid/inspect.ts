@@ -82,7 +82,7 @@ export async function inspectX509Svid(input: X509SvidInput): Promise<X509SvidIns
     ...intermediates.flatMap(signingCertificateProblems),
     ...certificates.flatMap((cert, index) => validityProblem(cert, index, input.now) ?? []),
   ]
-  const keyMatches = privateKey && leafKey.equals(createPublicKey(privateKey))
+  const keyMatches = privateKey && spki(leafKey).equals(spki(createPublicKey(privateKey)))
   if (keyMatches === false) problems.push('svid: leaf certificate does not match private key')
 
   let bundle: X509SvidInspection['bundle']
@@ -152,6 +152,14 @@ function parsePrivateKey(block: PemBlock): KeyObject {
   } catch (error) {
     throw new WidError('bad_input', 'svid: cannot parse private key', {cause: error})
   }
+}
+
+/**
+ * Compared as encodings rather than with KeyObject.equals, which leaves an OpenSSL error
+ * behind for keys of different types that the next unrelated node:crypto call then throws.
+ */
+function spki(key: KeyObject): Buffer {
+  return key.export({type: 'spki', format: 'der'})
 }
 
 function describeKey(key: KeyObject): string {

@@ -3,6 +3,7 @@ import {
   authorityKeyIdentifier,
   basicConstraints,
   buildCertificate,
+  encodeExtension,
   encodeName,
   extKeyUsage,
   KeyUsage,
@@ -54,7 +55,6 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
     ...t.ipSans.map((value): GeneralName => ({type: 'ip', value})),
   ]
   const subject = t.subject ?? []
-  const usage = [KeyUsage.digitalSignature, t.subjectKeyType === 'rsa-2048' ? KeyUsage.keyEncipherment : KeyUsage.keyAgreement]
   const der = buildCertificate({
     serial,
     issuer: ca.subject,
@@ -63,13 +63,27 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
     notAfter: t.notAfter,
     subjectPublicKeyInfo: t.subjectPublicKeyInfo,
     signer: {privateKey: ca.privateKey, type: ca.keyType},
-    extensions: [
+    extensions: [...fixedExtensions(ca, t.subjectKeyType), subjectAltName(names, subject.length === 0)],
+  })
+  return {der, serial}
+}
+
+const fixedExtensionCache = new WeakMap<SigningAuthority, Map<KeyType, Uint8Array[]>>()
+
+/** The extensions every leaf of this CA and key type shares, encoded once. */
+function fixedExtensions(ca: SigningAuthority, keyType: KeyType): Uint8Array[] {
+  let byType = fixedExtensionCache.get(ca)
+  if (!byType) fixedExtensionCache.set(ca, (byType = new Map()))
+  let encoded = byType.get(keyType)
+  if (!encoded) {
+    const usage = [KeyUsage.digitalSignature, keyType === 'rsa-2048' ? KeyUsage.keyEncipherment : KeyUsage.keyAgreement]
+    encoded = [
       keyUsage(usage),
       extKeyUsage([OID.serverAuth, OID.clientAuth]),
       basicConstraints(false),
       authorityKeyIdentifier(ca.keyId),
-      subjectAltName(names, subject.length === 0),
-    ],
-  })
-  return {der, serial}
+    ].map(encodeExtension)
+    byType.set(keyType, encoded)
+  }
+  return encoded
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// Prints the figures behind DESIGN §6's performance bars. Run with `npm run bench`
+// (which builds first). Figures only: nothing here fails on a number.
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const wid = join(root, 'bin', 'run.js')
+const RUNS = Number(process.env.BENCH_RUNS ?? 15)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+function timeCommand(args, env) {
+  const times = []
+  for (let i = 0; i < RUNS; i++) {
+    const start = process.hrtime.bigint()
+    const result = spawnSync(process.execPath, args, {env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
+    const ms = Number(process.hrtime.bigint() - start) / 1e6
+    if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`)
+    times.push(ms)
+  }
+  return median(times)
+}
+
+function coldStart() {
+  const home = mkdtempSync(join(tmpdir(), 'wid-bench-'))
+  try {
+    const env = {WID_HOME: home}
+    spawnSync(process.execPath, [wid, 'init'], {env: {...process.env, ...env}})
+    // warm the compile cache and the disk cache once, as a user's second run would be
+    spawnSync(process.execPath, [wid, 'svid', 'issue', '--output', join(home, 'svid'), '/svc/bench'], {env: {...process.env, ...env}})
+    const baseline = timeCommand(['-e', '0'])
+    const rows = [
+      ['node -e 0', baseline, 'baseline'],
+      ['wid --version', timeCommand([wid, '--version'], env), 'target ≤ 3×'],
+      ['wid status', timeCommand([wid, 'status'], env), 'full oclif + SQLite path'],
+      ['wid svid issue (EC P-256)', timeCommand([wid, 'svid', 'issue', '--output', join(home, 'svid'), '/svc/bench'], env), 'target ≤ 5×'],
+    ]
+    console.log(`\nCold start (median of ${RUNS} runs, ${process.version})`)
+    for (const [name, ms, note] of rows) {
+      console.log(`  ${name.padEnd(28)} ${ms.toFixed(1).padStart(7)} ms  ${(ms / baseline).toFixed(2).padStart(5)}×  ${note}`)
+    }
+  } finally {
+    rmSync(home, {recursive: true, force: true})
+  }
+}
+
+function opensslSignRate(algorithm) {
+  const result = spawnSync('openssl', ['speed', '-seconds', String(SECONDS), '-mr', algorithm], {encoding: 'utf8'})
+  const line = result.stdout.split('\n').find((l) => /^\+F[24]:/.test(l))
+  if (!line) throw new Error(`openssl speed ${algorithm}: no result`)
+  return Number(line.split(':')[3])
+}
+
+async function issuanceRate(issue) {
+  const deadline = performance.now() + SECONDS * 1000
+  let count = 0
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 50; i++) await issue()
+    count += 50
+  }
+  return count / SECONDS
+}
+
+async function inProcess() {
+  const {MemoryBackend} = await import('../dist/lib/backend/memory.js')
+  const {initializeCluster} = await import('../dist/lib/auth/init.js')
+  const {AuthServer} = await import('../dist/lib/auth/auth-server.js')
+  const {generateKeyPair, exportSpkiDer} = await import('../dist/lib/crypto/keys.js')
+  const {encodePem} = await import('../dist/lib/crypto/pem.js')
+  const caller = {kind: 'admin', name: 'bench'}
+  const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer((await generateKeyPair('ec-p256')).publicKey))
+
+  console.log(`\nIn-process issuance (${SECONDS} s each) beside openssl speed (one core)`)
+  for (const caKeyType of ['ec-p256', 'ec-p384', 'rsa-2048']) {
+    const backend = new MemoryBackend()
+    await initializeCluster(backend, {defaultClusterName: 'bench.example', caKeyType, now: new Date()})
+    const auth = await AuthServer.open(backend)
+    const rate = await issuanceRate(() => auth.issueX509Svid(caller, {path: '/svc/bench', publicKey}))
+    const raw = opensslSignRate({'ec-p256': 'ecdsap256', 'ec-p384': 'ecdsap384', 'rsa-2048': 'rsa2048'}[caKeyType])
+    console.log(`  X.509-SVID, ${caKeyType} CA`.padEnd(30) + `${rate.toFixed(0).padStart(7)}/s   openssl sign ${raw.toFixed(0).padStart(7)}/s   ${((rate / raw) * 100).toFixed(0).padStart(3)}%  (target ≥ 50%)`)
+    if (caKeyType === 'ec-p256') {
+      const jwt = await issuanceRate(() => auth.issueJwtSvid(caller, {path: '/svc/bench', audiences: ['sts.amazonaws.com']}))
+      const rsa = opensslSignRate('rsa2048')
+      console.log(`  JWT-SVID, RS256 key`.padEnd(30) + `${jwt.toFixed(0).padStart(7)}/s   openssl sign ${rsa.toFixed(0).padStart(7)}/s   ${((jwt / rsa) * 100).toFixed(0).padStart(3)}%  (target ≥ 50%)`)
+    }
+  }
+}
+
+coldStart()
+await inProcess()

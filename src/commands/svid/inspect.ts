@@ -1,0 +1,95 @@
+import {Args, Flags} from '@oclif/core'
+import {WidCommand} from '../../base-command.js'
+import {formatDuration} from '../../lib/duration.js'
+import {badInput, WidError} from '../../lib/errors.js'
+import type {SvidInspection} from '../../lib/svid/inspect-path.js'
+
+function roughly(seconds: number): string {
+  const days = Math.floor(seconds / 86400)
+  return days >= 2 ? `${days}d${Math.floor((seconds % 86400) / 3600)}h` : formatDuration(seconds)
+}
+
+function timeLeft(seconds: number): string {
+  return seconds > 0 ? `${roughly(seconds)} left` : `expired ${roughly(-seconds)} ago`
+}
+
+function render(report: SvidInspection): string {
+  const rows: [string, string][] = []
+  const x = report.x509
+  if (x) {
+    rows.push(
+      ['SPIFFE ID', x.spiffeId ?? '(none)'],
+      ['Serial', x.serial],
+      ['Key type', x.keyType],
+      ['Subject', x.subject || '(empty)'],
+      ['Issuer', x.issuer],
+    )
+    if (x.dnsSans.length) rows.push(['DNS SANs', x.dnsSans.join(', ')])
+    if (x.ipSans.length) rows.push(['IP SANs', x.ipSans.join(', ')])
+    rows.push(['Not before', x.notBefore], ['Not after', `${x.notAfter} (${timeLeft(x.secondsLeft)})`])
+    if (x.chain.length) rows.push(['Intermediates', x.chain.map((c) => c.subject).join('; ')])
+    rows.push(['Private key', x.keyMatches === undefined ? 'not found' : x.keyMatches ? `matches (${report.keyFile})` : 'DOES NOT MATCH'])
+    rows.push([
+      'Bundle',
+      x.bundle === undefined
+        ? 'not found (chain not checked)'
+        : `${report.bundleFile} (${x.bundle.certificates} CA): ${x.bundle.verified ? 'chain verified' : `NOT VERIFIED: ${x.bundle.error}`}`,
+    ])
+  }
+  const j = report.jwt
+  if (j) {
+    rows.push(
+      ['JWT-SVID', j.file],
+      ['  subject', j.spiffeId ?? '(invalid)'],
+      ['  audience', j.audiences.join(', ')],
+      ['  issuer', j.issuer ?? '(none)'],
+      ['  expires', j.expiresAt ? `${j.expiresAt} (${timeLeft(j.secondsLeft!)})` : '(never)'],
+      ['  signature', 'not checked (verify against the issuer JWKS: wid auth export --type jwks)'],
+    )
+  }
+  const problems = [...(x?.problems ?? []), ...(j?.problems ?? [])]
+  rows.push(['Status', report.valid ? 'valid' : 'INVALID'])
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2
+  return [...rows.map(([k, v]) => `${k}:`.padEnd(width) + v), ...problems.map((p) => `  - ${p}`)].join('\n')
+}
+
+export default class SvidInspect extends WidCommand {
+  static override args = {
+    path: Args.string({description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
+  }
+  static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too.
+Exits with status 7 and the reasons when the SVID is invalid, so scripts can use it as a check.`
+  static override enableJsonFlag = true
+  static override examples = [
+    '<%= config.bin %> svid inspect ./svid',
+    '<%= config.bin %> svid inspect ./svid/svid.pem --bundle <(<%= config.bin %> auth export --type tls-spiffe)',
+    '<%= config.bin %> svid inspect ./svid --at 2026-12-01T00:00:00Z',
+  ]
+  static override flags = {
+    at: Flags.string({description: 'Check validity at this time (ISO 8601) instead of now.'}),
+    bundle: Flags.string({description: 'PEM file of the trusted CA certificates (default: svid_bundle.pem beside the SVID).'}),
+  }
+  static override summary = 'Show and validate SVID files.'
+
+  async run() {
+    const {args, flags} = await this.parse(SvidInspect)
+    const now = flags.at === undefined ? new Date() : new Date(flags.at)
+    if (Number.isNaN(now.getTime())) throw badInput(`invalid --at "${flags.at}" (expected an ISO 8601 time such as 2026-12-01T00:00:00Z)`)
+    const {inspectSvidPath} = await import('../../lib/svid/inspect-path.js')
+    const report = await inspectSvidPath(args.path, {bundle: flags.bundle, now})
+    this.log(render(report))
+    if (!report.valid) {
+      const problems = [...(report.x509?.problems ?? []), ...(report.jwt?.problems ?? [])]
+      const error = new WidError('invalid_svid', `svid: ${args.path} is not valid: ${problems.join('; ')}`)
+      if (this.jsonEnabled()) {
+        this.logJson({...report, error: {code: error.code, message: error.message}})
+        this.parsed = true
+        process.exitCode = 7
+        process.stderr.write(`Error: ${error.message}\n`)
+        return
+      }
+      throw error
+    }
+    return report
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * `wid svid inspect FILE|DIR`: finds the SVID files, reads them and inspects them. A
+ * directory is read the way `wid svid issue` writes it; a file is a certificate PEM
+ * (which may also hold the key), with svid_key.pem and svid_bundle.pem beside it used
+ * when present.
+ */
+import {promises as fs} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {WidError} from '../errors.js'
+import {SVID_FILES} from './issue.js'
+import {inspectX509Svid, type X509SvidInspection} from './inspect.js'
+import {SpiffeId} from '../spiffeid/index.js'
+
+export interface JwtSvidSummary {
+  file: string
+  spiffeId: string | undefined
+  issuer: string | undefined
+  audiences: string[]
+  expiresAt: string | undefined
+  secondsLeft: number | undefined
+  problems: string[]
+}
+
+export interface SvidInspection {
+  certificateFile?: string
+  keyFile?: string
+  bundleFile?: string
+  x509?: X509SvidInspection
+  jwt?: JwtSvidSummary
+  valid: boolean
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    if (code === 'EISDIR') throw new WidError('bad_input', `svid: ${path} is a directory`)
+    throw new WidError('io', `svid: cannot read ${path}: ${(error as Error).message}`)
+  }
+}
+
+async function readRequired(path: string, what: string): Promise<string> {
+  const text = await readIfExists(path)
+  if (text === undefined) throw new WidError('not_found', `svid: ${what} ${path} does not exist`)
+  return text
+}
+
+/** Decodes a JWT-SVID's claims (the signature is not checked here: that needs the issuer's keys). */
+export function summarizeJwtSvid(file: string, token: string, now: Date): JwtSvidSummary {
+  const problems: string[] = []
+  const parts = token.trim().split('.')
+  const decode = (part: string | undefined): Record<string, unknown> => {
+    try {
+      const value = JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8'))
+      if (parts.length === 3 && value && typeof value === 'object' && !Array.isArray(value)) return value
+    } catch {
+      // reported below
+    }
+    throw new WidError('bad_input', `svid: ${file} is not a JWT (expected header.payload.signature)`)
+  }
+  const header = decode(parts[0])
+  const claims = decode(parts[1])
+  const alg = String(header.alg ?? '')
+  if (!/^(RS|ES|PS)(256|384|512)$/.test(alg)) problems.push(`svid: JWT-SVID algorithm "${alg}" is not allowed`)
+  if (header.typ !== undefined && header.typ !== 'JWT' && header.typ !== 'JOSE') problems.push(`svid: JWT-SVID typ "${String(header.typ)}" is not allowed`)
+  let spiffeId: string | undefined
+  try {
+    spiffeId = SpiffeId.parse(String(claims.sub ?? '')).toString()
+  } catch (error) {
+    problems.push(`svid: JWT-SVID subject: ${(error as Error).message}`)
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud.map(String) : claims.aud === undefined ? [] : [String(claims.aud)]
+  if (audiences.length === 0) problems.push('svid: JWT-SVID has no audience')
+  let expiresAt: string | undefined
+  let secondsLeft: number | undefined
+  if (typeof claims.exp === 'number') {
+    expiresAt = new Date(claims.exp * 1000).toISOString()
+    secondsLeft = Math.floor(claims.exp - now.getTime() / 1000)
+    if (secondsLeft <= 0) problems.push(`svid: JWT-SVID expired at ${expiresAt}`)
+  } else {
+    problems.push('svid: JWT-SVID has no expiry')
+  }
+  return {file, spiffeId, issuer: claims.iss === undefined ? undefined : String(claims.iss), audiences, expiresAt, secondsLeft, problems}
+}
+
+export async function inspectSvidPath(path: string, options: {bundle?: string; now: Date}): Promise<SvidInspection> {
+  let stat
+  try {
+    stat = await fs.stat(path)
+  } catch {
+    throw new WidError('not_found', `svid: ${path} does not exist`)
+  }
+  const dir = stat.isDirectory() ? path : dirname(path)
+  const certificateFile = stat.isDirectory() ? join(dir, SVID_FILES.certificate) : path
+  const result: SvidInspection = {valid: true}
+  const certificates = await readIfExists(certificateFile)
+  const jwtFile = join(dir, SVID_FILES.jwt)
+  const token = stat.isDirectory() ? await readIfExists(jwtFile) : undefined
+  if (certificates === undefined && token === undefined) {
+    throw new WidError('not_found', `svid: no ${SVID_FILES.certificate} or ${SVID_FILES.jwt} in ${dir}`)
+  }
+  if (certificates !== undefined) {
+    const keyFile = join(dir, SVID_FILES.key)
+    const keyPem = await readIfExists(keyFile)
+    const bundleFile = options.bundle ?? join(dir, SVID_FILES.bundle)
+    const bundlePem = options.bundle ? await readRequired(options.bundle, 'bundle') : await readIfExists(bundleFile)
+    result.certificateFile = certificateFile
+    if (keyPem !== undefined) result.keyFile = keyFile
+    if (bundlePem !== undefined) result.bundleFile = bundleFile
+    result.x509 = await inspectX509Svid({certificatesPem: certificates, keyPem, bundlePem, now: options.now})
+    if (result.x509.problems.length > 0) result.valid = false
+  }
+  if (token !== undefined) {
+    result.jwt = summarizeJwtSvid(jwtFile, token, options.now)
+    if (result.jwt.problems.length > 0) result.valid = false
+  }
+  return result
+}

@@ -1,0 +1,184 @@
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {expectOneLineError, SHARED, tempDir, widIn} from '../helpers/cli.js'
+import {openssl} from '../helpers/openssl.js'
+
+const VECTORS = join(SHARED, 'testdata', 'go-spiffe', 'svid', 'x509svid', 'testdata')
+// Every go-spiffe vector has expired: each is checked at an instant inside its validity window.
+const AT = '2021-01-01T00:00:00Z'
+const AT_SPIRE_MINTED = '2020-03-24T14:30:00Z'
+
+describe('wid init, status, auth export, svid inspect', () => {
+  const tmp = tempDir()
+  const home = join(tmp.path, 'home')
+  const wid = widIn(home)
+
+  beforeAll(async () => {
+    const init = await wid(['init', '--cluster-name', 'example.org', '--public-addr', 'https://wid.example.org', '--ca-key-type', 'ec-p384', '--json'])
+    expect(init.code, init.stderr).toBe(0)
+    expect(JSON.parse(init.stdout)).toEqual({clusterName: 'example.org', publicAddr: 'https://wid.example.org', home, created: true})
+  })
+  afterAll(() => tmp.cleanup())
+
+  it('init is idempotent and refuses options that contradict the existing cluster', async () => {
+    const again = await wid(['init'])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain('already exists')
+    const other = await wid(['init', '--cluster-name', 'other.org'])
+    expect(expectOneLineError(other)).toMatch(/already exists with cluster name example.org \(asked for other.org\)/)
+    const key = await wid(['init', '--ca-key-type', 'rsa-2048'])
+    expect(expectOneLineError(key)).toMatch(/CA key type ec-p384/)
+  })
+
+  it('init refuses an invalid trust domain or public address', async () => {
+    const fresh = widIn(join(tmp.path, 'fresh'))
+    expect(expectOneLineError(await fresh(['init', '--cluster-name', 'Example.ORG']))).toMatch(/trust domain characters are limited/)
+    expect(expectOneLineError(await fresh(['init', '--public-addr', 'http://x.example']))).toMatch(/must use https/)
+    expect(expectOneLineError(await fresh(['init', '--public-addr', 'https://x.example/path']))).toMatch(/must not have a path/)
+  })
+
+  it('status shows the cluster, its CA pin and JWT key id', async () => {
+    const status = await wid(['status', '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    const s = JSON.parse(status.stdout)
+    expect(s).toMatchObject({clusterName: 'example.org', jwtIssuer: 'https://wid.example.org/workload-identity', mode: 'local', dataDir: home})
+    expect(s.backend).toEqual({kind: 'sqlite', location: join(home, 'wid.db')})
+    // The pin is sha256 over the CA's SubjectPublicKeyInfo, as openssl computes it
+    const ca = join(tmp.path, 'ca.pem')
+    writeFileSync(ca, (await wid(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
+    writeFileSync(join(tmp.path, 'ca.pub'), openssl(['x509', '-in', ca, '-noout', '-pubkey']))
+    openssl(['pkey', '-pubin', '-in', join(tmp.path, 'ca.pub'), '-outform', 'DER', '-out', join(tmp.path, 'ca.spki')])
+    const digest = openssl(['dgst', '-sha256', '-r', join(tmp.path, 'ca.spki')]).split(' ')[0]
+    expect(s.caPins).toEqual([`sha256:${digest}`])
+    const text = await wid(['status'])
+    expect(text.stdout).toContain('CA pin:')
+    expect(text.stdout).toContain(s.jwtKeyIds[0])
+  })
+
+  it('auth export prints the CA as PEM, the JWKS and the SPIFFE bundle, never a private key', async () => {
+    const pem = await wid(['auth', 'export', '--type', 'tls-spiffe'])
+    expect(pem.stdout).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/)
+    const caText = openssl(['x509', '-noout', '-text'], pem.stdout)
+    expect(caText).toMatch(/CA:TRUE/)
+    expect(caText).toMatch(/Key Usage: critical\s+Certificate Sign, CRL Sign/)
+    expect(caText).toContain('URI:spiffe://example.org')
+    expect(caText).toContain('NIST CURVE: P-384')
+
+    const jwks = JSON.parse((await wid(['auth', 'export', '--type', 'jwks'])).stdout)
+    expect(jwks.keys).toHaveLength(1)
+    expect(jwks.keys[0]).toEqual({kty: 'RSA', n: expect.any(String), e: 'AQAB', use: 'sig', kid: expect.any(String), alg: 'RS256'})
+
+    const bundle = JSON.parse((await wid(['auth', 'export', '--type', 'spiffe-bundle'])).stdout)
+    expect(bundle.spiffe_refresh_hint).toBe(300)
+    expect(bundle.spiffe_sequence).toBeGreaterThan(0)
+    const x509 = bundle.keys.filter((k: {use: string}) => k.use === 'x509-svid')
+    const jwt = bundle.keys.filter((k: {use: string}) => k.use === 'jwt-svid')
+    expect(x509).toHaveLength(1)
+    expect(x509[0]).toMatchObject({kty: 'EC', crv: 'P-384'})
+    expect(x509[0]).not.toHaveProperty('kid')
+    expect(x509[0].x5c).toHaveLength(1)
+    expect(`-----BEGIN CERTIFICATE-----\n${x509[0].x5c[0].match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`).toBe(pem.stdout)
+    expect(jwt).toEqual([{kty: 'RSA', n: jwks.keys[0].n, e: 'AQAB', use: 'jwt-svid', kid: jwks.keys[0].kid}])
+
+    for (const type of ['tls-spiffe', 'jwks', 'spiffe-bundle']) {
+      const out = (await wid(['auth', 'export', '--type', type])).stdout
+      expect(out).not.toMatch(/PRIVATE KEY|"d":/)
+    }
+  })
+
+  it('auth export --out writes a file and refuses to overwrite without --force', async () => {
+    const out = join(tmp.path, 'exports', 'ca.pem')
+    expect((await wid(['auth', 'export', '--type', 'tls-spiffe', '--out', out])).code).toBe(0)
+    expect(readFileSync(out, 'utf8')).toMatch(/BEGIN CERTIFICATE/)
+    expect(expectOneLineError(await wid(['auth', 'export', '--type', 'tls-spiffe', '--out', out]))).toMatch(/already exists; use --force/)
+    expect((await wid(['auth', 'export', '--type', 'jwks', '--out', out, '--force'])).code).toBe(0)
+    expect(JSON.parse(readFileSync(out, 'utf8')).keys).toHaveLength(1)
+    expect(expectOneLineError(await wid(['auth', 'export', '--type', 'pem']))).toMatch(/--type/)
+    expect(expectOneLineError(await wid(['auth', 'export']))).toMatch(/Missing required flag type/)
+  })
+
+  it('svid inspect shows a fresh SVID as valid against its bundle', async () => {
+    const dir = join(tmp.path, 'svid')
+    expect((await wid(['svid', 'issue', '--output', dir, '--dns-san', 'x.example.org', '/svc/inspect'])).code).toBe(0)
+    const text = await wid(['svid', 'inspect', dir])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain('spiffe://example.org/svc/inspect')
+    expect(text.stdout).toMatch(/Private key:\s+matches/)
+    expect(text.stdout).toMatch(/chain verified/)
+    expect(text.stdout).toMatch(/Status:\s+valid/)
+    const json = JSON.parse((await wid(['svid', 'inspect', dir, '--json'])).stdout)
+    expect(json.valid).toBe(true)
+    expect(json.x509).toMatchObject({spiffeId: 'spiffe://example.org/svc/inspect', keyType: 'ec-p256', dnsSans: ['x.example.org'], problems: []})
+    expect(json.x509.secondsLeft).toBeGreaterThan(3500)
+  })
+
+  it('svid inspect fails an SVID checked after it expires, or against another trust domain', async () => {
+    const dir = join(tmp.path, 'svid')
+    const late = await wid(['svid', 'inspect', dir, '--at', new Date(Date.now() + 2 * 3600_000).toISOString()])
+    expect(late.code).toBe(7)
+    expect(expectOneLineError(late)).toMatch(/certificate expired at/)
+    const otherCa = join(tmp.path, 'other-ca.pem')
+    const other = widIn(join(tmp.path, 'other-home'))
+    await other(['init', '--cluster-name', 'other.org'])
+    writeFileSync(otherCa, (await other(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
+    const wrong = await wid(['svid', 'inspect', join(dir, 'svid.pem'), '--bundle', otherCa])
+    expect(wrong.code).toBe(7)
+    expect(wrong.stdout).toMatch(/NOT VERIFIED/)
+  })
+
+  describe('go-spiffe vectors', () => {
+    const valid: [string, string, string][] = [
+      ['good-leaf-only.pem', 'spiffe://example.org/workload-1', AT],
+      ['good-leaf-and-intermediate.pem', 'spiffe://example.org/workload-1', AT_SPIRE_MINTED],
+      ['good-cert-and-key.pem', 'spiffe://example.org/workload-1', AT_SPIRE_MINTED],
+      ['good-key-and-cert.pem', 'spiffe://example.org/workload-1', AT_SPIRE_MINTED],
+    ]
+    for (const [file, id, at] of valid) {
+      it(`${file} is valid`, async () => {
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', at, '--json'])
+        expect(result.code, result.stderr).toBe(0)
+        expect(JSON.parse(result.stdout).x509).toMatchObject({spiffeId: id, problems: []})
+      })
+    }
+    const invalid: [string, RegExp][] = [
+      ['wrong-leaf-ca-true.pem', /leaf certificate must not have CA flag set to true/],
+      ['wrong-leaf-cert-sign.pem', /leaf certificate must not have 'keyCertSign' set as key usage/],
+      ['wrong-leaf-crl-sign.pem', /leaf certificate must not have 'cRLSign' set as key usage/],
+      ['wrong-leaf-no-digital-signature.pem', /leaf certificate must have 'digitalSignature' set as key usage/],
+      ['wrong-leaf-empty-id.pem', /certificate contains no URI SAN/],
+      ['wrong-intermediate-no-ca.pem', /signing certificate must have CA flag set to true/],
+      ['wrong-intermediate-no-key-cert-sign.pem', /signing certificate must have 'keyCertSign' set as key usage/],
+    ]
+    for (const [file, message] of invalid) {
+      it(`${file} is refused`, async () => {
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', AT])
+        expect(result.code).toBe(7)
+        expect(expectOneLineError(result)).toMatch(message)
+        expect(result.stdout).toMatch(/Status:\s+INVALID/)
+      })
+    }
+    for (const file of ['corrupt-cert.pem', 'not-pem']) {
+      it(`${file} cannot be parsed`, async () => {
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', AT])
+        expect(result.code).toBe(2)
+        expectOneLineError(result)
+      })
+    }
+    it('corrupt-key.pem beside a good certificate cannot be parsed', async () => {
+      const dir = join(tmp.path, 'corrupt-key')
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'svid.pem'), readFileSync(join(VECTORS, 'good-leaf-only.pem')))
+      writeFileSync(join(dir, 'svid_key.pem'), readFileSync(join(VECTORS, 'corrupt-key.pem')))
+      const result = await wid(['svid', 'inspect', dir, '--at', AT])
+      expect(result.code).toBe(2)
+      expectOneLineError(result)
+    })
+  })
+
+  it('svid inspect refuses a missing path and a bad --at', async () => {
+    expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'nope')]))).toMatch(/does not exist/)
+    expect(existsSync(join(tmp.path, 'nope'))).toBe(false)
+    expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'svid'), '--at', 'yesterday']))).toMatch(/invalid --at/)
+  })
+})
