@@ -9,7 +9,7 @@ export function parseDuration(value: string, what = 'duration'): number {
   if (!DURATION.test(text)) throw badInput(`invalid ${what} "${value}" (expected a duration such as 8h, 90m or 1h30m)`)
   let seconds = 0
   for (const [, amount, unit] of text.matchAll(/(\d+)([hms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit!]!
-  if (seconds <= 0) throw badInput(`invalid ${what} "${value}" (must be greater than zero)`)
+  if (seconds <= 0) throw badInput(`invalid ${what} "${value}" (must be greater than zero, e.g. 8h, 90m or 1h30m)`)
   if (!Number.isSafeInteger(seconds)) throw badInput(`invalid ${what} "${value}" (too large)`)
   return seconds
 }

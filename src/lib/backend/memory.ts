@@ -1,4 +1,4 @@
-/** An in-memory backend for unit tests: same contract as the SQLite one, no persistence. */
+/** An in-memory backend for unit tests: same contract as the SQLite one (keys in UTF-8 byte order), no persistence. */
 import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
 
 export class MemoryBackend implements Backend {
@@ -15,7 +15,7 @@ export class MemoryBackend implements Backend {
   async list(prefix: string): Promise<Item[]> {
     return [...this.items.values()]
       .filter((i) => i.key.startsWith(prefix))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
       .map((i) => ({...i}))
   }
 

@@ -37,7 +37,9 @@ export class SqliteBackend implements Backend {
     this.db = db
     this.statements = {
       get: db.prepare('SELECT key, value, revision FROM kv WHERE key = ?'),
-      list: db.prepare('SELECT key, value, revision FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
+      list: db.prepare(
+        'SELECT key, value, revision FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY key',
+      ),
       revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
       put: db.prepare(
         'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
@@ -68,7 +70,8 @@ export class SqliteBackend implements Backend {
   }
 
   async list(prefix: string): Promise<Item[]> {
-    return this.statements.list.all(prefix, prefix + '\uffff') as unknown as Item[]
+    const chars = [...prefix]
+    return this.statements.list.all(prefix, upperBound(chars), chars.length) as unknown as Item[]
   }
 
   async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
@@ -89,6 +92,17 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     if (this.db.isOpen) this.db.close()
   }
+}
+
+/**
+ * The smallest string above every string that starts with the prefix (SQLite compares
+ * TEXT as UTF-8 bytes, i.e. by code point), so that the index bounds the scan; null when
+ * no such string is cheap to name, and the substr() test alone decides.
+ */
+function upperBound(chars: string[]): string | null {
+  const last = chars.at(-1)?.codePointAt(0)
+  if (last === undefined || last === 0x10ffff || last === 0xd7ff) return null
+  return chars.slice(0, -1).join('') + String.fromCodePoint(last + 1)
 }
 
 function transaction<T>(db: DatabaseSync, body: () => T): T {

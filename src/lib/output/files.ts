@@ -7,6 +7,8 @@
  * way Kubernetes publishes projected volumes: the files are written into a fresh hidden
  * version directory, `..data` is atomically re-pointed at it, and each visible name is a
  * symlink `name -> ..data/name`. At every instant the visible files are one consistent set.
+ * (As with Kubernetes, a reader that resolved `..data` just before the swap may find the
+ * old version gone when it opens a file: it gets ENOENT and reads again, never a torn pair.)
  */
 import {randomBytes} from 'node:crypto'
 import {constants, promises as fs} from 'node:fs'

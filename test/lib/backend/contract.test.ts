@@ -1,0 +1,300 @@
+/**
+ * The Backend contract (src/lib/backend/backend.ts), run unchanged against every
+ * implementation: the in-memory one used by unit tests and the embedded SQLite one.
+ */
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {createItem, deleteItem, putItem, updateItem, type Backend} from '../../../src/lib/backend/backend.js'
+import {MemoryBackend} from '../../../src/lib/backend/memory.js'
+import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
+import {WidError} from '../../../src/lib/errors.js'
+
+interface Implementation {
+  name: string
+  open(): Promise<Backend>
+  cleanup(): void
+}
+
+function memory(): Implementation {
+  return {name: 'MemoryBackend', open: async () => new MemoryBackend(), cleanup: () => {}}
+}
+
+function sqlite(): Implementation {
+  const dirs: string[] = []
+  return {
+    name: 'SqliteBackend',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'wid-contract-'))
+      dirs.push(dir)
+      return SqliteBackend.open(join(dir, 'state', 'wid.db'))
+    },
+    cleanup: () => {
+      for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
+
+/** The WidError that `promise` rejects with (fails the test if it resolves or rejects otherwise). */
+async function rejection(promise: Promise<unknown>): Promise<WidError> {
+  let thrown: unknown
+  try {
+    await promise
+  } catch (error) {
+    thrown = error
+  }
+  expect(thrown, 'expected the write to be refused').toBeInstanceOf(WidError)
+  return thrown as WidError
+}
+
+const keysOf = (items: {key: string}[]) => items.map((i) => i.key)
+
+for (const impl of [memory(), sqlite()]) {
+  describe(`Backend contract: ${impl.name}`, () => {
+    let backend: Backend
+
+    beforeEach(async () => {
+      backend = await impl.open()
+    })
+
+    afterEach(async () => {
+      await backend.close()
+      impl.cleanup()
+    })
+
+    it('returns undefined for a key that was never written', async () => {
+      // Given an empty store
+      // When a missing key is read
+      const item = await backend.get('/missing')
+      // Then there is no item, and listing finds nothing either
+      expect(item).toBeUndefined()
+      expect(await backend.list('/')).toEqual([])
+    })
+
+    it('creates an item and reads it back with the revision the write returned', async () => {
+      // Given an empty store
+      // When a key is created
+      const revision = await createItem(backend, '/ca/current', '{"serial":1}')
+      // Then get returns exactly that value, stamped with the write's revision
+      expect(revision).toBeGreaterThan(0)
+      expect({...(await backend.get('/ca/current'))}).toEqual({key: '/ca/current', value: '{"serial":1}', revision})
+    })
+
+    it('refuses to create a key that already exists, naming the key, and keeps the old value', async () => {
+      // Given an existing key
+      const revision = await createItem(backend, '/ca/current', 'first')
+      // When it is created again
+      const error = await rejection(createItem(backend, '/ca/current', 'second'))
+      // Then the write fails with compare_failed naming the key, and nothing changed
+      expect(error.code).toBe('compare_failed')
+      expect(error.message).toContain('/ca/current')
+      expect(error.message).toContain('already exists')
+      expect(await backend.get('/ca/current')).toMatchObject({value: 'first', revision})
+    })
+
+    it('updates with the current revision and refuses a stale one', async () => {
+      // Given a key at revision r1
+      const r1 = await createItem(backend, '/counter', '1')
+      // When it is updated with r1
+      const r2 = await updateItem(backend, '/counter', '2', r1)
+      // Then the update succeeds with a newer revision
+      expect(r2).toBeGreaterThan(r1)
+      expect(await backend.get('/counter')).toMatchObject({value: '2', revision: r2})
+
+      // When another update still carries the stale r1
+      const error = await rejection(updateItem(backend, '/counter', 'lost update', r1))
+      // Then it fails with compare_failed naming the key and the winner's value stays
+      expect(error.code).toBe('compare_failed')
+      expect(error.message).toContain('/counter')
+      expect(await backend.get('/counter')).toMatchObject({value: '2', revision: r2})
+    })
+
+    it('refuses to update a key that does not exist', async () => {
+      // Given an empty store
+      // When an update names a revision for a missing key
+      const error = await rejection(updateItem(backend, '/nope', 'x', 1))
+      // Then it fails and does not create the key
+      expect(error.code).toBe('compare_failed')
+      expect(error.message).toContain('/nope')
+      expect(await backend.get('/nope')).toBeUndefined()
+    })
+
+    it('hands out strictly increasing store-wide revisions across writes to different keys', async () => {
+      // Given a series of writes to several keys, with a refused write in the middle
+      const revisions: number[] = []
+      revisions.push(await createItem(backend, '/k/a', 'a'))
+      revisions.push(await createItem(backend, '/k/b', 'b'))
+      await rejection(createItem(backend, '/k/a', 'again'))
+      revisions.push(await putItem(backend, '/k/c', 'c'))
+      revisions.push(await updateItem(backend, '/k/a', 'a2', revisions[0]!))
+      revisions.push(await putItem(backend, '/k/b', 'b2'))
+      // Then every successful write returned a larger revision than the one before
+      for (let i = 1; i < revisions.length; i++) expect(revisions[i]).toBeGreaterThan(revisions[i - 1]!)
+      // And each item carries the revision of the write that last changed it
+      expect(await backend.get('/k/a')).toMatchObject({value: 'a2', revision: revisions[3]})
+      expect(await backend.get('/k/b')).toMatchObject({value: 'b2', revision: revisions[4]})
+      expect(await backend.get('/k/c')).toMatchObject({value: 'c', revision: revisions[2]})
+    })
+
+    it('lists exactly the keys that start with the prefix, in key order', async () => {
+      // Given keys that share leading characters, written out of order
+      for (const key of ['/ab', '/a/bc', '/b', '/a/b', '/a', '/a/b/c', '/a/a', '/a/b0', '/a/b/']) {
+        await putItem(backend, key, `value of ${key}`)
+      }
+      // When listing by various prefixes
+      // Then only keys that start with the prefix come back, sorted
+      expect(keysOf(await backend.list('/a/b'))).toEqual(['/a/b', '/a/b/', '/a/b/c', '/a/b0', '/a/bc'])
+      expect(keysOf(await backend.list('/a/b/'))).toEqual(['/a/b/', '/a/b/c'])
+      expect(keysOf(await backend.list('/a/'))).toEqual(['/a/a', '/a/b', '/a/b/', '/a/b/c', '/a/b0', '/a/bc'])
+      expect(keysOf(await backend.list('/ab'))).toEqual(['/ab'])
+      expect(keysOf(await backend.list('/a/bc/'))).toEqual([])
+      expect(keysOf(await backend.list('/zzz'))).toEqual([])
+      expect(keysOf(await backend.list(''))).toEqual(['/a', '/a/a', '/a/b', '/a/b/', '/a/b/c', '/a/b0', '/a/bc', '/ab', '/b'])
+      // And listed items carry their values and revisions like get does
+      const [item] = await backend.list('/ab')
+      expect({...item}).toEqual({...(await backend.get('/ab'))})
+      expect(item!.value).toBe('value of /ab')
+    })
+
+    it('lists keys whose next character after the prefix is outside the Basic Multilingual Plane', async () => {
+      // Given keys under /emoji/ that continue with astral characters (and U+FFFF itself)
+      await putItem(backend, '/emoji/plain', '1')
+      await putItem(backend, '/emoji/\u{1F600}', '2')
+      await putItem(backend, '/emoji/\u{10FFFF}x', '3')
+      await putItem(backend, '/emoji/\uffff', '4')
+      await putItem(backend, '/emojis', 'not under the prefix')
+      // When the prefix is listed
+      const keys = keysOf(await backend.list('/emoji/'))
+      // Then every key under the prefix is returned, and nothing else
+      expect([...keys].sort()).toEqual(['/emoji/plain', '/emoji/\u{1F600}', '/emoji/\u{10FFFF}x', '/emoji/\uffff'].sort())
+      // And the empty prefix lists everything, including a key that starts with an emoji
+      await putItem(backend, '\u{1F600}top', '5')
+      expect(await backend.list('')).toHaveLength(6)
+    })
+
+    it('deletes without a revision, and refuses to delete a missing key', async () => {
+      // Given an existing key
+      await createItem(backend, '/gone', 'x')
+      // When it is deleted without a revision
+      const revision = await deleteItem(backend, '/gone')
+      // Then it is gone from get and list, and the delete got a revision of its own
+      expect(revision).toBeGreaterThan(0)
+      expect(await backend.get('/gone')).toBeUndefined()
+      expect(await backend.list('/gone')).toEqual([])
+      // When it is deleted again
+      const error = await rejection(deleteItem(backend, '/gone'))
+      // Then the delete fails, naming the key
+      expect(error.code).toBe('compare_failed')
+      expect(error.message).toContain('/gone')
+      expect(error.message).toContain('does not exist')
+    })
+
+    it('deletes with a revision only when the revision is current', async () => {
+      // Given a key that was updated after it was created
+      const r1 = await createItem(backend, '/guarded', 'v1')
+      const r2 = await updateItem(backend, '/guarded', 'v2', r1)
+      // When a delete carries the stale revision
+      const error = await rejection(deleteItem(backend, '/guarded', r1))
+      // Then it is refused and the key survives
+      expect(error.code).toBe('compare_failed')
+      expect(await backend.get('/guarded')).toMatchObject({value: 'v2', revision: r2})
+      // When a delete carries the current revision
+      const r3 = await deleteItem(backend, '/guarded', r2)
+      // Then the key is removed
+      expect(r3).toBeGreaterThan(r2)
+      expect(await backend.get('/guarded')).toBeUndefined()
+      // And a key can be created afresh afterwards
+      await createItem(backend, '/guarded', 'v3')
+      expect(await backend.get('/guarded')).toMatchObject({value: 'v3'})
+    })
+
+    it('applies a multi-condition write all-or-nothing', async () => {
+      // Given two existing keys
+      const rA = await createItem(backend, '/multi/a', 'a1')
+      const rB = await createItem(backend, '/multi/b', 'b1')
+      // When a write whose first condition holds but whose second does not would change three keys
+      const error = await rejection(
+        backend.atomicWrite(
+          [
+            {key: '/multi/a', type: 'revision', revision: rA},
+            {key: '/multi/b', type: 'absent'},
+          ],
+          [
+            {key: '/multi/a', type: 'put', value: 'a2'},
+            {key: '/multi/c', type: 'put', value: 'c1'},
+            {key: '/multi/b', type: 'delete'},
+          ],
+        ),
+      )
+      // Then it fails naming the second condition's key
+      expect(error.code).toBe('compare_failed')
+      expect(error.message).toContain('/multi/b')
+      // And none of its operations took effect
+      expect(await backend.get('/multi/a')).toMatchObject({value: 'a1', revision: rA})
+      expect(await backend.get('/multi/b')).toMatchObject({value: 'b1', revision: rB})
+      expect(await backend.get('/multi/c')).toBeUndefined()
+
+      // When the same write runs with conditions that all hold
+      const revision = await backend.atomicWrite(
+        [
+          {key: '/multi/a', type: 'revision', revision: rA},
+          {key: '/multi/b', type: 'exists'},
+          {key: '/multi/c', type: 'absent'},
+        ],
+        [
+          {key: '/multi/a', type: 'put', value: 'a2'},
+          {key: '/multi/c', type: 'put', value: 'c1'},
+          {key: '/multi/b', type: 'delete'},
+        ],
+      )
+      // Then every operation took effect under the one returned revision
+      expect(revision).toBeGreaterThan(rB)
+      expect(keysOf(await backend.list('/multi/'))).toEqual(['/multi/a', '/multi/c'])
+      expect(await backend.get('/multi/a')).toMatchObject({value: 'a2', revision})
+      expect(await backend.get('/multi/c')).toMatchObject({value: 'c1', revision})
+    })
+
+    it('round-trips unicode keys and values', async () => {
+      // Given values and keys with accents, CJK, emoji, combining marks, control characters and NUL
+      const samples: Array<[string, string]> = [
+        ['/unicode/héllo', 'wörld ✓'],
+        ['/unicode/日本', '日本語のテキスト'],
+        ['/unicode/emoji', '🔐 keys 🗝️ and 👩🏽‍💻'],
+        ['/unicode/combining', 'e\u0301 vs é'],
+        ['/unicode/controls', 'line1\nline2\ttab\r\u0000nul\u007f'],
+        ['/unicode/json', JSON.stringify({name: 'Zoë', tags: ['α', 'β'], n: 1})],
+      ]
+      // When they are written and read back
+      for (const [key, value] of samples) await createItem(backend, key, value)
+      // Then get and list return exactly the same strings
+      for (const [key, value] of samples) expect((await backend.get(key))?.value).toBe(value)
+      const listed = await backend.list('/unicode/')
+      expect(new Map(listed.map((i) => [i.key, i.value]))).toEqual(new Map(samples))
+    })
+  })
+}
+
+describe('Backend contract: implementations agree', () => {
+  it('lists keys that differ after the prefix in a BMP-high vs astral character in the same order', async () => {
+    // Given the same keys in both backends, differing only in U+FF01 vs U+1F600 after the prefix's next character
+    const dir = mkdtempSync(join(tmpdir(), 'wid-contract-'))
+    const backends: Backend[] = [new MemoryBackend(), await SqliteBackend.open(join(dir, 'wid.db'))]
+    try {
+      const orders: string[][] = []
+      for (const backend of backends) {
+        await putItem(backend, 'pa\uff01', '1')
+        await putItem(backend, 'pa\u{1F600}', '2')
+        await putItem(backend, 'pa~', '3')
+        // When both list the prefix
+        orders.push(keysOf(await backend.list('p')))
+      }
+      // Then both return all three keys, in the same "key order"
+      expect(orders[0]).toHaveLength(3)
+      expect(orders[1]).toEqual(orders[0])
+    } finally {
+      for (const backend of backends) await backend.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
