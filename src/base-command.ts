@@ -1,16 +1,18 @@
 /** What every wid command shares: one error path, and how to reach the cluster. */
 import {Command} from '@oclif/core'
+import type {Caller} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
 import {printError, renderError} from './render-error.js'
 
 export abstract class WidCommand extends Command {
   private clusters: Cluster[] = []
 
-  /** The cluster this invocation talks to (the embedded one in $WID_HOME). */
-  protected async cluster(): Promise<Cluster> {
+  /** The cluster this invocation talks to (the embedded one in $WID_HOME), as the local admin or `as`. */
+  protected async cluster(options: {as?: Caller} = {}): Promise<Cluster> {
     const {LocalCluster} = await import('./lib/cluster/local.js')
-    const cluster = await LocalCluster.open()
+    const cluster = await LocalCluster.open(options)
     this.clusters.push(cluster)
+    if (cluster.created) this.note(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
     return cluster
   }
 

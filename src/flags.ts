@@ -10,3 +10,11 @@ export const keyType = (description: string, defaultValue?: KeyType) =>
 /** A Go-style duration (8h, 90m, 1h30m); commands parse it with parseDuration so the error names the flag. */
 export const duration = (description: string, defaultValue?: string) =>
   Flags.string({default: defaultValue, description, helpValue: '<duration>'})
+
+/** `--roles a,b`: a comma-separated list of role names. */
+export const roles = (description: string, required = false) => Flags.string({description, helpValue: '<role,...>', required})
+
+export const roleChange = {
+  'add-roles': Flags.string({description: 'Roles to add (comma-separated); every role must exist.', exclusive: ['set-roles'], helpValue: '<role,...>'}),
+  'set-roles': Flags.string({description: 'Replace all roles with these (comma-separated); every role must exist.', exclusive: ['add-roles'], helpValue: '<role,...>'}),
+}

@@ -1,8 +1,23 @@
 import {flush, run} from '@oclif/core'
 import {printError} from './render-error.js'
 
+/**
+ * stdout going away (`wid status | head -c1`) ends the command quietly; any other failure to
+ * write it (a full disk) is one error line, like every other failure.
+ */
+function guardStdout(): void {
+  // oclif's own handler re-throws everything but EPIPE, which would print a stack trace.
+  process.stdout.removeAllListeners('error')
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    process.stderr.write(`Error: cannot write to standard output: ${error.code === 'ENOSPC' ? 'no space left on device' : error.message}\n`)
+    process.exit(8)
+  })
+}
+
 /** Runs one command line; any failure becomes one line on stderr and a non-zero exit status. */
 export async function main(argv: string[], root: string, options: {development?: boolean} = {}): Promise<void> {
+  guardStdout()
   try {
     await run(argv, options.development ? {root, ignoreManifest: true} : root)
     await flush()

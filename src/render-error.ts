@@ -10,30 +10,40 @@ export interface RenderedError {
   exitCode: number
 }
 
-const HELP_HINT = /^See more help with --help$/
-
+/** oclif's usage errors span several lines; keep what says what is wrong. */
 function oneLine(message: string): string {
-  return message
+  const lines = message
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !HELP_HINT.test(line))
-    .join('; ')
+    .filter((line) => line && !/^See more help with --help$/.test(line) && !/^The following errors? occurred:$/.test(line))
+  const missingArg = /^Missing \d+ required args?:$/.test(lines[0] ?? '')
+  if (missingArg) return `missing required argument ${lines.slice(1).map((l) => l.split(/\s+/)[0]).join(', ')} (see --help)`
+  return lines.join('; ')
+}
+
+/** Control characters from user input are shown escaped, never sent to the terminal. */
+function printable(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
 export function renderError(error: unknown): RenderedError {
-  if (isWidError(error)) return {code: error.code, message: oneLine(error.message), exitCode: exitCodeFor(error.code)}
+  if (isWidError(error)) return {code: error.code, message: printable(oneLine(error.message)), exitCode: exitCodeFor(error.code)}
   const err = error as {message?: string; oclif?: {exit?: number}; code?: string; cause?: unknown}
   if (isWidError(err.cause)) return renderError(err.cause)
   if (err.oclif && typeof err.oclif.exit === 'number') {
-    return {code: 'bad_input', message: oneLine(err.message ?? 'invalid usage'), exitCode: err.oclif.exit || 2}
+    const unknown = /^command (\S+) not found$/.exec(err.message ?? '')
+    const message = unknown ? `unknown command "${unknown[1]!.replace(/:/g, ' ')}" (see wid --help)` : oneLine(err.message ?? 'invalid usage')
+    return {code: 'bad_input', message: printable(message), exitCode: err.oclif.exit || 2}
   }
-  if (err.code === 'EPIPE') return {code: 'io', message: 'output closed early', exitCode: 0}
-  return {code: 'internal', message: `internal error: ${oneLine(err.message ?? String(error))} (set DEBUG=1 for details)`, exitCode: 1}
+  return {code: 'internal', message: printable(`internal error: ${oneLine(err.message ?? String(error))} (set DEBUG=1 for details)`), exitCode: 1}
 }
+
+export const debugEnabled = (): boolean => !['', '0', 'false', 'no', 'off'].includes((process.env.DEBUG ?? '').toLowerCase())
 
 export function printError(error: unknown): number {
   const rendered = renderError(error)
-  if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
-  if (rendered.exitCode !== 0) process.stderr.write(`Error: ${rendered.message}\n`)
+  if (debugEnabled() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+  process.stderr.write(`Error: ${rendered.message}\n`)
   return rendered.exitCode
 }

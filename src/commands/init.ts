@@ -9,7 +9,7 @@ Every command that needs the cluster does this on first use with the defaults; r
   static override examples = [
     '<%= config.bin %> init',
     '<%= config.bin %> init --cluster-name example.org --public-addr https://wid.example.org',
-    'WID_HOME=/var/lib/wid <%= config.bin %> init --ca-key-type ec-p384',
+    '$ WID_HOME=/var/lib/wid wid init --ca-key-type ec-p384',
   ]
   static override flags = {
     'ca-key-type': keyType('Key type of the SPIFFE X.509 CA (default: ec-p256).'),

@@ -136,7 +136,7 @@ describe('wid init, status, auth export, svid inspect', () => {
     ]
     for (const [file, id, at] of valid) {
       it(`${file} is valid`, async () => {
-        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', at, '--json'])
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--no-bundle', '--at', at, '--json'])
         expect(result.code, result.stderr).toBe(0)
         expect(JSON.parse(result.stdout).x509).toMatchObject({spiffeId: id, problems: []})
       })
@@ -152,7 +152,7 @@ describe('wid init, status, auth export, svid inspect', () => {
     ]
     for (const [file, message] of invalid) {
       it(`${file} is refused`, async () => {
-        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', AT])
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--no-bundle', '--at', AT])
         expect(result.code).toBe(7)
         expect(expectOneLineError(result)).toMatch(message)
         expect(result.stdout).toMatch(/Status:\s+INVALID/)
@@ -160,7 +160,7 @@ describe('wid init, status, auth export, svid inspect', () => {
     }
     for (const file of ['corrupt-cert.pem', 'not-pem']) {
       it(`${file} cannot be parsed`, async () => {
-        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--at', AT])
+        const result = await wid(['svid', 'inspect', join(VECTORS, file), '--no-bundle', '--at', AT])
         expect(result.code).toBe(2)
         expectOneLineError(result)
       })
@@ -170,15 +170,37 @@ describe('wid init, status, auth export, svid inspect', () => {
       mkdirSync(dir)
       writeFileSync(join(dir, 'svid.pem'), readFileSync(join(VECTORS, 'good-leaf-only.pem')))
       writeFileSync(join(dir, 'svid_key.pem'), readFileSync(join(VECTORS, 'corrupt-key.pem')))
-      const result = await wid(['svid', 'inspect', dir, '--at', AT])
+      const result = await wid(['svid', 'inspect', dir, '--no-bundle', '--at', AT])
       expect(result.code).toBe(2)
       expectOneLineError(result)
     })
   })
 
+  it('svid inspect does not call an SVID valid when it has no bundle to check the chain against', async () => {
+    const dir = join(tmp.path, 'lonely')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'svid.pem'), readFileSync(join(tmp.path, 'svid', 'svid.pem')))
+    const result = await wid(['svid', 'inspect', dir])
+    expect(result.code).toBe(7)
+    expect(expectOneLineError(result)).toMatch(/no bundle to verify the chain against/)
+    expect((await wid(['svid', 'inspect', dir, '--no-bundle'])).code).toBe(0)
+  })
+
+  it('svid inspect reports a JWT-SVID whose expiry is not a time', async () => {
+    const dir = join(tmp.path, 'jwt-exp')
+    mkdirSync(dir)
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+    writeFileSync(join(dir, 'jwt_svid'), `${part({alg: 'RS256', typ: 'JWT'})}.${part({sub: 'spiffe://example.org/x', aud: 'a', exp: 1e308})}.sig`)
+    const result = await wid(['svid', 'inspect', dir])
+    expect(result.code).toBe(7)
+    expect(expectOneLineError(result)).toMatch(/expiry 1e\+308 is not a valid time/)
+  })
+
   it('svid inspect refuses a missing path and a bad --at', async () => {
     expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'nope')]))).toMatch(/does not exist/)
     expect(existsSync(join(tmp.path, 'nope'))).toBe(false)
-    expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'svid'), '--at', 'yesterday']))).toMatch(/invalid --at/)
+    for (const at of ['yesterday', '2026', '2026-02-30T00:00:00Z', '0']) {
+      expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'svid'), '--at', at]))).toMatch(/invalid --at/)
+    }
   })
 })

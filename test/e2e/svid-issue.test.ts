@@ -246,6 +246,79 @@ print(json.dumps({"header": header, "claims": claims}))
   })
 })
 
+describe('hostile output directories', () => {
+  const tmp = tempDir()
+  const wid = widIn(join(tmp.path, 'home'))
+  beforeAll(async () => {
+    expect((await wid(['init'])).code).toBe(0)
+  })
+  afterAll(() => tmp.cleanup())
+
+  it('never deletes what a planted ..data link points at', async () => {
+    // Given ..data links planted to the parent, to itself, and to a user directory
+    const parent = join(tmp.path, 'parent')
+    mkdirSync(join(parent, 'out'), {recursive: true})
+    writeFileSync(join(parent, 'keep.txt'), 'keep')
+    symlinkSync('..', join(parent, 'out', '..data'))
+    const mine = join(tmp.path, 'mine')
+    mkdirSync(join(mine, '..mystuff'), {recursive: true})
+    writeFileSync(join(mine, '..mystuff', 'precious'), 'x')
+    symlinkSync('..mystuff', join(mine, '..data'))
+    // When an SVID is issued into them, Then it is refused and nothing is deleted
+    for (const dir of [join(parent, 'out'), mine]) {
+      expect(expectOneLineError(await wid(['svid', 'issue', '--output', dir, '/svc/x']))).toMatch(/\.\.data was not written by wid; use --force/)
+    }
+    expect(readFileSync(join(parent, 'keep.txt'), 'utf8')).toBe('keep')
+    expect(readFileSync(join(mine, '..mystuff', 'precious'), 'utf8')).toBe('x')
+    // And with --force the link is replaced, but what it pointed at survives
+    expect((await wid(['svid', 'issue', '--force', '--output', mine, '/svc/x'])).code).toBe(0)
+    expect(readFileSync(join(mine, '..mystuff', 'precious'), 'utf8')).toBe('x')
+  })
+
+  it('leaves exactly one version behind after concurrent issuers of both kinds', async () => {
+    const out = join(tmp.path, 'shared')
+    const runs = Array.from({length: 6}, (_, i) =>
+      wid(i % 2 ? ['svid', 'issue', '--type', 'jwt', '--audience', 'a', '--output', out, '/svc/j'] : ['svid', 'issue', '--output', out, '/svc/x']),
+    )
+    const results = await Promise.all(runs)
+    for (const r of results) expect(r.code, r.stderr).toBe(0)
+    const {readdirSync} = await import('node:fs')
+    const versions = readdirSync(out).filter((n) => /^\.\.\d{4}-/.test(n))
+    expect(versions).toEqual([readlinkSync(join(out, '..data'))])
+    expect(readdirSync(out).sort()).toEqual(['..data', versions[0], 'jwt_svid', 'svid.pem', 'svid_bundle.pem', 'svid_key.pem'].sort())
+  })
+
+  it('auth export --force refuses to replace a device or FIFO', async () => {
+    const fifo = join(tmp.path, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    expect(expectOneLineError(await wid(['auth', 'export', '--type', 'jwks', '--out', fifo, '--force']))).toMatch(/not a regular file/)
+    expect(lstatSync(fifo).isFIFO()).toBe(true)
+  })
+
+  it('bad init options leave no store behind', async () => {
+    const home = join(tmp.path, 'fresh-home')
+    const fresh = widIn(home)
+    expect(expectOneLineError(await fresh(['init', '--cluster-name', 'BAD']))).toMatch(/trust domain characters/)
+    expect(expectOneLineError(await fresh(['init', '--public-addr', 'http://x']))).toMatch(/must use https/)
+    expect(expectOneLineError(await fresh(['init', '--public-addr', 'https://1.2.3']))).toMatch(/valid host name/)
+    expect(existsSync(home)).toBe(false)
+  })
+
+  it('stdout closed early or full: a quiet end, or one error line', async () => {
+    const piped = spawn('sh', ['-c', `${process.execPath} ${WID_BIN} auth export --type jwks | head -c1 >/dev/null`], {env: {...process.env, WID_HOME: join(tmp.path, 'home')}})
+    let stderr = ''
+    piped.stderr.on('data', (d) => (stderr += d))
+    await new Promise((resolve) => piped.on('close', resolve))
+    expect(stderr).toBe('')
+    const full = spawn('sh', ['-c', `${process.execPath} ${WID_BIN} auth export --type jwks >/dev/full`], {env: {...process.env, WID_HOME: join(tmp.path, 'home')}})
+    let fullErr = ''
+    full.stderr.on('data', (d) => (fullErr += d))
+    const code = await new Promise((resolve) => full.on('close', resolve))
+    expect(code).toBe(8)
+    expect(fullErr).toBe('Error: cannot write to standard output: no space left on device\n')
+  })
+})
+
 describe('first use on an empty WID_HOME', () => {
   it('two concurrent issuers both succeed and chain to the same CA', async () => {
     const tmp = tempDir()

@@ -1,18 +1,7 @@
 /** Go-style durations (src/lib/duration.ts). */
 import {describe, expect, it} from 'vitest'
 import {formatDuration, parseDuration} from '../../src/lib/duration.js'
-import {WidError} from '../../src/lib/errors.js'
-
-function refusal(action: () => unknown): WidError {
-  let thrown: unknown
-  try {
-    action()
-  } catch (error) {
-    thrown = error
-  }
-  expect(thrown, 'expected a WidError').toBeInstanceOf(WidError)
-  return thrown as WidError
-}
+import {refusal} from '../helpers/errors.js'
 
 describe('parseDuration', () => {
   it.each([

@@ -4,13 +4,15 @@ import {force} from '../../flags.js'
 import {TRUST_EXPORT_TYPES} from '../../lib/auth/auth-server.js'
 
 export default class AuthExport extends WidCommand {
-  static override description = `Prints public trust material only, never a private key:
-  tls-spiffe     PEM of every trusted SPIFFE X.509 CA certificate (an AWS IAM Roles Anywhere trust anchor, or openssl -CAfile)
-  jwks           JWKS of every trusted JWT-SVID key (use: sig, alg, kid), as OIDC relying parties fetch it
-  spiffe-bundle  SPIFFE bundle JSON with x509-svid and jwt-svid keys, spiffe_sequence and spiffe_refresh_hint`
+  static override description = `Prints public trust material only, never a private key.
+--type tls-spiffe: PEM of every trusted SPIFFE X.509 CA certificate (an AWS IAM Roles Anywhere trust anchor, or openssl -CAfile).
+--type jwks: JWKS of every trusted JWT-SVID key (use: sig, alg, kid), as OIDC relying parties fetch it.
+--type spiffe-bundle: SPIFFE bundle JSON with x509-svid and jwt-svid keys, spiffe_sequence and spiffe_refresh_hint.`
+  static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> auth export --type tls-spiffe > spiffe-ca.pem',
-    'openssl verify -CAfile <(<%= config.bin %> auth export --type tls-spiffe) ./svid/svid.pem',
+    '$ openssl verify -CAfile <(<%= config.bin %> auth export --type tls-spiffe) ./svid/svid.pem',
+    '<%= config.bin %> auth export --type jwks',
     '<%= config.bin %> auth export --type spiffe-bundle --out bundle.json',
   ]
   static override flags = {
@@ -20,16 +22,18 @@ export default class AuthExport extends WidCommand {
   }
   static override summary = "Export the cluster's CA certificates or JWT keys."
 
-  async run(): Promise<void> {
+  async run() {
     const {flags} = await this.parse(AuthExport)
     const cluster = await this.cluster()
     const data = await cluster.exportTrust(flags.type)
-    if (!flags.out) {
-      process.stdout.write(data)
-      return
+    const result = {type: flags.type, ...(flags.type === 'tls-spiffe' ? {pem: data} : {document: JSON.parse(data) as unknown})}
+    if (flags.out === undefined) {
+      if (!this.jsonEnabled()) process.stdout.write(data)
+      return result
     }
     const {writeFileAtomic} = await import('../../lib/output/files.js')
     await writeFileAtomic(flags.out, data, 0o644, {force: flags.force})
     this.note(`✔ wrote ${flags.out}`)
+    return {...result, file: flags.out}
   }
 }

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../../base-command.js'
 import {formatDuration} from '../../lib/duration.js'
 import {badInput, WidError} from '../../lib/errors.js'
+import {parseInstant} from '../../lib/time.js'
 import type {SvidInspection} from '../../lib/svid/inspect-path.js'
 
 function roughly(seconds: number): string {
@@ -32,7 +33,7 @@ function render(report: SvidInspection): string {
     rows.push([
       'Bundle',
       x.bundle === undefined
-        ? 'not found (chain not checked)'
+        ? 'none (chain not checked)'
         : `${report.bundleFile} (${x.bundle.certificates} CA): ${x.bundle.verified ? 'chain verified' : `NOT VERIFIED: ${x.bundle.error}`}`,
     ])
   }
@@ -58,25 +59,27 @@ export default class SvidInspect extends WidCommand {
     path: Args.string({description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
   }
   static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too.
-Exits with status 7 and the reasons when the SVID is invalid, so scripts can use it as a check.`
+Exits with status 7 and the reasons when the SVID is invalid or its chain cannot be verified (no bundle), so scripts can use it as a check; --no-bundle checks the SVID alone.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> svid inspect ./svid',
     '<%= config.bin %> svid inspect ./svid/svid.pem --bundle <(<%= config.bin %> auth export --type tls-spiffe)',
     '<%= config.bin %> svid inspect ./svid --at 2026-12-01T00:00:00Z',
+    '<%= config.bin %> svid inspect leaf.pem --no-bundle',
   ]
   static override flags = {
     at: Flags.string({description: 'Check validity at this time (ISO 8601) instead of now.'}),
-    bundle: Flags.string({description: 'PEM file of the trusted CA certificates (default: svid_bundle.pem beside the SVID).'}),
+    bundle: Flags.string({description: 'PEM file of the trusted CA certificates (default: svid_bundle.pem beside the SVID).', exclusive: ['no-bundle']}),
+    'no-bundle': Flags.boolean({description: "Check the SVID alone (go-spiffe's parse rules and validity), without verifying its chain."}),
   }
   static override summary = 'Show and validate SVID files.'
 
   async run() {
     const {args, flags} = await this.parse(SvidInspect)
-    const now = flags.at === undefined ? new Date() : new Date(flags.at)
-    if (Number.isNaN(now.getTime())) throw badInput(`invalid --at "${flags.at}" (expected an ISO 8601 time such as 2026-12-01T00:00:00Z)`)
+    const now = flags.at === undefined ? new Date() : parseInstant(flags.at, '--at')
+    if (flags.bundle === '') throw badInput('--bundle must not be empty')
     const {inspectSvidPath} = await import('../../lib/svid/inspect-path.js')
-    const report = await inspectSvidPath(args.path, {bundle: flags.bundle, now})
+    const report = await inspectSvidPath(args.path, {bundle: flags.bundle, noBundle: flags['no-bundle'], now})
     this.log(render(report))
     if (!report.valid) {
       const problems = [...(report.x509?.problems ?? []), ...(report.jwt?.problems ?? [])]

@@ -12,22 +12,28 @@ import {WidError} from '../errors.js'
 import {getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {TrustDomain} from '../spiffeid/index.js'
-import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {
-  issueJwt,
-  issueX509,
-  MAX_SVID_TTL_SECONDS,
-  type JwtSvidRequest,
-  type JwtSvidResponse,
-  type X509SvidRequest,
-  type X509SvidResponse,
-} from './issuance.js'
+  addBot,
+  addBotToken,
+  addUser,
+  applyResource,
+  deleteResource,
+  listResourcesOf,
+  readResource,
+  updateRoles,
+  type AdminContext,
+  type ApplyMode,
+  type IssuedSecret,
+  type RoleChange,
+} from './admin.js'
+import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
+import {issueJwt, issueX509, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
+import {resolvePrincipal, type Caller} from './principal.js'
+import {resolveIdentity} from './workload-issuance.js'
+import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
+import type {Bot, Kind, Resource} from '../resources/types.js'
 
-/** Who is asking. The local admin may do anything; other kinds arrive with access control. */
-export interface Caller {
-  kind: 'admin'
-  name: string
-}
+export type {Caller} from './principal.js'
 
 export const TRUST_EXPORT_TYPES = ['tls-spiffe', 'jwks', 'spiffe-bundle'] as const
 export type TrustExportType = (typeof TRUST_EXPORT_TYPES)[number]
@@ -54,12 +60,18 @@ export class AuthServer {
     bundle: trustedKeys(authority).map((k) => k.certificate!),
   }))
   private readonly jwtSigner = new AuthorityCache('jwt', jwtSigner)
+  private readonly audit: AuditWriter
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend
     this.config = config
     this.trustDomain = TrustDomain.parse(config.clusterName)
     this.now = now
+    this.audit = new AuditWriter(backend)
+  }
+
+  private get admin(): AdminContext {
+    return {backend: this.backend, now: this.now}
   }
 
   static async open(backend: Backend, now: () => Date = () => new Date()): Promise<AuthServer> {
@@ -85,14 +97,85 @@ export class AuthServer {
     }
   }
 
-  async issueX509Svid(_caller: Caller, request: X509SvidRequest): Promise<X509SvidResponse> {
+  async issueX509Svid(caller: Caller, request: X509SvidRequest): Promise<X509SvidResponse> {
+    const principal = await resolvePrincipal(this.backend, caller)
+    const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {
+      selector: request,
+      type: 'x509',
+      dnsSans: request.dnsSans,
+      ipSans: request.ipSans,
+    })
     const {signer, bundle} = await this.x509Signer.get(this.backend)
-    return issueX509({trustDomain: this.trustDomain, signer, bundle, now: this.now()}, request, MAX_SVID_TTL_SECONDS)
+    const now = this.now()
+    const svid = issueX509({signer, bundle, now}, identity, request)
+    await this.audit.append({
+      time: now.toISOString(),
+      type: 'svid.issued',
+      actor: principal.actor,
+      spiffe_id: svid.spiffeId,
+      serial: svid.serial,
+      svid_type: 'x509',
+      ttl_seconds: Math.round((Date.parse(svid.notAfter) - now.getTime()) / 1000),
+      ...(svid.workloadIdentity ? {workload_identity: svid.workloadIdentity} : {}),
+    })
+    return svid
   }
 
-  async issueJwtSvid(_caller: Caller, request: JwtSvidRequest): Promise<JwtSvidResponse> {
+  async issueJwtSvid(caller: Caller, request: JwtSvidRequest): Promise<JwtSvidResponse> {
+    const principal = await resolvePrincipal(this.backend, caller)
+    const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {selector: request, type: 'jwt'})
     const signer = await this.jwtSigner.get(this.backend)
-    return issueJwt({trustDomain: this.trustDomain, issuer: this.jwtIssuer, signer, now: this.now()}, request, MAX_SVID_TTL_SECONDS)
+    const now = this.now()
+    const svid = await issueJwt({issuer: this.jwtIssuer, signer, now}, identity, request)
+    await this.audit.append({
+      time: now.toISOString(),
+      type: 'svid.issued',
+      actor: principal.actor,
+      spiffe_id: svid.spiffeId,
+      serial: svid.jti,
+      svid_type: 'jwt',
+      ttl_seconds: Math.round((Date.parse(svid.expiresAt) - Date.parse(svid.issuedAt)) / 1000),
+      ...(svid.workloadIdentity ? {workload_identity: svid.workloadIdentity} : {}),
+    })
+    return svid
+  }
+
+  async applyResource(caller: Caller, resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
+    return applyResource(this.admin, await resolvePrincipal(this.backend, caller), resource, mode)
+  }
+
+  async getResource(caller: Caller, kind: Kind, name: string): Promise<Resource> {
+    return readResource(this.admin, await resolvePrincipal(this.backend, caller), kind, name)
+  }
+
+  async listResources(caller: Caller, kind: Kind): Promise<Resource[]> {
+    return listResourcesOf(this.admin, await resolvePrincipal(this.backend, caller), kind)
+  }
+
+  async deleteResource(caller: Caller, kind: Kind, name: string): Promise<void> {
+    return deleteResource(this.admin, await resolvePrincipal(this.backend, caller), kind, name)
+  }
+
+  async addBot(caller: Caller, options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}) {
+    return addBot(this.admin, await resolvePrincipal(this.backend, caller), options)
+  }
+
+  async addBotToken(caller: Caller, botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
+    return addBotToken(this.admin, await resolvePrincipal(this.backend, caller), botName, ttlSeconds)
+  }
+
+  async updateRoles(caller: Caller, kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
+    return updateRoles(this.admin, await resolvePrincipal(this.backend, caller), kind, name, change)
+  }
+
+  async addUser(caller: Caller, options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) {
+    return addUser(this.admin, await resolvePrincipal(this.backend, caller), options)
+  }
+
+  async listAudit(caller: Caller, filter: AuditFilter): Promise<AuditEvent[]> {
+    const principal = await resolvePrincipal(this.backend, caller)
+    principal.access?.checkVerbs('audit', ['list'])
+    return listAuditEvents(this.backend, filter)
   }
 
   /** Public trust material only: CA certificates and public keys, never a private key. */

@@ -61,6 +61,15 @@ export async function newJwtAuthorityKey(): Promise<AuthorityKey> {
   return {keyType: 'rsa-2048', privateKey: await exportPkcs8Pem(keys.privateKey), kid, publicJwk}
 }
 
+/** Stored CA keys that do not parse are damage to the store, not bad input. */
+function importStoredKey(authority: CertAuthority, pem: string): ReturnType<typeof importPrivateKeyPem> {
+  try {
+    return importPrivateKeyPem(pem)
+  } catch {
+    throw new WidError('state', `auth: the stored ${authority.type} authority key is damaged`)
+  }
+}
+
 function activeKey(authority: CertAuthority): AuthorityKey & {privateKey: string} {
   const key = authority.activeKeys.find((k) => k.privateKey)
   if (!key?.privateKey) throw new WidError('state', `auth: the ${authority.type} authority has no active signing key`)
@@ -76,7 +85,7 @@ export function certificateDer(key: AuthorityKey): Uint8Array {
 export function x509Signer(authority: CertAuthority): SigningAuthority {
   const key = activeKey(authority)
   const fields = readCertificateFields(certificateDer(key))
-  const {privateKey, type} = importPrivateKeyPem(key.privateKey)
+  const {privateKey, type} = importStoredKey(authority, key.privateKey)
   return {subject: fields.subject, keyId: keyIdentifier(fields.subjectPublicKeyInfo), privateKey, keyType: type}
 }
 
@@ -89,6 +98,6 @@ export interface JwtSigner {
 export function jwtSigner(authority: CertAuthority): JwtSigner {
   const key = activeKey(authority)
   if (!key.kid) throw new WidError('state', 'auth: stored JWT key has no kid')
-  const {privateKey, type} = importPrivateKeyPem(key.privateKey)
+  const {privateKey, type} = importStoredKey(authority, key.privateKey)
   return {kid: key.kid, alg: keyTypeInfo(type).jwsAlg, privateKey}
 }

@@ -39,6 +39,9 @@ export function checkPublicAddr(value: string): string {
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
     throw badInput(`init: public address "${value}" must not have a path, query or fragment`)
   }
+  if (url.port === '0') throw badInput(`init: public address "${value}" has port 0`)
+  const typedHost = /^https:\/\/(\[[^\]]*\]|[^/:?#]*)/i.exec(value)?.[1]?.toLowerCase()
+  if (typedHost !== url.hostname) throw badInput(`init: public address "${value}" does not have a valid host name`)
   return `https://${url.host}`
 }
 

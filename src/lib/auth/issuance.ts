@@ -8,18 +8,16 @@ import {encodePem} from '../crypto/pem.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {formatDuration} from '../duration.js'
 import {badInput} from '../errors.js'
-import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
 import {mintX509Svid, type SigningAuthority} from '../svid/x509.js'
 import type {JwtSigner} from './authorities.js'
+import type {ResolvedIdentity, SvidSelector} from './workload-issuance.js'
 
 export const DEFAULT_SVID_TTL_SECONDS = 3600
 export const MAX_SVID_TTL_SECONDS = 24 * 3600
 /** notBefore is backdated to tolerate clock skew between issuer and relying parties. */
 export const BACKDATE_SECONDS = 60
 
-export interface X509SvidRequest {
-  /** SPIFFE ID path, e.g. `/svc/foo`. */
-  path: string
+export interface X509SvidRequest extends SvidSelector {
   /** SubjectPublicKeyInfo of the client's key, PEM `PUBLIC KEY`. */
   publicKey: string
   ttlSeconds?: number
@@ -29,6 +27,9 @@ export interface X509SvidRequest {
 
 export interface X509SvidResponse {
   spiffeId: string
+  /** The workload identity it was issued from, when chosen by name or labels. */
+  workloadIdentity?: string
+  hint?: string
   serial: string
   notBefore: string
   notAfter: string
@@ -38,19 +39,27 @@ export interface X509SvidResponse {
   bundle: string[]
 }
 
-export interface JwtSvidRequest {
-  path: string
+export interface JwtSvidRequest extends SvidSelector {
   audiences: string[]
   ttlSeconds?: number
 }
 
 export interface JwtSvidResponse {
   spiffeId: string
+  workloadIdentity?: string
+  hint?: string
   token: string
   audiences: string[]
   issuedAt: string
   expiresAt: string
   jti: string
+}
+
+function described(identity: ResolvedIdentity): {workloadIdentity?: string; hint?: string} {
+  return {
+    ...(identity.workloadIdentity ? {workloadIdentity: identity.workloadIdentity} : {}),
+    ...(identity.hint ? {hint: identity.hint} : {}),
+  }
 }
 
 export function checkTtl(ttlSeconds: number | undefined, maxSeconds: number): number {
@@ -66,6 +75,7 @@ const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
 
 /** A DNS SAN: RFC 1123 labels, optionally a leading `*.` wildcard label, ≤ 253 bytes. */
 export function checkDnsSan(name: string): string {
+  if (isIP(name) !== 0) throw badInput(`svid: DNS SAN "${name}" is an IP address; use an IP SAN (--ip-san) for it`)
   const labels = name.split('.')
   const body = labels[0] === '*' ? labels.slice(1) : labels
   if (name.length > 253 || body.length === 0 || !body.every((l) => DNS_LABEL.test(l))) {
@@ -75,22 +85,23 @@ export function checkDnsSan(name: string): string {
 }
 
 export function checkIpSan(address: string): string {
+  if (address.includes('%')) throw badInput(`svid: IP SAN "${address}" has a zone; certificates cannot carry one`)
   if (isIP(address) === 0) throw badInput(`svid: invalid IP SAN "${address}" (expected an IPv4 or IPv6 address)`)
   return address
 }
 
 export interface X509IssueContext {
-  trustDomain: TrustDomain
   signer: SigningAuthority
   bundle: string[]
   now: Date
 }
 
-export function issueX509(ctx: X509IssueContext, req: X509SvidRequest, maxTtlSeconds: number): X509SvidResponse {
-  const spiffeId = SpiffeId.fromPath(ctx.trustDomain, req.path)
-  const ttl = checkTtl(req.ttlSeconds, maxTtlSeconds)
-  const dnsSans = (req.dnsSans ?? []).map(checkDnsSan)
-  const ipSans = (req.ipSans ?? []).map(checkIpSan)
+/** Mints the X.509-SVID of a resolved identity for the client's public key. */
+export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req: {publicKey: string; ttlSeconds?: number}): X509SvidResponse {
+  const {spiffeId} = identity
+  const ttl = checkTtl(req.ttlSeconds, identity.maxTtlSeconds)
+  const dnsSans = identity.dnsSans.map(checkDnsSan)
+  const ipSans = identity.ipSans.map(checkIpSan)
   const spki = publicKeyDer(req.publicKey)
   const type = subjectPublicKeyType(spki)
   const notBefore = new Date(ctx.now.getTime() - BACKDATE_SECONDS * 1000)
@@ -103,9 +114,11 @@ export function issueX509(ctx: X509IssueContext, req: X509SvidRequest, maxTtlSec
     notAfter,
     dnsSans,
     ipSans,
+    subject: identity.subject,
   })
   return {
     spiffeId: spiffeId.toString(),
+    ...described(identity),
     serial: Buffer.from(minted.serial).toString('hex'),
     notBefore: notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
@@ -121,15 +134,14 @@ function publicKeyDer(pem: string): Uint8Array {
 }
 
 export interface JwtIssueContext {
-  trustDomain: TrustDomain
   issuer: string
   signer: JwtSigner
   now: Date
 }
 
-export async function issueJwt(ctx: JwtIssueContext, req: JwtSvidRequest, maxTtlSeconds: number): Promise<JwtSvidResponse> {
-  const spiffeId = SpiffeId.fromPath(ctx.trustDomain, req.path)
-  const ttl = checkTtl(req.ttlSeconds, maxTtlSeconds)
+export async function issueJwt(ctx: JwtIssueContext, identity: ResolvedIdentity, req: {audiences: string[]; ttlSeconds?: number}): Promise<JwtSvidResponse> {
+  const {spiffeId} = identity
+  const ttl = checkTtl(req.ttlSeconds, identity.maxTtlSeconds)
   const audiences = [...new Set(req.audiences.map((a) => a.trim()))]
   if (audiences.length === 0 || audiences.some((a) => a === '')) {
     throw badInput('svid: a JWT-SVID needs at least one non-empty audience (--audience)')
@@ -138,7 +150,7 @@ export async function issueJwt(ctx: JwtIssueContext, req: JwtSvidRequest, maxTtl
   const iat = Math.floor(ctx.now.getTime() / 1000)
   const exp = iat + ttl
   const jti = randomBytes(16).toString('hex')
-  const token = await new SignJWT({})
+  const token = await new SignJWT({...identity.extraClaims})
     .setProtectedHeader({alg: ctx.signer.alg, kid: ctx.signer.kid, typ: 'JWT'})
     .setIssuer(ctx.issuer)
     .setSubject(spiffeId.toString())
@@ -149,6 +161,7 @@ export async function issueJwt(ctx: JwtIssueContext, req: JwtSvidRequest, maxTtl
     .sign(ctx.signer.privateKey)
   return {
     spiffeId: spiffeId.toString(),
+    ...described(identity),
     token,
     audiences,
     issuedAt: new Date(iat * 1000).toISOString(),

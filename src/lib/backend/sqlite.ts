@@ -52,29 +52,47 @@ export class SqliteBackend implements Backend {
   /** Opens (creating if needed, mode 0600 in a 0700 directory) and migrates the database. */
   static async open(path: string): Promise<SqliteBackend> {
     const {DatabaseSync} = await import('node:sqlite')
+    const dir = dirname(path)
     try {
-      mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+      mkdirSync(dir, {recursive: true, mode: 0o700})
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new WidError('bad_input', `backend: ${dir} (WID_HOME) is not a directory`)
+      throw new WidError('io', `backend: cannot create ${dir}: ${code === 'EACCES' ? 'permission denied' : (error as Error).message}`)
+    }
+    try {
       closeSync(openSync(path, 'a', 0o600))
       const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
       migrate(db)
       return new SqliteBackend(path, db)
     } catch (error) {
-      if (error instanceof WidError) throw error
-      throw new WidError('state', `backend: cannot open ${path}: ${(error as Error).message}`, {cause: error})
+      throw storageError(path, error)
     }
   }
 
   async get(key: string): Promise<Item | undefined> {
-    return this.statements.get.get(key) as Item | undefined
+    return this.guard(() => this.statements.get.get(key) as Item | undefined)
   }
 
   async list(prefix: string): Promise<Item[]> {
     const chars = [...prefix]
-    return this.statements.list.all(prefix, upperBound(chars), chars.length) as unknown as Item[]
+    return this.guard(() => this.statements.list.all(prefix, upperBound(chars), chars.length) as unknown as Item[])
+  }
+
+  private guard<T>(body: () => T): T {
+    try {
+      return body()
+    } catch (error) {
+      throw storageError(this.location, error)
+    }
   }
 
   async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
+    return this.guard(() => this.write(conditions, operations))
+  }
+
+  private write(conditions: Condition[], operations: Operation[]): number {
     return transaction(this.db, () => {
       for (const condition of conditions) {
         const row = this.statements.revisionOf.get(condition.key) as {revision: number} | undefined
@@ -103,6 +121,19 @@ function upperBound(chars: string[]): string | null {
   const last = chars.at(-1)?.codePointAt(0)
   if (last === undefined || last === 0x10ffff || last === 0xd7ff) return null
   return chars.slice(0, -1).join('') + String.fromCodePoint(last + 1)
+}
+
+/** SQLite and file-system failures as WidErrors: a damaged store is `state`, a busy one `unavailable`. */
+function storageError(path: string, error: unknown): WidError {
+  if (error instanceof WidError) return error
+  const {code, errcode, message} = error as {code?: string; errcode?: number; message?: string}
+  if (code === 'EACCES' || code === 'EPERM') return new WidError('io', `backend: cannot open ${path}: permission denied`)
+  if (code === 'EROFS') return new WidError('io', `backend: cannot open ${path}: read-only file system`)
+  if (code === 'ENOSPC') return new WidError('io', `backend: cannot write ${path}: no space left on device`)
+  // SQLITE_BUSY (5) and SQLITE_LOCKED (6): another process holds the database for too long
+  if (errcode !== undefined && (errcode & 0xff) === 5) return new WidError('unavailable', `backend: ${path} is busy (another wid holds it); try again`)
+  const detail = (message ?? String(error)).replace(/\.$/, '')
+  return new WidError('state', `backend: ${path}: ${detail}; the store may be damaged (restore it from a backup, or move it away to start a new cluster)`, {cause: error})
 }
 
 function transaction<T>(db: DatabaseSync, body: () => T): T {

@@ -3,8 +3,11 @@
  * logic in-process on the embedded store; a remote implementation sends the same calls
  * to `wid server`.
  */
+import type {IssuedSecret, ApplyMode, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
+import type {Bot, Kind, Resource} from '../resources/types.js'
+import type {AuditEvent, AuditFilter} from '../services/audit.js'
 
 export interface Cluster {
   readonly mode: 'local' | 'remote'
@@ -12,5 +15,14 @@ export interface Cluster {
   issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse>
   issueJwtSvid(request: JwtSvidRequest): Promise<JwtSvidResponse>
   exportTrust(type: TrustExportType): Promise<string>
+  applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'>
+  getResource(kind: Kind, name: string): Promise<Resource>
+  listResources(kind: Kind): Promise<Resource[]>
+  deleteResource(kind: Kind, name: string): Promise<void>
+  addBot(options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}): Promise<{bot: Bot; join: IssuedSecret}>
+  addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}>
+  updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]>
+  addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>
   close(): Promise<void>
 }

@@ -1,14 +1,18 @@
 /** The embedded cluster in `$WID_HOME`: SQLite store, auth logic in-process, caller = local admin. */
 import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
-import {initializeCluster, type InitResult} from '../auth/init.js'
+import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
 import {SqliteBackend} from '../backend/sqlite.js'
 import type {KeyType} from '../crypto/keys.js'
 import {databasePath, widHome} from '../home.js'
-import {trustDomainFromHostname} from '../spiffeid/index.js'
+import {TrustDomain, trustDomainFromHostname} from '../spiffeid/index.js'
 import type {Cluster} from './cluster.js'
+import type {ClusterConfig} from '../services/cluster-config.js'
+import type {ApplyMode, RoleChange} from '../auth/admin.js'
+import type {Kind, Resource} from '../resources/types.js'
+import type {AuditEvent, AuditFilter} from '../services/audit.js'
 
 export interface LocalInitOptions {
   clusterName?: string
@@ -19,9 +23,11 @@ export interface LocalInitOptions {
 export interface LocalOpenOptions {
   home?: string
   now?: () => Date
+  /** Act as this user or bot instead of the local admin (`--as`), with their access rules. */
+  as?: Caller
 }
 
-function localAdmin(): Caller {
+export function localAdmin(): Caller {
   let name = 'admin'
   try {
     name = userInfo().username || name
@@ -40,6 +46,9 @@ export async function openBackend(home: string): Promise<Backend> {
 /** Creates the embedded cluster if it does not exist yet; safe to race. */
 export async function initLocalCluster(options: LocalInitOptions & LocalOpenOptions = {}): Promise<InitResult & {home: string}> {
   const home = options.home ?? widHome()
+  // Bad options are refused before the store is created.
+  if (options.clusterName !== undefined) TrustDomain.parse(options.clusterName)
+  if (options.publicAddr !== undefined) checkPublicAddr(options.publicAddr)
   const backend = await openBackend(home)
   try {
     const result = await initializeCluster(backend, {
@@ -60,13 +69,16 @@ export class LocalCluster implements Cluster {
   private readonly backend: Backend
   private readonly auth: AuthServer
   private readonly caller: Caller
-  private readonly home: string
+  readonly home: string
+  /** Set when opening it created the cluster (first use). */
+  readonly created: ClusterConfig | undefined
 
-  private constructor(home: string, backend: Backend, auth: AuthServer) {
+  private constructor(home: string, backend: Backend, auth: AuthServer, caller: Caller, created: ClusterConfig | undefined) {
     this.home = home
+    this.created = created
     this.backend = backend
     this.auth = auth
-    this.caller = localAdmin()
+    this.caller = caller
   }
 
   /** Opens the embedded cluster, initialising it with defaults on first use. */
@@ -75,8 +87,9 @@ export class LocalCluster implements Cluster {
     const backend = await openBackend(home)
     try {
       const now = options.now ?? (() => new Date())
-      await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
-      return new LocalCluster(home, backend, await AuthServer.open(backend, now))
+      const init = await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
+      const auth = await AuthServer.open(backend, now)
+      return new LocalCluster(home, backend, auth, options.as ?? localAdmin(), init.created ? init.config : undefined)
     } catch (error) {
       await backend.close()
       throw error
@@ -97,6 +110,42 @@ export class LocalCluster implements Cluster {
 
   exportTrust(type: TrustExportType): Promise<string> {
     return this.auth.exportTrust(type)
+  }
+
+  applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
+    return this.auth.applyResource(this.caller, resource, mode)
+  }
+
+  getResource(kind: Kind, name: string): Promise<Resource> {
+    return this.auth.getResource(this.caller, kind, name)
+  }
+
+  listResources(kind: Kind): Promise<Resource[]> {
+    return this.auth.listResources(this.caller, kind)
+  }
+
+  deleteResource(kind: Kind, name: string): Promise<void> {
+    return this.auth.deleteResource(this.caller, kind, name)
+  }
+
+  addBot(options: Parameters<Cluster['addBot']>[0]): ReturnType<Cluster['addBot']> {
+    return this.auth.addBot(this.caller, options)
+  }
+
+  addBotToken(botName: string, ttlSeconds: number): ReturnType<Cluster['addBotToken']> {
+    return this.auth.addBotToken(this.caller, botName, ttlSeconds)
+  }
+
+  updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
+    return this.auth.updateRoles(this.caller, kind, name, change)
+  }
+
+  addUser(options: Parameters<Cluster['addUser']>[0]): ReturnType<Cluster['addUser']> {
+    return this.auth.addUser(this.caller, options)
+  }
+
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.auth.listAudit(this.caller, filter)
   }
 
   close(): Promise<void> {

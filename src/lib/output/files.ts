@@ -1,7 +1,8 @@
 /**
  * The one place that writes files. Every write is temp file + fsync + rename; keys and
- * tokens are 0600 and created directories 0700; a symlink or foreign file at a target is
- * never written through, and a file wid did not write is replaced only with `force`.
+ * tokens are 0600 and created directories 0700; a symlink, device or other foreign thing at
+ * a target is never written through, and a file wid did not write is replaced only with
+ * `force` (and never when it is not a regular file or symlink).
  *
  * Sets of files that belong together (an SVID's certificate and key) are published the
  * way Kubernetes publishes projected volumes: the files are written into a fresh hidden
@@ -9,9 +10,11 @@
  * symlink `name -> ..data/name`. At every instant the visible files are one consistent set.
  * (As with Kubernetes, a reader that resolved `..data` just before the swap may find the
  * old version gone when it opens a file: it gets ENOENT and reads again, never a torn pair.)
+ * Writers to the same directory take turns through a lock file, so that each can safely
+ * remove every version but the one it published.
  */
 import {randomBytes} from 'node:crypto'
-import {constants, promises as fs} from 'node:fs'
+import {constants, promises as fs, type Stats} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
 import {WidError} from '../errors.js'
 
@@ -27,49 +30,68 @@ export interface WriteOptions {
 }
 
 const DATA_LINK = '..data'
+const LOCK_FILE = '..wid.lock'
+const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}_\d{2}_\d{2}_\d{3}Z\.[0-9a-f]{8}$/
+const LOCK_WAIT_MS = 30_000
 
-function ioError(path: string, error: unknown): WidError {
-  if (error instanceof WidError) return error
-  const code = (error as NodeJS.ErrnoException).code
-  const reason =
-    code === 'EACCES' || code === 'EPERM'
-      ? 'permission denied'
-      : code === 'ENOTDIR'
-        ? 'a parent is not a directory'
-        : code === 'ENOSPC'
-          ? 'no space left on device'
-          : code === 'EROFS'
-            ? 'read-only file system'
-            : ((error as Error).message ?? String(error))
-  return new WidError('io', `output: cannot write ${path}: ${reason}`, {cause: error})
+/** Long paths are shortened in messages so that an error stays one readable line. */
+export function shortPath(path: string): string {
+  return path.length <= 160 ? path : `${path.slice(0, 70)}…${path.slice(-70)}`
 }
 
-async function lstatOrUndefined(path: string) {
+const ERRNO_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a parent is not a directory',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  ENAMETOOLONG: 'the path is too long',
+  ELOOP: 'too many levels of symbolic links',
+  ENOENT: 'a parent directory does not exist',
+  EEXIST: 'something else is in the way',
+}
+
+export function ioError(path: string, error: unknown, verb = 'write'): WidError {
+  if (error instanceof WidError) return error
+  const code = (error as NodeJS.ErrnoException).code ?? ''
+  const reason = ERRNO_REASONS[code] ?? (error as Error).message ?? String(error)
+  return new WidError('io', `output: cannot ${verb} ${shortPath(path)}: ${reason}`, {cause: error})
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await fs.lstat(path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw ioError(path, error)
+    throw ioError(path, error, 'read')
   }
+}
+
+function checkName(dir: string): void {
+  if (dir.trim() === '') throw new WidError('bad_input', 'output: the output path is empty')
 }
 
 /** Fails early, before any work, when `dir` exists but is not a directory. */
 export async function checkOutputDirectory(dir: string): Promise<void> {
+  checkName(dir)
   let stat
   try {
     stat = await fs.stat(dir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' && (await lstatOrUndefined(dir))) throw new WidError('bad_input', `output: ${shortPath(dir)} is a dangling symlink`)
+    if (code === 'ENOENT') return
     throw ioError(dir, error)
   }
-  if (!stat.isDirectory()) throw new WidError('bad_input', `output: ${dir} exists and is not a directory`)
+  if (!stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(dir)} exists and is not a directory`)
 }
 
-/** Creates `dir` (and missing parents) with mode 0700. */
-export async function ensureDirectory(dir: string): Promise<void> {
+/** Creates `dir` (and missing parents) with mode 0700; returns the first directory it created, if any. */
+export async function ensureDirectory(dir: string): Promise<string | undefined> {
   await checkOutputDirectory(dir)
   try {
-    await fs.mkdir(dir, {recursive: true, mode: 0o700})
+    return await fs.mkdir(dir, {recursive: true, mode: 0o700})
   } catch (error) {
     throw ioError(dir, error)
   }
@@ -99,13 +121,16 @@ const tempName = (name: string) => `.${name}.${randomBytes(6).toString('hex')}.t
 
 /** Writes one file atomically. An existing file (or symlink) is replaced only with `force`. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: WriteOptions = {}): Promise<void> {
+  checkName(path)
   const dir = dirname(path)
-  await ensureDirectory(dir)
+  const created = await ensureDirectory(dir)
   const existing = await lstatOrUndefined(path)
-  if (existing?.isDirectory()) throw new WidError('bad_input', `output: ${path} is a directory`)
+  if (existing && !existing.isFile() && !existing.isSymbolicLink()) {
+    throw new WidError('bad_input', `output: ${shortPath(path)} is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}; refusing to replace it`)
+  }
   if (existing && !options.force) {
     const what = existing.isSymbolicLink() ? 'is a symlink' : 'already exists'
-    throw new WidError('already_exists', `output: ${path} ${what}; use --force to replace it`)
+    throw new WidError('already_exists', `output: ${shortPath(path)} ${what}; use --force to replace it`)
   }
   const temp = join(dir, tempName(basename(path)))
   try {
@@ -114,6 +139,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await syncDirectory(dir)
   } catch (error) {
     await fs.rm(temp, {force: true})
+    if (created) await fs.rm(created, {recursive: true, force: true})
     throw ioError(path, error)
   }
 }
@@ -127,12 +153,50 @@ async function isOurLink(path: string, name: string): Promise<boolean> {
   }
 }
 
-async function currentVersion(dir: string): Promise<string | undefined> {
+/** The version `..data` points at, when `..data` is ours; throws when something else holds the name. */
+async function currentVersion(dir: string, force: boolean): Promise<string | undefined> {
+  const link = join(dir, DATA_LINK)
+  const stat = await lstatOrUndefined(link)
+  if (!stat) return undefined
+  if (stat.isSymbolicLink()) {
+    const target = await fs.readlink(link)
+    const targetStat = VERSION_NAME.test(target) ? await lstatOrUndefined(join(dir, target)) : undefined
+    if (targetStat?.isDirectory()) return target
+  }
+  if (!force) throw new WidError('already_exists', `output: ${shortPath(link)} was not written by wid; use --force to replace it`)
+  if (stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(link)} is a directory; refusing to replace it`)
+  return undefined
+}
+
+/** Takes the directory's writer lock, waiting for a live holder and breaking a dead one's. */
+async function lock(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK_FILE)
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+      await handle.writeFile(String(process.pid))
+      await handle.close()
+      return () => fs.rm(path, {force: true})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(dir, error)
+    }
+    const holder = Number(await fs.readFile(path, 'utf8').catch(() => ''))
+    if (holder > 0 && !isAlive(holder)) {
+      await fs.rm(path, {force: true})
+      continue
+    }
+    if (Date.now() > deadline) throw new WidError('unavailable', `output: ${shortPath(dir)} is locked by process ${holder || 'unknown'} (${LOCK_FILE})`)
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}
+
+function isAlive(pid: number): boolean {
   try {
-    const target = await fs.readlink(join(dir, DATA_LINK))
-    return target.startsWith('..') && !target.includes('/') ? target : undefined
-  } catch {
-    return undefined
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
@@ -141,26 +205,31 @@ async function currentVersion(dir: string): Promise<string | undefined> {
  * earlier call published and this one does not name are carried over unchanged.
  */
 export async function writeFileSet(dir: string, files: OutputFile[], options: WriteOptions = {}): Promise<string[]> {
-  await ensureDirectory(dir)
-  for (const file of files) {
-    const path = join(dir, file.name)
-    const stat = await lstatOrUndefined(path)
-    if (!stat || (stat.isSymbolicLink() && (await isOurLink(path, file.name)))) continue
-    if (stat.isDirectory()) throw new WidError('bad_input', `output: ${path} is a directory`)
-    if (!options.force) {
-      const what = stat.isSymbolicLink() ? 'is a symlink wid did not create' : 'exists and was not written by wid'
-      throw new WidError('already_exists', `output: ${path} ${what}; use --force to replace it`)
-    }
-  }
-  const previous = await currentVersion(dir)
-  const version = `..${new Date().toISOString().replace(/[:.]/g, '_')}.${randomBytes(4).toString('hex')}`
-  const versionDir = join(dir, version)
-  const dataTemp = join(dir, tempName(DATA_LINK))
+  const created = await ensureDirectory(dir)
+  let unlock: (() => Promise<void>) | undefined
+  let version: string | undefined
   try {
+    unlock = await lock(dir)
+    for (const file of files) {
+      const path = join(dir, file.name)
+      const stat = await lstatOrUndefined(path)
+      if (!stat || (stat.isSymbolicLink() && (await isOurLink(path, file.name)))) continue
+      if (!stat.isFile() && !stat.isSymbolicLink()) {
+        throw new WidError('bad_input', `output: ${shortPath(path)} is ${stat.isDirectory() ? 'a directory' : 'not a regular file'}`)
+      }
+      if (!options.force) {
+        const what = stat.isSymbolicLink() ? 'is a symlink wid did not create' : 'exists and was not written by wid'
+        throw new WidError('already_exists', `output: ${shortPath(path)} ${what}; use --force to replace it`)
+      }
+    }
+    const previous = await currentVersion(dir, options.force ?? false)
+    version = `..${new Date().toISOString().replace(/[:.]/g, '_')}.${randomBytes(4).toString('hex')}`
+    const versionDir = join(dir, version)
     await fs.mkdir(versionDir, {mode: 0o700})
     for (const file of files) await writeAndSync(join(versionDir, file.name), file.data, file.mode)
     if (previous) await carryOver(dir, previous, versionDir, new Set(files.map((f) => f.name)))
     await syncDirectory(versionDir)
+    const dataTemp = join(dir, tempName(DATA_LINK))
     await fs.symlink(version, dataTemp)
     await fs.rename(dataTemp, join(dir, DATA_LINK))
     for (const file of files) {
@@ -172,25 +241,35 @@ export async function writeFileSet(dir: string, files: OutputFile[], options: Wr
     }
     await syncDirectory(dir)
   } catch (error) {
-    await fs.rm(dataTemp, {force: true})
-    if ((await currentVersion(dir)) !== version) await fs.rm(versionDir, {recursive: true, force: true})
+    if (version && (await currentVersion(dir, true).catch(() => undefined)) !== version) {
+      await fs.rm(join(dir, version), {recursive: true, force: true})
+    }
+    if (created) await fs.rm(created, {recursive: true, force: true})
     throw ioError(join(dir, files[0]?.name ?? ''), error)
+  } finally {
+    if (unlock) {
+      await removeStale(dir, version)
+      await unlock()
+    }
   }
-  if (previous && previous !== version) await fs.rm(join(dir, previous), {recursive: true, force: true})
   return files.map((f) => join(dir, f.name))
 }
 
-async function carryOver(dir: string, previous: string, versionDir: string, replaced: Set<string>): Promise<void> {
-  let names: string[]
-  try {
-    names = await fs.readdir(join(dir, previous))
-  } catch {
-    return
-  }
+/** Removes every version directory but the current one and temp files; best effort, under the lock. */
+async function removeStale(dir: string, keep: string | undefined): Promise<void> {
+  const current = (await currentVersion(dir, true).catch(() => undefined)) ?? keep
+  const names = await fs.readdir(dir).catch(() => [] as string[])
   for (const name of names) {
+    const stale = (VERSION_NAME.test(name) && name !== current) || /^\..*\.[0-9a-f]{12}\.tmp$/.test(name)
+    if (stale) await fs.rm(join(dir, name), {recursive: true, force: true}).catch(() => undefined)
+  }
+}
+
+async function carryOver(dir: string, previous: string, versionDir: string, replaced: Set<string>): Promise<void> {
+  for (const name of await fs.readdir(join(dir, previous))) {
     if (replaced.has(name) || !(await isOurLink(join(dir, name), name))) continue
-    await fs.copyFile(join(dir, previous, name), join(versionDir, name), constants.COPYFILE_EXCL)
     const {mode} = await fs.stat(join(dir, previous, name))
+    await fs.copyFile(join(dir, previous, name), join(versionDir, name), constants.COPYFILE_EXCL)
     await fs.chmod(join(versionDir, name), mode & 0o777)
   }
 }

@@ -48,7 +48,11 @@ export async function getAuthorityItem(backend: Backend, type: AuthorityType): P
 }
 
 export function parseAuthority(item: Item): CertAuthority {
-  return parseStored<CertAuthority>(item.value, item.key)
+  const authority = parseStored<CertAuthority>(item.value, item.key)
+  if (!authority || !Array.isArray(authority.activeKeys) || !Array.isArray(authority.additionalTrustedKeys)) {
+    throw new WidError('state', `backend: stored authority at ${item.key} is damaged (no key lists)`)
+  }
+  return authority
 }
 
 /** Active keys first, then additional trusted keys: everything a relying party should trust. */

@@ -13,7 +13,12 @@ export const CLUSTER_CONFIG_KEY = '/cluster/config'
 
 export async function getClusterConfig(backend: Backend): Promise<ClusterConfig | undefined> {
   const item = await backend.get(CLUSTER_CONFIG_KEY)
-  return item && parseStored<ClusterConfig>(item.value, CLUSTER_CONFIG_KEY)
+  if (!item) return undefined
+  const config = parseStored<ClusterConfig>(item.value, CLUSTER_CONFIG_KEY)
+  if (typeof config?.clusterName !== 'string' || typeof config.publicAddr !== 'string') {
+    throw new WidError('state', `backend: stored cluster config at ${CLUSTER_CONFIG_KEY} is damaged`)
+  }
+  return config
 }
 
 export function parseStored<T>(value: string, key: string): T {

@@ -75,17 +75,24 @@ export function summarizeJwtSvid(file: string, token: string, now: Date): JwtSvi
   if (audiences.length === 0) problems.push('svid: JWT-SVID has no audience')
   let expiresAt: string | undefined
   let secondsLeft: number | undefined
-  if (typeof claims.exp === 'number') {
+  if (typeof claims.exp === 'number' && Number.isFinite(claims.exp) && Math.abs(claims.exp) < 8.64e12) {
     expiresAt = new Date(claims.exp * 1000).toISOString()
     secondsLeft = Math.floor(claims.exp - now.getTime() / 1000)
     if (secondsLeft <= 0) problems.push(`svid: JWT-SVID expired at ${expiresAt}`)
   } else {
-    problems.push('svid: JWT-SVID has no expiry')
+    problems.push(claims.exp === undefined ? 'svid: JWT-SVID has no expiry' : `svid: JWT-SVID expiry ${JSON.stringify(claims.exp)} is not a valid time`)
   }
   return {file, spiffeId, issuer: claims.iss === undefined ? undefined : String(claims.iss), audiences, expiresAt, secondsLeft, problems}
 }
 
-export async function inspectSvidPath(path: string, options: {bundle?: string; now: Date}): Promise<SvidInspection> {
+export interface InspectOptions {
+  bundle?: string
+  /** Check the SVID alone (go-spiffe's parse rules), without verifying its chain. */
+  noBundle?: boolean
+  now: Date
+}
+
+export async function inspectSvidPath(path: string, options: InspectOptions): Promise<SvidInspection> {
   let stat
   try {
     stat = await fs.stat(path)
@@ -105,11 +112,18 @@ export async function inspectSvidPath(path: string, options: {bundle?: string; n
     const keyFile = join(dir, SVID_FILES.key)
     const keyPem = await readIfExists(keyFile)
     const bundleFile = options.bundle ?? join(dir, SVID_FILES.bundle)
-    const bundlePem = options.bundle ? await readRequired(options.bundle, 'bundle') : await readIfExists(bundleFile)
+    const bundlePem = options.noBundle
+      ? undefined
+      : options.bundle !== undefined
+        ? await readRequired(options.bundle, 'bundle')
+        : await readIfExists(bundleFile)
     result.certificateFile = certificateFile
     if (keyPem !== undefined) result.keyFile = keyFile
     if (bundlePem !== undefined) result.bundleFile = bundleFile
     result.x509 = await inspectX509Svid({certificatesPem: certificates, keyPem, bundlePem, now: options.now})
+    if (bundlePem === undefined && !options.noBundle) {
+      result.x509.problems.push(`svid: no bundle to verify the chain against (${SVID_FILES.bundle} not found; give --bundle, or --no-bundle to check the SVID alone)`)
+    }
     if (result.x509.problems.length > 0) result.valid = false
   }
   if (token !== undefined) {

@@ -9,6 +9,7 @@ import {badInput} from '../errors.js'
 import {checkOutputDirectory, writeFileSet} from '../output/files.js'
 import {checkDnsSan, checkIpSan, checkTtl, MAX_SVID_TTL_SECONDS} from '../auth/issuance.js'
 import {validatePath} from '../spiffeid/index.js'
+import {checkSelector, type SvidSelector} from '../auth/workload-issuance.js'
 
 export const SVID_FILES = {
   certificate: 'svid.pem',
@@ -17,8 +18,7 @@ export const SVID_FILES = {
   jwt: 'jwt_svid',
 } as const
 
-export interface IssueToDirectoryOptions {
-  path?: string
+export interface IssueToDirectoryOptions extends SvidSelector {
   type: 'x509' | 'jwt'
   outputDir: string
   ttlSeconds?: number
@@ -32,27 +32,38 @@ export interface IssueToDirectoryOptions {
 export interface IssuedSvid {
   type: 'x509' | 'jwt'
   spiffeId: string
+  workloadIdentity?: string
   /** X.509: the serial in hex; JWT: the jti. */
   serial: string
   notAfter: string
   files: string[]
 }
 
-export type CheckedIssueOptions = IssueToDirectoryOptions & {path: string}
+export type CheckedIssueOptions = IssueToDirectoryOptions
 
 /**
  * Refuses bad requests before anything is opened or written, with the same rules the
  * cluster applies (the cluster checks again: it cannot trust its clients).
  */
 export function checkIssueOptions(options: IssueToDirectoryOptions): CheckedIssueOptions {
-  if (options.path === undefined) throw badInput('svid: give the SPIFFE ID path to issue, e.g. wid svid issue --output DIR /svc/foo')
-  validatePath(options.path)
-  if (options.path === '') throw badInput('spiffeid: path must have a leading slash')
-  checkTtl(options.ttlSeconds, MAX_SVID_TTL_SECONDS)
+  if (options.path === undefined && options.name === undefined && options.labels === undefined) {
+    throw badInput('svid: give the SPIFFE ID path to issue (e.g. wid svid issue --output DIR /svc/foo), or --name or --labels of a workload identity')
+  }
+  checkSelector(options)
+  if (options.path !== undefined) {
+    validatePath(options.path)
+    if (options.path === '') throw badInput('spiffeid: path must have a leading slash')
+    // By path the limit is fixed; a workload identity's own maximum is checked by the cluster.
+    checkTtl(options.ttlSeconds, MAX_SVID_TTL_SECONDS)
+  } else if (options.dnsSans?.length || options.ipSans?.length) {
+    throw badInput('svid: SANs of a workload identity come from its spec.spiffe.x509.dns_sans; --dns-san and --ip-san apply to SPIFFE ID paths only')
+  }
+  if (options.outputDir.trim() === '') throw badInput('svid: --output must not be empty')
   options.dnsSans?.forEach(checkDnsSan)
   options.ipSans?.forEach(checkIpSan)
   if (options.type === 'jwt') {
     if (!options.audiences?.length) throw badInput('svid: a JWT-SVID needs at least one --audience')
+    if (options.keyType !== undefined) throw badInput('svid: --key-type applies to X.509-SVIDs only (a JWT-SVID is signed by the cluster)')
     if (options.dnsSans?.length || options.ipSans?.length) throw badInput('svid: --dns-san and --ip-san apply to X.509-SVIDs only')
   } else if (options.audiences?.length) {
     throw badInput('svid: --audience applies to JWT-SVIDs only (add --type jwt)')
@@ -60,16 +71,24 @@ export function checkIssueOptions(options: IssueToDirectoryOptions): CheckedIssu
   return options as CheckedIssueOptions
 }
 
+function selectorOf(options: SvidSelector): SvidSelector {
+  return {
+    ...(options.path !== undefined ? {path: options.path} : {}),
+    ...(options.name !== undefined ? {name: options.name} : {}),
+    ...(options.labels !== undefined ? {labels: options.labels} : {}),
+  }
+}
+
 export async function issueSvidToDirectory(cluster: Cluster, options: CheckedIssueOptions): Promise<IssuedSvid> {
   await checkOutputDirectory(options.outputDir)
   if (options.type === 'jwt') {
-    const jwt = await cluster.issueJwtSvid({path: options.path, audiences: options.audiences ?? [], ttlSeconds: options.ttlSeconds})
+    const jwt = await cluster.issueJwtSvid({...selectorOf(options), audiences: options.audiences ?? [], ttlSeconds: options.ttlSeconds})
     const files = await writeFileSet(options.outputDir, [{name: SVID_FILES.jwt, data: jwt.token, mode: 0o600}], options)
-    return {type: 'jwt', spiffeId: jwt.spiffeId, serial: jwt.jti, notAfter: jwt.expiresAt, files}
+    return {type: 'jwt', spiffeId: jwt.spiffeId, ...(jwt.workloadIdentity ? {workloadIdentity: jwt.workloadIdentity} : {}), serial: jwt.jti, notAfter: jwt.expiresAt, files}
   }
   const keys = await generateKeyPair(options.keyType ?? 'ec-p256')
   const svid = await cluster.issueX509Svid({
-    path: options.path,
+    ...selectorOf(options),
     publicKey: encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey)),
     ttlSeconds: options.ttlSeconds,
     dnsSans: options.dnsSans,
@@ -84,5 +103,5 @@ export async function issueSvidToDirectory(cluster: Cluster, options: CheckedIss
     ],
     options,
   )
-  return {type: 'x509', spiffeId: svid.spiffeId, serial: svid.serial, notAfter: svid.notAfter, files}
+  return {type: 'x509', spiffeId: svid.spiffeId, ...(svid.workloadIdentity ? {workloadIdentity: svid.workloadIdentity} : {}), serial: svid.serial, notAfter: svid.notAfter, files}
 }

@@ -3,7 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {AuthServer, type Caller} from '../../../src/lib/auth/auth-server.js'
 import {initializeCluster} from '../../../src/lib/auth/init.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
-import {WidError} from '../../../src/lib/errors.js'
+import {rejection} from '../../helpers/errors.js'
 
 const admin: Caller = {kind: 'admin', name: 'root'}
 const NOW = new Date('2026-11-23T10:00:00Z')
@@ -12,16 +12,6 @@ const publicKeyPem = (type: 'ec' | 'rsa' = 'ec') =>
     type: 'spki',
     format: 'pem',
   }) as string
-
-async function rejection(promise: Promise<unknown>): Promise<WidError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(WidError)
-    return error as WidError
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('AuthServer issuance (frozen clock, in-memory backend)', () => {
   let auth: AuthServer

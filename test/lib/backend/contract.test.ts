@@ -9,7 +9,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {createItem, deleteItem, putItem, updateItem, type Backend} from '../../../src/lib/backend/backend.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
-import {WidError} from '../../../src/lib/errors.js'
+import {rejection} from '../../helpers/errors.js'
 
 interface Implementation {
   name: string
@@ -37,16 +37,6 @@ function sqlite(): Implementation {
 }
 
 /** The WidError that `promise` rejects with (fails the test if it resolves or rejects otherwise). */
-async function rejection(promise: Promise<unknown>): Promise<WidError> {
-  let thrown: unknown
-  try {
-    await promise
-  } catch (error) {
-    thrown = error
-  }
-  expect(thrown, 'expected the write to be refused').toBeInstanceOf(WidError)
-  return thrown as WidError
-}
 
 const keysOf = (items: {key: string}[]) => items.map((i) => i.key)
 

@@ -11,7 +11,7 @@ import {fileURLToPath} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {createItem, putItem, updateItem} from '../../../src/lib/backend/backend.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
-import {WidError} from '../../../src/lib/errors.js'
+import {rejection} from '../../helpers/errors.js'
 
 /** Run by plain node, which strips its types and (through its own hook) those of the sources. */
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'backend-race.ts')
@@ -23,17 +23,6 @@ async function openBackend(path: string): Promise<SqliteBackend> {
   const backend = await SqliteBackend.open(path)
   open.push(backend)
   return backend
-}
-
-async function rejection(promise: Promise<unknown>): Promise<WidError> {
-  let thrown: unknown
-  try {
-    await promise
-  } catch (error) {
-    thrown = error
-  }
-  expect(thrown, 'expected a WidError').toBeInstanceOf(WidError)
-  return thrown as WidError
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777
@@ -122,15 +111,27 @@ describe('SqliteBackend.open', () => {
     check.close()
   })
 
-  it('reports a path it cannot open as a state error naming the path', async () => {
+  it('reports a data directory that is really a file as bad input naming it', async () => {
     // Given a "directory" that is really a file
     const blocker = join(dir, 'file')
     writeFileSync(blocker, 'not a directory')
     // When the backend is opened beneath it
     const error = await rejection(SqliteBackend.open(join(blocker, 'wid.db')))
     // Then the error is a WidError naming the path
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe(`backend: ${blocker} (WID_HOME) is not a directory`)
+  })
+
+  it('reports a damaged database as a state error naming the path', async () => {
+    // Given a database file full of garbage
+    const path = join(dir, 'garbage.db')
+    writeFileSync(path, Buffer.alloc(8192, 0x5a))
+    // When it is opened
+    const error = await rejection(SqliteBackend.open(path))
+    // Then the error says the store may be damaged
     expect(error.code).toBe('state')
-    expect(error.message).toContain(join(blocker, 'wid.db'))
+    expect(error.message).toContain(path)
+    expect(error.message).toMatch(/the store may be damaged/)
   })
 })
 

@@ -18,8 +18,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Worker} from 'node:worker_threads'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {WidError} from '../../../src/lib/errors.js'
 import {writeFileAtomic, writeFileSet, type OutputFile} from '../../../src/lib/output/files.js'
+import {rejection} from '../../helpers/errors.js'
 
 let root: string
 
@@ -30,17 +30,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(root, {recursive: true, force: true})
 })
-
-async function rejection(promise: Promise<unknown>): Promise<WidError> {
-  let thrown: unknown
-  try {
-    await promise
-  } catch (error) {
-    thrown = error
-  }
-  expect(thrown, 'expected a WidError').toBeInstanceOf(WidError)
-  return thrown as WidError
-}
 
 const mode = (path: string) => statSync(path).mode & 0o777
 const lmode = (path: string) => lstatSync(path).mode & 0o777

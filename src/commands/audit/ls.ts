@@ -1,0 +1,32 @@
+import {Flags} from '@oclif/core'
+import {WidCommand} from '../../base-command.js'
+import {duration} from '../../flags.js'
+import {parseDuration} from '../../lib/duration.js'
+
+export default class AuditLs extends WidCommand {
+  static override description = `Lists audit events, oldest first: every resource created, updated or deleted (resource.created, resource.updated, resource.deleted) and every SVID issued (svid.issued), with who did it.`
+  static override enableJsonFlag = true
+  static override examples = ['<%= config.bin %> audit ls --since 1h', '<%= config.bin %> audit ls --type svid.issued --json']
+  static override flags = {
+    since: duration('Only events from this long ago until now.'),
+    type: Flags.string({description: 'Only events of this type, e.g. svid.issued.'}),
+  }
+  static override summary = 'Show the audit log.'
+
+  async run() {
+    const {flags} = await this.parse(AuditLs)
+    const {renderTable} = await import('../../lib/output/table.js')
+    const since = flags.since === undefined ? undefined : new Date(Date.now() - parseDuration(flags.since, '--since') * 1000)
+    const events = await (await this.cluster()).listAudit({since, type: flags.type})
+    if (!this.jsonEnabled()) {
+      const rows = events.map((e) => [
+        e.time,
+        e.type,
+        e.actor,
+        e.spiffe_id ? `${e.spiffe_id} (${e.svid_type}, serial ${e.serial}, ${e.ttl_seconds}s${e.workload_identity ? `, ${e.workload_identity}` : ''})` : `${e.kind} ${e.name}`,
+      ])
+      process.stdout.write(renderTable(['TIME', 'TYPE', 'ACTOR', 'SUBJECT'], rows) || 'no events\n')
+    }
+    return events
+  }
+}

@@ -1,0 +1,30 @@
+import {Args, Flags} from '@oclif/core'
+import {WidCommand} from '../base-command.js'
+
+export default class Get extends WidCommand {
+  static override args = {
+    ref: Args.string({description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.', required: true}),
+  }
+  static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id.`
+  static override examples = [
+    '<%= config.bin %> get workload_identity/example-workload-identity',
+    '<%= config.bin %> get role --format text',
+    '<%= config.bin %> get bot/my-bot --format json',
+  ]
+  static override flags = {
+    format: Flags.option({default: 'yaml', description: 'Output format.', options: ['yaml', 'json', 'text'] as const})(),
+  }
+  static override summary = 'Show resources.'
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Get)
+    const {parseKindRef} = await import('../lib/resources/refs.js')
+    const {toText, toYaml} = await import('../lib/resources/render.js')
+    const {kind, name} = parseKindRef(args.ref, false)
+    const cluster = await this.cluster()
+    const resources = name === undefined ? await cluster.listResources(kind) : [await cluster.getResource(kind, name)]
+    if (flags.format === 'json') this.log(JSON.stringify(name === undefined ? resources : resources[0], null, 2))
+    else if (flags.format === 'text') process.stdout.write(toText(kind, resources) || `no ${kind} resources\n`)
+    else process.stdout.write(await toYaml(resources))
+  }
+}

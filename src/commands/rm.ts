@@ -1,0 +1,21 @@
+import {Args} from '@oclif/core'
+import {WidCommand} from '../base-command.js'
+
+export default class Rm extends WidCommand {
+  static override args = {
+    ref: Args.string({description: 'KIND/NAME of the resource to delete (tokens by id or by the token itself).', required: true}),
+  }
+  static override description = 'Deletes one resource. A role that a user or bot still holds is refused; deleting a bot also deletes its join tokens.'
+  static override examples = ['<%= config.bin %> rm workload_identity/example-workload-identity', '<%= config.bin %> rm role/old-role']
+  static override summary = 'Delete a resource.'
+
+  async run(): Promise<void> {
+    const {args} = await this.parse(Rm)
+    const {parseKindRef} = await import('../lib/resources/refs.js')
+    const {resourceLabel} = await import('../lib/auth/admin.js')
+    const {kind, name} = parseKindRef(args.ref, true)
+    const cluster = await this.cluster()
+    await cluster.deleteResource(kind, name!)
+    this.note(`${resourceLabel(kind, name!)} has been deleted`)
+  }
+}

@@ -1,0 +1,3 @@
+import {listCommand} from '../../role-holder-commands.js'
+
+export default listCommand('user')

@@ -1,0 +1,170 @@
+/**
+ * Role-based access decisions (DESIGN §4): verbs on kinds through `rules`, workload
+ * identities through `workload_identity_labels`, legacy issuance by path through
+ * `spiffe[]`. A matching deny always beats any allow.
+ */
+import {BlockList, isIP} from 'node:net'
+import {WidError, badInput} from '../errors.js'
+import type {LabelValues, Role, RoleConditions, RuleResource, Verb, WorkloadIdentity} from '../resources/types.js'
+
+const quote = (value: string): string => JSON.stringify(value)
+const toList = (values: LabelValues): string[] => (typeof values === 'string' ? [values] : values)
+const isRegexPattern = (pattern: string): boolean => pattern.length >= 2 && pattern.startsWith('^') && pattern.endsWith('$')
+
+function compile(pattern: string): RegExp | undefined {
+  try {
+    return new RegExp(pattern)
+  } catch {
+    return undefined
+  }
+}
+
+/** A glob where `*` matches any run of characters and everything else is literal. */
+function matchGlob(pattern: string, value: string, flags = ''): boolean {
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[\\^$.+?()[\]{}|]/g, '\\$&'))
+    .join('.*')
+  return new RegExp(`^${source}$`, flags).test(value)
+}
+
+/** `*` matches anything, `^...$` is a regular expression (an invalid one matches nothing), anything else is exact. */
+export function matchLabelValue(pattern: string, value: string): boolean {
+  if (pattern === '*') return true
+  if (isRegexPattern(pattern)) return compile(pattern)?.test(value) ?? false
+  return pattern === value
+}
+
+/**
+ * Every key of the selector must match (a label present whose value matches one of the
+ * key's patterns); `{'*': '*'}` matches every resource. An empty selector matches nothing.
+ */
+export function matchLabels(selector: Record<string, LabelValues> | undefined, labels: Record<string, string> | undefined): boolean {
+  const entries = Object.entries(selector ?? {})
+  return (
+    entries.length > 0 &&
+    entries.every(([key, values]) => {
+      if (key === '*') return toList(values).includes('*')
+      return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!))
+    })
+  )
+}
+
+export function checkLabelSelector(selector: Record<string, LabelValues>, field: string): void {
+  for (const [key, values] of Object.entries(selector)) {
+    const patterns = toList(values)
+    if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
+    if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
+    if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
+    const invalid = patterns.find((pattern) => isRegexPattern(pattern) && !compile(pattern))
+    if (invalid !== undefined) throw badInput(`auth: ${field}.${key}: invalid regular expression ${quote(invalid)}`)
+  }
+}
+
+function grants(conditions: RoleConditions | undefined, kind: RuleResource, verb: Verb): boolean {
+  return (conditions?.rules ?? []).some(
+    (rule) => (rule.resources.includes(kind) || rule.resources.includes('*')) && (rule.verbs.includes(verb) || rule.verbs.includes('*')),
+  )
+}
+
+/** Exact, a glob with `*`, or a `^...$` regular expression. */
+function matchSpiffePath(pattern: string, path: string): boolean {
+  return isRegexPattern(pattern) ? (compile(pattern)?.test(path) ?? false) : matchGlob(pattern, path)
+}
+
+/** Whether `address` lies within `cidr` (IPv4 or IPv6; a bare address is a single-host range). */
+function inCidr(cidr: string, address: string): boolean {
+  const [, network = '', prefix] = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(cidr) ?? []
+  const family = isIP(network)
+  const addressFamily = isIP(address)
+  if (family === 0 || addressFamily === 0) return false
+  const bits = prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix)
+  if (bits > (family === 4 ? 32 : 128)) return false
+  const block = new BlockList()
+  block.addSubnet(network, bits, family === 4 ? 'ipv4' : 'ipv6')
+  return block.check(address, addressFamily === 4 ? 'ipv4' : 'ipv6')
+}
+
+type SpiffeEntry = NonNullable<RoleConditions['spiffe']>[number]
+
+const allowsDnsSan = (entry: SpiffeEntry, san: string): boolean => (entry.dns_sans ?? []).some((pattern) => matchGlob(pattern, san, 'i'))
+const allowsIpSan = (entry: SpiffeEntry, ip: string): boolean => (entry.ip_sans ?? []).some((cidr) => inCidr(cidr, ip))
+
+function formatLabels(labels: Record<string, string> | undefined): string {
+  return `{${Object.entries(labels ?? {})
+    .map(([key, value]) => `${key}: ${value}`)
+    .join(', ')}}`
+}
+
+export class AccessChecker {
+  private readonly subject: string
+  private readonly roles: Role[]
+
+  /** `subject` names the caller in messages, e.g. `user "alice"` or `bot "my-bot"`. */
+  constructor(subject: string, roles: Role[]) {
+    this.subject = subject
+    this.roles = roles
+  }
+
+  /** The first of `verbs` the roles refuse on `kind`, with the role that denies it if one does. */
+  private refusedVerb(kind: RuleResource, verbs: Verb[]): {verb: Verb; deniedBy?: string} | undefined {
+    for (const verb of verbs) {
+      const denying = this.roles.find((role) => grants(role.spec.deny, kind, verb))
+      if (denying) return {verb, deniedBy: denying.metadata.name}
+      if (!this.roles.some((role) => grants(role.spec.allow, kind, verb))) return {verb}
+    }
+    return undefined
+  }
+
+  checkVerbs(kind: RuleResource, verbs: Verb[]): void {
+    const refused = this.refusedVerb(kind, verbs)
+    if (!refused) return
+    const cause = refused.deniedBy === undefined ? 'no role allows it' : `denied by role ${quote(refused.deniedBy)}`
+    throw new WidError('access_denied', `auth: ${this.subject} is not allowed to ${refused.verb} ${kind} (${cause})`)
+  }
+
+  /** `verbs` are `read` to use an identity by name, `read` and `list` to find it by labels. */
+  canUseWorkloadIdentity(identity: WorkloadIdentity, verbs: Verb[]): {allowed: true} | {allowed: false; reason: string} {
+    const refuse = (why: string) => ({
+      allowed: false as const,
+      reason: `auth: ${this.subject} may not use workload identity ${quote(identity.metadata.name)}: ${why}`,
+    })
+    const refused = this.refusedVerb('workload_identity', verbs)
+    if (refused?.deniedBy !== undefined) return refuse(`role ${quote(refused.deniedBy)} denies ${refused.verb} on workload_identity`)
+    if (refused) {
+      return refuse(
+        `no role allows ${refused.verb} on workload_identity (add a role with allow.rules: [{resources: [workload_identity], verbs: [${verbs.join(', ')}]}])`,
+      )
+    }
+    const labels = identity.metadata.labels
+    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, labels))
+    if (denying) return refuse(`role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${formatLabels(labels)}`)
+    if (!this.roles.some((role) => matchLabels(role.spec.allow?.workload_identity_labels, labels))) {
+      return refuse(`no role's workload_identity_labels match its labels ${formatLabels(labels)}`)
+    }
+    return {allowed: true}
+  }
+
+  checkWorkloadIdentity(identity: WorkloadIdentity, verbs: Verb[]): void {
+    const decision = this.canUseWorkloadIdentity(identity, verbs)
+    if (!decision.allowed) throw new WidError('access_denied', decision.reason)
+  }
+
+  /**
+   * Legacy issuance by path: one `allow.spiffe[]` entry must match the path and allow every
+   * requested SAN; a `deny.spiffe[]` entry matching the path refuses.
+   */
+  checkSpiffePath(path: string, dnsSans: string[], ipSans: string[]): void {
+    const refuse = (why: string) => new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
+    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path)))
+    if (denying) throw refuse(`denied by role ${quote(denying.metadata.name)}`)
+    const entries = this.roles.flatMap((role) => (role.spec.allow?.spiffe ?? []).filter((entry) => matchSpiffePath(entry.path, path)))
+    if (entries.length === 0) throw refuse(`no role allows it (add a role with allow.spiffe: [{path: ${path}}])`)
+    if (entries.some((entry) => dnsSans.every((san) => allowsDnsSan(entry, san)) && ipSans.every((ip) => allowsIpSan(entry, ip)))) return
+    const dns = dnsSans.find((san) => !entries.some((entry) => allowsDnsSan(entry, san)))
+    if (dns !== undefined) throw refuse(`DNS SAN ${quote(dns)} is not allowed for ${path}`)
+    const ip = ipSans.find((address) => !entries.some((entry) => allowsIpSan(entry, address)))
+    if (ip !== undefined) throw refuse(`IP SAN ${quote(ip)} is not allowed for ${path}`)
+    throw refuse(`no single allow.spiffe entry for ${path} allows all the requested SANs together`)
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Managing resources, bots, users and join tokens: the same rules for the local admin and
+ * for remote callers (who are checked against their roles). Every change is written
+ * together with its audit event in one transaction.
+ */
+import {createHash, randomBytes} from 'node:crypto'
+import type {Backend, Condition, Operation} from '../backend/backend.js'
+import {formatDuration} from '../duration.js'
+import {WidError} from '../errors.js'
+import {checkResource} from '../resources/validate.js'
+import type {Bot, Kind, Resource, Role, Token, User, Verb} from '../resources/types.js'
+import {auditOperation, type AuditEvent} from '../services/audit.js'
+import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
+import type {Principal} from './principal.js'
+
+export type ApplyMode = 'create' | 'upsert' | {revision: number}
+
+/** How `wid create` reports a resource: Teleport quotes some kinds with '…' and others with "…". */
+export function resourceLabel(kind: Kind, name: string): string {
+  return kind === 'role' || kind === 'integration' ? `${kind} '${name}'` : `${kind} "${name}"`
+}
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
+export const newSecret = (): string => randomBytes(16).toString('hex')
+/** The short id a token is shown and removed by: the start of its secret's hash. */
+export const tokenId = (token: Token): string => token.metadata.name.slice(0, 16)
+
+export interface AdminContext {
+  backend: Backend
+  now: () => Date
+}
+
+function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
+  principal.access?.checkVerbs(kind, verbs)
+}
+
+function event(ctx: AdminContext, principal: Principal, type: string, kind: Kind, name: string): AuditEvent {
+  return {time: ctx.now().toISOString(), type, actor: principal.actor, kind, name}
+}
+
+async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): Promise<void> {
+  for (const role of roles) {
+    if (!(await getResource<Role>(ctx.backend, 'role', role))) {
+      throw new WidError('not_found', `${owner}: role "${role}" does not exist (create it first with wid create -f)`)
+    }
+  }
+}
+
+/** What a stored resource looks like to readers: no secrets, no hashes. */
+export function publicView<T extends Resource>(resource: T): T {
+  if (resource.kind === 'user' || resource.kind === 'token') {
+    const {status, ...rest} = resource as T & {status?: unknown}
+    return rest as T
+  }
+  return resource
+}
+
+/** A token document names its secret; what is stored is named by the secret's hash. */
+function storedForm(resource: Resource): Resource {
+  if (resource.kind !== 'token') return resource
+  const hash = hashSecret(resource.metadata.name)
+  return {...resource, metadata: {...resource.metadata, name: hash}, status: {secret_hash: hash}}
+}
+
+async function checkReferences(ctx: AdminContext, resource: Resource): Promise<void> {
+  const label = resourceLabel(resource.kind, resource.metadata.name)
+  if (resource.kind === 'bot' || resource.kind === 'user') await requireRoles(ctx, label, resource.spec.roles)
+  if (resource.kind === 'token' && resource.spec.bot_name && !(await getResource<Bot>(ctx.backend, 'bot', resource.spec.bot_name))) {
+    throw new WidError('not_found', `token: bot "${resource.spec.bot_name}" does not exist (wid bots add ${resource.spec.bot_name} creates it with a token)`)
+  }
+}
+
+/** Creates (or with `upsert`, replaces; with a revision, updates exactly that revision of) one resource. */
+export async function applyResource(ctx: AdminContext, principal: Principal, input: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
+  if (typeof mode === 'object' && input.kind === 'token') {
+    throw new WidError('bad_input', 'tokens cannot be edited; remove the token and add a new one')
+  }
+  const resource = storedForm(input)
+  const {kind} = resource
+  const name = resource.metadata.name
+  requireVerbs(principal, kind, mode === 'create' ? ['create'] : mode === 'upsert' ? ['create', 'update'] : ['update'])
+  await checkReferences(ctx, resource)
+  const key = resourceKey(kind, name)
+  const existing = await ctx.backend.get(key)
+  const action = existing ? 'updated' : 'created'
+  const condition: Condition[] =
+    mode === 'create' ? [{key, type: 'absent'}] : mode === 'upsert' ? [] : [{key, type: 'revision', revision: mode.revision}]
+  if (existing && resource.kind === 'user') {
+    // A user document never carries credentials: keep the stored invite or password hash.
+    (resource as User).status = (JSON.parse(existing.value) as User).status
+  }
+  try {
+    await ctx.backend.atomicWrite(condition, [putResource(resource), auditOperation(event(ctx, principal, `resource.${action}`, kind, name))])
+  } catch (error) {
+    if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+    if (mode === 'create') {
+      throw new WidError('already_exists', `${resourceLabel(kind, input.metadata.name)} already exists; use --force to overwrite it`)
+    }
+    throw new WidError('compare_failed', `${resourceLabel(kind, name)} was changed by someone else meanwhile; read it again and retry`)
+  }
+  return action
+}
+
+export async function readResource(ctx: AdminContext, principal: Principal, kind: Kind, name: string): Promise<Resource> {
+  requireVerbs(principal, kind, ['read'])
+  const resource = await getResource(ctx.backend, kind, name)
+  if (!resource) throw new WidError('not_found', `${resourceLabel(kind, name)} not found`)
+  return publicView(resource)
+}
+
+export async function listResourcesOf(ctx: AdminContext, principal: Principal, kind: Kind): Promise<Resource[]> {
+  requireVerbs(principal, kind, ['list', 'read'])
+  return (await listResources(ctx.backend, kind)).map(publicView)
+}
+
+/** Tokens are removed by their id (a prefix of at least 8 hex digits) or by the secret itself. */
+async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<string> {
+  const byHash = await getResource<Token>(ctx.backend, 'token', hashSecret(idOrSecret))
+  if (byHash) return byHash.metadata.name
+  if (!/^[0-9a-f]{8,64}$/.test(idOrSecret)) throw new WidError('not_found', `token "${idOrSecret}" not found`)
+  const matches = (await listResources<Token>(ctx.backend, 'token')).filter((t) => t.metadata.name.startsWith(idOrSecret))
+  if (matches.length === 0) throw new WidError('not_found', `token "${idOrSecret}" not found`)
+  if (matches.length > 1) throw new WidError('bad_input', `token id "${idOrSecret}" is ambiguous; give more digits`)
+  return matches[0]!.metadata.name
+}
+
+export async function deleteResource(ctx: AdminContext, principal: Principal, kind: Kind, nameOrId: string): Promise<void> {
+  requireVerbs(principal, kind, ['delete'])
+  const name = kind === 'token' ? await resolveTokenName(ctx, nameOrId) : nameOrId
+  const key = resourceKey(kind, name)
+  const existing = await ctx.backend.get(key)
+  if (!existing) throw new WidError('not_found', `${resourceLabel(kind, name)} not found`)
+  const operations: Operation[] = [{key, type: 'delete'}, auditOperation(event(ctx, principal, 'resource.deleted', kind, name))]
+  if (kind === 'role') {
+    const users = [...(await listResources<User>(ctx.backend, 'user')), ...(await listResources<Bot>(ctx.backend, 'bot'))]
+    const holders = users.filter((u) => u.spec.roles.includes(name)).map((u) => resourceLabel(u.kind, u.metadata.name))
+    if (holders.length) throw new WidError('bad_input', `role '${name}' is used by ${holders.join(', ')}; remove it from them first`)
+  }
+  if (kind === 'bot') {
+    for (const token of await listResources<Token>(ctx.backend, 'token')) {
+      if (token.spec.bot_name === name) operations.push({key: resourceKey('token', token.metadata.name), type: 'delete'})
+    }
+  }
+  try {
+    await ctx.backend.atomicWrite([{key, type: 'revision', revision: existing.revision}], operations)
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') {
+      throw new WidError('compare_failed', `${resourceLabel(kind, name)} was changed by someone else meanwhile; try again`)
+    }
+    throw error
+  }
+}
+
+export interface IssuedSecret {
+  /** The secret itself: shown once, stored only as a hash. */
+  token: string
+  expires: string
+  ttl: string
+}
+
+function botToken(ctx: AdminContext, botName: string, ttlSeconds: number): {token: Token; secret: IssuedSecret} {
+  const secret = newSecret()
+  const expires = new Date(ctx.now().getTime() + ttlSeconds * 1000).toISOString()
+  const token = storedForm({
+    kind: 'token',
+    version: 'v2',
+    metadata: {name: secret, expires},
+    spec: {roles: ['Bot'], bot_name: botName, join_method: 'token'},
+  }) as Token
+  return {token, secret: {token: secret, expires, ttl: formatDuration(ttlSeconds)}}
+}
+
+export async function addBot(
+  ctx: AdminContext,
+  principal: Principal,
+  options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number},
+): Promise<{bot: Bot; join: IssuedSecret}> {
+  requireVerbs(principal, 'bot', ['create'])
+  requireVerbs(principal, 'token', ['create'])
+  const bot: Bot = {kind: 'bot', version: 'v1', metadata: {name: options.name}, spec: {roles: options.roles, ...(options.traits ? {traits: options.traits} : {})}}
+  await checkResource(bot)
+  await requireRoles(ctx, `bot "${options.name}"`, options.roles)
+  const {token, secret} = botToken(ctx, options.name, options.tokenTtlSeconds)
+  const botKey = resourceKey('bot', options.name)
+  try {
+    await ctx.backend.atomicWrite(
+      [{key: botKey, type: 'absent'}],
+      [
+        putResource(bot),
+        putResource(token),
+        auditOperation(event(ctx, principal, 'resource.created', 'bot', options.name)),
+        auditOperation(event(ctx, principal, 'resource.created', 'token', tokenId(token))),
+      ],
+    )
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') {
+      throw new WidError('already_exists', `bot "${options.name}" already exists; use wid bots update to change its roles`)
+    }
+    throw error
+  }
+  return {bot, join: secret}
+}
+
+export async function addBotToken(ctx: AdminContext, principal: Principal, botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
+  requireVerbs(principal, 'token', ['create'])
+  if (!(await getResource<Bot>(ctx.backend, 'bot', botName))) throw new WidError('not_found', `bot "${botName}" not found`)
+  const {token, secret} = botToken(ctx, botName, ttlSeconds)
+  await ctx.backend.atomicWrite([], [putResource(token), auditOperation(event(ctx, principal, 'resource.created', 'token', tokenId(token)))])
+  return {...secret, id: tokenId(token)}
+}
+
+export interface RoleChange {
+  add?: string[]
+  set?: string[]
+}
+
+/** Changes the roles of a bot or user with a revision check, so concurrent changes are not lost. */
+export async function updateRoles(ctx: AdminContext, principal: Principal, kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
+  requireVerbs(principal, kind, ['update'])
+  const current = await getResource<Bot | User>(ctx.backend, kind, name)
+  if (!current) throw new WidError('not_found', `${kind} "${name}" not found`)
+  const roles = change.set ?? [...new Set([...current.spec.roles, ...(change.add ?? [])])]
+  await requireRoles(ctx, `${kind} "${name}"`, roles)
+  const updated = {...current, spec: {...current.spec, roles}} as Bot | User
+  await applyResource(ctx, principal, updated, {revision: current.metadata.revision!})
+  return roles
+}
+
+export async function addUser(
+  ctx: AdminContext,
+  principal: Principal,
+  options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number},
+): Promise<{user: User; invite: IssuedSecret}> {
+  requireVerbs(principal, 'user', ['create'])
+  const secret = newSecret()
+  const expires = new Date(ctx.now().getTime() + options.inviteTtlSeconds * 1000).toISOString()
+  const user: User = {
+    kind: 'user',
+    version: 'v2',
+    metadata: {name: options.name},
+    spec: {roles: options.roles, ...(options.traits ? {traits: options.traits} : {})},
+  }
+  await checkResource(user)
+  await requireRoles(ctx, `user "${options.name}"`, options.roles)
+  const stored: User = {...user, status: {invite_hash: hashSecret(secret), invite_expires: expires}}
+  const key = resourceKey('user', options.name)
+  try {
+    await ctx.backend.atomicWrite([{key, type: 'absent'}], [putResource(stored), auditOperation(event(ctx, principal, 'resource.created', 'user', options.name))])
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') {
+      throw new WidError('already_exists', `user "${options.name}" already exists; use wid users update to change it`)
+    }
+    throw error
+  }
+  return {user, invite: {token: secret, expires, ttl: formatDuration(options.inviteTtlSeconds)}}
+}

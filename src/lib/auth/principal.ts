@@ -1,0 +1,70 @@
+/**
+ * Who is calling, resolved against the store: their roles and the attributes that
+ * templates and rules see. The local admin has no roles and bypasses access control;
+ * users and bots are checked by AccessChecker.
+ */
+import type {Backend} from '../backend/backend.js'
+import {WidError} from '../errors.js'
+import type {Bot, Role, User} from '../resources/types.js'
+import {getResource} from '../services/resources.js'
+import {AccessChecker} from './access.js'
+import type {Attributes} from './attributes.js'
+
+export type Caller =
+  | {kind: 'admin'; name: string}
+  | {kind: 'user'; name: string}
+  | {kind: 'bot'; name: string; join?: {method: string; tokenName?: string}}
+
+export interface Principal {
+  caller: Caller
+  /** `user "alice"`, `bot "my-bot"`, `admin "root"` */
+  description: string
+  /** `user:alice` */
+  actor: string
+  attributes: Attributes
+  /** Undefined for the local admin, who may do anything. */
+  access?: AccessChecker
+}
+
+export function describeCaller(caller: Caller): string {
+  return `${caller.kind} "${caller.name}"`
+}
+
+/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. */
+export const botUserName = (bot: string): string => `bot-${bot}`
+
+async function loadRoles(backend: Backend, owner: string, names: string[]): Promise<Role[]> {
+  const roles: Role[] = []
+  for (const name of names) {
+    const role = await getResource<Role>(backend, 'role', name)
+    if (!role) throw new WidError('access_denied', `auth: role "${name}" of ${owner} does not exist`)
+    roles.push(role)
+  }
+  return roles
+}
+
+export async function resolvePrincipal(backend: Backend, caller: Caller): Promise<Principal> {
+  const description = describeCaller(caller)
+  const actor = `${caller.kind}:${caller.name}`
+  if (caller.kind === 'admin') {
+    return {caller, description, actor, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}}
+  }
+  if (caller.kind === 'user') {
+    const user = await getResource<User>(backend, 'user', caller.name)
+    if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
+    const roles = await loadRoles(backend, description, user.spec.roles)
+    const attributes: Attributes = {
+      user: {name: caller.name, is_bot: false, labels: user.metadata.labels ?? {}, traits: user.spec.traits ?? {}},
+    }
+    return {caller, description, actor, attributes, access: new AccessChecker(description, roles)}
+  }
+  const bot = await getResource<Bot>(backend, 'bot', caller.name)
+  if (!bot) throw new WidError('access_denied', `auth: bot "${caller.name}" does not exist`)
+  const roles = await loadRoles(backend, description, bot.spec.roles)
+  const traits = Object.fromEntries((bot.spec.traits ?? []).map((t) => [t.name, t.values]))
+  const attributes: Attributes = {
+    user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
+  }
+  if (caller.join) attributes.join = {meta: {join_method: caller.join.method, join_token_name: caller.join.tokenName}}
+  return {caller, description, actor, attributes, access: new AccessChecker(description, roles)}
+}

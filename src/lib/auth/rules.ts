@@ -1,0 +1,85 @@
+/**
+ * Workload identity rules (DESIGN §4): `spec.rules.allow[]` rules are OR'd, the
+ * `conditions[]` of a rule AND'd; no rules at all means anyone may use the identity.
+ */
+import {WidError, badInput} from '../errors.js'
+import type {Condition, WorkloadIdentitySpec} from '../resources/types.js'
+import {isKnownAttribute, resolveAttribute, unknownAttribute, type Attributes, type AttributeValue} from './attributes.js'
+
+type Rules = WorkloadIdentitySpec['rules']
+
+const OPERATORS = ['eq', 'not_eq', 'in', 'not_in'] as const
+
+const quote = (value: string): string => JSON.stringify(value)
+const quoteAll = (values: string[]): string => `[${values.map(quote).join(', ')}]`
+
+function checkCondition(condition: Condition, where: string): void {
+  const operators = OPERATORS.filter((operator) => condition[operator] !== undefined)
+  if (operators.length !== 1) throw badInput(`auth: ${where}: exactly one of ${OPERATORS.join(', ')} is required`)
+  if (!condition.attribute) throw badInput(`auth: ${where}: attribute is required`)
+  if (!isKnownAttribute(condition.attribute)) throw badInput(`auth: ${where}: ${unknownAttribute(condition.attribute)}`)
+  const operator = operators[0]!
+  if (operator === 'eq' || operator === 'not_eq') {
+    if (typeof condition[operator]?.value !== 'string') throw badInput(`auth: ${where}: ${operator}.value is required`)
+  } else if (!Array.isArray(condition[operator]?.values) || condition[operator].values.length === 0) {
+    throw badInput(`auth: ${where}: ${operator}.values must list at least one value`)
+  }
+}
+
+function checkRulesAt(rules: Rules, where: string): void {
+  for (const [index, rule] of (rules?.allow ?? []).entries()) {
+    for (const [position, condition] of (rule.conditions ?? []).entries()) {
+      checkCondition(condition, `${where}.allow[${index}].conditions[${position}]`)
+    }
+  }
+}
+
+/** Create-time validation: every condition has one operator with its value(s) and a known attribute. */
+export function checkRules(rules: Rules): void {
+  checkRulesAt(rules, 'spec.rules')
+}
+
+/**
+ * Whether a condition holds. Values compare as strings; an unset attribute compares as the
+ * empty string, and a multi-valued one holds for eq/in when any value matches, for
+ * not_eq/not_in when none does.
+ */
+function holds(condition: Condition, value: AttributeValue): boolean {
+  const actual = value.kind === 'unset' ? [''] : value.kind === 'single' ? [value.value] : value.values
+  if (condition.eq) return actual.includes(condition.eq.value)
+  if (condition.not_eq) return !actual.includes(condition.not_eq.value)
+  if (condition.in) return actual.some((item) => condition.in!.values.includes(item))
+  return !actual.some((item) => condition.not_in!.values.includes(item))
+}
+
+function describeFailure(condition: Condition, value: AttributeValue): string {
+  const actual = value.kind === 'unset' ? 'is not set' : value.kind === 'single' ? `is ${quote(value.value)}` : `is ${quoteAll(value.values)}`
+  const subject = `${condition.attribute} ${actual}`
+  if (condition.eq) return `${subject}, not ${quote(condition.eq.value)}`
+  if (condition.not_eq) return `${subject}, which not_eq ${quote(condition.not_eq.value)} excludes`
+  if (condition.in) return `${subject}, not one of ${quoteAll(condition.in.values)}`
+  return `${subject}, which not_in ${quoteAll(condition.not_in!.values)} excludes`
+}
+
+/** The first condition of a rule that does not hold, described for the admin; undefined when the rule matches. */
+function firstFailure(conditions: Condition[], attributes: Attributes): string | undefined {
+  for (const condition of conditions) {
+    const value = resolveAttribute(attributes, condition.attribute)
+    if (!holds(condition, value)) return describeFailure(condition, value)
+  }
+  return undefined
+}
+
+/** Refuses (access_denied) unless some rule of workload identity `name` matches the attributes. */
+export function evaluateRules(name: string, rules: Rules, attributes: Attributes): void {
+  checkRulesAt(rules, `workload identity ${quote(name)}: spec.rules`)
+  const allow = rules?.allow ?? []
+  if (allow.length === 0) return
+  const failures: string[] = []
+  for (const [index, rule] of allow.entries()) {
+    const failure = firstFailure(rule.conditions ?? [], attributes)
+    if (failure === undefined) return
+    failures.push(`allow[${index}]: ${failure}`)
+  }
+  throw new WidError('access_denied', `auth: workload identity ${quote(name)}: no matching rule found (${failures.join('; ')})`)
+}

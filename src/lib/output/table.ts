@@ -1,0 +1,11 @@
+/** Plain aligned tables for human-readable listings (`--format text`, `ls` commands). */
+export function renderTable(headers: string[], rows: string[][]): string {
+  if (rows.length === 0) return ''
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n'
+}

@@ -1,0 +1,97 @@
+/**
+ * JSON Schema validation of resources (one schema per kind and version in schemas/),
+ * with ajv in strict mode. Errors name the field and point at its line and column.
+ */
+import {readFileSync} from 'node:fs'
+import type {ErrorObject, ValidateFunction} from 'ajv'
+import {formatPath, FieldError, type FieldPath} from './parse.js'
+import type {Kind} from './types.js'
+
+export const SCHEMA_DIR = new URL('../../../schemas/', import.meta.url)
+
+/** The versions each kind accepts; the first is what `wid` writes. */
+export const KIND_VERSIONS: Record<Kind, string[]> = {
+  workload_identity: ['v1'],
+  role: ['v7', 'v6'],
+  bot: ['v1'],
+  user: ['v2'],
+  token: ['v2'],
+  integration: ['v1'],
+}
+
+const SHARED_SCHEMAS = ['common.json', 'role-conditions.json']
+
+const PATTERN_HINTS: Record<string, string> = {
+  '^(\\d+[hms])+$': 'must be a duration such as 24h, 90m or 1h30m',
+  '^[A-Za-z0-9][A-Za-z0-9._@-]*$': "must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'",
+}
+
+let ajvPromise: Promise<{compile: (schema: object) => ValidateFunction}> | undefined
+const validators = new Map<string, ValidateFunction>()
+
+function readSchema(name: string): object {
+  return JSON.parse(readFileSync(new URL(name, SCHEMA_DIR), 'utf8')) as object
+}
+
+async function validatorFor(kind: Kind, version: string): Promise<ValidateFunction> {
+  const id = `${kind}.${version}`
+  const cached = validators.get(id)
+  if (cached) return cached
+  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allErrors: false, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
+  const validate = (await ajvPromise).compile(readSchema(`${id}.json`))
+  validators.set(id, validate)
+  return validate
+}
+
+function instancePath(error: ErrorObject): FieldPath {
+  return error.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s))
+}
+
+const TYPE_NAMES: Record<string, string> = {string: 'a string', object: 'a mapping', array: 'a list', integer: 'a whole number', number: 'a number', boolean: 'true or false'}
+
+function describe(error: ErrorObject): {path: FieldPath; message: string; atKey: boolean} {
+  const path = instancePath(error)
+  const params = error.params as Record<string, unknown>
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const allowed = Object.keys((error.parentSchema as {properties?: object})?.properties ?? {})
+      const field = [...path, String(params.additionalProperty)]
+      const hint = allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''
+      return {path: field, message: `${formatPath(field)}: unknown field${hint}`, atKey: true}
+    }
+    case 'required': {
+      const field = [...path, String(params.missingProperty)]
+      return {path, message: `${formatPath(field)}: missing required field`, atKey: false}
+    }
+    case 'type':
+      return {path, message: `${formatPath(path)}: must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`, atKey: false}
+    case 'const':
+      return {path, message: `${formatPath(path)}: must be "${String(params.allowedValue)}"`, atKey: false}
+    case 'enum':
+      return {path, message: `${formatPath(path)}: must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false}
+    case 'pattern':
+      return {path, message: `${formatPath(path)}: ${PATTERN_HINTS[String(params.pattern)] ?? `must match ${String(params.pattern)}`}`, atKey: false}
+    case 'anyOf':
+      return {path, message: `${formatPath(path)}: must be a string or a list of strings`, atKey: false}
+    case 'minItems':
+      return {path, message: `${formatPath(path)}: must have at least ${String(params.limit)} item(s)`, atKey: false}
+    case 'minLength':
+      return {path, message: `${formatPath(path)}: must not be empty`, atKey: false}
+    case 'maxLength':
+      return {path, message: `${formatPath(path)}: must be at most ${String(params.limit)} characters`, atKey: false}
+    default:
+      return {path, message: `${formatPath(path) || 'document'}: ${error.message ?? 'is invalid'}`, atKey: false}
+  }
+}
+
+/** Throws a FieldError for the first schema violation of a document of known kind and version. */
+export async function validateSchema(kind: Kind, version: string, value: unknown): Promise<void> {
+  const validate = await validatorFor(kind, version)
+  if (validate(value)) return
+  const {path, message, atKey} = describe(validate.errors![0]!)
+  throw new FieldError(path, message, atKey)
+}

@@ -1,0 +1,99 @@
+/**
+ * The resource kinds an admin applies with `wid create -f`, as TypeScript types. Field
+ * names follow Teleport's Workload Identity resources so that their documents apply
+ * verbatim. The JSON Schemas in schemas/ are the authority on what is valid; these types
+ * describe what a document looks like after it passed validation.
+ */
+
+export interface Metadata {
+  name: string
+  description?: string
+  labels?: Record<string, string>
+  /** RFC 3339; tokens only. */
+  expires?: string
+  /** The backend revision the resource was read at; set on read, ignored on write. */
+  revision?: number
+}
+
+interface ResourceBase<K extends string, V extends string, S> {
+  kind: K
+  version: V
+  sub_kind?: string
+  metadata: Metadata
+  spec: S
+}
+
+/** One attribute test of a workload identity rule. Exactly one operator is set. */
+export interface Condition {
+  attribute: string
+  eq?: {value: string}
+  not_eq?: {value: string}
+  in?: {values: string[]}
+  not_in?: {values: string[]}
+}
+
+export interface WorkloadIdentitySpec {
+  rules?: {allow?: {conditions?: Condition[]}[]}
+  spiffe: {
+    /** Path of the SPIFFE ID (starts with `/`); may hold `{{ attribute }}` templates. */
+    id: string
+    hint?: string
+    x509?: {
+      dns_sans?: string[]
+      subject_template?: {common_name?: string; organization?: string; organizational_unit?: string}
+      /** Go-style duration; default 24h, at most 336h. */
+      maximum_ttl?: string
+    }
+    jwt?: {
+      extra_claims?: Record<string, unknown>
+      /** Go-style duration; default and at most 24h. */
+      maximum_ttl?: string
+    }
+  }
+}
+
+export type WorkloadIdentity = ResourceBase<'workload_identity', 'v1', WorkloadIdentitySpec>
+
+/** Label values: one value or several; `*` and `^regex$` are patterns. */
+export type LabelValues = string | string[]
+
+export interface RoleConditions {
+  workload_identity_labels?: Record<string, LabelValues>
+  rules?: {resources: string[]; verbs: string[]}[]
+  spiffe?: {path: string; dns_sans?: string[]; ip_sans?: string[]}[]
+}
+
+export type Role = ResourceBase<'role', 'v6' | 'v7', {allow?: RoleConditions; deny?: RoleConditions}>
+
+export type Bot = ResourceBase<'bot', 'v1', {roles: string[]; traits?: {name: string; values: string[]}[]}>
+
+export interface UserStatus {
+  /** scrypt hash of the password, once set. */
+  password_hash?: string
+  /** sha256 of an unused invite token, and when it expires. */
+  invite_hash?: string
+  invite_expires?: string
+}
+
+export type User = ResourceBase<'user', 'v2', {roles: string[]; traits?: Record<string, string[]>}> & {status?: UserStatus}
+
+/**
+ * A join token. The document's metadata.name is the secret; it is stored only as a hash
+ * and the stored resource is named by the hash's first 16 hex digits.
+ */
+export type Token = ResourceBase<'token', 'v2', {roles: string[]; bot_name?: string; join_method: 'token'}> & {
+  status?: {secret_hash: string}
+}
+
+export type Integration = ResourceBase<'integration', 'v1', {aws_oidc: {role_arn: string}}> & {sub_kind: 'aws-oidc'}
+
+export type Resource = WorkloadIdentity | Role | Bot | User | Token | Integration
+export type Kind = Resource['kind']
+
+export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user', 'token', 'integration']
+
+/** What role rules grant verbs on: every kind, and the audit log. */
+export type RuleResource = Kind | 'audit'
+
+export type Verb = 'list' | 'read' | 'create' | 'update' | 'delete'
+export const VERBS: readonly Verb[] = ['list', 'read', 'create', 'update', 'delete']

@@ -1,0 +1,160 @@
+/**
+ * From text to checked resources: parse every document, check kind and version, the JSON
+ * Schema, then the rules a schema cannot say (SPIFFE paths, templates, rule conditions,
+ * label patterns, ARNs, TTL caps). The whole stream is checked before anything is applied,
+ * so bad input changes nothing.
+ */
+import {isIP} from 'node:net'
+import {parseIamRoleArn} from '../aws/arn.js'
+import {checkLabelSelector} from '../auth/access.js'
+import {checkRules} from '../auth/rules.js'
+import {checkTemplate, isTemplated} from '../auth/templates.js'
+import {parseDuration} from '../duration.js'
+import {isWidError, WidError} from '../errors.js'
+import {validatePath} from '../spiffeid/index.js'
+import {FieldError, formatPath, parseResourceStream, type FieldPath, type SourceDocument} from './parse.js'
+import {KIND_VERSIONS, validateSchema} from './schema.js'
+import {KINDS, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
+
+export const X509_MAX_TTL_CAP_SECONDS = 336 * 3600
+export const JWT_MAX_TTL_CAP_SECONDS = 24 * 3600
+const RESERVED_JWT_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti']
+
+export interface CheckedResource {
+  resource: Resource
+  /** `file:line:col` of the document, for messages about it at apply time. */
+  where: string
+}
+
+/** Runs `check`; a WidError it throws is re-thrown as located at `path`. */
+function at(path: FieldPath, check: () => void): void {
+  try {
+    check()
+  } catch (error) {
+    if (error instanceof FieldError || !isWidError(error)) throw error
+    const message = error.message.replace(/^(auth|spiffeid|svid|crypto): /, '')
+    const field = formatPath(path)
+    throw new FieldError(path, message.startsWith(field) ? message : `${field}: ${message}`)
+  }
+}
+
+function checkTtlCap(path: FieldPath, value: string | undefined, cap: number, capText: string): void {
+  if (value === undefined) return
+  at(path, () => {
+    if (parseDuration(value) > cap) throw new WidError('bad_input', `must be at most ${capText}`)
+  })
+}
+
+function checkClaimTemplates(path: FieldPath, value: unknown): void {
+  if (typeof value === 'string') at(path, () => checkTemplate(value, formatPath(path)))
+  else if (Array.isArray(value)) value.forEach((v, i) => checkClaimTemplates([...path, i], v))
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) checkClaimTemplates([...path, k], v)
+}
+
+function checkWorkloadIdentity(wi: WorkloadIdentity): void {
+  const {spiffe} = wi.spec
+  at(['spec', 'spiffe', 'id'], () => {
+    if (!spiffe.id.startsWith('/')) throw new WidError('bad_input', `must start with "/" (it is the path of spiffe://<cluster-name>${'/'}...)`)
+    if (isTemplated(spiffe.id)) checkTemplate(spiffe.id, 'spec.spiffe.id')
+    else validatePath(spiffe.id)
+  })
+  if (spiffe.hint !== undefined) at(['spec', 'spiffe', 'hint'], () => checkTemplate(spiffe.hint!, 'spec.spiffe.hint'))
+  spiffe.x509?.dns_sans?.forEach((san, i) => at(['spec', 'spiffe', 'x509', 'dns_sans', i], () => checkTemplate(san, `spec.spiffe.x509.dns_sans[${i}]`)))
+  for (const [field, template] of Object.entries(spiffe.x509?.subject_template ?? {})) {
+    at(['spec', 'spiffe', 'x509', 'subject_template', field], () => checkTemplate(template, `spec.spiffe.x509.subject_template.${field}`))
+  }
+  checkTtlCap(['spec', 'spiffe', 'x509', 'maximum_ttl'], spiffe.x509?.maximum_ttl, X509_MAX_TTL_CAP_SECONDS, '336h')
+  checkTtlCap(['spec', 'spiffe', 'jwt', 'maximum_ttl'], spiffe.jwt?.maximum_ttl, JWT_MAX_TTL_CAP_SECONDS, '24h')
+  for (const claim of Object.keys(spiffe.jwt?.extra_claims ?? {})) {
+    if (RESERVED_JWT_CLAIMS.includes(claim)) {
+      throw new FieldError(['spec', 'spiffe', 'jwt', 'extra_claims', claim], `spec.spiffe.jwt.extra_claims: "${claim}" is set by wid and cannot be overridden`, true)
+    }
+  }
+  checkClaimTemplates(['spec', 'spiffe', 'jwt', 'extra_claims'], spiffe.jwt?.extra_claims)
+  at(['spec', 'rules'], () => checkRules(wi.spec.rules))
+}
+
+function checkRoleConditions(path: FieldPath, conditions: RoleConditions | undefined): void {
+  if (!conditions) return
+  if (conditions.workload_identity_labels) {
+    at([...path, 'workload_identity_labels'], () => checkLabelSelector(conditions.workload_identity_labels!, formatPath([...path, 'workload_identity_labels'])))
+  }
+  conditions.spiffe?.forEach((entry, i) => {
+    const entryPath = [...path, 'spiffe', i]
+    if (!entry.path.startsWith('/') && !entry.path.startsWith('^')) {
+      throw new FieldError([...entryPath, 'path'], `${formatPath([...entryPath, 'path'])}: must start with "/" (or be a ^regex$)`)
+    }
+    entry.ip_sans?.forEach((cidr, j) => {
+      const [address = '', bits, ...rest] = cidr.split('/')
+      const family = isIP(address)
+      const max = family === 6 ? 128 : 32
+      if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+        throw new FieldError([...entryPath, 'ip_sans', j], `${formatPath([...entryPath, 'ip_sans', j])}: "${cidr}" is not an IP address or CIDR such as 10.0.0.0/8`)
+      }
+    })
+  })
+}
+
+function checkSemantics(resource: Resource): void {
+  switch (resource.kind) {
+    case 'workload_identity':
+      return checkWorkloadIdentity(resource)
+    case 'role':
+      checkRoleConditions(['spec', 'allow'], (resource as Role).spec.allow)
+      return checkRoleConditions(['spec', 'deny'], (resource as Role).spec.deny)
+    case 'integration':
+      return at(['spec', 'aws_oidc', 'role_arn'], () => parseIamRoleArn(resource.spec.aws_oidc.role_arn, 'spec.aws_oidc.role_arn'))
+    case 'token':
+      if (resource.metadata.expires && Date.parse(resource.metadata.expires) <= Date.now()) {
+        throw new FieldError(['metadata', 'expires'], 'metadata.expires: is in the past')
+      }
+      if (resource.metadata.name.length < 16) throw new FieldError(['metadata', 'name'], 'metadata.name: a join token must be at least 16 characters')
+      return
+    default:
+      return
+  }
+}
+
+async function checkDocument(document: SourceDocument): Promise<Resource> {
+  const value = document.value as Record<string, unknown>
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new FieldError([], 'a resource must be a mapping with kind, version, metadata and spec')
+  if (value.kind === undefined) throw new FieldError([], 'kind: missing required field')
+  if (typeof value.kind !== 'string' || !(KINDS as readonly string[]).includes(value.kind)) {
+    throw new FieldError(['kind'], `kind: unknown kind "${String(value.kind)}" (known: ${KINDS.join(', ')})`)
+  }
+  const kind = value.kind as Kind
+  const versions = KIND_VERSIONS[kind]
+  if (value.version === undefined) throw new FieldError([], `version: missing required field (${kind} supports ${versions.join(', ')})`)
+  if (typeof value.version !== 'string' || !versions.includes(value.version)) {
+    throw new FieldError(['version'], `version: unsupported version "${String(value.version)}" for ${kind} (supported: ${versions.join(', ')})`)
+  }
+  await validateSchema(kind, value.version, value)
+  const resource = value as unknown as Resource
+  checkSemantics(resource)
+  return resource
+}
+
+/** Parses and checks every document of a stream; throws at the first problem with its position. */
+export async function readResources(text: string, source: string): Promise<CheckedResource[]> {
+  const checked: CheckedResource[] = []
+  for (const document of parseResourceStream(text, source)) {
+    try {
+      checked.push({resource: await checkDocument(document), where: document.locate([])})
+    } catch (error) {
+      if (error instanceof FieldError) throw new WidError('bad_input', `${document.locate(error.path, error.atKey)}: ${error.message}`)
+      throw error
+    }
+  }
+  if (checked.length === 0) throw new WidError('bad_input', 'no resources found, empty input?')
+  return checked
+}
+
+/** Checks one resource that did not come from a file (a command built it, or `wid edit`). */
+export async function checkResource(resource: Resource): Promise<void> {
+  try {
+    await checkDocument({source: '', index: 1, value: resource, locate: () => ''})
+  } catch (error) {
+    if (error instanceof FieldError) throw new WidError('bad_input', error.message)
+    throw error
+  }
+}

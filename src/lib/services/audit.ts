@@ -1,0 +1,74 @@
+/**
+ * The audit log: every resource change and every issuance, appended to the backend.
+ * Resource changes write their event in the same transaction as the change. Issuances are
+ * group-committed: concurrent appends share one transaction, and each append resolves
+ * only once its event is durable, so a caller that saw success is always in the log.
+ */
+import {randomBytes} from 'node:crypto'
+import type {Backend, Operation} from '../backend/backend.js'
+import {parseStored} from './cluster-config.js'
+
+export interface AuditEvent {
+  time: string
+  type: string
+  /** `admin:root`, `user:alice`, `bot:my-bot` */
+  actor: string
+  kind?: string
+  name?: string
+  spiffe_id?: string
+  serial?: string
+  svid_type?: 'x509' | 'jwt'
+  ttl_seconds?: number
+  workload_identity?: string
+}
+
+export const AUDIT_PREFIX = '/audit/'
+
+export function auditOperation(event: AuditEvent): Operation {
+  return {key: `${AUDIT_PREFIX}${event.time}.${randomBytes(6).toString('hex')}`, type: 'put', value: JSON.stringify(event)}
+}
+
+export class AuditWriter {
+  private readonly backend: Backend
+  private pending: {operation: Operation; resolve: () => void; reject: (error: unknown) => void}[] = []
+  private flushing: Promise<void> | undefined
+
+  constructor(backend: Backend) {
+    this.backend = backend
+  }
+
+  append(event: AuditEvent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({operation: auditOperation(event), resolve, reject})
+      this.flushing ??= this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      await Promise.resolve()
+      const batch = this.pending
+      this.pending = []
+      try {
+        await this.backend.atomicWrite([], batch.map((p) => p.operation))
+        for (const p of batch) p.resolve()
+      } catch (error) {
+        for (const p of batch) p.reject(error)
+      }
+    }
+    this.flushing = undefined
+  }
+}
+
+export interface AuditFilter {
+  since?: Date
+  type?: string
+}
+
+export async function listAuditEvents(backend: Backend, filter: AuditFilter = {}): Promise<AuditEvent[]> {
+  const since = filter.since?.toISOString()
+  return (await backend.list(AUDIT_PREFIX))
+    .filter((item) => since === undefined || item.key.slice(AUDIT_PREFIX.length) >= since)
+    .map((item) => parseStored<AuditEvent>(item.value, item.key))
+    .filter((event) => filter.type === undefined || event.type === filter.type)
+}

@@ -1,0 +1,118 @@
+/** `{{ attribute }}` templates (src/lib/auth/templates.ts). */
+import {describe, expect, it} from 'vitest'
+import {unknownAttribute, type Attributes} from '../../../src/lib/auth/attributes.js'
+import {checkTemplate, isTemplated, renderTemplate} from '../../../src/lib/auth/templates.js'
+import {refusal} from '../../helpers/errors.js'
+
+const FIELD = 'spec.spiffe.id'
+
+const alice: Attributes = {
+  user: {name: 'alice', is_bot: false, labels: {env: 'prod'}, traits: {logins: ['root', 'ubuntu'], 'team-name': ['payments'], empty: []}},
+  workload: {unix: {attested: true, uid: 1000}},
+}
+
+describe('renderTemplate', () => {
+  it('renders /user/{{ user.name }} for alice', () => {
+    // Given the template from a per-user workload identity
+    // When it is rendered for alice
+    // Then her name is substituted
+    expect(renderTemplate('/user/{{ user.name }}', alice, FIELD)).toBe('/user/alice')
+  })
+
+  it.each([
+    ['/user/{{user.name}}', '/user/alice'],
+    ['/user/{{   user.name\t}}', '/user/alice'],
+    ['{{ user.name }}', 'alice'],
+    ['/{{ user.labels.env }}/{{ user.name }}/uid-{{ workload.unix.uid }}', '/prod/alice/uid-1000'],
+    ['/team/{{user.traits["team-name"]}}', '/team/payments'],
+    ['/svc/static', '/svc/static'],
+    ['', ''],
+    ['/a}}b', '/a}}b'],
+  ])('renders %j as %j', (template, rendered) => {
+    // Given a template mixing literal text and any number of expressions
+    // When it is rendered
+    // Then each expression becomes its attribute's value and the text stays as written
+    expect(renderTemplate(template, alice, FIELD)).toBe(rendered)
+  })
+
+  it.each([
+    ['/bot/{{ user.bot_name }}', 'user.bot_name'],
+    ['/{{ user.traits.empty }}', 'user.traits.empty'],
+    ['/{{ user.labels["region"] }}', 'user.labels["region"]'], // quoted as user.labels[\"region\"]
+    ['/pid/{{ workload.unix.pid }}', 'workload.unix.pid'],
+    ['/join/{{ join.meta.join_method }}', 'join.meta.join_method'],
+  ])('refuses %j with access_denied because %s is not set', (template, attribute) => {
+    // Given a template referring to an attribute alice does not have
+    // When it is rendered
+    const error = refusal(() => renderTemplate(template, alice, FIELD))
+    // Then issuance is refused, naming the field and the attribute
+    expect(error.code).toBe('access_denied')
+    expect(error.message).toBe(`auth: cannot render spec.spiffe.id: attribute ${JSON.stringify(attribute)} is not set`)
+  })
+
+  it('refuses a multi-valued trait with access_denied', () => {
+    // Given a template over a trait with two values
+    // When it is rendered
+    const error = refusal(() => renderTemplate('/login/{{ user.traits.logins }}', alice, FIELD))
+    // Then it is refused, saying how many values there are
+    expect(error.code).toBe('access_denied')
+    expect(error.message).toBe('auth: cannot render spec.spiffe.id: attribute "user.traits.logins" has 2 values; a template needs exactly one')
+  })
+
+  it('refuses a malformed template with bad_input before resolving anything', () => {
+    // Given a template with an unterminated expression after an unset attribute
+    // When it is rendered
+    const error = refusal(() => renderTemplate('/{{ user.bot_name }}/{{ user.name', alice, 'spec.spiffe.hint'))
+    // Then the syntax error wins, naming the field
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe('auth: spec.spiffe.hint: unterminated "{{"')
+  })
+})
+
+describe('checkTemplate', () => {
+  it.each(['/svc/foo', '/user/{{ user.name }}', '{{user.traits["team-name"]}}-{{ join.github.repository }}', '/a}}'])('accepts %j', (template) => {
+    // Given a well-formed template
+    // When it is checked
+    // Then nothing is thrown
+    expect(() => checkTemplate(template, FIELD)).not.toThrow()
+  })
+
+  it.each([
+    ['/user/{{ user.name', 'auth: spec.spiffe.id: unterminated "{{"'],
+    ['/user/{{', 'auth: spec.spiffe.id: unterminated "{{"'],
+    ['/{{ {{ user.name }}', 'auth: spec.spiffe.id: unterminated "{{"'],
+    ['/{{ user.name }}/{{ user.name }', 'auth: spec.spiffe.id: unterminated "{{"'],
+    ['/user/{{}}', 'auth: spec.spiffe.id: empty expression "{{}}"'],
+    ['/user/{{  }}', 'auth: spec.spiffe.id: empty expression "{{  }}"'],
+  ])('refuses the syntax error in %j', (template, message) => {
+    // Given a "{{" that does not start a well-formed expression
+    // When the template is checked
+    const error = refusal(() => checkTemplate(template, FIELD))
+    // Then it is bad_input naming the field and the problem
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe(message)
+  })
+
+  it.each(['user.nmae', 'user.name | lower', 'user.traits.team-name'])('refuses the unknown attribute %j', (attribute) => {
+    // Given a template referring to something that is not an attribute
+    // When it is checked
+    const error = refusal(() => checkTemplate(`/x/{{ ${attribute} }}`, FIELD))
+    // Then it is bad_input naming the field and the attribute
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe(`auth: spec.spiffe.id: ${unknownAttribute(attribute)}`)
+    expect(error.message).toContain(`unknown attribute "${attribute}" (known: user.name, user.is_bot,`)
+  })
+})
+
+describe('isTemplated', () => {
+  it.each([
+    ['/svc/foo', false],
+    ['/user/{{ user.name }}', true],
+    ['/a}}', false],
+  ])('says whether %j holds an expression: %s', (template, templated) => {
+    // Given a field value
+    // When it is inspected
+    // Then only text with "{{" counts as templated
+    expect(isTemplated(template)).toBe(templated)
+  })
+})
