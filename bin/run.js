@@ -18,5 +18,5 @@ if (process.argv[2] === '--version') {
 
 module.enableCompileCache?.()
 
-const {main} = await import('../dist/main.js')
+const {main} = await import('../dist/cli/wid.js')
 await main(process.argv.slice(2), import.meta.url)

@@ -7,7 +7,6 @@ import {createHash, randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
-import {checkResource} from '../resources/validate.js'
 import type {Bot, Kind, Resource, Role, Token, User, Verb} from '../resources/types.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
@@ -28,6 +27,12 @@ export const tokenId = (token: Token): string => token.metadata.name.slice(0, 16
 export interface AdminContext {
   backend: Backend
   now: () => Date
+}
+
+/** Resource checks load the YAML and schema machinery, which issuance must not pay for at start-up. */
+async function checkLater(resource: Resource): Promise<void> {
+  const {checkResource} = await import('../resources/validate.js')
+  await checkResource(resource)
 }
 
 function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
@@ -178,7 +183,7 @@ export async function addBot(
   requireVerbs(principal, 'bot', ['create'])
   requireVerbs(principal, 'token', ['create'])
   const bot: Bot = {kind: 'bot', version: 'v1', metadata: {name: options.name}, spec: {roles: options.roles, ...(options.traits ? {traits: options.traits} : {})}}
-  await checkResource(bot)
+  await checkLater(bot)
   await requireRoles(ctx, `bot "${options.name}"`, options.roles)
   const {token, secret} = botToken(ctx, options.name, options.tokenTtlSeconds)
   const botKey = resourceKey('bot', options.name)
@@ -240,7 +245,7 @@ export async function addUser(
     metadata: {name: options.name},
     spec: {roles: options.roles, ...(options.traits ? {traits: options.traits} : {})},
   }
-  await checkResource(user)
+  await checkLater(user)
   await requireRoles(ctx, `user "${options.name}"`, options.roles)
   const stored: User = {...user, status: {invite_hash: hashSecret(secret), invite_expires: expires}}
   const key = resourceKey('user', options.name)

@@ -2,9 +2,9 @@
  * The issuance rules shared by local and remote mode: TTL limits, SAN validation, SPIFFE
  * ID construction and the contents of X.509- and JWT-SVIDs (DESIGN §4).
  */
-import {randomBytes} from 'node:crypto'
 import {isIP} from 'node:net'
 import {encodePem} from '../crypto/pem.js'
+import {randomHex} from '../crypto/random.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {formatDuration} from '../duration.js'
 import {badInput} from '../errors.js'
@@ -149,7 +149,7 @@ export async function issueJwt(ctx: JwtIssueContext, identity: ResolvedIdentity,
   const {SignJWT} = await import('jose')
   const iat = Math.floor(ctx.now.getTime() / 1000)
   const exp = iat + ttl
-  const jti = randomBytes(16).toString('hex')
+  const jti = randomHex(16)
   const token = await new SignJWT({...identity.extraClaims})
     .setProtectedHeader({alg: ctx.signer.alg, kid: ctx.signer.kid, typ: 'JWT'})
     .setIssuer(ctx.issuer)

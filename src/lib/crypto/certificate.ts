@@ -3,10 +3,11 @@
  * wid issues are supported; parsing for display and validation uses @peculiar/x509
  * (see svid/inspect) where start-up cost does not matter.
  */
-import {createHash, randomBytes} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {isIP} from 'node:net'
 import * as der from './der.js'
 import {keyTypeInfo, signDer, type KeyType} from './keys.js'
+import {pooledRandomBytes} from './random.js'
 
 export const OID = {
   commonName: '2.5.4.3',
@@ -70,23 +71,10 @@ export function encodeName(attributes: NameAttribute[]): der.Der {
   )
 }
 
-/** Random bytes drawn in blocks: one CSPRNG call per 256 serials instead of one per serial. */
-const randomPool = {bytes: new Uint8Array(0), offset: 0}
-
-function pooledRandom(size: number): Uint8Array {
-  if (randomPool.offset + size > randomPool.bytes.length) {
-    randomPool.bytes = new Uint8Array(randomBytes(4096))
-    randomPool.offset = 0
-  }
-  const out = randomPool.bytes.slice(randomPool.offset, randomPool.offset + size)
-  randomPool.offset += size
-  return out
-}
-
 /** A random positive 128-bit serial number (RFC 5280 allows up to 20 octets). */
 export function randomSerial(): Uint8Array {
-  let bytes = pooledRandom(16)
-  while (bytes[0] === 0) bytes = pooledRandom(16)
+  let bytes = pooledRandomBytes(16)
+  while (bytes[0] === 0) bytes = pooledRandomBytes(16)
   return bytes
 }
 

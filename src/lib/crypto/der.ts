@@ -6,20 +6,18 @@ import {WidError} from '../errors.js'
 
 export type Der = Uint8Array
 
-function lengthBytes(length: number): number[] {
-  if (length < 0x80) return [length]
-  const bytes: number[] = []
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff)
-  return [0x80 | bytes.length, ...bytes]
-}
-
 export function tlv(tag: number, ...contents: Der[]): Der {
   let size = 0
   for (const c of contents) size += c.length
-  const header = [tag, ...lengthBytes(size)]
-  const out = new Uint8Array(header.length + size)
-  out.set(header, 0)
-  let offset = header.length
+  const lengthOctets = size < 0x80 ? 0 : size < 0x100 ? 1 : size < 0x10000 ? 2 : size < 0x1000000 ? 3 : 4
+  const out = new Uint8Array(2 + lengthOctets + size)
+  out[0] = tag
+  if (lengthOctets === 0) out[1] = size
+  else {
+    out[1] = 0x80 | lengthOctets
+    for (let i = 0; i < lengthOctets; i++) out[1 + lengthOctets - i] = Math.floor(size / 256 ** i) & 0xff
+  }
+  let offset = 2 + lengthOctets
   for (const c of contents) {
     out.set(c, offset)
     offset += c.length

@@ -2,12 +2,21 @@
  * JSON Schema validation of resources (one schema per kind and version in schemas/),
  * with ajv in strict mode. Errors name the field and point at its line and column.
  */
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import type {ErrorObject, ValidateFunction} from 'ajv'
 import {formatPath, FieldError, type FieldPath} from './parse.js'
 import type {Kind} from './types.js'
 
-export const SCHEMA_DIR = new URL('../../../schemas/', import.meta.url)
+/** schemas/ at the package root, found from wherever this module was compiled or bundled to. */
+function findSchemaDir(): URL {
+  for (let dir = new URL('./', import.meta.url); dir.pathname !== '/'; dir = new URL('../', dir)) {
+    const candidate = new URL('schemas/', dir)
+    if (existsSync(new URL('common.json', candidate))) return candidate
+  }
+  throw new Error('schemas/ not found beside the wid installation')
+}
+
+export const SCHEMA_DIR = findSchemaDir()
 
 /** The versions each kind accepts; the first is what `wid` writes. */
 export const KIND_VERSIONS: Record<Kind, string[]> = {

@@ -4,8 +4,8 @@
  * group-committed: concurrent appends share one transaction, and each append resolves
  * only once its event is durable, so a caller that saw success is always in the log.
  */
-import {randomBytes} from 'node:crypto'
 import type {Backend, Operation} from '../backend/backend.js'
+import {randomHex} from '../crypto/random.js'
 import {parseStored} from './cluster-config.js'
 
 export interface AuditEvent {
@@ -25,7 +25,7 @@ export interface AuditEvent {
 export const AUDIT_PREFIX = '/audit/'
 
 export function auditOperation(event: AuditEvent): Operation {
-  return {key: `${AUDIT_PREFIX}${event.time}.${randomBytes(6).toString('hex')}`, type: 'put', value: JSON.stringify(event)}
+  return {key: `${AUDIT_PREFIX}${event.time}.${randomHex(6)}`, type: 'put', value: JSON.stringify(event)}
 }
 
 export class AuditWriter {
