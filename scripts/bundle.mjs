@@ -57,6 +57,8 @@ try {
       'undici',
       '@inquirer/prompts',
       'chalk',
+      'pino',
+      'fast-xml-parser',
     ],
     banner: {js: "import {createRequire as __widRequire} from 'node:module'; const require = __widRequire(import.meta.url);"},
     chunkNames: 'chunks/[name]-[hash]',

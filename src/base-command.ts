@@ -1,16 +1,38 @@
 /** What every wid command shares: one error path, and how to reach the cluster. */
-import {Command} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 import type {Caller} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
+import {badInput} from './lib/errors.js'
 import {printError, renderError} from './render-error.js'
 
 export abstract class WidCommand extends Command {
+  static override baseFlags = {
+    local: Flags.boolean({description: 'Use the embedded cluster in $WID_HOME even when logged in to a server.', helpGroup: 'GLOBAL'}),
+  }
+
   private clusters: Cluster[] = []
 
-  /** The cluster this invocation talks to (the embedded one in $WID_HOME), as the local admin or `as`. */
+  /**
+   * The cluster this invocation talks to: the server of the current `wid login`, or with
+   * --local (or when nobody logged in) the embedded one in $WID_HOME, as the local admin
+   * or `as`.
+   */
   protected async cluster(options: {as?: Caller} = {}): Promise<Cluster> {
+    const {widHome} = await import('./lib/home.js')
+    const home = widHome()
+    if (!this.argv.includes('--local')) {
+      const {currentProfile} = await import('./lib/cluster/profiles.js')
+      const profile = await currentProfile(home)
+      if (profile) {
+        if (options.as) throw badInput(`--as rehearses access in local mode only; add --local (logged in to ${profile.proxy} as ${profile.user})`)
+        const {RemoteCluster} = await import('./lib/cluster/remote.js')
+        const remote = new RemoteCluster(profile)
+        this.clusters.push(remote)
+        return remote
+      }
+    }
     const {LocalCluster} = await import('./lib/cluster/local.js')
-    const cluster = await LocalCluster.open(options)
+    const cluster = await LocalCluster.open({...options, home})
     this.clusters.push(cluster)
     if (cluster.created) this.note(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
     return cluster

@@ -9,13 +9,26 @@ export default class Status extends WidCommand {
   async run() {
     await this.parse(Status)
     const cluster = await this.cluster()
-    const status = {version: this.config.version, mode: cluster.mode, ...(await cluster.status())}
+    const login = 'profile' in cluster ? (cluster as {profile: {proxy: string; user: string; roles: string[]; expires: string}}).profile : undefined
+    const status = {
+      version: this.config.version,
+      mode: cluster.mode,
+      ...(await cluster.status()),
+      ...(login ? {login: {proxy: login.proxy, user: login.user, roles: login.roles, expires: login.expires}} : {}),
+    }
     const rows: [string, string][] = [
       ['Cluster', status.clusterName],
       ['Version', status.version],
-      ['Mode', status.mode],
+      ['Mode', status.login ? `remote (${status.login.proxy})` : status.mode],
+      ...(status.login
+        ? ([
+            ['User', `${status.login.user} (roles: ${status.login.roles.join(', ') || 'none'})`],
+            ['Login expires', status.login.expires],
+          ] as [string, string][])
+        : []),
       ['Public address', status.publicAddr],
       ['JWT issuer', status.jwtIssuer],
+      ...(status.hostCaPins ?? []).map((pin, i): [string, string] => [i === 0 ? 'Host CA pin' : '', pin]),
       ...status.caPins.map((pin, i): [string, string] => [i === 0 ? 'CA pin' : '', pin]),
       ...status.jwtKeyIds.map((kid, i): [string, string] => [i === 0 ? 'JWT key id' : '', kid]),
       ['Backend', `${status.backend.kind} (${status.backend.location})`],

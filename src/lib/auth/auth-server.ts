@@ -9,7 +9,7 @@ import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
 import {spkiPin} from '../crypto/keys.js'
 import {readCertificateFields} from '../crypto/certificate.js'
 import {WidError} from '../errors.js'
-import {getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
+import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {TrustDomain} from '../spiffeid/index.js'
 import {
@@ -27,9 +27,11 @@ import {
   type RoleChange,
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
-import {issueJwt, issueX509, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
+import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {resolvePrincipal, type Caller} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
+import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, FailureLimiter, MAX_LOGIN_TTL_SECONDS, type LoginAttempt, type LoginLimits} from './login.js'
+import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 
@@ -38,12 +40,23 @@ export type {Caller} from './principal.js'
 export const TRUST_EXPORT_TYPES = ['tls-spiffe', 'jwks', 'spiffe-bundle'] as const
 export type TrustExportType = (typeof TRUST_EXPORT_TYPES)[number]
 
+export interface LoginResult {
+  certificate: string
+  notAfter: string
+  hostAuthorities: string[]
+  clusterName: string
+  user: string
+  roles: string[]
+}
+
 export interface ClusterStatus {
   clusterName: string
   publicAddr: string
   jwtIssuer: string
   /** `sha256:<hex>` of each trusted X.509 CA's SubjectPublicKeyInfo. */
   caPins: string[]
+  /** `sha256:<hex>` of the CA that signs the server's TLS certificates: what `wid login --ca-pin` expects. */
+  hostCaPins?: string[]
   jwtKeyIds: string[]
   backend: {kind: string; location: string}
   /** Where the cluster's state lives, when the caller can see it (local mode). */
@@ -61,6 +74,9 @@ export class AuthServer {
   }))
   private readonly jwtSigner = new AuthorityCache('jwt', jwtSigner)
   private readonly audit: AuditWriter
+  private readonly hostSigner = new AuthorityCache('host', x509Signer)
+  private readonly clientSigner = new AuthorityCache('client', x509Signer)
+  private readonly loginLimits: LoginLimits = {perUser: new FailureLimiter(5, 15 * 60_000), perAddress: new FailureLimiter(20, 15 * 60_000)}
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend
@@ -87,11 +103,13 @@ export class AuthServer {
   async status(): Promise<ClusterStatus> {
     const spiffe = await getAuthority(this.backend, 'spiffe')
     const jwt = await getAuthority(this.backend, 'jwt')
+    const host = await this.backend.get(authorityKey('host'))
     return {
       clusterName: this.config.clusterName,
       publicAddr: this.config.publicAddr,
       jwtIssuer: this.jwtIssuer,
       caPins: trustedKeys(spiffe.authority).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo)),
+      ...(host ? {hostCaPins: trustedKeys(parseAuthority(host)).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo))} : {}),
       jwtKeyIds: trustedKeys(jwt.authority).map((k) => k.kid ?? ''),
       backend: {kind: this.backend.kind, location: this.backend.location},
     }
@@ -170,6 +188,39 @@ export class AuthServer {
 
   async addUser(caller: Caller, options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) {
     return addUser(this.admin, await resolvePrincipal(this.backend, caller), options)
+  }
+
+  /** PEM certificates of the CA that signs the server's TLS certificates (clients pin it). */
+  async hostAuthorities(): Promise<string[]> {
+    return trustedKeys((await getAuthority(this.backend, 'host')).authority).map((k) => k.certificate!)
+  }
+
+  /** PEM certificates of the CA that signs client certificates (the server requires it). */
+  async clientAuthorities(): Promise<string[]> {
+    return trustedKeys((await getAuthority(this.backend, 'client')).authority).map((k) => k.certificate!)
+  }
+
+  /** A TLS server certificate for `names` (host names and addresses) and the server's own key. */
+  async hostCertificate(names: string[], publicKey: string, ttlSeconds: number): Promise<IssuedCertificate> {
+    return issueHostCertificate(await this.hostSigner.get(this.backend), names, publicKeyDer(publicKey), this.now(), ttlSeconds)
+  }
+
+  /** Password (or invite) login: a client certificate for a key the client generated. */
+  async login(attempt: LoginAttempt, publicKey: string, ttlSeconds = DEFAULT_LOGIN_TTL_SECONDS): Promise<LoginResult> {
+    const spki = publicKeyDer(publicKey)
+    checkTtl(ttlSeconds, MAX_LOGIN_TTL_SECONDS)
+    const now = this.now()
+    const user = await authenticateUser(this.backend, this.loginLimits, attempt, now)
+    const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name}, spki, now, ttlSeconds)
+    await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})
+    return {
+      certificate: issued.certificate,
+      notAfter: issued.notAfter,
+      hostAuthorities: await this.hostAuthorities(),
+      clusterName: this.config.clusterName,
+      user: user.metadata.name,
+      roles: user.spec.roles,
+    }
   }
 
   async listAudit(caller: Caller, filter: AuditFilter): Promise<AuditEvent[]> {

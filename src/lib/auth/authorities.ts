@@ -21,14 +21,23 @@ import type {SigningAuthority} from '../svid/x509.js'
 
 const CA_VALIDITY_YEARS = 10
 
-/** A self-signed SPIFFE X.509 CA: CA=true, keyCertSign+cRLSign, URI SAN `spiffe://<td>`. */
-export async function newX509AuthorityKey(trustDomain: TrustDomain, keyType: KeyType, now: Date): Promise<AuthorityKey> {
+/**
+ * A self-signed X.509 CA: CA=true, keyCertSign+cRLSign. The SPIFFE CA carries the URI SAN
+ * `spiffe://<td>`; the host CA (server TLS) and client CA (user and bot certificates of
+ * remote mode) are named by their purpose instead.
+ */
+export async function newX509AuthorityKey(
+  trustDomain: TrustDomain,
+  keyType: KeyType,
+  now: Date,
+  purpose: 'spiffe' | 'host' | 'client' = 'spiffe',
+): Promise<AuthorityKey> {
   const keys = await generateKeyPair(keyType)
   const spki = await exportSpkiDer(keys.publicKey)
   const serial = randomSerial()
   const name = encodeName([
     {oid: OID.organization, value: trustDomain.name},
-    {oid: OID.commonName, value: trustDomain.name},
+    {oid: OID.commonName, value: purpose === 'spiffe' ? trustDomain.name : `${trustDomain.name} ${purpose} CA`},
     {oid: OID.serialNumber, value: Buffer.from(serial).toString('hex')},
   ])
   const notAfter = new Date(now)
@@ -45,7 +54,7 @@ export async function newX509AuthorityKey(trustDomain: TrustDomain, keyType: Key
       basicConstraints(true),
       keyUsage([KeyUsage.keyCertSign, KeyUsage.cRLSign]),
       subjectKeyIdentifier(keyIdentifier(spki)),
-      subjectAltName([{type: 'uri', value: trustDomain.idString()}], false),
+      ...(purpose === 'spiffe' ? [subjectAltName([{type: 'uri', value: trustDomain.idString()}], false)] : []),
     ],
   })
   return {keyType, privateKey: await exportPkcs8Pem(keys.privateKey), certificate: encodePem('CERTIFICATE', certificate)}

@@ -7,6 +7,8 @@ import type {Backend} from '../backend/backend.js'
 import {type KeyType} from '../crypto/keys.js'
 import {badInput, WidError} from '../errors.js'
 import {authorityKey, getAuthority, type CertAuthority} from '../services/authorities.js'
+import {resourceKey} from '../services/resources.js'
+import type {Role} from '../resources/types.js'
 import {CLUSTER_CONFIG_KEY, getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {TrustDomain} from '../spiffeid/index.js'
 import {newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
@@ -70,6 +72,7 @@ export async function initializeCluster(backend: Backend, options: InitOptions):
     {key: CLUSTER_CONFIG_KEY, value: config},
     {key: authorityKey('spiffe'), value: spiffe},
     {key: authorityKey('jwt'), value: jwt},
+    ...(await remoteModeItems(trustDomain, options.now)),
   ]
   try {
     await backend.atomicWrite(
@@ -101,4 +104,58 @@ async function checkCompatible(backend: Backend, existing: ClusterConfig, option
     if (current && current !== options.caKeyType) throw conflict('CA key type', current, options.caKeyType)
   }
   return existing
+}
+
+/** The preset roles of remote mode: `editor` manages resources, `access` may use workload identities. */
+export const PRESET_ROLES: Role[] = [
+  {
+    kind: 'role',
+    version: 'v7',
+    metadata: {name: 'editor', description: 'Manage every kind of resource and read the audit log (preset by wid init)'},
+    spec: {allow: {rules: [{resources: ['*'], verbs: ['*']}]}},
+  },
+  {
+    kind: 'role',
+    version: 'v7',
+    metadata: {name: 'access', description: 'Issue SVIDs from every workload identity (preset by wid init; narrow workload_identity_labels to restrict)'},
+    spec: {allow: {workload_identity_labels: {'*': '*'}, rules: [{resources: ['workload_identity'], verbs: ['read', 'list']}]}},
+  },
+]
+
+async function remoteModeItems(trustDomain: TrustDomain, now: Date): Promise<{key: string; value: object}[]> {
+  const authority = async (type: 'host' | 'client'): Promise<CertAuthority> => ({
+    type,
+    clusterName: trustDomain.name,
+    activeKeys: [await newX509AuthorityKey(trustDomain, 'ec-p256', now, type)],
+    additionalTrustedKeys: [],
+  })
+  return [
+    {key: authorityKey('host'), value: await authority('host')},
+    {key: authorityKey('client'), value: await authority('client')},
+    ...PRESET_ROLES.map((role) => ({key: resourceKey('role', role.metadata.name), value: role})),
+  ]
+}
+
+/**
+ * Adds what remote mode needs (host and client CAs, preset roles) to a cluster created
+ * before it existed; anything already there is kept. Safe to race.
+ */
+export async function ensureRemoteMode(backend: Backend, config: ClusterConfig, now: Date): Promise<void> {
+  if ((await backend.get(authorityKey('host'))) && (await backend.get(authorityKey('client')))) return
+  for (const {key, value} of await remoteModeItems(TrustDomain.parse(config.clusterName), now)) {
+    await backend.atomicWrite([{key, type: 'absent'}], [{key, type: 'put', value: JSON.stringify(value)}]).catch((error: unknown) => {
+      if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+    })
+  }
+}
+
+/** Points the cluster at a new public address (the server is the authority on where it is reachable). */
+export async function setPublicAddr(backend: Backend, publicAddr: string): Promise<ClusterConfig> {
+  const item = await backend.get(CLUSTER_CONFIG_KEY)
+  const config = await getClusterConfig(backend)
+  if (!item || !config) throw new WidError('state', 'init: the cluster is not initialised')
+  const updated = {...config, publicAddr: checkPublicAddr(publicAddr)}
+  if (updated.publicAddr === config.publicAddr) return config
+  await backend.atomicWrite([{key: CLUSTER_CONFIG_KEY, type: 'revision', revision: item.revision}], [{key: CLUSTER_CONFIG_KEY, type: 'put', value: JSON.stringify(updated)}])
+  return updated
 }

@@ -127,7 +127,7 @@ export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req
   }
 }
 
-function publicKeyDer(pem: string): Uint8Array {
+export function publicKeyDer(pem: string): Uint8Array {
   const match = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
   if (!match) throw badInput('svid: the public key must be one PEM "PUBLIC KEY" block')
   return new Uint8Array(Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64'))

@@ -43,7 +43,10 @@ function readSchema(name: string): object {
 }
 
 async function validatorFor(kind: Kind, version: string): Promise<ValidateFunction> {
-  const id = `${kind}.${version}`
+  return validatorForFile(`${kind}.${version}`)
+}
+
+async function validatorForFile(id: string): Promise<ValidateFunction> {
   const cached = validators.get(id)
   if (cached) return cached
   ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allErrors: false, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
@@ -100,6 +103,14 @@ function describe(error: ErrorObject): {path: FieldPath; message: string; atKey:
 /** Throws a FieldError for the first schema violation of a document of known kind and version. */
 export async function validateSchema(kind: Kind, version: string, value: unknown): Promise<void> {
   const validate = await validatorFor(kind, version)
+  if (validate(value)) return
+  const {path, message, atKey} = describe(validate.errors![0]!)
+  throw new FieldError(path, message, atKey)
+}
+
+/** Validates a configuration document against `schemas/<name>.json` (e.g. `server-config`). */
+export async function validateConfig(name: string, value: unknown): Promise<void> {
+  const validate = await validatorForFile(name)
   if (validate(value)) return
   const {path, message, atKey} = describe(validate.errors![0]!)
   throw new FieldError(path, message, atKey)

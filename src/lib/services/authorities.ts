@@ -8,7 +8,8 @@ import type {KeyType} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
 import {parseStored} from './cluster-config.js'
 
-export type AuthorityType = 'spiffe' | 'jwt'
+/** spiffe: X.509-SVIDs; jwt: JWT-SVIDs; host: the server's TLS certificates; client: remote users' and bots' certificates. */
+export type AuthorityType = 'spiffe' | 'jwt' | 'host' | 'client'
 
 export interface AuthorityKey {
   keyType: KeyType

@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+import {WidCommand} from '../../base-command.js'
+
+export default class ServerStart extends WidCommand {
+  static override description = `Serves the cluster over HTTPS (TLS 1.2+):
+- public endpoints, without a client certificate: /workload-identity/.well-known/openid-configuration and /workload-identity/jwt-jwks.json (what AWS STS fetches), /.well-known/openid-configuration (the aws-oidc integration issuer), /webapi/spiffe/bundle.json, /webapi/thumbprint, /webapi/find, /healthz, /readyz;
+- POST /v1/login (password or invite) and the cluster API under /v1/, which requires a client certificate from wid login and applies the same access rules as local mode.
+Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. Without --tls-cert/--tls-key the cluster's host CA issues the certificate (clients pin that CA). Logs are JSON lines on stdout; SIGTERM drains requests in flight. Local-mode commands may use the same data directory while it runs.`
+  static override examples = [
+    '<%= config.bin %> server start --listen 0.0.0.0:3443 --public-addr https://wid.example.org',
+    '<%= config.bin %> server start -c /etc/wid/wid.yaml',
+  ]
+  static override flags = {
+    config: Flags.string({char: 'c', description: 'YAML configuration file (listen, public_addr, data_dir, tls.cert_file, tls.key_file, log.level).'}),
+    'data-dir': Flags.string({description: 'Where the cluster lives (default: $WID_HOME or ~/.wid).'}),
+    listen: Flags.string({description: 'HOST:PORT to listen on (default 0.0.0.0:3443).'}),
+    'public-addr': Flags.string({description: 'https:// address clients and AWS reach the server at; becomes the JWT issuer base.'}),
+    'tls-cert': Flags.string({description: 'PEM certificate chain to serve instead of a host-CA certificate.', dependsOn: ['tls-key']}),
+    'tls-key': Flags.string({description: 'PEM private key of --tls-cert.', dependsOn: ['tls-cert']}),
+  }
+  static override summary = 'Run the cluster as an HTTPS server.'
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ServerStart)
+    const {serverSettings} = await import('../../lib/server/config.js')
+    const {runServer} = await import('../../lib/server/run.js')
+    const settings = await serverSettings({
+      config: flags.config,
+      listen: flags.listen,
+      publicAddr: flags['public-addr'],
+      dataDir: flags['data-dir'],
+      tlsCert: flags['tls-cert'],
+      tlsKey: flags['tls-key'],
+    })
+    const server = await runServer(settings, this.config.version)
+    this.logToStderr(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir})`)
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGTERM', stop)
+        process.off('SIGINT', stop)
+        void server.close().then(resolve)
+      }
+      process.on('SIGTERM', stop)
+      process.on('SIGINT', stop)
+    })
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The client side of `wid login`: find the cluster, pin the CA at the top of the chain its
+ * server presents (after the user confirms the pin, or because they gave it), then log in
+ * with a password or invite for a certificate on a key generated here.
+ */
+import {X509Certificate} from 'node:crypto'
+import {connect, type DetailedPeerCertificate} from 'node:tls'
+import type {LoginResult} from '../auth/auth-server.js'
+import {encodePem} from '../crypto/pem.js'
+import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {badInput, WidError, type ErrorCode} from '../errors.js'
+import {saveProfile, type ClientProfile} from './profiles.js'
+import {proxyUrl} from './remote.js'
+
+export const DEFAULT_PROXY_PORT = 3443
+
+/** `host`, `host:port` or `https://host:port` → `host:port`. */
+export function normalizeProxy(value: string): string {
+  const text = value.trim().replace(/^https:\/\//, '').replace(/\/$/, '')
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(text)
+  if (!match || Number(match[2] ?? DEFAULT_PROXY_PORT) > 65535) throw badInput(`login: invalid --proxy "${value}" (expected HOST[:PORT])`)
+  return `${match[1]}:${match[2] ?? DEFAULT_PROXY_PORT}`
+}
+
+function hostAndPort(proxy: string): {host: string; port: number} {
+  const colon = proxy.lastIndexOf(':')
+  return {host: proxy.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(proxy.slice(colon + 1))}
+}
+
+export interface ClusterIdentity {
+  /** PEM of the certificate at the top of the chain the server presents. */
+  authority: string
+  pin: string
+  clusterName: string
+}
+
+/** Connects without trusting anything yet, to learn which CA the server's chain ends in. */
+export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
+  const {host, port} = hostAndPort(proxy)
+  const top = await new Promise<DetailedPeerCertificate>((resolve, reject) => {
+    const socket = connect({host, port, rejectUnauthorized: false, timeout: 10_000, servername: /^[\d.]+$|:/.test(host) ? undefined : host})
+    socket.once('timeout', () => {
+      socket.destroy()
+      reject(new WidError('unavailable', `login: ${proxy} did not answer within 10s`))
+    })
+    socket.once('error', (error) => reject(new WidError('unavailable', `login: cannot reach ${proxy}: ${error.message}`)))
+    socket.once('secureConnect', () => {
+      let certificate = socket.getPeerCertificate(true)
+      while (certificate.issuerCertificate && certificate.issuerCertificate.fingerprint256 !== certificate.fingerprint256) certificate = certificate.issuerCertificate
+      socket.end()
+      resolve(certificate)
+    })
+  })
+  if (!top.raw) throw new WidError('unavailable', `login: ${proxy} presented no certificate`)
+  const authority = encodePem('CERTIFICATE', new Uint8Array(top.raw))
+  const spki = new X509Certificate(top.raw).publicKey.export({type: 'spki', format: 'der'})
+  const {request} = await import('undici')
+  const {Agent} = await import('undici')
+  const agent = new Agent({connect: {ca: [authority], checkServerIdentity: () => undefined}})
+  try {
+    const response = await request(`${proxyUrl(proxy)}/webapi/find`, {dispatcher: agent, headersTimeout: 10_000})
+    const find = (await response.body.json()) as {clusterName?: string}
+    return {authority, pin: spkiPin(new Uint8Array(spki)), clusterName: String(find.clusterName ?? 'unknown')}
+  } catch (error) {
+    throw new WidError('unavailable', `login: ${proxy} is not a wid server (${(error as Error).message})`)
+  } finally {
+    await agent.close()
+  }
+}
+
+export interface LoginOptions {
+  home: string
+  proxy: string
+  user: string
+  password: string
+  invite?: string
+  ttlSeconds?: number
+  identity: ClusterIdentity
+}
+
+export async function login(options: LoginOptions): Promise<ClientProfile> {
+  const keys = await generateKeyPair('ec-p256')
+  const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
+  const {Agent, request} = await import('undici')
+  const agent = new Agent({connect: {ca: [options.identity.authority], checkServerIdentity: () => undefined}})
+  let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
+  try {
+    const response = await request(`${proxyUrl(options.proxy)}/v1/login`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}),
+      headersTimeout: 30_000,
+    })
+    body = (await response.body.json()) as typeof body
+  } catch (error) {
+    throw new WidError('unavailable', `login: cannot reach ${options.proxy}: ${(error as Error).message}`)
+  } finally {
+    await agent.close()
+  }
+  if (body.error) throw new WidError(body.error.code, body.error.message)
+  const result = body as LoginResult
+  const profile: ClientProfile = {
+    proxy: options.proxy,
+    clusterName: result.clusterName,
+    user: result.user,
+    roles: result.roles,
+    expires: result.notAfter,
+    key: await exportPkcs8Pem(keys.privateKey),
+    certificate: result.certificate,
+    hostAuthorities: result.hostAuthorities.includes(options.identity.authority) ? result.hostAuthorities : [...result.hostAuthorities, options.identity.authority],
+  }
+  await saveProfile(options.home, profile)
+  return profile
+}

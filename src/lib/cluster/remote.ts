@@ -1,0 +1,108 @@
+/**
+ * The cluster on a `wid server`, reached with the client certificate from `wid login`:
+ * every Cluster method is one POST to /v1/<method> over mutual TLS, with the server's host
+ * CA pinned (only that CA's certificates are trusted, whatever the host name).
+ */
+import type {Agent} from 'undici'
+import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
+import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
+import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
+import {WidError, type ErrorCode} from '../errors.js'
+import type {Bot, Kind, Resource} from '../resources/types.js'
+import type {AuditEvent, AuditFilter} from '../services/audit.js'
+import type {Cluster} from './cluster.js'
+import type {ClientProfile} from './profiles.js'
+
+const TIMEOUT_MS = 30_000
+
+export function proxyUrl(proxy: string): string {
+  return `https://${proxy}`
+}
+
+export class RemoteCluster implements Cluster {
+  readonly mode = 'remote'
+  readonly profile: ClientProfile
+  private agent?: Agent
+
+  constructor(profile: ClientProfile) {
+    this.profile = profile
+  }
+
+  private async call<T>(method: string, body: object): Promise<T> {
+    if (Date.parse(this.profile.expires) <= Date.now()) {
+      throw new WidError('access_denied', `login: your login to ${this.profile.proxy} expired at ${this.profile.expires}; run wid login --proxy ${this.profile.proxy} --user ${this.profile.user}`)
+    }
+    const {Agent, request} = await import('undici')
+    this.agent ??= new Agent({
+      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, checkServerIdentity: () => undefined},
+      keepAliveTimeout: 10_000,
+    })
+    let status: number
+    let text: string
+    try {
+      const response = await request(`${proxyUrl(this.profile.proxy)}/v1/${method}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify(body),
+        headersTimeout: TIMEOUT_MS,
+        bodyTimeout: TIMEOUT_MS,
+      })
+      status = response.statusCode
+      text = await response.body.text()
+    } catch (error) {
+      throw new WidError('unavailable', `remote: cannot reach ${this.profile.proxy}: ${(error as Error).message} (use --local for the embedded cluster)`)
+    }
+    let parsed: {result?: T; error?: {code: ErrorCode; message: string}}
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new WidError('unavailable', `remote: ${this.profile.proxy} answered ${status} with something that is not JSON`)
+    }
+    if (parsed.error) throw new WidError(parsed.error.code, parsed.error.message)
+    return parsed.result as T
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.call('status', {})
+  }
+  issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse> {
+    return this.call('issueX509Svid', request)
+  }
+  issueJwtSvid(request: JwtSvidRequest): Promise<JwtSvidResponse> {
+    return this.call('issueJwtSvid', request)
+  }
+  exportTrust(type: TrustExportType): Promise<string> {
+    return this.call('exportTrust', {type})
+  }
+  applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
+    return this.call('applyResource', {resource, mode})
+  }
+  getResource(kind: Kind, name: string): Promise<Resource> {
+    return this.call('getResource', {kind, name})
+  }
+  listResources(kind: Kind): Promise<Resource[]> {
+    return this.call('listResources', {kind})
+  }
+  async deleteResource(kind: Kind, name: string): Promise<void> {
+    await this.call('deleteResource', {kind, name})
+  }
+  addBot(options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}): Promise<{bot: Bot; join: IssuedSecret}> {
+    return this.call('addBot', options)
+  }
+  addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
+    return this.call('addBotToken', {botName, ttlSeconds})
+  }
+  updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
+    return this.call('updateRoles', {kind, name, change})
+  }
+  addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}> {
+    return this.call('addUser', options)
+  }
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})
+  }
+  async close(): Promise<void> {
+    await this.agent?.close()
+  }
+}

@@ -1,0 +1,82 @@
+/** `wid server start` settings: a YAML file (checked against schemas/server-config.json), then flags. */
+import {readFile} from 'node:fs/promises'
+import {resolve} from 'node:path'
+import {WidError} from '../errors.js'
+import {FieldError, parseResourceStream} from '../resources/parse.js'
+import {validateConfig} from '../resources/schema.js'
+
+export interface ServerSettings {
+  host: string
+  port: number
+  publicAddr?: string
+  dataDir?: string
+  tlsCertFile?: string
+  tlsKeyFile?: string
+  logLevel: string
+}
+
+export const DEFAULT_LISTEN = '0.0.0.0:3443'
+
+export function parseListen(value: string, where: string): {host: string; port: number} {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value.trim())
+  const port = Number(match?.[2])
+  if (!match || port > 65535) throw new WidError('bad_input', `${where}: invalid listen address "${value}" (expected HOST:PORT, e.g. 0.0.0.0:3443)`)
+  return {host: match[1]!.replace(/^\[|\]$/g, ''), port}
+}
+
+interface FileConfig {
+  listen?: string
+  public_addr?: string
+  data_dir?: string
+  tls?: {cert_file: string; key_file: string}
+  log?: {level?: string}
+}
+
+async function readConfigFile(path: string): Promise<FileConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new WidError(code === 'ENOENT' ? 'not_found' : 'io', `server: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+  }
+  const [document, extra] = parseResourceStream(text, path)
+  if (extra) throw new WidError('bad_input', `${extra.locate([])}: the configuration must be a single document`)
+  const value = document?.value ?? {}
+  try {
+    await validateConfig('server-config', value)
+  } catch (error) {
+    if (error instanceof FieldError) throw new WidError('bad_input', `${document!.locate(error.path, error.atKey)}: ${error.message}`)
+    throw error
+  }
+  return value as FileConfig
+}
+
+export interface ServerFlags {
+  config?: string
+  listen?: string
+  publicAddr?: string
+  dataDir?: string
+  tlsCert?: string
+  tlsKey?: string
+}
+
+/** The file's settings with the flags on top; paths in the file are relative to the file. */
+export async function serverSettings(flags: ServerFlags): Promise<ServerSettings> {
+  const file = flags.config === undefined ? {} : await readConfigFile(flags.config)
+  const base = flags.config === undefined ? process.cwd() : resolve(flags.config, '..')
+  const listenValue = flags.listen ?? file.listen ?? DEFAULT_LISTEN
+  const {host, port} = parseListen(listenValue, flags.listen !== undefined ? '--listen' : flags.config ?? 'default')
+  const tlsCertFile = flags.tlsCert ?? (file.tls ? resolve(base, file.tls.cert_file) : undefined)
+  const tlsKeyFile = flags.tlsKey ?? (file.tls ? resolve(base, file.tls.key_file) : undefined)
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new WidError('bad_input', 'server: give both --tls-cert and --tls-key, or neither')
+  return {
+    host,
+    port,
+    publicAddr: flags.publicAddr ?? file.public_addr,
+    dataDir: flags.dataDir ?? (file.data_dir === undefined ? undefined : resolve(base, file.data_dir)),
+    tlsCertFile,
+    tlsKeyFile,
+    logLevel: file.log?.level ?? 'info',
+  }
+}

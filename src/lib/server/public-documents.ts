@@ -1,0 +1,78 @@
+/**
+ * The documents AWS and other relying parties fetch without authenticating: OIDC
+ * discovery, JWKS and the SPIFFE bundle. They are built once, kept in memory with an ETag,
+ * and rebuilt when the stored authorities change (checked once a second).
+ */
+import {createHash} from 'node:crypto'
+import type {AuthServer} from '../auth/auth-server.js'
+import type {Backend} from '../backend/backend.js'
+import {authorityKey} from '../services/authorities.js'
+
+export interface Document {
+  body: string
+  etag: string
+  contentType: string
+}
+
+const CLAIMS_SUPPORTED = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti']
+
+function document(body: unknown, contentType = 'application/json'): Document {
+  const text = typeof body === 'string' ? body : JSON.stringify(body)
+  return {body: text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`, contentType}
+}
+
+export class PublicDocuments {
+  private readonly auth: AuthServer
+  private readonly backend: Backend
+  private readonly publicAddr: string
+  private documents = new Map<string, Document>()
+  private revisions = ''
+  private timer?: NodeJS.Timeout
+
+  constructor(auth: AuthServer, backend: Backend, publicAddr: string) {
+    this.auth = auth
+    this.backend = backend
+    this.publicAddr = publicAddr
+  }
+
+  get(path: string): Document | undefined {
+    return this.documents.get(path)
+  }
+
+  /** Builds the documents, then keeps them current; `thumbprint` is what the TLS listener presents. */
+  async start(thumbprint: string, find: object): Promise<void> {
+    this.documents.set('/webapi/thumbprint', document(JSON.stringify(thumbprint)))
+    this.documents.set('/webapi/find', document(find))
+    await this.refresh()
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), 1000)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  private async refresh(): Promise<void> {
+    const items = await Promise.all(['spiffe', 'jwt'].map((t) => this.backend.get(authorityKey(t as 'spiffe' | 'jwt'))))
+    const revisions = items.map((i) => i?.revision ?? 0).join(',')
+    if (revisions === this.revisions) return
+    const issuer = `${this.publicAddr}/workload-identity`
+    const jwks = await this.auth.exportTrust('jwks')
+    const discovery = (iss: string, jwksUri: string) => ({
+      issuer: iss,
+      jwks_uri: jwksUri,
+      claims_supported: CLAIMS_SUPPORTED,
+      id_token_signing_alg_values_supported: [...new Set((JSON.parse(jwks) as {keys: {alg: string}[]}).keys.map((k) => k.alg))],
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+    })
+    const next = new Map(this.documents)
+    next.set('/workload-identity/.well-known/openid-configuration', document(discovery(issuer, `${issuer}/jwt-jwks.json`)))
+    next.set('/workload-identity/jwt-jwks.json', document(jwks.trim()))
+    next.set('/.well-known/openid-configuration', document(discovery(this.publicAddr, `${this.publicAddr}/.well-known/jwks-oidc`)))
+    next.set('/.well-known/jwks-oidc', document(jwks.trim()))
+    next.set('/webapi/spiffe/bundle.json', document((await this.auth.exportTrust('spiffe-bundle')).trim()))
+    this.documents = next
+    this.revisions = revisions
+  }
+}

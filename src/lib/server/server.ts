@@ -1,0 +1,217 @@
+/**
+ * `wid server`: HTTPS for the public endpoints (OIDC discovery, JWKS, SPIFFE bundle,
+ * thumbprint, find), password login, and the mutually authenticated cluster API. One
+ * process; the store may be shared with local-mode CLI runs (SQLite) or other servers.
+ */
+import {createHash, randomBytes, X509Certificate} from 'node:crypto'
+import {createServer, type Server} from 'node:https'
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import type {TLSSocket} from 'node:tls'
+import type {Logger} from 'pino'
+import {AuthServer} from '../auth/auth-server.js'
+import type {Caller} from '../auth/principal.js'
+import type {Backend} from '../backend/backend.js'
+import {encodePem} from '../crypto/pem.js'
+import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {isWidError, WidError, type ErrorCode} from '../errors.js'
+import {API} from './api.js'
+import {PublicDocuments} from './public-documents.js'
+
+export interface ServerOptions {
+  backend: Backend
+  host: string
+  port: number
+  /** PEM; without them the cluster's host CA issues a certificate for the public and listen addresses. */
+  tlsCertificate?: string
+  tlsKey?: string
+  version: string
+  logger: Logger
+}
+
+export interface RunningServer {
+  port: number
+  publicAddr: string
+  /** Stops accepting connections and waits for requests in flight. */
+  close(): Promise<void>
+}
+
+const MAX_BODY_BYTES = 1024 * 1024
+const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_input: 400,
+  not_found: 404,
+  already_exists: 409,
+  access_denied: 403,
+  compare_failed: 409,
+  invalid_svid: 400,
+  io: 500,
+  state: 500,
+  unavailable: 503,
+  internal: 500,
+}
+
+class HttpError extends WidError {
+  readonly status: number
+  constructor(status: number, code: ErrorCode, message: string) {
+    super(code, message)
+    this.status = status
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0
+  const chunks: Buffer[] = []
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'bad_input', 'api: request body larger than 1 MiB')
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
+  } catch {
+    // reported below
+  }
+  throw new HttpError(400, 'bad_input', 'api: request body must be a JSON object')
+}
+
+/** The holder of a verified client certificate, or why there is none. */
+function callerOf(req: IncomingMessage): Caller {
+  const socket = req.socket as TLSSocket
+  const certificate = socket.getPeerCertificate()
+  if (!certificate || Object.keys(certificate).length === 0) {
+    throw new HttpError(401, 'access_denied', 'api: a client certificate is required; run wid login')
+  }
+  if (!socket.authorized) {
+    const reason = String(socket.authorizationError ?? '')
+    if (reason === 'CERT_HAS_EXPIRED') throw new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
+    throw new HttpError(401, 'access_denied', `api: the client certificate was not issued by this cluster (${reason.toLowerCase().replace(/_/g, ' ')}); run wid login`)
+  }
+  const kind = certificate.subject?.OU
+  const name = certificate.subject?.CN
+  if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
+    throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
+  }
+  return {kind, name}
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {'content-type': 'application/json', 'cache-control': 'no-store', ...headers})
+  res.end(body)
+}
+
+function listenNames(publicAddr: string, host: string): string[] {
+  const names = [new URL(publicAddr).hostname.replace(/^\[|\]$/g, ''), 'localhost', '127.0.0.1', '::1']
+  if (host !== '0.0.0.0' && host !== '::') names.splice(1, 0, host)
+  return names
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const {backend, logger} = options
+  const auth = await AuthServer.open(backend)
+  const {publicAddr, clusterName} = await auth.status()
+  const hostAuthorities = await auth.hostAuthorities()
+  let key = options.tlsKey
+  let chain = options.tlsCertificate
+  if (!key || !chain) {
+    const keys = await generateKeyPair('ec-p256')
+    const spki = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
+    const issued = await auth.hostCertificate(listenNames(publicAddr, options.host), spki, HOST_CERT_TTL_SECONDS)
+    key = await exportPkcs8Pem(keys.privateKey)
+    chain = issued.certificate + hostAuthorities[0]!
+  }
+  const presented = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  const top = new X509Certificate(presented.at(-1)!)
+  const thumbprint = createHash('sha1').update(top.raw).digest('hex')
+  const hostPins = hostAuthorities.map((pem) => spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'}))))
+  const status = await auth.status()
+  const documents = new PublicDocuments(auth, backend, publicAddr)
+  await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, hostCaPins: hostPins, caPins: status.caPins})
+
+  let inFlight = 0
+  let drained: (() => void) | undefined
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now()
+    const requestId = randomBytes(8).toString('hex')
+    res.setHeader('x-request-id', requestId)
+    const path = (req.url ?? '/').split('?')[0]!
+    let caller: Caller | undefined
+    try {
+      if (req.method === 'GET' && path === '/healthz') return send(res, 200, '{"status":"ok"}')
+      if (req.method === 'GET' && path === '/readyz') {
+        await backend.get('/cluster/config')
+        return send(res, 200, '{"status":"ready"}')
+      }
+      const doc = req.method === 'GET' || req.method === 'HEAD' ? documents.get(path) : undefined
+      if (doc) {
+        const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': 'public, max-age=300'}
+        if (req.headers['if-none-match'] === doc.etag) {
+          res.writeHead(304, headers).end()
+          return
+        }
+        return send(res, 200, req.method === 'HEAD' ? '' : doc.body, headers)
+      }
+      if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
+      const body = await readJson(req)
+      if (path === '/v1/login') {
+        const result = await auth.login(
+          {
+            user: String(body.user ?? ''),
+            password: String(body.password ?? ''),
+            invite: typeof body.invite === 'string' ? body.invite : undefined,
+            address: req.socket.remoteAddress ?? 'unknown',
+          },
+          String(body.publicKey ?? ''),
+          typeof body.ttlSeconds === 'number' ? body.ttlSeconds : undefined,
+        )
+        return send(res, 200, JSON.stringify(result))
+      }
+      caller = callerOf(req)
+      const method = API[path.slice('/v1/'.length)]
+      if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
+      const result = await method(auth, caller, body)
+      return send(res, 200, JSON.stringify({result: result ?? null}))
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500
+      const code = isWidError(error) ? error.code : 'internal'
+      const message = isWidError(error) ? error.message : 'internal error (see the server log)'
+      if (!isWidError(error)) logger.error({requestId, err: error}, 'request failed')
+      send(res, status, JSON.stringify({error: {code, message}}))
+    } finally {
+      logger.info({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
+    }
+  }
+
+  const server: Server = createServer(
+    {key, cert: chain, ca: await auth.clientAuthorities(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2'},
+    (req, res) => {
+      inFlight++
+      void handle(req, res).finally(() => {
+        if (--inFlight === 0) drained?.()
+      })
+    },
+  )
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new WidError(error.code === 'EADDRINUSE' ? 'unavailable' : 'io', `server: cannot listen on ${options.host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`)),
+    )
+    server.listen(options.port, options.host, resolve)
+  })
+  const port = (server.address() as {port: number}).port
+  logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, hostCaPin: hostPins[0], thumbprint}, 'server started')
+  return {
+    port,
+    publicAddr,
+    close: async () => {
+      documents.stop()
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
+      server.closeAllConnections()
+      await closed
+    },
+  }
+}
