@@ -13,7 +13,7 @@ export default class UsersAdd extends WidCommand {
   ]
   static override flags = {
     'invite-ttl': duration('How long the invite stays valid.', '24h'),
-    roles: roles('Roles of the user (comma-separated); every role must exist.', true),
+    roles: roles('Roles of the user (comma-separated); every role must exist. Add more later with wid users update.'),
   }
   static override summary = 'Add a user and print a one-time invite.'
 

@@ -1,0 +1,294 @@
+import {execFileSync} from 'node:child_process'
+import {generateKeyPairSync} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {Agent, request} from 'undici'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
+import {openssl} from '../helpers/openssl.js'
+import {startWidServer, type WidServer} from '../helpers/server.js'
+
+const PYTHON = '/usr/bin/python3'
+const PASSWORD = 'correct horse battery staple'
+const WORKLOAD_IDENTITY = `kind: workload_identity
+version: v1
+metadata:
+  name: example-workload-identity
+  labels:
+    example: getting-started
+spec:
+  spiffe:
+    id: /svc/example-service
+---
+kind: role
+version: v6
+metadata:
+  name: example-workload-identity-issuer
+spec:
+  allow:
+    workload_identity_labels:
+      example: ["getting-started"]
+    rules:
+      - resources: [workload_identity]
+        verbs: [list, read]
+`
+
+describe('wid server and remote mode', () => {
+  const tmp = tempDir()
+  const serverHome = join(tmp.path, 'server')
+  const admin = widIn(serverHome)
+  const aliceHome = join(tmp.path, 'alice')
+  const alice = widIn(aliceHome)
+  let server: WidServer
+  let pin: string
+
+  const login = async (home: string, user: string, extra: string[] = [], password = PASSWORD) =>
+    widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', user, '--ca-pin', pin, '--password-stdin', ...extra], {input: `${password}\n`})
+
+  beforeAll(async () => {
+    expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    server = await startWidServer(serverHome)
+    // The admin on the server host works in local mode beside the running server
+    expect((await admin(['create', '-f', '-'], {input: WORKLOAD_IDENTITY})).code).toBe(0)
+    const invite = (await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])).stdout.trim()
+    pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
+    const loggedIn = await login(aliceHome, 'alice', ['--invite', invite])
+    expect(loggedIn.code, loggedIn.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await server?.stop()
+    tmp.cleanup()
+  })
+
+  it('DESIGN §1.1: a JWT-SVID from the server verifies with an independent OIDC relying party', async () => {
+    // Given alice, logged in, issues a JWT-SVID for AWS STS from the workload identity
+    const out = join(tmp.path, 'alice-jwt')
+    const issued = await alice(['svid', 'issue', '--name', 'example-workload-identity', '--type', 'jwt', '--audience', 'sts.amazonaws.com', '--output', out])
+    expect(issued.code, issued.stderr).toBe(0)
+    const token = readFileSync(join(out, 'jwt_svid'), 'utf8')
+    // When python3-jwt's PyJWKClient fetches discovery and keys over HTTPS (trusting the host CA)
+    writeFileSync(join(tmp.path, 'host-ca.pem'), readFileSync(join(aliceHome, 'profiles', `127.0.0.1_${server.port}`, 'host-ca.pem')))
+    const script = `
+import json, sys, urllib.request, jwt
+discovery = json.load(urllib.request.urlopen(sys.argv[1] + "/workload-identity/.well-known/openid-configuration"))
+token = open(sys.argv[2]).read()
+unverified = jwt.decode(token, options={"verify_signature": False})
+assert discovery["issuer"] == unverified["iss"], (discovery["issuer"], unverified["iss"])
+key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token)
+claims = jwt.decode(token, key.key, algorithms=discovery["id_token_signing_alg_values_supported"], audience="sts.amazonaws.com", issuer=discovery["issuer"])
+print(json.dumps({"discovery": discovery, "claims": claims}))
+`
+    const output = execFileSync(PYTHON, ['-c', script, server.url, join(out, 'jwt_svid')], {encoding: 'utf8', env: {...process.env, SSL_CERT_FILE: join(tmp.path, 'host-ca.pem')}})
+    const {discovery, claims} = JSON.parse(output)
+    // Then the issuer is the server's public address, and the token verifies
+    expect(discovery).toEqual({
+      issuer: `${server.url}/workload-identity`,
+      jwks_uri: `${server.url}/workload-identity/jwt-jwks.json`,
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+    })
+    expect(claims).toMatchObject({iss: `${server.url}/workload-identity`, sub: 'spiffe://example.org/svc/example-service', aud: 'sts.amazonaws.com'})
+    expect(token.split('.')).toHaveLength(3)
+  })
+
+  it('serves the SPIFFE bundle whose keys verify an issued X.509-SVID and JWT-SVID, and the thumbprint of its chain', async () => {
+    const agent = new Agent({connect: {ca: readFileSync(join(tmp.path, 'host-ca.pem'), 'utf8'), checkServerIdentity: () => undefined}})
+    const bundleResponse = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent})
+    expect(bundleResponse.statusCode).toBe(200)
+    const etag = bundleResponse.headers.etag
+    const bundle = (await bundleResponse.body.json()) as {keys: {use: string; x5c?: string[]; kid?: string}[]; spiffe_refresh_hint: number}
+    expect(bundle.spiffe_refresh_hint).toBe(300)
+    const again = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent, headers: {'if-none-match': String(etag)}})
+    expect(again.statusCode).toBe(304)
+    await again.body.dump()
+    // X.509: the x509-svid key's certificate verifies a freshly issued SVID with openssl
+    const x5c = bundle.keys.find((k) => k.use === 'x509-svid')!.x5c![0]!
+    writeFileSync(join(tmp.path, 'bundle-ca.pem'), `-----BEGIN CERTIFICATE-----\n${x5c.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`)
+    const out = join(tmp.path, 'alice-x509')
+    expect((await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', out])).code).toBe(0)
+    expect(openssl(['verify', '-CAfile', join(tmp.path, 'bundle-ca.pem'), join(out, 'svid.pem')])).toContain(': OK')
+    // JWT: the jwt-svid key verifies the JWT-SVID (python3-jwt)
+    writeFileSync(join(tmp.path, 'bundle.json'), JSON.stringify(bundle))
+    const verified = execFileSync(PYTHON, ['-c', `
+import json, sys, jwt
+bundle = json.load(open(sys.argv[1])); token = open(sys.argv[2]).read()
+kid = jwt.get_unverified_header(token)["kid"]
+key = next(k for k in bundle["keys"] if k["use"] == "jwt-svid" and k["kid"] == kid)
+jwk = dict(key); jwk.pop("use")
+print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS256"], audience="sts.amazonaws.com")["sub"])
+`, join(tmp.path, 'bundle.json'), join(tmp.path, 'alice-jwt', 'jwt_svid')], {encoding: 'utf8'})
+    expect(verified.trim()).toBe('spiffe://example.org/svc/example-service')
+    // Thumbprint: SHA-1 of the top certificate of the chain the server presents, as openssl sees it
+    const chain = execFileSync('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-showcerts'], {input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore']})
+    const presented = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!
+    const fingerprint = openssl(['x509', '-noout', '-fingerprint', '-sha1'], presented.at(-1)! + '\n').split('=')[1]!.trim().replace(/:/g, '').toLowerCase()
+    const thumbprint = await request(`${server.url}/webapi/thumbprint`, {dispatcher: agent})
+    expect(await thumbprint.body.json()).toBe(fingerprint)
+    const find = (await (await request(`${server.url}/webapi/find`, {dispatcher: agent})).body.json()) as {clusterName: string; hostCaPins: string[]}
+    expect(find).toMatchObject({clusterName: 'example.org', hostCaPins: [pin]})
+    await agent.close()
+  })
+
+  describe('refusals', () => {
+    const profileDir = () => join(aliceHome, 'profiles', `127.0.0.1_${server.port}`)
+    const call = async (connect: object, method = 'status') => {
+      const agent = new Agent({connect: {ca: readFileSync(join(profileDir(), 'host-ca.pem'), 'utf8'), checkServerIdentity: () => undefined, ...connect}})
+      try {
+        const response = await request(`${server.url}/v1/${method}`, {method: 'POST', dispatcher: agent, body: '{}', headers: {'content-type': 'application/json'}})
+        return {status: response.statusCode, body: (await response.body.json()) as {error?: {message: string}}}
+      } finally {
+        await agent.close()
+      }
+    }
+
+    it('no client certificate', async () => {
+      const result = await call({})
+      expect(result.status).toBe(401)
+      expect(result.body.error!.message).toMatch(/a client certificate is required; run wid login/)
+    })
+
+    it('a certificate from another CA, an expired one, a tampered one', async () => {
+      // another cluster's client certificate
+      const otherHome = join(tmp.path, 'other-server')
+      const other = widIn(otherHome)
+      expect((await other(['init', '--cluster-name', 'other.org'])).code).toBe(0)
+      const otherServer = await startWidServer(otherHome)
+      try {
+        const invite = (await other(['users', 'add', 'mallory', '--roles', 'access'])).stdout.trim()
+        const otherPin = JSON.parse((await other(['status', '--json'])).stdout).hostCaPins[0]
+        const malloryHome = join(tmp.path, 'mallory')
+        const loggedIn = await widIn(malloryHome)(['login', '--proxy', `127.0.0.1:${otherServer.port}`, '--user', 'mallory', '--invite', invite, '--ca-pin', otherPin, '--password-stdin'], {input: PASSWORD})
+        expect(loggedIn.code, loggedIn.stderr).toBe(0)
+        const dir = join(malloryHome, 'profiles', `127.0.0.1_${otherServer.port}`)
+        const foreign = await call({cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8')})
+        expect(foreign.status).toBe(401)
+        expect(foreign.body.error!.message).toMatch(/not issued by this cluster/)
+      } finally {
+        await otherServer.stop()
+      }
+      // an expired one: log in for one second, then wait
+      const shortHome = join(tmp.path, 'alice-short')
+      const invite2 = (await admin(['users', 'add', 'shorty', '--roles', 'access'])).stdout.trim()
+      expect((await login(shortHome, 'shorty', ['--invite', invite2, '--ttl', '1s'])).code).toBe(0)
+      await new Promise((r) => setTimeout(r, 2100))
+      const shortDir = join(shortHome, 'profiles', `127.0.0.1_${server.port}`)
+      const expired = await call({cert: readFileSync(join(shortDir, 'cert.pem'), 'utf8'), key: readFileSync(join(shortDir, 'key.pem'), 'utf8')})
+      expect(expired.status).toBe(401)
+      expect(expired.body.error!.message).toMatch(/expired; run wid login/)
+      expect(expectOneLineError(await widIn(shortHome)(['status']))).toMatch(/your login to 127.0.0.1:\d+ expired .*run wid login/)
+      // a tampered one: alice's certificate with a changed name (the signature no longer matches)
+      const pem = readFileSync(join(profileDir(), 'cert.pem'), 'utf8')
+      const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
+      const at = der.indexOf(Buffer.from('alice'))
+      der.write('mlice', at)
+      const tampered = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`
+      const forged = await call({cert: tampered, key: readFileSync(join(profileDir(), 'key.pem'), 'utf8')})
+      expect(forged.status).toBe(401)
+      expect(forged.body.error!.message).toMatch(/not issued by this cluster \(cert signature failure\)/)
+    })
+
+    it('a user without the role issuing, and without editor creating resources', async () => {
+      const bobHome = join(tmp.path, 'bob')
+      const invite = (await admin(['users', 'add', 'bob'])).stdout.trim()
+      const loggedIn = await login(bobHome, 'bob', ['--invite', invite])
+      expect(loggedIn.code, loggedIn.stderr).toBe(0)
+      const bob = widIn(bobHome)
+      const issue = await bob(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'bob-svid')])
+      expect(issue.code).toBe(5)
+      expect(expectOneLineError(issue)).toMatch(/user "bob" may not use workload identity "example-workload-identity": no role allows read on workload_identity/)
+      const create = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: sneaky}\nspec: {}\n'})
+      expect(create.code).toBe(5)
+      expect(expectOneLineError(create)).toMatch(/user "bob" is not allowed to create role \(no role allows it\)/)
+      // with editor, the same user may
+      const update = await admin(['users', 'update', 'bob', '--add-roles', 'editor'])
+      expect(update.code, update.stderr).toBe(0)
+      const allowed = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: allowed}\nspec: {}\n'})
+      expect(allowed.code, allowed.stderr).toBe(0)
+    })
+
+    it('a wrong password, the lockout after repeated failures, and a reused invite', async () => {
+      const invite = (await admin(['users', 'add', 'carol', '--roles', 'access'])).stdout.trim()
+      const carolHome = join(tmp.path, 'carol')
+      expect((await login(carolHome, 'carol', ['--invite', invite])).code).toBe(0)
+      const reused = await login(join(tmp.path, 'carol2'), 'carol', ['--invite', invite])
+      expect(expectOneLineError(reused)).toMatch(/the invite is not valid \(wrong, expired, or already used\)/)
+      for (let i = 0; i < 4; i++) {
+        expect(expectOneLineError(await login(join(tmp.path, 'carol3'), 'carol', [], 'not the password'))).toMatch(/invalid user name or password/)
+      }
+      expect(expectOneLineError(await login(join(tmp.path, 'carol3'), 'carol', [], PASSWORD))).toMatch(/too many failed logins; try again in \d+ min/)
+    })
+  })
+
+  it('a restart keeps the CA, resources and users, and clients keep working without a new login', async () => {
+    const before = JSON.parse((await alice(['status', '--json'])).stdout)
+    expect(await server.stop()).toBe(0)
+    server = await startWidServer(serverHome, server.port)
+    const after = JSON.parse((await alice(['status', '--json'])).stdout)
+    expect(after.caPins).toEqual(before.caPins)
+    expect(after.hostCaPins).toEqual(before.hostCaPins)
+    expect((await alice(['get', 'workload_identity/example-workload-identity', '--format', 'json'])).code).toBe(0)
+    const issued = await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'after-restart')])
+    expect(issued.code, issued.stderr).toBe(0)
+  })
+
+  it('SIGKILL during 200 concurrent issuances: after a restart, every acknowledged issuance is in the audit log', async () => {
+    const dir = join(aliceHome, 'profiles', `127.0.0.1_${server.port}`)
+    const agent = new Agent({
+      connections: 32,
+      connect: {ca: readFileSync(join(dir, 'host-ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8'), checkServerIdentity: () => undefined},
+    })
+    const publicKey = generateKeyPairSync('ec', {namedCurve: 'P-256'}).publicKey.export({type: 'spki', format: 'pem'}) as string
+    const acknowledged: string[] = []
+    const attempts = Array.from({length: 200}, async () => {
+      try {
+        const response = await request(`${server.url}/v1/issueX509Svid`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: {'content-type': 'application/json'},
+          body: JSON.stringify({name: 'example-workload-identity', publicKey}),
+        })
+        const body = (await response.body.json()) as {result?: {serial: string}}
+        if (response.statusCode === 200 && body.result) acknowledged.push(body.result.serial)
+      } catch {
+        // cut off by the kill
+      }
+    })
+    // kill the server once some, but not all, have been answered
+    while (acknowledged.length < 20) await new Promise((r) => setTimeout(r, 5))
+    server.child.kill('SIGKILL')
+    await Promise.all(attempts)
+    await agent.close()
+    await server.stop()
+    expect(acknowledged.length).toBeGreaterThanOrEqual(20)
+    server = await startWidServer(serverHome, server.port)
+    const audit = JSON.parse((await admin(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout) as {serial: string}[]
+    const logged = new Set(audit.map((e) => e.serial))
+    for (const serial of acknowledged) expect(logged.has(serial), `serial ${serial} acknowledged but not audited`).toBe(true)
+    expect((await alice(['status'])).code).toBe(0)
+  })
+
+  it('--local uses the embedded cluster while logged in; logout forgets the login', async () => {
+    const local = await alice(['status', '--local', '--json'])
+    expect(JSON.parse(local.stdout).mode).toBe('local')
+    expect(expectOneLineError(await alice(['svid', 'issue', '--as', 'user/alice', '--name', 'x', '--output', join(tmp.path, 'x')]))).toMatch(/--as rehearses access in local mode only/)
+    const out = await alice(['logout'])
+    expect(out.code).toBe(0)
+    expect(JSON.parse((await alice(['status', '--json'])).stdout).mode).toBe('local')
+  })
+
+  it('login refuses a wrong pin, and needs --ca-pin and --password-stdin without a terminal', async () => {
+    const wrong = await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', `sha256:${'0'.repeat(64)}`, '--password-stdin'], {input: PASSWORD})
+    expect(expectOneLineError(wrong)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the pinned sha256:0+; refusing to send a password/)
+    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin']))).toMatch(/--ca-pin is required without a terminal/)
+    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin]))).toMatch(/--password-stdin is required without a terminal/)
+  })
+
+  it('the server refuses a bad configuration file with its line', async () => {
+    const config = join(tmp.path, 'wid.yaml')
+    writeFileSync(config, 'listen: 127.0.0.1:0\npublic_adr: https://x.example\n')
+    const result = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config])
+    expect(expectOneLineError(result)).toMatch(/wid\.yaml:2:1: public_adr: unknown field \(allowed: listen, public_addr, data_dir, tls, log\)/)
+  })
+})

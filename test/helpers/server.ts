@@ -1,0 +1,57 @@
+/** Runs `wid server start` as a child process on a free loopback port, the way an operator does. */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {createServer} from 'node:net'
+import {WID_BIN} from './cli.js'
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const {port} = probe.address() as {port: number}
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+export interface WidServer {
+  port: number
+  url: string
+  child: ChildProcess
+  log: () => string
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export async function startWidServer(home: string, port?: number, extraArgs: string[] = []): Promise<WidServer> {
+  const chosen = port ?? (await freePort())
+  const url = `https://127.0.0.1:${chosen}`
+  const child = spawn(process.execPath, [WID_BIN, 'server', 'start', '--listen', `127.0.0.1:${chosen}`, '--public-addr', url, ...extraArgs], {
+    env: {...process.env, WID_HOME: home, DEBUG: ''},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000)
+    const check = () => {
+      if (output.includes('listening on')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    child.stderr!.on('data', check)
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+  })
+  return {
+    port: chosen,
+    url,
+    child,
+    log: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    },
+  }
+}
