@@ -133,10 +133,10 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
 
   describe('refusals', () => {
     const profileDir = () => join(aliceHome, 'profiles', `127.0.0.1_${server.port}`)
-    const call = async (connect: object, method = 'status') => {
+    const call = async (connect: object, method = 'status', body = '{}') => {
       const agent = new Agent({connect: {ca: readFileSync(join(profileDir(), 'host-ca.pem'), 'utf8'), checkServerIdentity: () => undefined, ...connect}})
       try {
-        const response = await request(`${server.url}/v1/${method}`, {method: 'POST', dispatcher: agent, body: '{}', headers: {'content-type': 'application/json'}})
+        const response = await request(`${server.url}/v1/${method}`, {method: 'POST', dispatcher: agent, body, headers: {'content-type': 'application/json'}})
         return {status: response.statusCode, body: (await response.body.json()) as {error?: {message: string}}}
       } finally {
         await agent.close()
@@ -198,6 +198,13 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       const issue = await bob(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'bob-svid')])
       expect(issue.code).toBe(5)
       expect(expectOneLineError(issue)).toMatch(/user "bob" may not use workload identity "example-workload-identity": no role allows read on workload_identity/)
+      // the API answers 403 with a structured error, which the CLI prints as one line
+      const bobDir = join(bobHome, 'profiles', `127.0.0.1_${server.port}`)
+      const bobCert = {cert: readFileSync(join(bobDir, 'cert.pem'), 'utf8'), key: readFileSync(join(bobDir, 'key.pem'), 'utf8')}
+      const direct = await call(bobCert, 'getResource', JSON.stringify({kind: 'workload_identity', name: 'example-workload-identity'}))
+      expect(direct).toEqual({status: 403, body: {error: {code: 'access_denied', message: 'auth: user "bob" is not allowed to read workload_identity (no role allows it)'}}})
+      expect((await call(bobCert, 'noSuchMethod')).status).toBe(404)
+      expect((await call(bobCert, 'status', 'not json')).status).toBe(400)
       const create = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: sneaky}\nspec: {}\n'})
       expect(create.code).toBe(5)
       expect(expectOneLineError(create)).toMatch(/user "bob" is not allowed to create role \(no role allows it\)/)
@@ -214,7 +221,14 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       expect((await login(carolHome, 'carol', ['--invite', invite])).code).toBe(0)
       const reused = await login(join(tmp.path, 'carol2'), 'carol', ['--invite', invite])
       expect(expectOneLineError(reused)).toMatch(/the invite is not valid \(wrong, expired, or already used\)/)
-      for (let i = 0; i < 4; i++) {
+      const wrongOverHttp = await request(`${server.url}/v1/login`, {
+        method: 'POST',
+        dispatcher: new Agent({connect: {ca: readFileSync(join(profileDir(), 'host-ca.pem'), 'utf8'), checkServerIdentity: () => undefined}}),
+        body: JSON.stringify({user: 'carol', password: 'not the password', publicKey: generateKeyPairSync('ec', {namedCurve: 'P-256'}).publicKey.export({type: 'spki', format: 'pem'})}),
+      })
+      expect(wrongOverHttp.statusCode).toBe(403)
+      expect(await wrongOverHttp.body.json()).toEqual({error: {code: 'access_denied', message: 'auth: invalid user name or password'}})
+      for (let i = 0; i < 3; i++) {
         expect(expectOneLineError(await login(join(tmp.path, 'carol3'), 'carol', [], 'not the password'))).toMatch(/invalid user name or password/)
       }
       expect(expectOneLineError(await login(join(tmp.path, 'carol3'), 'carol', [], PASSWORD))).toMatch(/too many failed logins; try again in \d+ min/)

@@ -1,8 +1,10 @@
 /**
  * The audit log: every resource change and every issuance, appended to the backend.
  * Resource changes write their event in the same transaction as the change. Issuances are
- * group-committed: concurrent appends share one transaction, and each append resolves
- * only once its event is durable, so a caller that saw success is always in the log.
+ * group-committed: every append that arrives before the event loop comes round (all the
+ * requests of one burst, or those that queued while the previous commit was syncing to
+ * disk) shares one transaction, and each append resolves only once its event is durable,
+ * so a caller that saw success is always in the log.
  */
 import type {Backend, Operation} from '../backend/backend.js'
 import {randomHex} from '../crypto/random.js'
@@ -46,7 +48,7 @@ export class AuditWriter {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
-      await Promise.resolve()
+      await new Promise((resolve) => setImmediate(resolve))
       const batch = this.pending
       this.pending = []
       try {
