@@ -28,13 +28,17 @@ export async function runServer(settings: ServerSettings, version: string): Prom
     if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
-    const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}})
+    // Buffered: a log line per request must not cost a write(2) per request; flushed on close.
+    const destination = pino.destination({dest: 1, sync: false, minLength: 4096})
+    const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
     const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
     return {
       ...server,
       dataDir,
       close: async () => {
         await server.close()
+        logger.info('server stopped')
+        destination.flushSync()
         await backend.close()
       },
     }

@@ -3,7 +3,7 @@
  * thumbprint, find), password login, and the mutually authenticated cluster API. One
  * process; the store may be shared with local-mode CLI runs (SQLite) or other servers.
  */
-import {createHash, randomBytes, X509Certificate} from 'node:crypto'
+import {createHash, X509Certificate} from 'node:crypto'
 import {createServer, type Server} from 'node:https'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {TLSSocket} from 'node:tls'
@@ -12,6 +12,7 @@ import {AuthServer} from '../auth/auth-server.js'
 import type {Caller} from '../auth/principal.js'
 import type {Backend} from '../backend/backend.js'
 import {encodePem} from '../crypto/pem.js'
+import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {API} from './api.js'
@@ -77,9 +78,19 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new HttpError(400, 'bad_input', 'api: request body must be a JSON object')
 }
 
-/** The holder of a verified client certificate, or why there is none. */
+const callers = new WeakMap<TLSSocket, Caller>()
+
+/** The holder of a verified client certificate (looked up once per connection), or why there is none. */
 function callerOf(req: IncomingMessage): Caller {
   const socket = req.socket as TLSSocket
+  const known = callers.get(socket)
+  if (known) return known
+  const caller = verifiedCaller(socket)
+  callers.set(socket, caller)
+  return caller
+}
+
+function verifiedCaller(socket: TLSSocket): Caller {
   const certificate = socket.getPeerCertificate()
   if (!certificate || Object.keys(certificate).length === 0) {
     throw new HttpError(401, 'access_denied', 'api: a client certificate is required; run wid login')
@@ -134,7 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let drained: (() => void) | undefined
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
-    const requestId = randomBytes(8).toString('hex')
+    const requestId = randomHex(8)
     res.setHeader('x-request-id', requestId)
     const path = (req.url ?? '/').split('?')[0]!
     let caller: Caller | undefined
