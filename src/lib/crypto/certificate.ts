@@ -116,8 +116,8 @@ function ipBytes(value: string): Uint8Array {
 
 export function subjectAltName(names: GeneralName[], critical: boolean): Extension {
   const encoded = names.map((n) => {
-    if (n.type === 'uri') return der.implicitPrimitive(6, new TextEncoder().encode(n.value))
-    if (n.type === 'dns') return der.implicitPrimitive(2, new TextEncoder().encode(n.value))
+    if (n.type === 'uri') return der.implicitPrimitive(6, der.ascii(n.value))
+    if (n.type === 'dns') return der.implicitPrimitive(2, der.ascii(n.value))
     return der.implicitPrimitive(7, ipBytes(n.value))
   })
   return {oid: OID.subjectAltName, critical, value: der.sequence(...encoded)}

@@ -30,9 +30,17 @@ export const set = (...items: Der[]): Der => tlv(0x31, ...items)
 export const octetString = (bytes: Uint8Array): Der => tlv(0x04, bytes)
 export const nullValue = (): Der => Uint8Array.of(0x05, 0x00)
 export const boolean = (value: boolean): Der => Uint8Array.of(0x01, 0x01, value ? 0xff : 0x00)
-export const utf8String = (value: string): Der => tlv(0x0c, new TextEncoder().encode(value))
-export const printableString = (value: string): Der => tlv(0x13, new TextEncoder().encode(value))
-export const ia5String = (value: string): Der => tlv(0x16, new TextEncoder().encode(value))
+const encoder = new TextEncoder()
+
+/** Bytes of an ASCII string (certificate times, SPIFFE IDs, DNS names) without a UTF-8 pass. */
+export function ascii(value: string): Uint8Array {
+  const out = new Uint8Array(value.length)
+  for (let i = 0; i < value.length; i++) out[i] = value.charCodeAt(i)
+  return out
+}
+
+export const utf8String = (value: string): Der => tlv(0x0c, encoder.encode(value))
+export const printableString = (value: string): Der => tlv(0x13, ascii(value))
 /** Context-specific, constructed (EXPLICIT) tag [n]. */
 export const explicit = (n: number, ...contents: Der[]): Der => tlv(0xa0 | n, ...contents)
 /** Context-specific, primitive (IMPLICIT) tag [n] over raw content bytes. */
@@ -81,20 +89,13 @@ export function oid(dotted: string): Der {
   return encoded
 }
 
-const pad = (n: number, width = 2) => String(n).padStart(width, '0')
-
-/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5). */
+/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5); whole seconds, UTC. */
 export function time(date: Date): Der {
+  const iso = date.toISOString() // YYYY-MM-DDTHH:MM:SS.sssZ for years 0000-9999
+  const digits = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + 'Z'
   const year = date.getUTCFullYear()
-  const rest =
-    pad(date.getUTCMonth() + 1) +
-    pad(date.getUTCDate()) +
-    pad(date.getUTCHours()) +
-    pad(date.getUTCMinutes()) +
-    pad(date.getUTCSeconds()) +
-    'Z'
-  if (year >= 1950 && year < 2050) return tlv(0x17, new TextEncoder().encode(pad(year % 100) + rest))
-  return tlv(0x18, new TextEncoder().encode(pad(year, 4) + rest))
+  if (year >= 1950 && year < 2050) return tlv(0x17, ascii(digits.slice(2)))
+  return tlv(0x18, ascii(digits))
 }
 
 export interface Tlv {
