@@ -4,7 +4,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
 import {openssl} from '../helpers/openssl.js'
 import {startWidServer, type WidServer} from '../helpers/server.js'
 
@@ -290,6 +290,21 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     const out = await alice(['logout'])
     expect(out.code).toBe(0)
     expect(JSON.parse((await alice(['status', '--json'])).stdout).mode).toBe('local')
+  })
+
+  it('on a terminal, login asks to trust the pin and for the password', async () => {
+    // Given a person at a terminal (script(1) gives wid a real one) who answers the questions
+    const invite = (await admin(['users', 'add', 'dave', '--roles', 'access'])).stdout.trim()
+    const daveHome = join(tmp.path, 'dave')
+    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
+    const command = `${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user dave --invite ${invite}`
+    const screen = execFileSync('sh', ['-c', `${answers} | script -qec "${command}" /dev/null`], {env: {...process.env, WID_HOME: daveHome}, encoding: 'utf8'})
+    // Then it showed the pin, masked the password, and logged in
+    // eslint-disable-next-line no-control-regex
+    const text = screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, '')
+    expect(text).toContain(pin)
+    expect(text).not.toContain(PASSWORD.replace(/\s+/g, ''))
+    expect(JSON.parse((await widIn(daveHome)(['status', '--json'])).stdout).login).toMatchObject({user: 'dave', roles: ['access']})
   })
 
   it('login refuses a wrong pin, and needs --ca-pin and --password-stdin without a terminal', async () => {
