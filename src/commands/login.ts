@@ -5,7 +5,7 @@ import {parseDuration} from '../lib/duration.js'
 import {badInput, WidError} from '../lib/errors.js'
 
 export default class Login extends WidCommand {
-  static override description = `Logs in to a wid server: pins the CA at the top of the certificate chain it presents (confirm the pin on a terminal, or give --ca-pin; wid status on the server host shows it as "Host CA pin"), then checks your password — or, with --invite from wid users add, sets it — and stores a client certificate for a key generated here in $WID_HOME/profiles/<proxy>/. From then on commands talk to that server; --local uses the embedded cluster instead.
+  static override description = `Logs in to a wid server: pins the CA at the top of the certificate chain it presents (confirm the pin on a terminal, or give --ca-pin: wid server start prints it, and with the server's default certificate it is the "Host CA pin" of wid status on the server host), then checks your password — or, with --invite from wid users add, sets it — and stores a client certificate for a key generated here in $WID_HOME/profiles/<proxy>/. From then on commands talk to that server; --local uses the embedded cluster instead.
 Without a terminal, --ca-pin and --password-stdin are required.`
   static override enableJsonFlag = true
   static override examples = [
@@ -30,11 +30,11 @@ Without a terminal, --ca-pin and --password-stdin are required.`
     const proxy = normalizeProxy(flags.proxy)
     const ttlSeconds = parseDuration(flags.ttl, '--ttl')
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY)
-    if (!interactive && flags['ca-pin'] === undefined) throw badInput('login: --ca-pin is required without a terminal (wid status on the server host shows the "Host CA pin")')
+    if (!interactive && flags['ca-pin'] === undefined) throw badInput('login: --ca-pin is required without a terminal (wid server start prints it; wid status on the server host shows the "Host CA pin")')
     if (!interactive && !flags['password-stdin']) throw badInput('login: --password-stdin is required without a terminal')
-    if (flags['ca-pin'] !== undefined && !/^sha256:[0-9a-f]{64}$/.test(flags['ca-pin'])) throw badInput(`login: invalid --ca-pin "${flags['ca-pin']}" (expected sha256:<64 hex digits>)`)
+    if (flags['ca-pin'] !== undefined && !/^sha256:[0-9a-fA-F]{64}$/.test(flags['ca-pin'])) throw badInput(`login: invalid --ca-pin "${flags['ca-pin']}" (expected sha256:<64 hex digits>)`)
     const identity = await discoverCluster(proxy)
-    if (flags['ca-pin'] !== undefined && flags['ca-pin'] !== identity.pin) {
+    if (flags['ca-pin'] !== undefined && flags['ca-pin'].toLowerCase() !== identity.pin) {
       throw new WidError('access_denied', `login: ${proxy} presents CA ${identity.pin}, not the pinned ${flags['ca-pin']}; refusing to send a password to it`)
     }
     const prompts = interactive ? await import('@inquirer/prompts') : undefined

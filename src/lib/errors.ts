@@ -46,7 +46,12 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 }
 
 export function exitCodeFor(code: ErrorCode): number {
-  return EXIT_CODES[code]
+  return EXIT_CODES[code] ?? 1
+}
+
+/** A code from elsewhere (a server's answer) as one of ours; anything unknown is `unavailable`. */
+export function knownCode(code: unknown): ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(EXIT_CODES, code) ? (code as ErrorCode) : 'unavailable'
 }
 
 export function isWidError(error: unknown): error is WidError {

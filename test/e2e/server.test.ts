@@ -204,6 +204,11 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       const direct = await call(bobCert, 'getResource', JSON.stringify({kind: 'workload_identity', name: 'example-workload-identity'}))
       expect(direct).toEqual({status: 403, body: {error: {code: 'access_denied', message: 'auth: user "bob" is not allowed to read workload_identity (no role allows it)'}}})
       expect((await call(bobCert, 'noSuchMethod')).status).toBe(404)
+      for (const inherited of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect((await call(bobCert, inherited)).status).toBe(404)
+      expect((await call(bobCert, 'applyResource', JSON.stringify({resource: {kind: 'role', version: 'v7', metadata: {name: 'x'}, spec: {bogus: 1}}, mode: 'create'}))).body.error!.message).toMatch(/spec\.bogus: unknown field/)
+      expect((await call(bobCert, 'applyResource', JSON.stringify({resource: 'x', mode: 'create'}))).status).toBe(400)
+      expect((await call(bobCert, 'listAudit', JSON.stringify({since: 'garbage'}))).status).toBe(400)
+      expect((await call(bobCert, 'exportTrust', JSON.stringify({type: 'bogus'}))).status).toBe(400)
       expect((await call(bobCert, 'status', 'not json')).status).toBe(400)
       const create = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: sneaky}\nspec: {}\n'})
       expect(create.code).toBe(5)
@@ -290,6 +295,11 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     const out = await alice(['logout'])
     expect(out.code).toBe(0)
     expect(JSON.parse((await alice(['status', '--json'])).stdout).mode).toBe('local')
+    // a hostile current-profile never makes logout delete anything but itself
+    writeFileSync(join(aliceHome, 'current-profile'), '..\n')
+    expect((await alice(['logout'])).code).toBe(0)
+    expect((await alice(['status', '--local'])).code).toBe(0)
+    expect(readFileSync(join(aliceHome, 'wid.db')).length).toBeGreaterThan(0)
   })
 
   it('on a terminal, login asks to trust the pin and for the password', async () => {
@@ -312,6 +322,42 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(expectOneLineError(wrong)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the pinned sha256:0+; refusing to send a password/)
     expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin']))).toMatch(/--ca-pin is required without a terminal/)
     expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin]))).toMatch(/--password-stdin is required without a terminal/)
+  })
+
+  it('serves a certificate chain from another CA (--tls-cert), which wid login pins at its top', async () => {
+    // Given a chain as public CAs issue it: leaf + intermediate, the root kept elsewhere
+    const dir = join(tmp.path, 'pki')
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(dir)
+    const run = (args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: 'pipe'})
+    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=root', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'])
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=intermediate'])
+    writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n')
+    run(['x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '2', '-extfile', 'ca.ext'])
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=wid.example.org'])
+    writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=DNS:wid.example.org,IP:127.0.0.1\n')
+    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext'])
+    writeFileSync(join(dir, 'chain.pem'), readFileSync(join(dir, 'leaf.pem'), 'utf8') + readFileSync(join(dir, 'int.pem'), 'utf8'))
+    const home = join(tmp.path, 'pki-server')
+    const owner = widIn(home)
+    expect((await owner(['init', '--cluster-name', 'pki.example'])).code).toBe(0)
+    const invite = (await owner(['users', 'add', 'erin', '--roles', 'access'])).stdout.trim()
+    const pkiServer = await startWidServer(home, undefined, ['--tls-cert', join(dir, 'chain.pem'), '--tls-key', join(dir, 'leaf.key')])
+    try {
+      // When erin pins what the server printed at start-up
+      const printed = /--ca-pin (sha256:[0-9a-f]{64})/.exec(pkiServer.log())![1]!
+      const erinHome = join(tmp.path, 'erin')
+      const loggedIn = await widIn(erinHome)(['login', '--proxy', `127.0.0.1:${pkiServer.port}`, '--user', 'erin', '--invite', invite, '--ca-pin', printed, '--password-stdin'], {input: PASSWORD})
+      // Then login and remote calls work over the partial chain
+      expect(loggedIn.code, loggedIn.stderr).toBe(0)
+      expect(JSON.parse((await widIn(erinHome)(['status', '--json'])).stdout).clusterName).toBe('pki.example')
+    } finally {
+      await pkiServer.stop()
+    }
+    // And mismatched material is refused with one line naming the files
+    const mismatched = await owner(['server', 'start', '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'chain.pem'), '--tls-key', join(dir, 'int.key')])
+    expect(mismatched.code).toBe(2)
+    expect(expectOneLineError(mismatched)).toMatch(/cannot use .*chain\.pem with .*int\.key/)
   })
 
   it('the server refuses a bad configuration file with its line', async () => {

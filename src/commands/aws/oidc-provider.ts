@@ -33,7 +33,7 @@ export default class AwsOidcProvider extends WidCommand {
       try {
         settings.thumbprint = await fetchThumbprint(target.hostname.replace(/^\[|\]$/g, ''), Number(target.port || 443))
       } catch (error) {
-        this.logToStderr(`warning: ${(error as Error).message}; the thumbprint is left out (AWS computes it itself for most public CAs)`)
+        this.logToStderr(`warning: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}; the thumbprint is left out (AWS computes it itself for most public CAs)`)
       }
     }
     if (this.jsonEnabled()) return settings

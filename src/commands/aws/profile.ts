@@ -22,7 +22,7 @@ IAM Roles Anywhere (--roles-anywhere): a credential_process line that runs wid a
     'config-file': Flags.string({description: 'AWS config file to edit (default: $AWS_CONFIG_FILE or ~/.aws/config).'}),
     'dry-run': Flags.boolean({description: 'Print the section instead of writing it.'}),
     endpoint: Flags.string({description: 'Roles Anywhere: a custom endpoint URL (e.g. a VPC endpoint).'}),
-    env: Flags.boolean({description: 'OIDC: print export lines (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, ...) instead of writing a profile.'}),
+    env: Flags.boolean({description: 'OIDC: print export lines (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, ...) instead of writing a profile.', exclusive: ['dry-run']}),
     force: Flags.boolean({char: 'f', description: 'Replace an existing profile of the same name.'}),
     helper: Flags.string({description: "Roles Anywhere: write AWS's aws_signing_helper at this path into credential_process instead of wid."}),
     'private-key': Flags.string({description: 'Roles Anywhere: the SVID private key (default: svid_key.pem in --svid-dir).'}),
@@ -69,13 +69,14 @@ IAM Roles Anywhere (--roles-anywhere): a credential_process line that runs wid a
       options = {kind: 'oidc', roleArn: flags['role-arn'], tokenFile: flags['token-file'] ?? join(dir!, 'jwt_svid'), sessionName: flags['session-name'], region: flags.region}
     }
     const plan = await planProfile(args.name, configFilePath(flags['config-file']), options)
-    for (const warning of plan.warnings) this.logToStderr(`warning: ${warning}`)
+    for (const warning of plan.warnings) this.logToStderr(`warning: ${warning.replace(/\s*\n\s*/g, ' ')}`)
     if (flags.env) {
-      process.stdout.write(environmentFor(options))
-      return {profile: plan.name, env: true}
+      const env = environmentFor(options)
+      if (!this.jsonEnabled()) process.stdout.write(env)
+      return {profile: plan.name, env}
     }
     if (flags['dry-run']) {
-      process.stdout.write(previewProfile(plan))
+      if (!this.jsonEnabled()) process.stdout.write(previewProfile(plan))
       return {profile: plan.name, configFile: plan.configFile, lines: plan.lines, written: false}
     }
     const action = await writeProfile(plan, flags.force)

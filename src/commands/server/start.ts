@@ -33,7 +33,7 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
       tlsKey: flags['tls-key'],
     })
     const server = await runServer(settings, this.config.version)
-    this.logToStderr(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir})`)
+    this.logToStderr(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir}); wid login --ca-pin ${server.loginPin}`)
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGTERM', stop)

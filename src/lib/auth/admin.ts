@@ -80,6 +80,8 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   if (typeof mode === 'object' && input.kind === 'token') {
     throw new WidError('bad_input', 'tokens cannot be edited; remove the token and add a new one')
   }
+  // Checked here too, not only where the YAML was read: a remote client is not trusted.
+  await checkLater(publicView(input))
   const resource = storedForm(input)
   const {kind} = resource
   const name = resource.metadata.name

@@ -52,6 +52,11 @@ export function parseArn(value: string, what: string, expected?: ArnExpectation)
   return {partition, service, region, account, resource, resourceType, resourceId}
 }
 
+export function checkRegion(region: string, flag = '--region'): string {
+  if (!REGION.test(region)) throw badInput(`aws: invalid ${flag} "${region}" (e.g. us-east-1)`)
+  return region
+}
+
 export function parseIamRoleArn(value: string, what: string): Arn {
   return parseArn(value, what, {service: 'iam', resourceType: 'role', region: 'empty'})
 }

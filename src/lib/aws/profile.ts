@@ -8,7 +8,7 @@ import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {WidError} from '../errors.js'
 import {writeFileAtomic} from '../output/files.js'
-import {parseArn, parseIamRoleArn} from './arn.js'
+import {checkRegion, parseArn, parseIamRoleArn} from './arn.js'
 import {findProfile, renderProfile, upsertProfile} from './config-file.js'
 import {checkSessionName} from './sts.js'
 
@@ -65,9 +65,7 @@ async function exists(path: string): Promise<boolean> {
 export async function planProfile(name: string, configFile: string, options: ProfileOptions): Promise<ProfilePlan> {
   parseIamRoleArn(options.roleArn, '--role-arn')
   const warnings: string[] = []
-  if (options.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(options.region)) {
-    throw new WidError('bad_input', `aws: invalid --region "${options.region}" (e.g. us-east-1)`)
-  }
+  if (options.region !== undefined) checkRegion(options.region)
   if (options.kind === 'oidc') {
     const tokenFile = resolve(options.tokenFile)
     if (options.sessionName !== undefined) checkSessionName(options.sessionName)
@@ -79,8 +77,23 @@ export async function planProfile(name: string, configFile: string, options: Pro
     if (options.region) lines.push(`region = ${options.region}`)
     return {configFile, name, lines, warnings}
   }
-  parseArn(options.profileArn, '--profile-arn', {service: 'rolesanywhere', resourceType: 'profile', region: 'required'})
-  parseArn(options.trustAnchorArn, '--trust-anchor-arn', {service: 'rolesanywhere', resourceType: 'trust-anchor', region: 'required'})
+  const profileArn = parseArn(options.profileArn, '--profile-arn', {service: 'rolesanywhere', resourceType: 'profile', region: 'required'})
+  const anchorArn = parseArn(options.trustAnchorArn, '--trust-anchor-arn', {service: 'rolesanywhere', resourceType: 'trust-anchor', region: 'required'})
+  if (profileArn.region !== anchorArn.region || profileArn.account !== anchorArn.account) {
+    throw new WidError('bad_input', 'aws: --profile-arn and --trust-anchor-arn must be in the same account and region')
+  }
+  if (options.endpoint !== undefined) {
+    let url: URL | undefined
+    try {
+      url = new URL(options.endpoint)
+    } catch {
+      url = undefined
+    }
+    if (url?.protocol !== 'https:') throw new WidError('bad_input', `aws: invalid --endpoint "${options.endpoint}" (expected an https:// URL)`)
+  }
+  if (options.sessionDurationSeconds !== undefined && (options.sessionDurationSeconds < 900 || options.sessionDurationSeconds > 43_200)) {
+    throw new WidError('bad_input', 'aws: --session-duration must be between 15m and 12h')
+  }
   const certificate = resolve(options.certificate)
   const privateKey = resolve(options.privateKey)
   for (const file of [certificate, privateKey]) {

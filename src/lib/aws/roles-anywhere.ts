@@ -127,7 +127,7 @@ function sessionCredentials(text: string, endpoint: string): AwsCredentials {
     typeof secretAccessKey !== 'string' ||
     typeof sessionToken !== 'string' ||
     typeof expiration !== 'string' ||
-    Number.isNaN(Date.parse(expiration))
+    !(Date.parse(expiration) > Date.now())
   ) {
     throw new WidError('unavailable', `aws: Roles Anywhere at ${endpoint} answered without credentials`)
   }
@@ -163,8 +163,8 @@ export async function createRolesAnywhereSession(request: RolesAnywhereSessionRe
   })
 
   const {Agent, request: send} = await import('undici')
-  const dispatcher = request.ca === undefined ? undefined : new Agent({connect: {ca: request.ca}})
   const timeoutMs = request.timeoutMs ?? 10_000
+  const dispatcher = new Agent({connect: {timeout: timeoutMs, ...(request.ca === undefined ? {} : {ca: request.ca})}})
   const signal = AbortSignal.timeout(timeoutMs)
   const endpoint = base.origin
   let response: {status: number; headers: IncomingHttpHeaders; text: string}
@@ -175,7 +175,7 @@ export async function createRolesAnywhereSession(request: RolesAnywhereSessionRe
     const why = signal.aborted ? `no answer within the ${timeoutMs} ms timeout` : oneLine((error as Error).message)
     throw new WidError('unavailable', `aws: cannot reach Roles Anywhere at ${endpoint}: ${why}`, {cause: error})
   } finally {
-    await dispatcher?.destroy()
+    await dispatcher.destroy()
   }
   if (response.status < 200 || response.status > 299) throw refusal(response.status, response.headers, response.text, endpoint, region)
   return sessionCredentials(response.text, endpoint)

@@ -4,7 +4,7 @@
  * check on the AWS side or in wid.
  */
 import {WidError} from '../errors.js'
-import {parseIamRoleArn} from './arn.js'
+import {checkRegion, parseIamRoleArn} from './arn.js'
 import type {AwsCredentials} from './credentials.js'
 
 export const MAX_WEB_IDENTITY_TOKEN_LENGTH = 20_000
@@ -75,7 +75,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
 /** The token is a credential: it travels over HTTPS, or plain HTTP to this machine only (a local proxy or test double). */
 function endpointFor(request: WebIdentityRequest): string {
-  if (!request.endpoint) return request.region ? `https://sts.${request.region}.amazonaws.com` : ENDPOINT_DEFAULT
+  if (!request.endpoint) return request.region ? `https://sts.${checkRegion(request.region)}.amazonaws.com` : ENDPOINT_DEFAULT
   let url: URL
   try {
     url = new URL(request.endpoint)
@@ -101,8 +101,9 @@ export async function assumeRoleWithWebIdentity(request: WebIdentityRequest): Pr
     WebIdentityToken: request.token,
     DurationSeconds: String(request.durationSeconds ?? 3600),
   })
-  const {request: send} = await import('undici')
+  const {Agent, request: send} = await import('undici')
   const timeout = request.timeoutMs ?? 10_000
+  const dispatcher = new Agent({connect: {timeout}})
   let status: number
   let body: string
   try {
@@ -110,6 +111,7 @@ export async function assumeRoleWithWebIdentity(request: WebIdentityRequest): Pr
       method: 'POST',
       headers: {'content-type': 'application/x-www-form-urlencoded; charset=utf-8', accept: 'application/xml'},
       body: form.toString(),
+      dispatcher,
       headersTimeout: timeout,
       bodyTimeout: timeout,
     })
@@ -117,8 +119,10 @@ export async function assumeRoleWithWebIdentity(request: WebIdentityRequest): Pr
     body = await response.body.text()
   } catch (error) {
     const code = (error as {code?: string}).code
-    const why = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `no answer within ${timeout / 1000}s` : (error as Error).message
+    const why = code?.startsWith('UND_ERR_') && code.includes('TIMEOUT') ? `no answer within ${timeout / 1000}s` : (error as Error).message
     throw new WidError('unavailable', `aws: cannot reach STS at ${endpoint}: ${why}`)
+  } finally {
+    await dispatcher.close()
   }
   const {XMLParser} = await import('fast-xml-parser')
   let document: Record<string, Record<string, Record<string, Record<string, unknown>>>>
@@ -127,21 +131,23 @@ export async function assumeRoleWithWebIdentity(request: WebIdentityRequest): Pr
   } catch {
     throw new WidError('unavailable', `aws: STS at ${endpoint} answered ${status} with a body that is not XML`)
   }
-  const error = document.ErrorResponse?.Error as {Code?: string; Message?: string} | undefined
+  const error = document.ErrorResponse?.Error as {Code?: unknown; Message?: unknown} | undefined
   if (status !== 200 || error) {
-    const code = error?.Code ?? `HTTP ${status}`
-    const message = error?.Message ? `: ${error.Message}` : ''
-    throw new WidError(status >= 500 ? 'unavailable' : 'access_denied', `aws: STS refused AssumeRoleWithWebIdentity (${code}${message}); ${advice(code, claims, request)}`)
+    const code = typeof error?.Code === 'string' ? error.Code : `HTTP ${status}`
+    const message = typeof error?.Message === 'string' ? `: ${error.Message}` : ''
+    if (status >= 500) throw new WidError('unavailable', `aws: STS at ${endpoint} failed (${code}${message}); try again later`)
+    throw new WidError('access_denied', `aws: STS refused AssumeRoleWithWebIdentity (${code}${message}); ${advice(code, claims, request)}`)
   }
-  const credentials = document.AssumeRoleWithWebIdentityResponse?.AssumeRoleWithWebIdentityResult?.Credentials as Record<string, string> | undefined
-  if (!credentials?.AccessKeyId || !credentials.SecretAccessKey || !credentials.SessionToken || !credentials.Expiration) {
-    throw new WidError('unavailable', `aws: STS at ${endpoint} answered without credentials`)
+  const credentials = document.AssumeRoleWithWebIdentityResponse?.AssumeRoleWithWebIdentityResult?.Credentials as Record<string, unknown> | undefined
+  const fields = ['AccessKeyId', 'SecretAccessKey', 'SessionToken', 'Expiration'] as const
+  if (!credentials || !fields.every((f) => typeof credentials[f] === 'string' && credentials[f] !== '') || Number.isNaN(Date.parse(credentials.Expiration as string))) {
+    throw new WidError('unavailable', `aws: STS at ${endpoint} answered without usable credentials`)
   }
   return {
     Version: 1,
-    AccessKeyId: credentials.AccessKeyId,
-    SecretAccessKey: credentials.SecretAccessKey,
-    SessionToken: credentials.SessionToken,
-    Expiration: new Date(credentials.Expiration).toISOString(),
+    AccessKeyId: credentials.AccessKeyId as string,
+    SecretAccessKey: credentials.SecretAccessKey as string,
+    SessionToken: credentials.SessionToken as string,
+    Expiration: new Date(credentials.Expiration as string).toISOString(),
   }
 }

@@ -96,6 +96,7 @@ export function terraformName(name: string): string {
 }
 
 export function terraformRole(roleName: string, policy: PolicyDocument): string {
+  if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) throw badInput(`aws: invalid role name "${roleName}" (1-64 of letters, digits and _ + = , . @ -)`)
   const json = JSON.stringify(policy, null, 2).replace(/\n/g, '\n  ')
   return `resource "aws_iam_role" "${terraformName(roleName)}" {\n  name               = ${JSON.stringify(roleName)}\n  assume_role_policy = jsonencode(${json})\n}\n`
 }

@@ -8,7 +8,7 @@ import {connect, type DetailedPeerCertificate} from 'node:tls'
 import type {LoginResult} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
-import {badInput, WidError, type ErrorCode} from '../errors.js'
+import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
 import {proxyUrl} from './remote.js'
 
@@ -56,7 +56,7 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   const spki = new X509Certificate(top.raw).publicKey.export({type: 'spki', format: 'der'})
   const {request} = await import('undici')
   const {Agent} = await import('undici')
-  const agent = new Agent({connect: {ca: [authority], checkServerIdentity: () => undefined}})
+  const agent = new Agent({connect: {ca: [authority], checkServerIdentity: () => undefined, allowPartialTrustChain: true}})
   try {
     const response = await request(`${proxyUrl(proxy)}/webapi/find`, {dispatcher: agent, headersTimeout: 10_000})
     const find = (await response.body.json()) as {clusterName?: string}
@@ -65,6 +65,14 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
     throw new WidError('unavailable', `login: ${proxy} is not a wid server (${(error as Error).message})`)
   } finally {
     await agent.close()
+  }
+}
+
+function certifiesKey(certificate: string, publicKeyPem: string): boolean {
+  try {
+    return new X509Certificate(certificate).publicKey.export({type: 'spki', format: 'pem'}) === publicKeyPem
+  } catch {
+    return false
   }
 }
 
@@ -82,7 +90,7 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
   const keys = await generateKeyPair('ec-p256')
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
   const {Agent, request} = await import('undici')
-  const agent = new Agent({connect: {ca: [options.identity.authority], checkServerIdentity: () => undefined}})
+  const agent = new Agent({connect: {ca: [options.identity.authority], checkServerIdentity: () => undefined, allowPartialTrustChain: true}})
   let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
   try {
     const response = await request(`${proxyUrl(options.proxy)}/v1/login`, {
@@ -92,14 +100,32 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
       body: JSON.stringify({user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}),
       headersTimeout: 30_000,
     })
-    body = (await response.body.json()) as typeof body
+    const text = await response.body.text()
+    try {
+      body = JSON.parse(text) as typeof body
+    } catch {
+      throw new WidError('unavailable', `login: ${options.proxy} answered ${response.statusCode} with something that is not JSON; is it a wid server?`)
+    }
   } catch (error) {
+    if (error instanceof WidError) throw error
     throw new WidError('unavailable', `login: cannot reach ${options.proxy}: ${(error as Error).message}`)
   } finally {
     await agent.close()
   }
-  if (body.error) throw new WidError(body.error.code, body.error.message)
+  if (body?.error !== undefined) {
+    throw new WidError(knownCode(body.error?.code), typeof body.error?.message === 'string' && body.error.message ? body.error.message : `login: ${options.proxy} refused the login without an explanation`)
+  }
   const result = body as LoginResult
+  const valid =
+    !!result &&
+    typeof result.certificate === 'string' &&
+    typeof result.notAfter === 'string' &&
+    typeof result.clusterName === 'string' &&
+    typeof result.user === 'string' &&
+    Array.isArray(result.roles) &&
+    Array.isArray(result.hostAuthorities) &&
+    certifiesKey(result.certificate, publicKey)
+  if (!valid) throw new WidError('unavailable', `login: ${options.proxy} answered the login with something that is not a certificate for our key`)
   const profile: ClientProfile = {
     proxy: options.proxy,
     clusterName: result.clusterName,

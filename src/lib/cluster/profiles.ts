@@ -4,10 +4,11 @@
  * pinned host CA, and what the login said. `$WID_HOME/current-profile` names the one
  * commands use.
  */
+import {createPrivateKey, randomBytes, X509Certificate} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
-import {writeFileAtomic} from '../output/files.js'
+import {ensureDirectory, writeFileAtomic} from '../output/files.js'
 
 export interface ProfileInfo {
   proxy: string
@@ -25,18 +26,42 @@ export interface ClientProfile extends ProfileInfo {
 }
 
 const CURRENT = 'current-profile'
-const directoryName = (proxy: string) => proxy.replace(/[^A-Za-z0-9._-]/g, '_')
-const profileDir = (home: string, proxy: string) => join(home, 'profiles', directoryName(proxy))
+const PROXY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/
 
+/** profiles/<host_port>: only ever a name made from a well-formed HOST:PORT, never `.` or `..`. */
+function profileDir(home: string, proxy: string): string {
+  if (!PROXY.test(proxy) || /^\.+:/.test(proxy)) throw new WidError('state', `login: ${join(home, CURRENT)} names "${proxy}", which is not HOST:PORT; run wid login again`)
+  return join(home, 'profiles', proxy.replace(/[^A-Za-z0-9.-]/g, '_'))
+}
+
+/** Writes the profile into a fresh directory and swaps it in, so a failure leaves no half profile. */
 export async function saveProfile(home: string, profile: ClientProfile): Promise<string> {
   const dir = profileDir(home, profile.proxy)
+  const staging = `${dir}.${randomBytes(4).toString('hex')}.tmp`
   const info: ProfileInfo = {proxy: profile.proxy, clusterName: profile.clusterName, user: profile.user, roles: profile.roles, expires: profile.expires}
-  await writeFileAtomic(join(dir, 'key.pem'), profile.key, 0o600, {force: true})
-  await writeFileAtomic(join(dir, 'cert.pem'), profile.certificate, 0o600, {force: true})
-  await writeFileAtomic(join(dir, 'host-ca.pem'), profile.hostAuthorities.join(''), 0o600, {force: true})
-  await writeFileAtomic(join(dir, 'profile.json'), JSON.stringify(info, null, 2) + '\n', 0o600, {force: true})
-  await writeFileAtomic(join(home, CURRENT), profile.proxy + '\n', 0o600, {force: true})
+  await ensureDirectory(staging)
+  try {
+    await writeFileAtomic(join(staging, 'key.pem'), profile.key, 0o600)
+    await writeFileAtomic(join(staging, 'cert.pem'), profile.certificate, 0o600)
+    await writeFileAtomic(join(staging, 'host-ca.pem'), profile.hostAuthorities.join(''), 0o600)
+    await writeFileAtomic(join(staging, 'profile.json'), JSON.stringify(info, null, 2) + '\n', 0o600)
+    await writeFileAtomic(join(home, CURRENT), profile.proxy + '\n', 0o600, {force: true})
+    await fs.rm(dir, {recursive: true, force: true})
+    await fs.rename(staging, dir)
+  } finally {
+    await fs.rm(staging, {recursive: true, force: true})
+  }
   return dir
+}
+
+function checkProfile(info: ProfileInfo, key: string, certificate: string, authorities: string[]): void {
+  if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles)) {
+    throw new Error('profile.json')
+  }
+  const cert = new X509Certificate(certificate)
+  if (!cert.checkPrivateKey(createPrivateKey(key))) throw new Error('key')
+  if (authorities.length === 0) throw new Error('host-ca.pem')
+  authorities.forEach((pem) => new X509Certificate(pem))
 }
 
 /** The profile commands should use, if someone logged in. */
@@ -50,8 +75,10 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
   const dir = profileDir(home, proxy)
   try {
     const info = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo
-    const [key, certificate, hostAuthorities] = await Promise.all(['key.pem', 'cert.pem', 'host-ca.pem'].map((f) => fs.readFile(join(dir, f), 'utf8')))
-    return {...info, key: key!, certificate: certificate!, hostAuthorities: hostAuthorities!.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []}
+    const [key, certificate, hostCa] = await Promise.all(['key.pem', 'cert.pem', 'host-ca.pem'].map((f) => fs.readFile(join(dir, f), 'utf8')))
+    const hostAuthorities = hostCa!.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []
+    checkProfile(info, key!, certificate!, hostAuthorities)
+    return {...info, key: key!, certificate: certificate!, hostAuthorities}
   } catch {
     throw new WidError('state', `login: the profile for ${proxy} in ${dir} is damaged; run wid login --proxy ${proxy} again`)
   }
@@ -59,12 +86,14 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
 
 /** Forgets the current profile (and its key); returns the proxy it was for. */
 export async function removeCurrentProfile(home: string): Promise<string | undefined> {
-  const profile = await fs.readFile(join(home, CURRENT), 'utf8').then(
+  const proxy = await fs.readFile(join(home, CURRENT), 'utf8').then(
     (p) => p.trim(),
     () => undefined,
   )
-  if (profile === undefined) return undefined
-  await fs.rm(profileDir(home, profile), {recursive: true, force: true})
+  if (proxy === undefined) return undefined
+  // A current-profile that does not name a HOST:PORT is removed on its own; nothing else is touched.
+  const dir = PROXY.test(proxy) && !/^\.+:/.test(proxy) ? profileDir(home, proxy) : undefined
+  if (dir) await fs.rm(dir, {recursive: true, force: true})
   await fs.rm(join(home, CURRENT), {force: true})
-  return profile
+  return proxy
 }

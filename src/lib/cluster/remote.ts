@@ -7,7 +7,7 @@ import type {Agent} from 'undici'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
-import {WidError, type ErrorCode} from '../errors.js'
+import {knownCode, WidError, type ErrorCode} from '../errors.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
 import type {Cluster} from './cluster.js'
@@ -34,7 +34,7 @@ export class RemoteCluster implements Cluster {
     }
     const {Agent, request} = await import('undici')
     this.agent ??= new Agent({
-      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, checkServerIdentity: () => undefined},
+      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, checkServerIdentity: () => undefined, allowPartialTrustChain: true},
       keepAliveTimeout: 10_000,
     })
     let status: number
@@ -59,7 +59,10 @@ export class RemoteCluster implements Cluster {
     } catch {
       throw new WidError('unavailable', `remote: ${this.profile.proxy} answered ${status} with something that is not JSON`)
     }
-    if (parsed.error) throw new WidError(parsed.error.code, parsed.error.message)
+    if (parsed?.error !== undefined || status !== 200) {
+      const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `remote: ${this.profile.proxy} answered ${status} without an explanation`
+      throw new WidError(knownCode(parsed?.error?.code), message)
+    }
     return parsed.result as T
   }
 

@@ -1,5 +1,6 @@
 /** Everything `wid server start` does between reading its settings and serving. */
 import {readFile} from 'node:fs/promises'
+import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
 import {ensureRemoteMode, initializeCluster, setPublicAddr} from '../auth/init.js'
 import {SqliteBackend} from '../backend/sqlite.js'
@@ -17,10 +18,22 @@ async function readPem(path: string, what: string): Promise<string> {
   }
 }
 
+/** A certificate chain and key that TLS can use together, or one line saying what is wrong with them. */
+function checkTlsMaterial(certificate: string, key: string, certFile: string, keyFile: string): void {
+  if (!/-----BEGIN CERTIFICATE-----/.test(certificate)) throw new WidError('bad_input', `server: ${certFile} holds no PEM certificate`)
+  try {
+    createSecureContext({cert: certificate, key})
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^error:[0-9A-F]+:[^:]*:/i, '').split('\n')[0]
+    throw new WidError('bad_input', `server: cannot use ${certFile} with ${keyFile}: ${reason} (a PEM chain, leaf first, and its unencrypted PEM key)`)
+  }
+}
+
 export async function runServer(settings: ServerSettings, version: string): Promise<RunningServer & {dataDir: string}> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
+  if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
   const backend = await SqliteBackend.open(databasePath(dataDir))
   try {
     const now = new Date()
@@ -28,8 +41,8 @@ export async function runServer(settings: ServerSettings, version: string): Prom
     if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
-    // Buffered: a log line per request must not cost a write(2) per request; flushed on close.
-    const destination = pino.destination({dest: 1, sync: false, minLength: 4096})
+    // Asynchronous: a log line per request is written without blocking the request; flushed on close.
+    const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
     const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
     return {

@@ -15,7 +15,7 @@ import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
-import {API} from './api.js'
+import {apiMethod} from './api.js'
 import {PublicDocuments} from './public-documents.js'
 
 export interface ServerOptions {
@@ -32,6 +32,8 @@ export interface ServerOptions {
 export interface RunningServer {
   port: number
   publicAddr: string
+  /** The --ca-pin that wid login expects for this listener. */
+  loginPin: string
   /** Stops accepting connections and waits for requests in flight. */
   close(): Promise<void>
 }
@@ -136,10 +138,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const presented = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
   const top = new X509Certificate(presented.at(-1)!)
   const thumbprint = createHash('sha1').update(top.raw).digest('hex')
-  const hostPins = hostAuthorities.map((pem) => spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'}))))
+  const pinOf = (certificate: X509Certificate) => spkiPin(new Uint8Array(certificate.publicKey.export({type: 'spki', format: 'der'})))
+  const hostPins = hostAuthorities.map((pem) => pinOf(new X509Certificate(pem)))
+  // What wid login pins: the top of the chain this listener presents (the host CA by default).
+  const loginPin = pinOf(top)
   const status = await auth.status()
   const documents = new PublicDocuments(auth, backend, publicAddr)
-  await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, hostCaPins: hostPins, caPins: status.caPins})
+  await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins: status.caPins})
 
   let inFlight = 0
   let drained: (() => void) | undefined
@@ -180,7 +185,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return send(res, 200, JSON.stringify(result))
       }
       caller = callerOf(req)
-      const method = API[path.slice('/v1/'.length)]
+      const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       const result = await method(auth, caller, body)
       return send(res, 200, JSON.stringify({result: result ?? null}))
@@ -206,16 +211,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   )
   server.keepAliveTimeout = 30_000
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new WidError(error.code === 'EADDRINUSE' ? 'unavailable' : 'io', `server: cannot listen on ${options.host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`)),
-    )
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const reasons: Record<string, [ErrorCode, string]> = {
+        EADDRINUSE: ['unavailable', 'the address is in use'],
+        EADDRNOTAVAIL: ['bad_input', 'no such address on this machine'],
+        ENOTFOUND: ['bad_input', 'the host name does not resolve'],
+        EACCES: ['access_denied', 'permission denied (ports below 1024 need privileges)'],
+      }
+      const [code, why] = reasons[error.code ?? ''] ?? ['io', error.message]
+      reject(new WidError(code, `server: cannot listen on ${options.host}:${options.port}: ${why}`))
+    })
     server.listen(options.port, options.host, resolve)
   })
   const port = (server.address() as {port: number}).port
-  logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, hostCaPin: hostPins[0], thumbprint}, 'server started')
+  logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, loginPin, thumbprint}, 'server started')
   return {
     port,
     publicAddr,
+    loginPin,
     close: async () => {
       documents.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
