@@ -18,7 +18,7 @@ function oneLine(message: string): string {
     .filter((line) => line && !/^See more help with --help$/.test(line) && !/^The following errors? occurred:$/.test(line))
   const missingArg = /^Missing \d+ required args?:$/.test(lines[0] ?? '')
   if (missingArg) return `missing required argument ${lines.slice(1).map((l) => l.split(/\s+/)[0]).join(', ')} (see --help)`
-  return lines.join('; ')
+  return lines.join('; ').replace(/^Missing required flag ([\w-]+)/, 'missing required flag --$1')
 }
 
 /** Control characters from user input are shown escaped, never sent to the terminal. */

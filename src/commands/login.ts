@@ -29,6 +29,7 @@ Without a terminal, --ca-pin and --password-stdin are required.`
     const {widHome} = await import('../lib/home.js')
     const proxy = normalizeProxy(flags.proxy)
     const ttlSeconds = parseDuration(flags.ttl, '--ttl')
+    if (ttlSeconds > 30 * 3600) throw badInput(`login: --ttl ${flags.ttl} is longer than the maximum of 30h`)
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY)
     if (!interactive && flags['ca-pin'] === undefined) throw badInput('login: --ca-pin is required without a terminal (wid server start prints it; wid status on the server host shows the "Host CA pin")')
     if (!interactive && !flags['password-stdin']) throw badInput('login: --password-stdin is required without a terminal')

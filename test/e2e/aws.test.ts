@@ -150,19 +150,19 @@ describe('AWS', () => {
   })
 
   it('edits a hand-written config byte for byte, and refuses to replace a profile without --force', async () => {
-    const before = '; my AWS config\r\n[default]\r\nregion = eu-west-1\r\n\r\n# work account\r\n[profile   work ]\r\nrole_arn = arn:aws:iam::111111111111:role/old\r\ns3 =\r\n  max_concurrent_requests = 10\r\n\r\n; keep this comment\r\n[profile other]\r\noutput = json'
+    const before = '; my AWS config \xe9t\xe9\r\n[default]\r\nregion = eu-west-1\r\n\r\n# work account\r\n[profile   work ]\r\nrole_arn = arn:aws:iam::111111111111:role/old\r\ns3 =\r\n  max_concurrent_requests = 10\r\n\r\n; keep this comment\r\n[profile other]\r\noutput = json'
     const config = join(tmp.path, 'config-odd')
-    writeFileSync(config, before)
+    writeFileSync(config, Buffer.from(before, 'latin1'))
     const result = await wid(['aws', 'profile', 'work', '--force', '--role-arn', ROLE_ARN, '--token-file', join(svid, 'jwt_svid'), '--config-file', config])
     expect(result.code, result.stderr).toBe(0)
-    const after = readFileSync(config, 'utf8')
-    const head = '; my AWS config\r\n[default]\r\nregion = eu-west-1\r\n\r\n# work account\r\n[profile   work ]\r\n'
+    const after = readFileSync(config).toString('latin1')
+    const head = '; my AWS config \xe9t\xe9\r\n[default]\r\nregion = eu-west-1\r\n\r\n# work account\r\n[profile   work ]\r\n'
     const tail = '\r\n\r\n; keep this comment\r\n[profile other]\r\noutput = json'
     expect(after).toBe(`${head}role_arn = ${ROLE_ARN}\r\nweb_identity_token_file = ${join(svid, 'jwt_svid')}${tail}`)
 
     const refused = await wid(['aws', 'profile', 'work', '--role-arn', ROLE_ARN, '--token-file', join(svid, 'jwt_svid'), '--config-file', config])
     expect(expectOneLineError(refused)).toMatch(/profile "work" already exists in .*; use --force/)
-    expect(readFileSync(config, 'utf8')).toBe(after)
+    expect(readFileSync(config).toString('latin1')).toBe(after)
   })
 
   it('prints the section with --dry-run and export lines with --env, writing nothing', async () => {

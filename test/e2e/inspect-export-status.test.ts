@@ -95,7 +95,7 @@ describe('wid init, status, auth export, svid inspect', () => {
     expect((await wid(['auth', 'export', '--type', 'jwks', '--out', out, '--force'])).code).toBe(0)
     expect(JSON.parse(readFileSync(out, 'utf8')).keys).toHaveLength(1)
     expect(expectOneLineError(await wid(['auth', 'export', '--type', 'pem']))).toMatch(/--type/)
-    expect(expectOneLineError(await wid(['auth', 'export']))).toMatch(/Missing required flag type/)
+    expect(expectOneLineError(await wid(['auth', 'export']))).toMatch(/missing required flag --type/)
   })
 
   it('svid inspect shows a fresh SVID as valid against its bundle', async () => {

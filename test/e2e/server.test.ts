@@ -98,11 +98,20 @@ print(json.dumps({"discovery": discovery, "claims": claims}))
     const bundleResponse = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent})
     expect(bundleResponse.statusCode).toBe(200)
     const etag = bundleResponse.headers.etag
-    const bundle = (await bundleResponse.body.json()) as {keys: {use: string; x5c?: string[]; kid?: string}[]; spiffe_refresh_hint: number}
+    const bundleText = await bundleResponse.body.text()
+    const bundle = JSON.parse(bundleText) as {keys: {use: string; x5c?: string[]; kid?: string}[]; spiffe_refresh_hint: number}
     expect(bundle.spiffe_refresh_hint).toBe(300)
-    const again = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent, headers: {'if-none-match': String(etag)}})
-    expect(again.statusCode).toBe(304)
-    await again.body.dump()
+    for (const header of [String(etag), `W/${etag}, "other"`, '*']) {
+      const again = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent, headers: {'if-none-match': header}})
+      expect(again.statusCode).toBe(304)
+      await again.body.dump()
+    }
+    const head = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent, method: 'HEAD'})
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(bundleText)))
+    await head.body.dump()
+    const post = await request(`${server.url}/webapi/spiffe/bundle.json`, {dispatcher: agent, method: 'POST'})
+    expect(post.statusCode).toBe(405)
+    await post.body.dump()
     // X.509: the x509-svid key's certificate verifies a freshly issued SVID with openssl
     const x5c = bundle.keys.find((k) => k.use === 'x509-svid')!.x5c![0]!
     writeFileSync(join(tmp.path, 'bundle-ca.pem'), `-----BEGIN CERTIFICATE-----\n${x5c.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`)

@@ -141,13 +141,15 @@ export async function writeProfile(plan: ProfilePlan, force: boolean): Promise<'
   }
   if (stat && !stat.isFile()) throw new WidError('bad_input', `aws: ${plan.configFile} is not a regular file`)
   if (stat) {
-    text = await fs.readFile(plan.configFile, 'utf8')
+    // latin1 maps every byte to one character and back, so bytes that are not UTF-8 survive
+    text = (await fs.readFile(plan.configFile)).toString('latin1')
     mode = stat.mode & 0o777
   }
   const existing = findProfile(text, plan.name)
   if (existing.length > 0 && !force) {
     throw new WidError('already_exists', `aws: profile "${plan.name}" already exists in ${plan.configFile}; use --force to replace it`)
   }
-  await writeFileAtomic(plan.configFile, upsertProfile(text, plan.name, plan.lines), mode, {force: true})
+  const lines = plan.lines.map((line) => Buffer.from(line, 'utf8').toString('latin1'))
+  await writeFileAtomic(plan.configFile, Buffer.from(upsertProfile(text, plan.name, lines), 'latin1'), mode, {force: true})
   return existing.length > 0 ? 'replaced' : 'created'
 }

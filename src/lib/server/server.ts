@@ -110,6 +110,13 @@ function verifiedCaller(socket: TLSSocket): Caller {
   return {kind, name}
 }
 
+/** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
+}
+
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {'content-type': 'application/json', 'cache-control': 'no-store', ...headers})
   res.end(body)
@@ -155,19 +162,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = (req.url ?? '/').split('?')[0]!
     let caller: Caller | undefined
     try {
-      if (req.method === 'GET' && path === '/healthz') return send(res, 200, '{"status":"ok"}')
-      if (req.method === 'GET' && path === '/readyz') {
-        await backend.get('/cluster/config')
-        return send(res, 200, '{"status":"ready"}')
+      const read = req.method === 'GET' || req.method === 'HEAD'
+      const probe = path === '/healthz' || path === '/readyz'
+      const doc = documents.get(path)
+      if ((probe || doc) && !read) throw new HttpError(405, 'bad_input', `api: ${path} answers GET and HEAD only`)
+      if (probe) {
+        if (path === '/readyz') await backend.get('/cluster/config')
+        return send(res, 200, req.method === 'HEAD' ? '' : `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
-      const doc = req.method === 'GET' || req.method === 'HEAD' ? documents.get(path) : undefined
       if (doc) {
-        const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': 'public, max-age=300'}
-        if (req.headers['if-none-match'] === doc.etag) {
+        const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': 'public, max-age=300', 'content-length': String(Buffer.byteLength(doc.body))}
+        if (matchesEtag(req.headers['if-none-match'], doc.etag)) {
           res.writeHead(304, headers).end()
           return
         }
-        return send(res, 200, req.method === 'HEAD' ? '' : doc.body, headers)
+        res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : doc.body)
+        return
       }
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
       const body = await readJson(req)
