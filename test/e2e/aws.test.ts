@@ -6,7 +6,8 @@ import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {openssl} from '../helpers/openssl.js'
+import {INTEGRATION} from '../helpers/design-documents.js'
+import {makeChain, openssl} from '../helpers/openssl.js'
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/s3-reader'
 const PROFILE_ARN = 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/0d5c2b61-9a3e-4e1a-8f3c-1f2e3d4c5b6a'
@@ -221,8 +222,7 @@ describe('AWS', () => {
     })
 
     it('the aws-oidc integration, also as Terraform', async () => {
-      const integration = 'kind: integration\nsub_kind: aws-oidc\nversion: v1\nmetadata:\n  name: my-integration\nspec:\n  aws_oidc:\n    role_arn: "arn:aws:iam::123456789012:role/teleport-oidc-integration-role"\n'
-      expect((await wid(['create', '-f', '-'], {input: integration})).code).toBe(0)
+      expect((await wid(['create', '-f', '-'], {input: INTEGRATION})).code).toBe(0)
       const json = await wid(['aws', 'trust-policy', '--integration', 'my-integration'])
       expect(JSON.parse(json.stdout)).toEqual({
         Version: '2012-10-17',
@@ -243,16 +243,8 @@ describe('AWS', () => {
 
   it('oidc-provider reports the thumbprint of the top certificate the public address presents', async () => {
     // Given a TLS server presenting leaf + intermediate, made with openssl
-    const dir = tmp.path
-    const run = (args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: 'pipe'})
-    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=root', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'])
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=intermediate'])
-    writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n')
-    run(['x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '2', '-extfile', 'ca.ext'])
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=127.0.0.1'])
-    writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=IP:127.0.0.1\n')
-    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext'])
-    const server = createTlsServer({key: readFileSync(join(dir, 'leaf.key')), cert: readFileSync(join(dir, 'leaf.pem'), 'utf8') + readFileSync(join(dir, 'int.pem'), 'utf8')}, (_req, res) => res.end())
+    const {chain, leafKey, intermediate} = makeChain(join(tmp.path, 'pki'))
+    const server = createTlsServer({key: readFileSync(leafKey), cert: readFileSync(chain, 'utf8')}, (_req, res) => res.end())
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {
       const port = (server.address() as AddressInfo).port
@@ -260,7 +252,7 @@ describe('AWS', () => {
       expect((await other(['init', '--cluster-name', 'example.org', '--public-addr', `https://127.0.0.1:${port}`])).code).toBe(0)
       const result = await other(['aws', 'oidc-provider', '--json'])
       expect(result.code, result.stderr).toBe(0)
-      const expected = openssl(['x509', '-in', join(dir, 'int.pem'), '-noout', '-fingerprint', '-sha1']).split('=')[1]!.trim().replace(/:/g, '').toLowerCase()
+      const expected = openssl(['x509', '-in', intermediate, '-noout', '-fingerprint', '-sha1']).split('=')[1]!.trim().replace(/:/g, '').toLowerCase()
       expect(JSON.parse(result.stdout)).toEqual({url: `https://127.0.0.1:${port}/workload-identity`, audience: 'sts.amazonaws.com', thumbprint: expected})
       const tf = await other(['aws', 'oidc-provider', '--format', 'terraform'])
       expect(tf.stdout, tf.stderr).toContain(`thumbprint_list = ["${expected}"]`)

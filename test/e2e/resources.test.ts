@@ -3,49 +3,8 @@ import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
+import {INTEGRATION, ISSUER_ROLE, LEGACY_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {certificateText} from '../helpers/openssl.js'
-
-// The documents of DESIGN §1, verbatim.
-const WORKLOAD_IDENTITY = `kind: workload_identity
-version: v1
-metadata:
-  name: example-workload-identity
-  labels:
-    example: getting-started
-spec:
-  spiffe:
-    id: /svc/example-service
-`
-const ISSUER_ROLE = `kind: role
-version: v6
-metadata:
-  name: example-workload-identity-issuer
-spec:
-  allow:
-    workload_identity_labels:
-      example: ["getting-started"]
-    rules:
-      - resources: [workload_identity]
-        verbs: [list, read]
-`
-const LEGACY_ROLE = `kind: role
-version: v6
-metadata:
-  name: example-service-legacy
-spec:
-  allow:
-    spiffe:
-      - path: /svc/example-service
-`
-const INTEGRATION = `kind: integration
-sub_kind: aws-oidc
-version: v1
-metadata:
-  name: my-integration
-spec:
-  aws_oidc:
-    role_arn: "arn:aws:iam::123456789012:role/teleport-oidc-integration-role"
-`
 
 describe('resources and access control', () => {
   const tmp = tempDir()

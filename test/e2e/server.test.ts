@@ -5,34 +5,12 @@ import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
-import {openssl} from '../helpers/openssl.js'
+import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
+import {makeChain, openssl} from '../helpers/openssl.js'
 import {startWidServer, type WidServer} from '../helpers/server.js'
 
 const PYTHON = '/usr/bin/python3'
 const PASSWORD = 'correct horse battery staple'
-const WORKLOAD_IDENTITY = `kind: workload_identity
-version: v1
-metadata:
-  name: example-workload-identity
-  labels:
-    example: getting-started
-spec:
-  spiffe:
-    id: /svc/example-service
----
-kind: role
-version: v6
-metadata:
-  name: example-workload-identity-issuer
-spec:
-  allow:
-    workload_identity_labels:
-      example: ["getting-started"]
-    rules:
-      - resources: [workload_identity]
-        verbs: [list, read]
-`
-
 describe('wid server and remote mode', () => {
   const tmp = tempDir()
   const serverHome = join(tmp.path, 'server')
@@ -49,7 +27,7 @@ describe('wid server and remote mode', () => {
     expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
     server = await startWidServer(serverHome)
     // The admin on the server host works in local mode beside the running server
-    expect((await admin(['create', '-f', '-'], {input: WORKLOAD_IDENTITY})).code).toBe(0)
+    expect((await admin(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])).stdout.trim()
     pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
     const loggedIn = await login(aliceHome, 'alice', ['--invite', invite])
@@ -335,23 +313,12 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
 
   it('serves a certificate chain from another CA (--tls-cert), which wid login pins at its top', async () => {
     // Given a chain as public CAs issue it: leaf + intermediate, the root kept elsewhere
-    const dir = join(tmp.path, 'pki')
-    const {mkdirSync} = await import('node:fs')
-    mkdirSync(dir)
-    const run = (args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: 'pipe'})
-    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=root', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'])
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=intermediate'])
-    writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n')
-    run(['x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '2', '-extfile', 'ca.ext'])
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=wid.example.org'])
-    writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=DNS:wid.example.org,IP:127.0.0.1\n')
-    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext'])
-    writeFileSync(join(dir, 'chain.pem'), readFileSync(join(dir, 'leaf.pem'), 'utf8') + readFileSync(join(dir, 'int.pem'), 'utf8'))
+    const {chain, leafKey} = makeChain(join(tmp.path, 'pki'), 'wid.example.org')
     const home = join(tmp.path, 'pki-server')
     const owner = widIn(home)
     expect((await owner(['init', '--cluster-name', 'pki.example'])).code).toBe(0)
     const invite = (await owner(['users', 'add', 'erin', '--roles', 'access'])).stdout.trim()
-    const pkiServer = await startWidServer(home, undefined, ['--tls-cert', join(dir, 'chain.pem'), '--tls-key', join(dir, 'leaf.key')])
+    const pkiServer = await startWidServer(home, undefined, ['--tls-cert', chain, '--tls-key', leafKey])
     try {
       // When erin pins what the server printed at start-up
       const printed = /--ca-pin (sha256:[0-9a-f]{64})/.exec(pkiServer.log())![1]!
@@ -364,7 +331,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       await pkiServer.stop()
     }
     // And mismatched material is refused with one line naming the files
-    const mismatched = await owner(['server', 'start', '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'chain.pem'), '--tls-key', join(dir, 'int.key')])
+    const mismatched = await owner(['server', 'start', '--listen', '127.0.0.1:0', '--tls-cert', chain, '--tls-key', join(tmp.path, 'pki', 'int.key')])
     expect(mismatched.code).toBe(2)
     expect(expectOneLineError(mismatched)).toMatch(/cannot use .*chain\.pem with .*int\.key/)
   })
