@@ -3,8 +3,8 @@
  * conversions to and from PEM that files and the backend need.
  */
 import {createHash, createPrivateKey, KeyObject, sign as nodeSign} from 'node:crypto'
-import {badInput, WidError} from '../errors.js'
-import {decodePem, encodePem} from './pem.js'
+import {badInput} from '../errors.js'
+import {encodePem} from './pem.js'
 
 /** The KeyObject behind each imported CryptoKey, for synchronous signing (see signDer). */
 const keyObjects = new WeakMap<CryptoKey, KeyObject>()
@@ -50,10 +50,6 @@ export function keyTypeInfo(type: KeyType): KeyTypeInfo {
   return INFO[type]
 }
 
-export function parseKeyType(value: string): KeyType {
-  if ((KEY_TYPES as readonly string[]).includes(value)) return value as KeyType
-  throw badInput(`crypto: unknown key type "${value}" (expected one of ${KEY_TYPES.join(', ')})`)
-}
 
 /** A fresh key pair; the private key is extractable so that it can be written to a file. */
 export async function generateKeyPair(type: KeyType): Promise<CryptoKeyPair> {
@@ -117,9 +113,3 @@ export function signDer(privateKey: CryptoKey, type: KeyType, data: Uint8Array):
   return new Uint8Array(nodeSign(INFO[type].hash, data, object))
 }
 
-/** Reads the one PEM block of `label` expected in `text`. */
-export function singlePemBlock(text: string, label: string, what: string): Uint8Array {
-  const blocks = decodePem(text).filter((b) => b.label === label)
-  if (blocks.length !== 1) throw new WidError('bad_input', `crypto: ${what} must contain exactly one "${label}" PEM block`)
-  return blocks[0]!.der
-}

@@ -96,4 +96,3 @@ export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user
 export type RuleResource = Kind | 'audit'
 
 export type Verb = 'list' | 'read' | 'create' | 'update' | 'delete'
-export const VERBS: readonly Verb[] = ['list', 'read', 'create', 'update', 'delete']
