@@ -4,7 +4,7 @@
  * both). Several processes (CLI runs, a server) may use the same file at once: every write
  * is a `BEGIN IMMEDIATE` transaction and readers see committed state only.
  */
-import {closeSync, mkdirSync, openSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {DatabaseSync, StatementSync} from 'node:sqlite'
 import {WidError} from '../errors.js'
@@ -61,7 +61,7 @@ export class SqliteBackend implements Backend {
       throw new WidError('io', `backend: cannot create ${dir}: ${code === 'EACCES' ? 'permission denied' : (error as Error).message}`)
     }
     try {
-      closeSync(openSync(path, 'a', 0o600))
+      await claimOrCheck(path)
       const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
       migrate(db)
@@ -121,6 +121,26 @@ function upperBound(chars: string[]): string | null {
   const last = chars.at(-1)?.codePointAt(0)
   if (last === undefined || last === 0x10ffff || last === 0xd7ff) return null
   return chars.slice(0, -1).join('') + String.fromCodePoint(last + 1)
+}
+
+/**
+ * Creates the database file (0600) if it does not exist. An existing file that stays empty
+ * is not a store being created by a concurrent first use (that one gains its header within
+ * milliseconds) but a truncated one: refuse it rather than start a new cluster over it.
+ */
+async function claimOrCheck(path: string): Promise<void> {
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+    return
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  for (let waited = 0; statSync(path).size === 0 && !existsSync(`${path}-wal`); waited += 50) {
+    if (waited >= 3000) {
+      throw new WidError('state', `backend: ${path} is empty (truncated?); restore it from a backup, or move it away to start a new cluster`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }
 
 /** SQLite and file-system failures as WidErrors: a damaged store is `state`, a busy one `unavailable`. */

@@ -3,7 +3,7 @@
  * backend objects and between processes, and refusing a schema from a newer wid.
  */
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {DatabaseSync} from 'node:sqlite'
@@ -120,6 +120,18 @@ describe('SqliteBackend.open', () => {
     // Then the error is a WidError naming the path
     expect(error.code).toBe('bad_input')
     expect(error.message).toBe(`backend: ${blocker} (WID_HOME) is not a directory`)
+  })
+
+  it('refuses an existing empty database file instead of starting a new cluster over it', async () => {
+    // Given a store truncated to zero bytes (a full disk, a bad copy)
+    const path = join(dir, 'truncated.db')
+    writeFileSync(path, '')
+    // When it is opened
+    const error = await rejection(SqliteBackend.open(path))
+    // Then it is refused as damaged state, and left as it was
+    expect(error.code).toBe('state')
+    expect(error.message).toMatch(/is empty \(truncated\?\)/)
+    expect(readFileSync(path).length).toBe(0)
   })
 
   it('reports a damaged database as a state error naming the path', async () => {
