@@ -35,7 +35,7 @@ The directory is created with mode 0700 and every file is 0600. Re-issuing into 
     'key-type': keyType('Type of the key pair generated for an X.509-SVID (default: ec-p256).'),
     name: Flags.string({description: 'Issue from the workload identity of this name.', exclusive: ['labels']}),
     output: Flags.string({char: 'o', description: 'Directory to write the SVID files into.', required: true}),
-    'svid-ttl': duration('How long the SVID is valid, at most 24h (e.g. 8h, 90m, 1h30m).', '1h'),
+    'svid-ttl': duration("How long the SVID is valid (e.g. 8h, 90m, 1h30m): at most 24h by path, at most the workload identity's maximum_ttl by name or labels.", '1h'),
     type: Flags.option({default: 'x509', description: 'Kind of SVID.', options: ['x509', 'jwt'] as const})(),
   }
   static override summary = 'Issue an X.509- or JWT-SVID into a directory.'

@@ -15,7 +15,7 @@
  */
 import {randomBytes} from 'node:crypto'
 import {constants, promises as fs, type Stats} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 import {WidError} from '../errors.js'
 
 export interface OutputFile {
@@ -87,14 +87,35 @@ export async function checkOutputDirectory(dir: string): Promise<void> {
   if (!stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(dir)} exists and is not a directory`)
 }
 
-/** Creates `dir` (and missing parents) with mode 0700; returns the first directory it created, if any. */
+/**
+ * Creates `dir` (and missing parents) with mode 0700; returns the first directory it created,
+ * if any. Parents are created one by one rather than with `recursive: true`, which spins
+ * forever under some special file systems (e.g. /proc/1/x).
+ */
 export async function ensureDirectory(dir: string): Promise<string | undefined> {
   await checkOutputDirectory(dir)
+  const missing: string[] = []
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    if (await lstatOrUndefined(current)) break
+    missing.unshift(current)
+    if (dirname(current) === current) break
+  }
+  let created: string | undefined
   try {
-    return await fs.mkdir(dir, {recursive: true, mode: 0o700})
+    for (const path of missing) {
+      try {
+        await fs.mkdir(path, {mode: 0o700})
+        created ??= path
+      } catch (error) {
+        // another process made it meanwhile: fine, as long as it is a directory
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fs.stat(path)).isDirectory()) throw error
+      }
+    }
   } catch (error) {
+    if (created) await fs.rm(created, {recursive: true, force: true})
     throw ioError(dir, error)
   }
+  return created
 }
 
 async function writeAndSync(path: string, data: string | Uint8Array, mode: number): Promise<void> {
