@@ -206,7 +206,9 @@ spec:
     expect(added.token).toMatch(/^[0-9a-f]{32}$/)
     const listed = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout)
     expect(listed.map((t: {id: string}) => t.id)).toContain(added.id)
-    const all = (await wid(['get', 'token', '--format', 'json'])).stdout + (await wid(['get', 'user', '--format', 'json'])).stdout
+    const tokens = JSON.parse((await wid(['get', 'token', '--format', 'json'])).stdout) as {metadata: {name: string}}[]
+    expect(tokens.map((t) => t.metadata.name)).toContain(added.id)
+    const all = JSON.stringify(tokens) + (await wid(['get', 'user', '--format', 'json'])).stdout
     expect(all).not.toContain(added.token)
     expect(all).not.toMatch(/invite_hash|password_hash|secret_hash/)
     expect((await wid(['tokens', 'rm', added.id])).code).toBe(0)

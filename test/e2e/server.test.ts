@@ -205,6 +205,16 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       expect(update.code, update.stderr).toBe(0)
       const allowed = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: allowed}\nspec: {}\n'})
       expect(allowed.code, allowed.stderr).toBe(0)
+      // but a user document never carries credentials: a planted password hash is dropped
+      const {scryptSync, randomBytes} = await import('node:crypto')
+      const salt = randomBytes(16)
+      const hash = `scrypt$32768$8$1$${salt.toString('base64')}$${scryptSync('planted password!', salt, 32, {N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024}).toString('base64')}`
+      const planted = await call(bobCert, 'applyResource', JSON.stringify({resource: {kind: 'user', version: 'v2', metadata: {name: 'evil'}, spec: {roles: ['editor']}, status: {password_hash: hash}}, mode: 'create'}))
+      expect(planted.status).toBe(200)
+      expect(expectOneLineError(await login(join(tmp.path, 'evil'), 'evil', [], 'planted password!'))).toMatch(/invalid user name or password/)
+      // and request label selectors are compared exactly, never as patterns
+      const pattern = await widIn(bobHome)(['svid', 'issue', '--labels', 'example=^g.*$', '--output', join(tmp.path, 'pattern')])
+      expect(expectOneLineError(pattern)).toMatch(/no workload identity labelled example=\^g\.\*\$ that user "bob" may use/)
     })
 
     it('a wrong password, the lockout after repeated failures, and a reused invite', async () => {

@@ -53,7 +53,12 @@ async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): 
 
 /** What a stored resource looks like to readers: no secrets, no hashes. */
 export function publicView<T extends Resource>(resource: T): T {
-  if (resource.kind === 'user' || resource.kind === 'token') {
+  if (resource.kind === 'token') {
+    // Stored under the full hash of the secret; readers see only the short id.
+    const {status, ...rest} = resource as T & {status?: unknown}
+    return {...rest, metadata: {...rest.metadata, name: tokenId(resource as Token)}} as T
+  }
+  if (resource.kind === 'user') {
     const {status, ...rest} = resource as T & {status?: unknown}
     return rest as T
   }
@@ -81,7 +86,9 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
     throw new WidError('bad_input', 'tokens cannot be edited; remove the token and add a new one')
   }
   // Checked here too, not only where the YAML was read: a remote client is not trusted.
-  await checkLater(publicView(input))
+  // (`status` is never taken from a caller: it is dropped below, so it is not validated.)
+  const {status: _ignored, ...document} = input as Resource & {status?: unknown}
+  await checkLater(document as Resource)
   const resource = storedForm(input)
   const {kind} = resource
   const name = resource.metadata.name
@@ -92,9 +99,9 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   const action = existing ? 'updated' : 'created'
   const condition: Condition[] =
     mode === 'create' ? [{key, type: 'absent'}] : mode === 'upsert' ? [] : [{key, type: 'revision', revision: mode.revision}]
-  if (existing && resource.kind === 'user') {
-    // A user document never carries credentials: keep the stored invite or password hash.
-    (resource as User).status = (JSON.parse(existing.value) as User).status
+  if (resource.kind === 'user') {
+    // A user document never carries credentials: keep the stored invite or password hash, or none.
+    (resource as User).status = existing ? (JSON.parse(existing.value) as User).status : undefined
   }
   try {
     await ctx.backend.atomicWrite(condition, [putResource(resource), auditOperation(event(ctx, principal, `resource.${action}`, kind, name))])

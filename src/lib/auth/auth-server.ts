@@ -76,7 +76,7 @@ export class AuthServer {
   private readonly audit: AuditWriter
   private readonly hostSigner = new AuthorityCache('host', x509Signer)
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
-  private readonly loginLimits: LoginLimits = {perUser: new FailureLimiter(5, 15 * 60_000), perAddress: new FailureLimiter(20, 15 * 60_000)}
+  private readonly loginLimits: LoginLimits = {perUser: new FailureLimiter(5, 15 * 60_000), perAddress: new FailureLimiter(20, 15 * 60_000), inFlight: 0}
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend

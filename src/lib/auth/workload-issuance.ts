@@ -12,9 +12,8 @@ import {badInput, WidError} from '../errors.js'
 import type {WorkloadIdentity} from '../resources/types.js'
 import {getResource, listResources} from '../services/resources.js'
 import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
-import {matchLabels} from './access.js'
 import type {Attributes} from './attributes.js'
-import {checkDnsSan, MAX_SVID_TTL_SECONDS} from './issuance.js'
+import {checkDnsSan, checkIpSan, MAX_SVID_TTL_SECONDS} from './issuance.js'
 import type {Principal} from './principal.js'
 import {evaluateRules} from './rules.js'
 import {renderTemplate} from './templates.js'
@@ -27,6 +26,7 @@ export interface SvidSelector {
 }
 
 export const MAX_LABEL_MATCHES = 10
+const MAX_SANS = 100
 const DEFAULT_X509_MAX_TTL_SECONDS = 24 * 3600
 const DEFAULT_JWT_MAX_TTL_SECONDS = 24 * 3600
 
@@ -103,6 +103,9 @@ export interface ResolveRequest {
 export async function resolveIdentity(backend: Backend, td: TrustDomain, principal: Principal, request: ResolveRequest): Promise<ResolvedIdentity> {
   const {selector} = request
   checkSelector(selector)
+  if ((request.dnsSans?.length ?? 0) + (request.ipSans?.length ?? 0) > MAX_SANS) throw badInput(`svid: at most ${MAX_SANS} DNS and IP SANs`)
+  request.dnsSans?.forEach(checkDnsSan)
+  request.ipSans?.forEach(checkIpSan)
   if (selector.path !== undefined) {
     const spiffeId = SpiffeId.fromPath(td, selector.path)
     principal.access?.checkSpiffePath(selector.path, request.dnsSans ?? [], request.ipSans ?? [])
@@ -118,17 +121,15 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
     return fromWorkloadIdentity(td, wi, principal.attributes, request.type)
   }
   const labels = selector.labels!
-  const matching = (await listResources<WorkloadIdentity>(backend, 'workload_identity')).filter((wi) => matchLabels(labels, wi.metadata.labels))
-  const usable = principal.access ? matching.filter((wi) => principal.access!.canUseWorkloadIdentity(wi, ['read', 'list']).allowed) : matching
+  // A request's selector is compared exactly (patterns are for roles, which admins write), and
+  // only identities the caller may use are considered, so nothing is revealed about the rest.
+  const usable = (await listResources<WorkloadIdentity>(backend, 'workload_identity')).filter(
+    (wi) =>
+      Object.entries(labels).every(([key, value]) => wi.metadata.labels?.[key] === value) &&
+      (!principal.access || principal.access.canUseWorkloadIdentity(wi, ['read', 'list']).allowed),
+  )
   const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
-  if (usable.length === 0) {
-    throw new WidError(
-      matching.length ? 'access_denied' : 'not_found',
-      matching.length
-        ? `auth: ${principal.description} may not use any of the ${matching.length} workload identities labelled ${shown}`
-        : `auth: no workload identity is labelled ${shown}`,
-    )
-  }
+  if (usable.length === 0) throw new WidError('not_found', `auth: no workload identity labelled ${shown} that ${principal.description} may use`)
   if (usable.length > MAX_LABEL_MATCHES) {
     throw new WidError('bad_input', `auth: labels ${shown} match ${usable.length} workload identities; at most ${MAX_LABEL_MATCHES} may match, so narrow the selector`)
   }

@@ -4,7 +4,7 @@
  * with a password or invite for a certificate on a key generated here.
  */
 import {X509Certificate} from 'node:crypto'
-import {connect, type DetailedPeerCertificate} from 'node:tls'
+import {connect, rootCertificates, type DetailedPeerCertificate} from 'node:tls'
 import type {LoginResult} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
@@ -32,13 +32,31 @@ export interface ClusterIdentity {
   authority: string
   pin: string
   clusterName: string
+  /**
+   * Whether the server's certificate must also match the proxy's host name: yes unless the
+   * pinned certificate is a private root (self-signed, not a public CA), which only this
+   * cluster's certificates chain to.
+   */
+  verifyHostname: boolean
+}
+
+function isPrivateRoot(certificate: X509Certificate, pem: string): boolean {
+  return certificate.issuer === certificate.subject && certificate.verify(certificate.publicKey) && !rootCertificates.includes(pem.trim())
+}
+
+/** Connection options that trust only the pinned certificate (and, for public CAs, check the host name). */
+export function pinnedConnect(identity: {authority: string; verifyHostname: boolean}): {ca: string[]; allowPartialTrustChain: true; checkServerIdentity?: () => undefined} {
+  return identity.verifyHostname
+    ? {ca: [identity.authority], allowPartialTrustChain: true}
+    : {ca: [identity.authority], allowPartialTrustChain: true, checkServerIdentity: () => undefined}
 }
 
 /** Connects without trusting anything yet, to learn which CA the server's chain ends in. */
 export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   const {host, port} = hostAndPort(proxy)
   const top = await new Promise<DetailedPeerCertificate>((resolve, reject) => {
-    const socket = connect({host, port, rejectUnauthorized: false, timeout: 10_000, servername: /^[\d.]+$|:/.test(host) ? undefined : host})
+    // An empty trust store: the chain stays as the server sent it, never completed from local roots.
+    const socket = connect({host, port, ca: [], rejectUnauthorized: false, timeout: 10_000, servername: /^[\d.]+$|:/.test(host) ? undefined : host})
     socket.once('timeout', () => {
       socket.destroy()
       reject(new WidError('unavailable', `login: ${proxy} did not answer within 10s`))
@@ -53,14 +71,17 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   })
   if (!top.raw) throw new WidError('unavailable', `login: ${proxy} presented no certificate`)
   const authority = encodePem('CERTIFICATE', new Uint8Array(top.raw))
-  const spki = new X509Certificate(top.raw).publicKey.export({type: 'spki', format: 'der'})
-  const {request} = await import('undici')
-  const {Agent} = await import('undici')
-  const agent = new Agent({connect: {ca: [authority], checkServerIdentity: () => undefined, allowPartialTrustChain: true}})
+  const certificate = new X509Certificate(top.raw)
+  const spki = certificate.publicKey.export({type: 'spki', format: 'der'})
+  const verifyHostname = !isPrivateRoot(certificate, authority)
+  const {Agent, request} = await import('undici')
+  const agent = new Agent({connect: pinnedConnect({authority, verifyHostname})})
   try {
     const response = await request(`${proxyUrl(proxy)}/webapi/find`, {dispatcher: agent, headersTimeout: 10_000})
-    const find = (await response.body.json()) as {clusterName?: string}
-    return {authority, pin: spkiPin(new Uint8Array(spki)), clusterName: String(find.clusterName ?? 'unknown')}
+    const find = (await response.body.json()) as {clusterName?: unknown}
+    // Shown in the trust question: only trust-domain characters, never terminal control codes.
+    const clusterName = String(find.clusterName ?? 'unknown').replace(/[^a-z0-9._-]/g, '?').slice(0, 255)
+    return {authority, pin: spkiPin(new Uint8Array(spki)), clusterName, verifyHostname}
   } catch (error) {
     throw new WidError('unavailable', `login: ${proxy} is not a wid server (${(error as Error).message})`)
   } finally {
@@ -90,7 +111,7 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
   const keys = await generateKeyPair('ec-p256')
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
   const {Agent, request} = await import('undici')
-  const agent = new Agent({connect: {ca: [options.identity.authority], checkServerIdentity: () => undefined, allowPartialTrustChain: true}})
+  const agent = new Agent({connect: pinnedConnect(options.identity)})
   let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
   try {
     const response = await request(`${proxyUrl(options.proxy)}/v1/login`, {
@@ -132,6 +153,7 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
     user: result.user,
     roles: result.roles,
     expires: result.notAfter,
+    verifyHostname: options.identity.verifyHostname,
     key: await exportPkcs8Pem(keys.privateKey),
     certificate: result.certificate,
     hostAuthorities: result.hostAuthorities.includes(options.identity.authority) ? result.hostAuthorities : [...result.hostAuthorities, options.identity.authority],

@@ -17,6 +17,8 @@ export interface ProfileInfo {
   roles: string[]
   /** When the client certificate expires. */
   expires: string
+  /** Whether the server must also match the proxy's host name (a public-CA chain was pinned). */
+  verifyHostname: boolean
 }
 
 export interface ClientProfile extends ProfileInfo {
@@ -38,7 +40,14 @@ function profileDir(home: string, proxy: string): string {
 export async function saveProfile(home: string, profile: ClientProfile): Promise<string> {
   const dir = profileDir(home, profile.proxy)
   const staging = `${dir}.${randomBytes(4).toString('hex')}.tmp`
-  const info: ProfileInfo = {proxy: profile.proxy, clusterName: profile.clusterName, user: profile.user, roles: profile.roles, expires: profile.expires}
+  const info: ProfileInfo = {
+    proxy: profile.proxy,
+    clusterName: profile.clusterName,
+    user: profile.user,
+    roles: profile.roles,
+    expires: profile.expires,
+    verifyHostname: profile.verifyHostname,
+  }
   await ensureDirectory(staging)
   try {
     await writeFileAtomic(join(staging, 'key.pem'), profile.key, 0o600)
@@ -55,7 +64,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
 }
 
 function checkProfile(info: ProfileInfo, key: string, certificate: string, authorities: string[]): void {
-  if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles)) {
+  if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles) || typeof info.verifyHostname !== 'boolean') {
     throw new Error('profile.json')
   }
   const cert = new X509Certificate(certificate)

@@ -33,8 +33,9 @@ export class RemoteCluster implements Cluster {
       throw new WidError('access_denied', `login: your login to ${this.profile.proxy} expired at ${this.profile.expires}; run wid login --proxy ${this.profile.proxy} --user ${this.profile.user}`)
     }
     const {Agent, request} = await import('undici')
+    const pinned = this.profile.verifyHostname ? {} : {checkServerIdentity: () => undefined}
     this.agent ??= new Agent({
-      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, checkServerIdentity: () => undefined, allowPartialTrustChain: true},
+      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned},
       keepAliveTimeout: 10_000,
     })
     let status: number

@@ -40,6 +40,7 @@ export interface RunningServer {
 
 const MAX_BODY_BYTES = 1024 * 1024
 const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
+const HOST_CERT_RENEW_MS = 24 * 3600 * 1000
 
 const STATUS: Record<ErrorCode, number> = {
   bad_input: 400,
@@ -133,15 +134,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = await AuthServer.open(backend)
   const {publicAddr, clusterName} = await auth.status()
   const hostAuthorities = await auth.hostAuthorities()
-  let key = options.tlsKey
-  let chain = options.tlsCertificate
-  if (!key || !chain) {
+  /** A fresh key and host-CA certificate for the public and listen addresses. */
+  const issueOwnCertificate = async (): Promise<{key: string; chain: string}> => {
     const keys = await generateKeyPair('ec-p256')
     const spki = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
     const issued = await auth.hostCertificate(listenNames(publicAddr, options.host), spki, HOST_CERT_TTL_SECONDS)
-    key = await exportPkcs8Pem(keys.privateKey)
-    chain = issued.certificate + hostAuthorities[0]!
+    return {key: await exportPkcs8Pem(keys.privateKey), chain: issued.certificate + hostAuthorities[0]!}
   }
+  const ownCertificate = options.tlsKey && options.tlsCertificate ? undefined : await issueOwnCertificate()
+  const key = ownCertificate?.key ?? options.tlsKey!
+  const chain = ownCertificate?.chain ?? options.tlsCertificate!
   const presented = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
   const top = new X509Certificate(presented.at(-1)!)
   const thumbprint = createHash('sha1').update(top.raw).digest('hex')
@@ -210,8 +212,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
+  const clientAuthorities = await auth.clientAuthorities()
   const server: Server = createServer(
-    {key, cert: chain, ca: await auth.clientAuthorities(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2'},
+    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2'},
     (req, res) => {
       inFlight++
       void handle(req, res).finally(() => {
@@ -220,6 +223,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   )
   server.keepAliveTimeout = 30_000
+  server.maxConnections = 10_000
+  // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
+  const renewal = ownCertificate
+    ? setInterval(() => {
+        void issueOwnCertificate()
+          .then((renewed) => server.setSecureContext({key: renewed.key, cert: renewed.chain, ca: clientAuthorities, minVersion: 'TLSv1.2'}))
+          .catch((error: unknown) => logger.error({err: error}, 'renewing the server certificate failed'))
+      }, HOST_CERT_RENEW_MS)
+    : undefined
+  renewal?.unref()
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reasons: Record<string, [ErrorCode, string]> = {
@@ -231,7 +244,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const [code, why] = reasons[error.code ?? ''] ?? ['io', error.message]
       reject(new WidError(code, `server: cannot listen on ${options.host}:${options.port}: ${why}`))
     })
-    server.listen(options.port, options.host, resolve)
+    server.listen(options.port, options.host, () => {
+      // After start-up, errors of the listener (e.g. out of file descriptors) are logged, not fatal.
+      server.on('error', (error) => logger.error({err: error}, 'listener error'))
+      resolve()
+    })
   })
   const port = (server.address() as {port: number}).port
   logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, loginPin, thumbprint}, 'server started')
@@ -241,6 +258,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     loginPin,
     close: async () => {
       documents.stop()
+      clearInterval(renewal)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
