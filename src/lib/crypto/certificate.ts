@@ -137,23 +137,32 @@ export function keyIdentifier(subjectPublicKeyInfo: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha1').update(publicKey!.value.subarray(1)).digest())
 }
 
+const algorithmIdentifiers = new Map<KeyType, der.Der>()
+
 function algorithmIdentifier(type: KeyType): der.Der {
-  const {signatureOid} = keyTypeInfo(type)
-  return type === 'rsa-2048' ? der.sequence(der.oid(signatureOid), der.nullValue()) : der.sequence(der.oid(signatureOid))
+  let encoded = algorithmIdentifiers.get(type)
+  if (!encoded) {
+    const {signatureOid} = keyTypeInfo(type)
+    encoded = type === 'rsa-2048' ? der.sequence(der.oid(signatureOid), der.nullValue()) : der.sequence(der.oid(signatureOid))
+    algorithmIdentifiers.set(type, encoded)
+  }
+  return encoded
 }
+
+/** [0] EXPLICIT INTEGER 2: every certificate wid builds is X.509 v3. */
+const VERSION_3 = der.explicit(0, der.smallInteger(2))
+const CRITICAL = der.boolean(true)
 
 /** The DER of one Extension; callers that reuse an extension for many certificates encode it once. */
 export function encodeExtension(e: Extension): der.Der {
-  return e.critical
-    ? der.sequence(der.oid(e.oid), der.boolean(true), der.octetString(e.value))
-    : der.sequence(der.oid(e.oid), der.octetString(e.value))
+  return e.critical ? der.sequence(der.oid(e.oid), CRITICAL, der.octetString(e.value)) : der.sequence(der.oid(e.oid), der.octetString(e.value))
 }
 
 export function buildCertificate(t: CertificateTemplate): Uint8Array {
   const signatureAlgorithm = algorithmIdentifier(t.signer.type)
   const extensions = t.extensions.map((e) => (e instanceof Uint8Array ? e : encodeExtension(e)))
   const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
+    VERSION_3,
     der.unsignedInteger(t.serial),
     signatureAlgorithm,
     t.issuer,

@@ -58,7 +58,7 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
   const der = buildCertificate({
     serial,
     issuer: ca.subject,
-    subject: encodeName(subject),
+    subject: subject.length === 0 ? EMPTY_NAME : encodeName(subject),
     notBefore: t.notBefore,
     notAfter: t.notAfter,
     subjectPublicKeyInfo: t.subjectPublicKeyInfo,
@@ -67,6 +67,8 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
   })
   return {der, serial}
 }
+
+const EMPTY_NAME = encodeName([])
 
 const fixedExtensionCache = new WeakMap<SigningAuthority, Map<KeyType, Uint8Array[]>>()
 
