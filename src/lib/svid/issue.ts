@@ -39,13 +39,11 @@ export interface IssuedSvid {
   files: string[]
 }
 
-export type CheckedIssueOptions = IssueToDirectoryOptions
-
 /**
  * Refuses bad requests before anything is opened or written, with the same rules the
  * cluster applies (the cluster checks again: it cannot trust its clients).
  */
-export function checkIssueOptions(options: IssueToDirectoryOptions): CheckedIssueOptions {
+export function checkIssueOptions(options: IssueToDirectoryOptions): IssueToDirectoryOptions {
   if (options.path === undefined && options.name === undefined && options.labels === undefined) {
     throw badInput('svid: give the SPIFFE ID path to issue (e.g. wid svid issue --output DIR /svc/foo), or --name or --labels of a workload identity')
   }
@@ -68,7 +66,7 @@ export function checkIssueOptions(options: IssueToDirectoryOptions): CheckedIssu
   } else if (options.audiences?.length) {
     throw badInput('svid: --audience applies to JWT-SVIDs only (add --type jwt)')
   }
-  return options as CheckedIssueOptions
+  return options
 }
 
 function selectorOf(options: SvidSelector): SvidSelector {
@@ -79,7 +77,7 @@ function selectorOf(options: SvidSelector): SvidSelector {
   }
 }
 
-export async function issueSvidToDirectory(cluster: Cluster, options: CheckedIssueOptions): Promise<IssuedSvid> {
+export async function issueSvidToDirectory(cluster: Cluster, options: IssueToDirectoryOptions): Promise<IssuedSvid> {
   await checkOutputDirectory(options.outputDir)
   if (options.type === 'jwt') {
     const jwt = await cluster.issueJwtSvid({...selectorOf(options), audiences: options.audiences ?? [], ttlSeconds: options.ttlSeconds})
