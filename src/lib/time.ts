@@ -14,3 +14,16 @@ export function parseInstant(value: string, what: string): Date {
   if (Number.isNaN(date.getTime()) || check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour! > 23 || minute! > 59 || second! > 59) throw bad()
   return date
 }
+
+const TWO_DIGITS = Array.from({length: 100}, (_, i) => String(i).padStart(2, '0'))
+
+/**
+ * `Date.prototype.toISOString` for years 1000–9999, built from the UTC fields: about a
+ * third of the built-in's cost, which shows on the issuance path (several per SVID).
+ */
+export function isoString(date: Date): string {
+  const year = date.getUTCFullYear()
+  if (!(year >= 1000 && year <= 9999)) return date.toISOString()
+  const ms = date.getUTCMilliseconds()
+  return `${year}-${TWO_DIGITS[date.getUTCMonth() + 1]}-${TWO_DIGITS[date.getUTCDate()]}T${TWO_DIGITS[date.getUTCHours()]}:${TWO_DIGITS[date.getUTCMinutes()]}:${TWO_DIGITS[date.getUTCSeconds()]}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+}

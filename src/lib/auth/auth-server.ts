@@ -34,6 +34,7 @@ import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, FailureLimiter, MAX_LOGIN_T
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
+import {isoString} from '../time.js'
 
 export type {Caller} from './principal.js'
 
@@ -127,7 +128,7 @@ export class AuthServer {
     const now = this.now()
     const svid = issueX509({signer, bundle, now}, identity, request)
     await this.audit.append({
-      time: now.toISOString(),
+      time: isoString(now),
       type: 'svid.issued',
       actor: principal.actor,
       spiffe_id: svid.spiffeId,
@@ -146,7 +147,7 @@ export class AuthServer {
     const now = this.now()
     const svid = await issueJwt({issuer: this.jwtIssuer, signer, now}, identity, request)
     await this.audit.append({
-      time: now.toISOString(),
+      time: isoString(now),
       type: 'svid.issued',
       actor: principal.actor,
       spiffe_id: svid.spiffeId,

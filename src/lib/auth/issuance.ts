@@ -3,11 +3,13 @@
  * ID construction and the contents of X.509- and JWT-SVIDs (DESIGN §4).
  */
 import {isIP} from 'node:net'
+import {hex} from '../crypto/der.js'
 import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {formatDuration} from '../duration.js'
 import {badInput} from '../errors.js'
+import {isoString} from '../time.js'
 import {mintX509Svid, type SigningAuthority} from '../svid/x509.js'
 import type {JwtSigner} from './authorities.js'
 import type {ResolvedIdentity, SvidSelector} from './workload-issuance.js'
@@ -119,9 +121,9 @@ export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req
   return {
     spiffeId: spiffeId.toString(),
     ...described(identity),
-    serial: Buffer.from(minted.serial).toString('hex'),
-    notBefore: notBefore.toISOString(),
-    notAfter: notAfter.toISOString(),
+    serial: hex(minted.serial),
+    notBefore: isoString(notBefore),
+    notAfter: isoString(notAfter),
     certificates: [encodePem('CERTIFICATE', minted.der)],
     bundle: ctx.bundle,
   }
@@ -130,7 +132,7 @@ export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req
 export function publicKeyDer(pem: string): Uint8Array {
   const match = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(pem.trim() + '\n')
   if (!match) throw badInput('svid: the public key must be one PEM "PUBLIC KEY" block')
-  return new Uint8Array(Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64'))
+  return Buffer.from(match[1]!, 'base64')
 }
 
 export interface JwtIssueContext {
@@ -164,8 +166,8 @@ export async function issueJwt(ctx: JwtIssueContext, identity: ResolvedIdentity,
     ...described(identity),
     token,
     audiences,
-    issuedAt: new Date(iat * 1000).toISOString(),
-    expiresAt: new Date(exp * 1000).toISOString(),
+    issuedAt: isoString(new Date(iat * 1000)),
+    expiresAt: isoString(new Date(exp * 1000)),
     jti,
   }
 }

@@ -41,7 +41,7 @@ export interface NameAttribute {
 export interface Extension {
   oid: string
   critical: boolean
-  value: der.Der
+  value: der.Part
 }
 
 export type GeneralName = {type: 'uri' | 'dns' | 'ip'; value: string}
@@ -116,11 +116,11 @@ function ipBytes(value: string): Uint8Array {
 
 export function subjectAltName(names: GeneralName[], critical: boolean): Extension {
   const encoded = names.map((n) => {
-    if (n.type === 'uri') return der.implicitPrimitive(6, der.ascii(n.value))
-    if (n.type === 'dns') return der.implicitPrimitive(2, der.ascii(n.value))
-    return der.implicitPrimitive(7, ipBytes(n.value))
+    if (n.type === 'uri') return der.element(0x86, [der.ascii(n.value)])
+    if (n.type === 'dns') return der.element(0x82, [der.ascii(n.value)])
+    return der.element(0x87, [ipBytes(n.value)])
   })
-  return {oid: OID.subjectAltName, critical, value: der.sequence(...encoded)}
+  return {oid: OID.subjectAltName, critical, value: der.element(0x30, encoded)}
 }
 
 export function subjectKeyIdentifier(keyId: Uint8Array): Extension {
@@ -153,26 +153,35 @@ function algorithmIdentifier(type: KeyType): der.Der {
 const VERSION_3 = der.explicit(0, der.smallInteger(2))
 const CRITICAL = der.boolean(true)
 
+function extensionElement(e: Extension): der.Element {
+  const value = der.element(0x04, [e.value])
+  return der.element(0x30, e.critical ? [der.oid(e.oid), CRITICAL, value] : [der.oid(e.oid), value])
+}
+
 /** The DER of one Extension; callers that reuse an extension for many certificates encode it once. */
 export function encodeExtension(e: Extension): der.Der {
-  return e.critical ? der.sequence(der.oid(e.oid), CRITICAL, der.octetString(e.value)) : der.sequence(der.oid(e.oid), der.octetString(e.value))
+  return der.encode(extensionElement(e))
 }
+
+const NO_UNUSED_BITS = Uint8Array.of(0)
 
 export function buildCertificate(t: CertificateTemplate): Uint8Array {
   const signatureAlgorithm = algorithmIdentifier(t.signer.type)
-  const extensions = t.extensions.map((e) => (e instanceof Uint8Array ? e : encodeExtension(e)))
-  const tbs = der.sequence(
-    VERSION_3,
-    der.unsignedInteger(t.serial),
-    signatureAlgorithm,
-    t.issuer,
-    der.sequence(der.time(t.notBefore), der.time(t.notAfter)),
-    t.subject,
-    t.subjectPublicKeyInfo,
-    der.explicit(3, der.sequence(...extensions)),
+  const extensions = t.extensions.map((e) => (e instanceof Uint8Array ? e : extensionElement(e)))
+  const tbs = der.encode(
+    der.element(0x30, [
+      VERSION_3,
+      der.unsignedInteger(t.serial),
+      signatureAlgorithm,
+      t.issuer,
+      der.element(0x30, [der.time(t.notBefore), der.time(t.notAfter)]),
+      t.subject,
+      t.subjectPublicKeyInfo,
+      der.element(0xa3, [der.element(0x30, extensions)]),
+    ]),
   )
   const signature = signDer(t.signer.privateKey, t.signer.type, tbs)
-  return der.sequence(tbs, signatureAlgorithm, der.bitString(signature))
+  return der.encode(der.element(0x30, [tbs, signatureAlgorithm, der.element(0x03, [NO_UNUSED_BITS, signature])]))
 }
 
 export interface CertificateFields {

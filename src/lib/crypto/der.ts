@@ -1,32 +1,73 @@
 /**
  * A small DER encoder and TLV reader: just what is needed to build certificates on the
  * issuance hot path without loading a full ASN.1 library (see bench/ for why).
+ *
+ * Encoding is two-step so that nested structures are written once: `element` records a tag
+ * and its parts (bytes or other elements) and their total size; `encode` allocates one
+ * buffer and writes the whole tree into it. The eager helpers below (`tlv`, `sequence`, …)
+ * are `encode(element(…))` for callers that want bytes at once.
  */
 import {WidError} from '../errors.js'
 
 export type Der = Uint8Array
 
-export function tlv(tag: number, ...contents: Der[]): Der {
+/** An element whose encoding is deferred until `encode`. */
+export interface Element {
+  tag: number
+  parts: Part[]
+  /** Length of the contents, header excluded. */
+  size: number
+}
+
+export type Part = Uint8Array | Element
+
+const headerSize = (size: number) => (size < 0x80 ? 2 : size < 0x100 ? 3 : size < 0x10000 ? 4 : size < 0x1000000 ? 5 : 6)
+
+/** The encoded length of a part: its bytes, or an element's header and contents. */
+export const encodedSize = (part: Part): number => (part instanceof Uint8Array ? part.length : headerSize(part.size) + part.size)
+
+export function element(tag: number, parts: Part[]): Element {
   let size = 0
-  for (const c of contents) size += c.length
-  const lengthOctets = size < 0x80 ? 0 : size < 0x100 ? 1 : size < 0x10000 ? 2 : size < 0x1000000 ? 3 : 4
-  const out = new Uint8Array(2 + lengthOctets + size)
-  out[0] = tag
-  if (lengthOctets === 0) out[1] = size
+  for (const part of parts) size += encodedSize(part)
+  return {tag, parts, size}
+}
+
+function write(out: Uint8Array, offset: number, part: Part): number {
+  if (part instanceof Uint8Array) {
+    out.set(part, offset)
+    return offset + part.length
+  }
+  const {size} = part
+  out[offset++] = part.tag
+  if (size < 0x80) out[offset++] = size
   else {
-    out[1] = 0x80 | lengthOctets
-    for (let i = 0; i < lengthOctets; i++) out[1 + lengthOctets - i] = Math.floor(size / 256 ** i) & 0xff
+    const octets = headerSize(size) - 2
+    out[offset++] = 0x80 | octets
+    for (let i = octets - 1; i >= 0; i--) out[offset++] = Math.floor(size / 256 ** i) & 0xff
   }
-  let offset = 2 + lengthOctets
-  for (const c of contents) {
-    out.set(c, offset)
-    offset += c.length
-  }
+  for (const child of part.parts) offset = write(out, offset, child)
+  return offset
+}
+
+/**
+ * The DER bytes of a part, written into one new buffer (from node's buffer pool: every byte
+ * is written, and a small pooled allocation is far cheaper than a new ArrayBuffer).
+ */
+export function encode(part: Part): Der {
+  const out = Buffer.allocUnsafe(encodedSize(part))
+  write(out, 0, part)
   return out
 }
 
-export const sequence = (...items: Der[]): Der => tlv(0x30, ...items)
-export const set = (...items: Der[]): Der => tlv(0x31, ...items)
+export function tlv(tag: number, ...contents: Part[]): Der {
+  return encode(element(tag, contents))
+}
+
+/** Lower-case hex of bytes, without copying them. */
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+
+export const sequence = (...items: Part[]): Der => tlv(0x30, ...items)
+export const set = (...items: Part[]): Der => tlv(0x31, ...items)
 export const octetString = (bytes: Uint8Array): Der => tlv(0x04, bytes)
 export const nullValue = (): Der => Uint8Array.of(0x05, 0x00)
 export const boolean = (value: boolean): Der => Uint8Array.of(0x01, 0x01, value ? 0xff : 0x00)
@@ -42,7 +83,7 @@ export function ascii(value: string): Uint8Array {
 export const utf8String = (value: string): Der => tlv(0x0c, encoder.encode(value))
 export const printableString = (value: string): Der => tlv(0x13, ascii(value))
 /** Context-specific, constructed (EXPLICIT) tag [n]. */
-export const explicit = (n: number, ...contents: Der[]): Der => tlv(0xa0 | n, ...contents)
+export const explicit = (n: number, ...contents: Part[]): Der => tlv(0xa0 | n, ...contents)
 /** Context-specific, primitive (IMPLICIT) tag [n] over raw content bytes. */
 export const implicitPrimitive = (n: number, content: Uint8Array): Der => tlv(0x80 | n, content)
 
@@ -91,11 +132,26 @@ export function oid(dotted: string): Der {
 
 /** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5); whole seconds, UTC. */
 export function time(date: Date): Der {
-  const iso = date.toISOString() // YYYY-MM-DDTHH:MM:SS.sssZ for years 0000-9999
-  const digits = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + 'Z'
   const year = date.getUTCFullYear()
-  if (year >= 1950 && year < 2050) return tlv(0x17, ascii(digits.slice(2)))
-  return tlv(0x18, ascii(digits))
+  if (!(year >= 0 && year <= 9999)) throw new WidError('bad_input', `crypto: cannot encode the time ${String(date)}`)
+  const utc = year >= 1950 && year < 2050
+  const out = new Uint8Array(utc ? 15 : 17)
+  out[0] = utc ? 0x17 : 0x18
+  out[1] = out.length - 2
+  let offset = 2
+  const twoDigits = (n: number) => {
+    out[offset++] = 0x30 + Math.floor(n / 10)
+    out[offset++] = 0x30 + (n % 10)
+  }
+  if (!utc) twoDigits(Math.floor(year / 100))
+  twoDigits(year % 100)
+  twoDigits(date.getUTCMonth() + 1)
+  twoDigits(date.getUTCDate())
+  twoDigits(date.getUTCHours())
+  twoDigits(date.getUTCMinutes())
+  twoDigits(date.getUTCSeconds())
+  out[offset] = 0x5a
+  return out
 }
 
 export interface Tlv {

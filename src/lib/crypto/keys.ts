@@ -110,6 +110,6 @@ export function signDer(privateKey: CryptoKey, type: KeyType, data: Uint8Array):
     object = KeyObject.from(privateKey)
     keyObjects.set(privateKey, object)
   }
-  return new Uint8Array(nodeSign(INFO[type].hash, data, object))
+  return nodeSign(INFO[type].hash, data, object)
 }
 

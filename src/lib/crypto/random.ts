@@ -3,19 +3,20 @@
  * per serial number or id, which shows up on the issuance hot path.
  */
 import {randomBytes} from 'node:crypto'
+import {hex} from './der.js'
 
 const pool = {bytes: new Uint8Array(0), offset: 0}
 
 export function pooledRandomBytes(size: number): Uint8Array {
   if (pool.offset + size > pool.bytes.length) {
-    pool.bytes = new Uint8Array(randomBytes(Math.max(4096, size)))
+    pool.bytes = randomBytes(Math.max(4096, size))
     pool.offset = 0
   }
-  const out = pool.bytes.slice(pool.offset, pool.offset + size)
+  const out = pool.bytes.subarray(pool.offset, pool.offset + size)
   pool.offset += size
   return out
 }
 
 export function randomHex(bytes: number): string {
-  return Buffer.from(pooledRandomBytes(bytes)).toString('hex')
+  return hex(pooledRandomBytes(bytes))
 }
