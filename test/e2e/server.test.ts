@@ -197,6 +197,11 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       expect((await call(bobCert, 'listAudit', JSON.stringify({since: 'garbage'}))).status).toBe(400)
       expect((await call(bobCert, 'exportTrust', JSON.stringify({type: 'bogus'}))).status).toBe(400)
       expect((await call(bobCert, 'status', 'not json')).status).toBe(400)
+      expect((await call(bobCert, 'status', '[1, 2]')).body.error!.message).toBe('api: request body must be a JSON object')
+      const huge = await call(bobCert, 'status', JSON.stringify({padding: 'x'.repeat(1024 * 1024)}))
+      expect(huge).toEqual({status: 413, body: {error: {code: 'bad_input', message: 'api: request body larger than 1 MiB'}}})
+      // the same connection still answers afterwards
+      expect((await call(bobCert, 'status')).status).toBe(200)
       const create = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: sneaky}\nspec: {}\n'})
       expect(create.code).toBe(5)
       expect(expectOneLineError(create)).toMatch(/user "bob" is not allowed to create role \(no role allows it\)/)

@@ -7,7 +7,8 @@
 import {closeSync, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {DatabaseSync, StatementSync} from 'node:sqlite'
-import {WidError} from '../errors.js'
+import {isMainThread, parentPort, Worker, workerData} from 'node:worker_threads'
+import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. */
@@ -18,40 +19,180 @@ const MIGRATIONS = [
 ]
 
 const BUSY_TIMEOUT_MS = 30_000
+/** Items kept by the read cache before it starts over (get reads resources, authorities and settings). */
+const READ_CACHE_LIMIT = 10_000
+/** Marks the workerData of a writer thread (see SqliteOptions.writerThread). */
+const WRITER_THREAD = 'wid-sqlite-writer'
+
+/** The open backends of this process: a commit by one makes the others check for changes at once. */
+const openBackends = new Set<SqliteBackend>()
+
+export interface SqliteOptions {
+  /**
+   * Commit writes on a thread of their own, through a second connection, so that the
+   * event loop does not wait for fsync (synchronous=FULL) while other requests could run.
+   * Worth it for the server; a CLI run would only pay for starting the thread.
+   */
+  writerThread?: boolean
+}
+
+interface Statements {
+  get: StatementSync
+  list: StatementSync
+  revisionOf: StatementSync
+  put: StatementSync
+  remove: StatementSync
+  bump: StatementSync
+  dataVersion: StatementSync
+}
+
+function prepareStatements(db: DatabaseSync): Statements {
+  return {
+    get: db.prepare('SELECT key, value, revision FROM kv WHERE key = ?'),
+    list: db.prepare('SELECT key, value, revision FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY key'),
+    revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
+    put: db.prepare(
+      'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
+    ),
+    remove: db.prepare('DELETE FROM kv WHERE key = ?'),
+    bump: db.prepare("UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
+    dataVersion: db.prepare('PRAGMA data_version'),
+  }
+}
+
+async function connect(path: string): Promise<DatabaseSync> {
+  const {DatabaseSync} = await import('node:sqlite')
+  const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
+  return db
+}
+
+/** One atomic write: the conditions checked and the operations applied in one transaction. */
+function applyWrite(db: DatabaseSync, statements: Statements, conditions: Condition[], operations: Operation[]): number {
+  return transaction(db, () => {
+    for (const condition of conditions) {
+      const row = statements.revisionOf.get(condition.key) as {revision: number} | undefined
+      if (!conditionHolds(condition, row?.revision)) throw conditionFailed(condition)
+    }
+    const {value: revision} = statements.bump.get() as {value: number}
+    for (const op of operations) {
+      if (op.type === 'put') statements.put.run(op.key, op.value, revision)
+      else statements.remove.run(op.key)
+    }
+    return revision
+  })
+}
+
+interface WriteRequest {
+  id: number
+  conditions: Condition[]
+  operations: Operation[]
+}
+
+/** An error as it crosses from the writer thread: a WidError keeps its code, others what storageError needs. */
+type WriteReply = {id: number; revision: number} | {id: number; error: {message: string; widCode?: ErrorCode; code?: string; errcode?: number}}
+
+/** A thread that applies the writes of one backend through its own connection, in order. */
+class WriterThread {
+  private readonly worker: Worker
+  private readonly pending = new Map<number, {resolve: (revision: number) => void; reject: (error: unknown) => void}>()
+  private readonly inFlight = new Set<Promise<number>>()
+  private nextId = 0
+  private failure: WidError | undefined
+
+  private readonly path: string
+
+  constructor(path: string) {
+    this.path = path
+    this.worker = new Worker(new URL(import.meta.url), {workerData: {[WRITER_THREAD]: path}})
+    this.worker.on('message', (reply: WriteReply) => {
+      const waiter = this.pending.get(reply.id)
+      this.pending.delete(reply.id)
+      if ('revision' in reply) return waiter?.resolve(reply.revision)
+      const {message, widCode, ...details} = reply.error
+      waiter?.reject(widCode ? new WidError(widCode, message) : Object.assign(new Error(message), details))
+    })
+    this.worker.on('error', (error) => this.fail(new WidError('internal', `backend: the writer thread of ${path} failed: ${error.message}`)))
+    this.worker.on('exit', (code) => this.fail(new WidError('internal', `backend: the writer thread of ${path} exited (code ${code})`)))
+  }
+
+  private fail(error: WidError): void {
+    this.failure ??= error
+    for (const waiter of this.pending.values()) waiter.reject(error)
+    this.pending.clear()
+  }
+
+  write(conditions: Condition[], operations: Operation[]): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    const written = new Promise<number>((resolve, reject) => {
+      this.pending.set(id, {resolve, reject})
+      this.worker.postMessage({id, conditions, operations} satisfies WriteRequest)
+    })
+    this.inFlight.add(written)
+    const settled = () => void this.inFlight.delete(written)
+    written.then(settled, settled)
+    return written
+  }
+
+  /** Waits for the writes in flight, then stops the thread. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inFlight)
+    this.failure ??= new WidError('unavailable', `backend: ${this.path} is closed`)
+    await this.worker.terminate()
+  }
+}
+
+/** The body of a writer thread: applies each request in order and answers with the revision or the error. */
+async function runWriterThread(path: string): Promise<void> {
+  const db = await connect(path)
+  const statements = prepareStatements(db)
+  parentPort!.on('message', (request: WriteRequest) => {
+    let reply: WriteReply
+    try {
+      reply = {id: request.id, revision: applyWrite(db, statements, request.conditions, request.operations)}
+    } catch (error) {
+      const {message, code, errcode} = error as {message?: string; code?: string; errcode?: number}
+      reply = {id: request.id, error: {message: message ?? String(error), code, errcode, ...(isWidError(error) ? {widCode: error.code} : {})}}
+    }
+    parentPort!.postMessage(reply)
+  })
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WRITER_THREAD]) {
+  await runWriterThread((workerData as Record<string, string>)[WRITER_THREAD]!)
+}
 
 export class SqliteBackend implements Backend {
   readonly kind = 'sqlite'
   readonly location: string
   private readonly db: DatabaseSync
-  private readonly statements: {
-    get: StatementSync
-    list: StatementSync
-    revisionOf: StatementSync
-    put: StatementSync
-    remove: StatementSync
-    bump: StatementSync
+  private readonly statements: Statements
+  private readonly writer: WriterThread | undefined
+  /**
+   * Items read by get, kept while nobody else commits. `PRAGMA data_version` changes exactly
+   * when another connection (a CLI run, another server, the writer thread) has committed
+   * since this connection last asked. Asking costs about as much as a read, so it is asked
+   * once per turn of the event loop: a get sees every write committed before the turn it
+   * runs in began, this connection's own writes at once (they drop the entries they touch),
+   * and writes by other backends of this process at once (see openBackends).
+   */
+  private readonly readCache = new Map<string, Item | undefined>()
+  private cachedDataVersion = -1
+  private checkedThisTurn = false
+  private readonly endTurn = () => {
+    this.checkedThisTurn = false
   }
 
-  private constructor(location: string, db: DatabaseSync) {
+  private constructor(location: string, db: DatabaseSync, writer: WriterThread | undefined) {
     this.location = location
     this.db = db
-    this.statements = {
-      get: db.prepare('SELECT key, value, revision FROM kv WHERE key = ?'),
-      list: db.prepare(
-        'SELECT key, value, revision FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY key',
-      ),
-      revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
-      put: db.prepare(
-        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
-      ),
-      remove: db.prepare('DELETE FROM kv WHERE key = ?'),
-      bump: db.prepare("UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
-    }
+    this.statements = prepareStatements(db)
+    this.writer = writer
   }
 
   /** Opens (creating if needed, mode 0600 in a 0700 directory) and migrates the database. */
-  static async open(path: string): Promise<SqliteBackend> {
-    const {DatabaseSync} = await import('node:sqlite')
+  static async open(path: string, options: SqliteOptions = {}): Promise<SqliteBackend> {
     const dir = dirname(path)
     try {
       mkdirSync(dir, {recursive: true, mode: 0o700})
@@ -62,17 +203,34 @@ export class SqliteBackend implements Backend {
     }
     try {
       await claimOrCheck(path)
-      const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
+      const db = await connect(path)
       migrate(db)
-      return new SqliteBackend(path, db)
+      const backend = new SqliteBackend(path, db, options.writerThread ? new WriterThread(path) : undefined)
+      openBackends.add(backend)
+      return backend
     } catch (error) {
       throw storageError(path, error)
     }
   }
 
   async get(key: string): Promise<Item | undefined> {
-    return this.guard(() => this.statements.get.get(key) as Item | undefined)
+    return this.guard(() => {
+      if (!this.checkedThisTurn) {
+        this.checkedThisTurn = true
+        setImmediate(this.endTurn).unref()
+        const {data_version: version} = this.statements.dataVersion.get() as {data_version: number}
+        if (version !== this.cachedDataVersion || this.readCache.size >= READ_CACHE_LIMIT) {
+          this.readCache.clear()
+          this.cachedDataVersion = version
+        }
+      }
+      let item = this.readCache.get(key)
+      if (item === undefined && !this.readCache.has(key)) {
+        item = this.statements.get.get(key) as Item | undefined
+        this.readCache.set(key, item && {key: item.key, value: item.value, revision: item.revision})
+      }
+      return item && {...item}
+    })
   }
 
   async list(prefix: string): Promise<Item[]> {
@@ -89,25 +247,20 @@ export class SqliteBackend implements Backend {
   }
 
   async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
-    return this.guard(() => this.write(conditions, operations))
-  }
-
-  private write(conditions: Condition[], operations: Operation[]): number {
-    return transaction(this.db, () => {
-      for (const condition of conditions) {
-        const row = this.statements.revisionOf.get(condition.key) as {revision: number} | undefined
-        if (!conditionHolds(condition, row?.revision)) throw conditionFailed(condition)
-      }
-      const {value: revision} = this.statements.bump.get() as {value: number}
-      for (const op of operations) {
-        if (op.type === 'put') this.statements.put.run(op.key, op.value, revision)
-        else this.statements.remove.run(op.key)
-      }
-      return revision
-    })
+    try {
+      if (this.writer) return await this.writer.write(conditions, operations)
+      return applyWrite(this.db, this.statements, conditions, operations)
+    } catch (error) {
+      throw storageError(this.location, error)
+    } finally {
+      for (const op of operations) this.readCache.delete(op.key)
+      for (const other of openBackends) if (other !== this || this.writer) other.checkedThisTurn = false
+    }
   }
 
   async close(): Promise<void> {
+    openBackends.delete(this)
+    await this.writer?.close()
     if (this.db.isOpen) this.db.close()
   }
 }

@@ -34,7 +34,7 @@ export async function runServer(settings: ServerSettings, version: string): Prom
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
   if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
-  const backend = await SqliteBackend.open(databasePath(dataDir))
+  const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
   try {
     const now = new Date()
     let {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})

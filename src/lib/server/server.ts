@@ -63,22 +63,35 @@ class HttpError extends WidError {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let size = 0
-  const chunks: Buffer[] = []
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'bad_input', 'api: request body larger than 1 MiB')
-    chunks.push(chunk as Buffer)
-  }
-  if (size === 0) return {}
-  try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {
-    // reported below
-  }
-  throw new HttpError(400, 'bad_input', 'api: request body must be a JSON object')
+/** The request body as a JSON object (at most 1 MiB). Events rather than an async iterator: cheaper per request. */
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let size = 0
+    const chunks: Buffer[] = []
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData)
+        req.resume()
+        reject(new HttpError(413, 'bad_input', 'api: request body larger than 1 MiB'))
+        return
+      }
+      chunks.push(chunk)
+    }
+    req.on('data', onData)
+    req.once('error', reject)
+    req.once('end', () => {
+      if (size > MAX_BODY_BYTES) return
+      if (size === 0) return resolve({})
+      try {
+        const value: unknown = JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'))
+        if (value && typeof value === 'object' && !Array.isArray(value)) return resolve(value as Record<string, unknown>)
+      } catch {
+        // reported below
+      }
+      reject(new HttpError(400, 'bad_input', 'api: request body must be a JSON object'))
+    })
+  })
 }
 
 const callers = new WeakMap<TLSSocket, Caller>()
@@ -118,8 +131,8 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {'content-type': 'application/json', 'cache-control': 'no-store', ...headers})
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body)})
   res.end(body)
 }
 
@@ -170,7 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if ((probe || doc) && !read) throw new HttpError(405, 'bad_input', `api: ${path} answers GET and HEAD only`)
       if (probe) {
         if (path === '/readyz') await backend.get('/cluster/config')
-        return send(res, 200, req.method === 'HEAD' ? '' : `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
+        return send(res, 200, `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
       if (doc) {
         const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': 'public, max-age=300', 'content-length': String(Buffer.byteLength(doc.body))}

@@ -4,11 +4,13 @@
  */
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {createItem, deleteItem, putItem, updateItem, type Backend} from '../../../src/lib/backend/backend.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
+import {WidError} from '../../../src/lib/errors.js'
 import {rejection} from '../../helpers/errors.js'
 
 interface Implementation {
@@ -21,14 +23,37 @@ function memory(): Implementation {
   return {name: 'MemoryBackend', open: async () => new MemoryBackend(), cleanup: () => {}}
 }
 
-function sqlite(): Implementation {
+/**
+ * The writer thread runs the backend's own module file, which has to be JavaScript, so that
+ * variant is tested on the build (`npm test` builds first) rather than on the sources. Its
+ * errors are the build's WidErrors; they are re-made as the sources' for the checks below.
+ */
+async function openBuiltWithWriterThread(path: string): Promise<Backend> {
+  const built = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dist', 'lib', 'backend', 'sqlite.js')).href
+  const backend = await ((await import(built)) as {SqliteBackend: typeof SqliteBackend}).SqliteBackend.open(path, {writerThread: true})
+  const translate = (error: unknown): never => {
+    if (error instanceof Error && error.name === 'WidError') throw new WidError((error as WidError).code, error.message)
+    throw error
+  }
+  return {
+    kind: backend.kind,
+    location: backend.location,
+    get: (key) => backend.get(key).catch(translate),
+    list: (prefix) => backend.list(prefix).catch(translate),
+    atomicWrite: (conditions, operations) => backend.atomicWrite(conditions, operations).catch(translate),
+    close: () => backend.close(),
+  }
+}
+
+function sqlite(writerThread: boolean): Implementation {
   const dirs: string[] = []
   return {
-    name: 'SqliteBackend',
+    name: writerThread ? 'SqliteBackend with a writer thread' : 'SqliteBackend',
     open: async () => {
       const dir = mkdtempSync(join(tmpdir(), 'wid-contract-'))
       dirs.push(dir)
-      return SqliteBackend.open(join(dir, 'state', 'wid.db'))
+      const path = join(dir, 'state', 'wid.db')
+      return writerThread ? openBuiltWithWriterThread(path) : SqliteBackend.open(path)
     },
     cleanup: () => {
       for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
@@ -40,7 +65,7 @@ function sqlite(): Implementation {
 
 const keysOf = (items: {key: string}[]) => items.map((i) => i.key)
 
-for (const impl of [memory(), sqlite()]) {
+for (const impl of [memory(), sqlite(false), sqlite(true)]) {
   describe(`Backend contract: ${impl.name}`, () => {
     let backend: Backend
 
@@ -284,6 +309,29 @@ describe('Backend contract: implementations agree', () => {
       expect(orders[1]).toEqual(orders[0])
     } finally {
       for (const backend of backends) await backend.close()
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('SqliteBackend with a writer thread', () => {
+  it('finishes the writes in flight when closed, and refuses writes after that', async () => {
+    // Given 50 writes handed to the writer thread and not yet awaited
+    const dir = mkdtempSync(join(tmpdir(), 'wid-writer-'))
+    const path = join(dir, 'wid.db')
+    try {
+      const backend = await openBuiltWithWriterThread(path)
+      const writes = Array.from({length: 50}, (_, i) => putItem(backend, `/inflight/${String(i).padStart(2, '0')}`, String(i)))
+      // When the backend is closed at once
+      await backend.close()
+      // Then every write completed, and a reopened store holds all 50
+      expect(await Promise.all(writes)).toHaveLength(50)
+      const reopened = await SqliteBackend.open(path)
+      expect(await reopened.list('/inflight/')).toHaveLength(50)
+      await reopened.close()
+      // And the closed backend refuses another write instead of hanging
+      await expect(putItem(backend, '/late', 'x')).rejects.toThrow(/closed/)
+    } finally {
       rmSync(dir, {recursive: true, force: true})
     }
   })

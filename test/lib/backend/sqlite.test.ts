@@ -89,6 +89,23 @@ describe('SqliteBackend.open', () => {
     expect(await putItem(a, '/other', 'x')).toBeGreaterThan(r2)
   })
 
+  it('serves repeated reads from its cache yet sees a sibling backend\'s write within the same turn', async () => {
+    // Given two backend objects on one file, the first having read a key (so it is cached)
+    const path = join(dir, 'wid.db')
+    const a = await openBackend(path)
+    const b = await openBackend(path)
+    const r1 = await createItem(a, '/cached', 'one')
+    expect(await a.get('/cached')).toMatchObject({value: 'one', revision: r1})
+    expect(await b.get('/cached')).toMatchObject({value: 'one', revision: r1})
+    // When the other updates it and deletes nothing else, without the event loop turning
+    const r2 = await updateItem(b, '/cached', 'two', r1)
+    // Then the first reads the new value at once, and a returned item cannot change the cache
+    const item = await a.get('/cached')
+    expect(item).toMatchObject({value: 'two', revision: r2})
+    item!.value = 'mutated'
+    expect((await a.get('/cached'))?.value).toBe('two')
+  })
+
   it('refuses a database written by a newer schema, asking to upgrade, and leaves it alone', async () => {
     // Given a database whose user_version is beyond the migrations this code knows
     const path = join(dir, 'wid.db')
@@ -193,6 +210,18 @@ describe('SqliteBackend across processes', () => {
     const backend = await openBackend(path)
     expect(await backend.get('/race/winner')).toMatchObject({value: 'x', revision: (winners[0] as {revision: number}).revision})
     expect(await backend.list('/')).toHaveLength(1)
+  })
+
+  it('sees a key another process created after this one read it as missing', async () => {
+    // Given a backend that has read a key and found it missing (so the absence is cached)
+    const path = join(dir, 'seen', 'wid.db')
+    const reader = await openBackend(path)
+    expect(await reader.get('/later')).toBeUndefined()
+    // When another process creates it
+    const [outcome] = await race<{ok: boolean; revision: number}>(1, ['create', path, '/later', 'made elsewhere'])
+    expect(outcome?.ok).toBe(true)
+    // Then the reader's next get returns it
+    expect(await reader.get('/later')).toMatchObject({value: 'made elsewhere', revision: outcome!.revision})
   })
 
   it('loses no increment when 8 processes each add 50 with compare-and-swap retries', async () => {
