@@ -4,7 +4,7 @@
 // `npm run bench:server` (which builds first). Figures only: nothing here fails on a number.
 // Everything stays on 127.0.0.1 and in temporary directories that are removed afterwards.
 import {spawn, spawnSync} from 'node:child_process'
-import {generateKeyPairSync} from 'node:crypto'
+import {generateKeyPairSync, sign} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {availableParallelism, tmpdir} from 'node:os'
@@ -174,14 +174,14 @@ try {
   }
 
   console.log(`\nwid server on ${proxy}: ${CLIENTS} concurrent clients over mutual TLS, ${SECONDS} s each (${process.version}, ${CORES} cores, server and clients share them)`)
-  console.log(`  ${'request'.padEnd(26)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}   server CPU   bench CPU`)
+  console.log(`  ${'request'.padEnd(26)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}   server CPU   per request   bench CPU`)
   const results = {}
   for (const [name, send] of runs) {
     const r = await load(name, server.pid, send)
     results[name] = r
     const errors = r.failures ? `${r.errors}+${r.failures}` : String(r.errors)
     console.log(
-      `  ${name.padEnd(26)} ${r.rate.toFixed(0).padStart(8)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${errors.padStart(7)}   ${r.serverCpu.toFixed(2).padStart(5)} cores   ${r.clientCpu.toFixed(2).padStart(5)} cores`,
+      `  ${name.padEnd(26)} ${r.rate.toFixed(0).padStart(8)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${errors.padStart(7)}   ${r.serverCpu.toFixed(2).padStart(5)} cores   ${((r.serverCpu / r.rate) * 1e6).toFixed(0).padStart(7)} µs    ${r.clientCpu.toFixed(2).padStart(5)} cores`,
     )
     if (r.firstError) console.log(`    first error: ${r.firstError}`)
   }
@@ -199,6 +199,27 @@ try {
       `  ${label.padEnd(12)} 1 core ${one.toFixed(0).padStart(7)}/s  ${CORES} cores ${all.toFixed(0).padStart(7)}/s   ${name}: ${rate.toFixed(0)}/s = ${((rate / one) * 100).toFixed(1)}% of 1 core, ${((rate / all) * 100).toFixed(1)}% of ${CORES} cores`,
     )
   }
+
+  // 4. what one SVID per HTTPS request can reach at best: a request that does no work at
+  // all (JWKS, from memory) plus one signature as node:crypto makes it, on one core
+  const caKey = generateKeyPairSync('ec', {namedCurve: 'P-256'}).privateKey
+  const tbs = Buffer.alloc(450, 1)
+  let signatures = 0
+  const signStart = performance.now()
+  while (performance.now() - signStart < OPENSSL_SECONDS * 1000) {
+    sign('sha256', tbs, caKey)
+    signatures++
+  }
+  const signMicros = ((performance.now() - signStart) * 1000) / signatures
+  const jwks = results['GET jwt-jwks.json']
+  const noopMicros = (jwks.serverCpu / jwks.rate) * 1e6
+  const x509 = results['X.509-SVID (EC P-256 CA)']
+  const ceiling = 1e6 / (noopMicros + signMicros)
+  const one = opensslSignRate('ecdsap256')
+  console.log(
+    `\nCeiling for one X.509-SVID per HTTPS request, per server core: no-op request ${noopMicros.toFixed(0)} µs + node:crypto P-256 signature ${signMicros.toFixed(1)} µs` +
+      ` = ${ceiling.toFixed(0)}/s (${((ceiling / one) * 100).toFixed(0)}% of openssl's one core); measured issuance ${((x509.serverCpu / x509.rate) * 1e6).toFixed(0)} µs per request`,
+  )
 } finally {
   await agent?.close().catch(() => {})
   if (server && server.exitCode === null && server.signalCode === null) {

@@ -7,7 +7,7 @@
 import {closeSync, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
 import type {DatabaseSync, StatementSync} from 'node:sqlite'
-import {isMainThread, parentPort, Worker, workerData} from 'node:worker_threads'
+import type {MessagePort, Worker} from 'node:worker_threads'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
 
@@ -21,8 +21,12 @@ const MIGRATIONS = [
 const BUSY_TIMEOUT_MS = 30_000
 /** Items kept by the read cache before it starts over (get reads resources, authorities and settings). */
 const READ_CACHE_LIMIT = 10_000
-/** Marks the workerData of a writer thread (see SqliteOptions.writerThread). */
-const WRITER_THREAD = 'wid-sqlite-writer'
+/**
+ * Set in a writer thread's environment to the database path (see SqliteOptions.writerThread).
+ * An environment variable rather than workerData so that ordinary runs need not load
+ * node:worker_threads (1.5 ms at start-up) to find out that they are not a writer thread.
+ */
+const WRITER_THREAD_ENV = 'WID_SQLITE_WRITER_THREAD'
 
 /** The open backends of this process: a commit by one makes the others check for changes at once. */
 const openBackends = new Set<SqliteBackend>()
@@ -102,9 +106,14 @@ class WriterThread {
 
   private readonly path: string
 
-  constructor(path: string) {
+  static async start(path: string): Promise<WriterThread> {
+    const {Worker} = await import('node:worker_threads')
+    return new WriterThread(path, new Worker(new URL(import.meta.url), {env: {...process.env, [WRITER_THREAD_ENV]: path}}))
+  }
+
+  private constructor(path: string, worker: Worker) {
     this.path = path
-    this.worker = new Worker(new URL(import.meta.url), {workerData: {[WRITER_THREAD]: path}})
+    this.worker = worker
     this.worker.on('message', (reply: WriteReply) => {
       const waiter = this.pending.get(reply.id)
       this.pending.delete(reply.id)
@@ -144,10 +153,10 @@ class WriterThread {
 }
 
 /** The body of a writer thread: applies each request in order and answers with the revision or the error. */
-async function runWriterThread(path: string): Promise<void> {
+async function runWriterThread(path: string, parentPort: MessagePort): Promise<void> {
   const db = await connect(path)
   const statements = prepareStatements(db)
-  parentPort!.on('message', (request: WriteRequest) => {
+  parentPort.on('message', (request: WriteRequest) => {
     let reply: WriteReply
     try {
       reply = {id: request.id, revision: applyWrite(db, statements, request.conditions, request.operations)}
@@ -155,12 +164,14 @@ async function runWriterThread(path: string): Promise<void> {
       const {message, code, errcode} = error as {message?: string; code?: string; errcode?: number}
       reply = {id: request.id, error: {message: message ?? String(error), code, errcode, ...(isWidError(error) ? {widCode: error.code} : {})}}
     }
-    parentPort!.postMessage(reply)
+    parentPort.postMessage(reply)
   })
 }
 
-if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WRITER_THREAD]) {
-  await runWriterThread((workerData as Record<string, string>)[WRITER_THREAD]!)
+const writerThreadOf = process.env[WRITER_THREAD_ENV]
+if (writerThreadOf) {
+  const {isMainThread, parentPort} = await import('node:worker_threads')
+  if (!isMainThread && parentPort) await runWriterThread(writerThreadOf, parentPort)
 }
 
 export class SqliteBackend implements Backend {
@@ -205,7 +216,7 @@ export class SqliteBackend implements Backend {
       await claimOrCheck(path)
       const db = await connect(path)
       migrate(db)
-      const backend = new SqliteBackend(path, db, options.writerThread ? new WriterThread(path) : undefined)
+      const backend = new SqliteBackend(path, db, options.writerThread ? await WriterThread.start(path) : undefined)
       openBackends.add(backend)
       return backend
     } catch (error) {
