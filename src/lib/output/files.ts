@@ -32,7 +32,10 @@ export interface WriteOptions {
 const DATA_LINK = '..data'
 const LOCK_FILE = '..wid.lock'
 const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}_\d{2}_\d{2}_\d{3}Z\.[0-9a-f]{8}$/
+const BREAK_LOCK_FILE = '..wid.lock.break'
 const LOCK_WAIT_MS = 30_000
+/** A lock file with no pid in it after this long was left by a writer that died creating it. */
+const STALE_EMPTY_LOCK_MS = 5_000
 
 /** Long paths are shortened in messages so that an error stays one readable line. */
 export function shortPath(path: string): string {
@@ -189,25 +192,70 @@ async function currentVersion(dir: string, force: boolean): Promise<string | und
   return undefined
 }
 
+/** Creates `path` holding our pid, or answers false when it already exists. */
+async function createLockFile(path: string): Promise<boolean> {
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  }
+  try {
+    await handle.writeFile(String(process.pid))
+  } finally {
+    await handle.close()
+  }
+  return true
+}
+
+/**
+ * Whether the lock at `path` is held by nobody: its holder has exited, or it names no
+ * holder (one that died between creating it and writing its pid) and is older than that
+ * could take. Answers the holder's pid too, for messages.
+ */
+async function staleLock(path: string): Promise<{stale: boolean; holder: number}> {
+  const [text, stat] = await Promise.all([fs.readFile(path, 'utf8').catch(() => undefined), lstatOrUndefined(path)])
+  if (text === undefined || !stat) return {stale: false, holder: 0}
+  const holder = Number(text)
+  if (holder > 0) return {stale: !isAlive(holder), holder}
+  return {stale: Date.now() - stat.mtimeMs > STALE_EMPTY_LOCK_MS, holder: 0}
+}
+
+/**
+ * Removes a stale lock. Breakers take turns through a second lock and look again once they
+ * hold it, so two waiters that both saw the same dead holder cannot both break the lock (the
+ * second would otherwise remove the first one's fresh lock). Answers whether it broke it.
+ */
+async function breakStaleLock(dir: string, path: string): Promise<boolean> {
+  const breaker = join(dir, BREAK_LOCK_FILE)
+  if (!(await createLockFile(breaker))) {
+    // A breaker that died while holding it (it does so for a few milliseconds) is cleared.
+    if ((await staleLock(breaker)).stale) await fs.rm(breaker, {force: true})
+    return false
+  }
+  try {
+    if (!(await staleLock(path)).stale) return false
+    await fs.rm(path, {force: true})
+    return true
+  } finally {
+    await fs.rm(breaker, {force: true})
+  }
+}
+
 /** Takes the directory's writer lock, waiting for a live holder and breaking a dead one's. */
-async function lock(dir: string): Promise<() => Promise<void>> {
+export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE)
   const deadline = Date.now() + LOCK_WAIT_MS
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     try {
-      const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      await handle.writeFile(String(process.pid))
-      await handle.close()
-      return () => fs.rm(path, {force: true})
+      if (await createLockFile(path)) return () => fs.rm(path, {force: true})
+      const {stale, holder} = await staleLock(path)
+      if (stale && (await breakStaleLock(dir, path))) continue
+      if (Date.now() > deadline) throw new WidError('unavailable', `output: ${shortPath(dir)} is locked by process ${holder || 'unknown'} (${LOCK_FILE})`)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(dir, error)
+      throw ioError(dir, error)
     }
-    const holder = Number(await fs.readFile(path, 'utf8').catch(() => ''))
-    if (holder > 0 && !isAlive(holder)) {
-      await fs.rm(path, {force: true})
-      continue
-    }
-    if (Date.now() > deadline) throw new WidError('unavailable', `output: ${shortPath(dir)} is locked by process ${holder || 'unknown'} (${LOCK_FILE})`)
     await new Promise((resolve) => setTimeout(resolve, delay))
   }
 }
@@ -230,7 +278,7 @@ export async function writeFileSet(dir: string, files: OutputFile[], options: Wr
   let unlock: (() => Promise<void>) | undefined
   let version: string | undefined
   try {
-    unlock = await lock(dir)
+    unlock = await lockDirectory(dir)
     for (const file of files) {
       const path = join(dir, file.name)
       const stat = await lstatOrUndefined(path)

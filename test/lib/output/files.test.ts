@@ -2,7 +2,9 @@
  * The file writer (src/lib/output/files.ts): atomic single files that never follow or
  * clobber what wid did not write, and Kubernetes-style file sets published via `..data`.
  */
+import {spawnSync} from 'node:child_process'
 import {
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -12,13 +14,14 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Worker} from 'node:worker_threads'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {writeFileAtomic, writeFileSet, type OutputFile} from '../../../src/lib/output/files.js'
+import {lockDirectory, writeFileAtomic, writeFileSet, type OutputFile} from '../../../src/lib/output/files.js'
 import {rejection} from '../../helpers/errors.js'
 
 let root: string
@@ -412,5 +415,68 @@ describe('writeFileSet', () => {
     expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('200')
     expect(versionDirs(dir)).toHaveLength(1)
     expect(tempFiles(dir)).toEqual([])
+  })
+})
+
+describe('writeFileSet: the writer lock', () => {
+  /** The pid of a process that has exited. */
+  const exitedPid = () => spawnSync(process.execPath, ['-e', '0']).pid!
+
+  /** Both files of the set name the same version. */
+  const consistentVersion = (dir: string) => {
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8')
+    expect(key.replace('key.pem', 'cert.pem')).toBe(cert)
+    return cert
+  }
+
+  it('lets one holder at a time through when 20 waiters find the lock of a writer that exited', async () => {
+    // Given a directory locked by a process that has exited
+    const dir = join(root, 'holders')
+    mkdirSync(dir)
+    writeFileSync(join(dir, '..wid.lock'), String(exitedPid()))
+    // When 20 waiters take the lock at once, each holding it for a moment
+    let holding = 0
+    let most = 0
+    await Promise.all(
+      Array.from({length: 20}, async () => {
+        const unlock = await lockDirectory(dir)
+        most = Math.max(most, ++holding)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        holding--
+        await unlock()
+      }),
+    )
+    // Then never more than one held it (the dead holder's lock was broken once, not by each)
+    expect(most).toBe(1)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('breaks the lock of a writer that exited exactly once while 20 writers wait on it', async () => {
+    // Given a published set and a lock left by a process that has exited
+    const dir = join(root, 'stale')
+    await writeFileSet(dir, files('0'))
+    writeFileSync(join(dir, '..wid.lock'), String(exitedPid()))
+    // When 20 writers publish at once
+    await Promise.all(Array.from({length: 20}, (_, i) => writeFileSet(dir, files(String(i + 1)))))
+    // Then each took the lock in turn: the visible set is one of theirs and whole, exactly one
+    // version directory remains, and no lock file is left
+    expect(consistentVersion(dir)).toMatch(/^cert\.pem v\d+$/)
+    expect(readdirSync(dir).filter((name) => name.startsWith('..wid.lock'))).toEqual([])
+    expect(versionDirs(dir)).toHaveLength(1)
+  })
+
+  it('breaks a lock that names no holder once it is older than a writer takes to fill it in', async () => {
+    // Given a lock file with no pid in it, written 10 s ago by a writer that died creating it
+    const dir = join(root, 'empty-lock')
+    await writeFileSet(dir, files('0'))
+    const lockPath = join(dir, '..wid.lock')
+    writeFileSync(lockPath, '')
+    const old = new Date(Date.now() - 10_000)
+    utimesSync(lockPath, old, old)
+    // When a writer publishes, then it breaks that lock and succeeds
+    await writeFileSet(dir, files('1'))
+    expect(consistentVersion(dir)).toBe('cert.pem v1')
+    expect(existsSync(lockPath)).toBe(false)
   })
 })
