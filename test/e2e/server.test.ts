@@ -252,6 +252,9 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect((await alice(['get', 'workload_identity/example-workload-identity', '--format', 'json'])).code).toBe(0)
     const issued = await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'after-restart')])
     expect(issued.code, issued.stderr).toBe(0)
+    // failed logins are counted in the store: carol, locked out before the restart, still is
+    const carol = await login(join(tmp.path, 'carol4'), 'carol')
+    expect(expectOneLineError(carol)).toMatch(/too many failed logins; try again in \d+ min/)
   })
 
   it('SIGKILL during 200 concurrent issuances: after a restart, every acknowledged issuance is in the audit log', async () => {

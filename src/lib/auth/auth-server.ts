@@ -30,7 +30,7 @@ import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {resolvePrincipal, type Caller} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
-import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, FailureLimiter, MAX_LOGIN_TTL_SECONDS, type LoginAttempt, type LoginLimits} from './login.js'
+import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
@@ -64,6 +64,9 @@ export interface ClusterStatus {
   dataDir?: string
 }
 
+/** Failed logins allowed per user and per client address within 15 minutes. */
+const LOGIN_LIMITS = {perUser: 5, perAddress: 20, windowMs: 15 * 60_000}
+
 export class AuthServer {
   private readonly backend: Backend
   private readonly config: ClusterConfig
@@ -77,7 +80,7 @@ export class AuthServer {
   private readonly audit: AuditWriter
   private readonly hostSigner = new AuthorityCache('host', x509Signer)
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
-  private readonly loginLimits: LoginLimits = {perUser: new FailureLimiter(5, 15 * 60_000), perAddress: new FailureLimiter(20, 15 * 60_000), inFlight: 0}
+  private readonly loginThrottle: LoginThrottle
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend
@@ -85,6 +88,7 @@ export class AuthServer {
     this.trustDomain = TrustDomain.parse(config.clusterName)
     this.now = now
     this.audit = new AuditWriter(backend)
+    this.loginThrottle = new LoginThrottle(backend, LOGIN_LIMITS)
   }
 
   private get admin(): AdminContext {
@@ -211,7 +215,7 @@ export class AuthServer {
     const spki = publicKeyDer(publicKey)
     checkTtl(ttlSeconds, MAX_LOGIN_TTL_SECONDS)
     const now = this.now()
-    const user = await authenticateUser(this.backend, this.loginLimits, attempt, now)
+    const user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
     const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name}, spki, now, ttlSeconds)
     await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})
     return {

@@ -5,7 +5,7 @@
  * limited per user and per client address.
  */
 import {randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions} from 'node:crypto'
-import type {Backend} from '../backend/backend.js'
+import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {WidError} from '../errors.js'
 import type {User} from '../resources/types.js'
 import {auditOperation} from '../services/audit.js'
@@ -43,45 +43,105 @@ export async function verifyPassword(password: string, stored: string | undefine
   return want.length === key.length && timingSafeEqual(want, key)
 }
 
-interface Window {
-  failures: number[]
+/** Where failed logins are counted: one item per user and per client address. */
+export const LOGIN_FAILURES_PREFIX = '/login-failures/'
+
+export interface ThrottleLimits {
+  perUser: number
+  perAddress: number
+  windowMs: number
 }
 
-/** Failed logins per key (a user, an address): at most `limit` within `windowMs`. */
-export class FailureLimiter {
-  private readonly windows = new Map<string, Window>()
-  private readonly limit: number
-  private readonly windowMs: number
+type Scope = 'user' | 'address'
 
-  constructor(limit: number, windowMs: number) {
-    this.limit = limit
-    this.windowMs = windowMs
+/**
+ * Failed logins per user and per client address, at most `perUser` and `perAddress` within
+ * `windowMs`. They are kept in the store, so every server process on it counts the same
+ * failures and a restart forgets none. Password checks in flight are a per-process limit.
+ */
+export class LoginThrottle {
+  private readonly backend: Backend
+  private readonly limits: ThrottleLimits
+  private lastSweep = 0
+  /** Password checks running now; each holds a scrypt worker for tens of milliseconds. */
+  inFlight = 0
+
+  constructor(backend: Backend, limits: ThrottleLimits) {
+    this.backend = backend
+    this.limits = limits
   }
 
-  /** Keys tracked at most; the oldest windows are dropped beyond it, so memory stays bounded. */
-  static readonly MAX_KEYS = 10_000
-
-  /** Milliseconds until `key` may try again, or 0. */
-  blockedFor(key: string, now: number): number {
-    const recent = (this.windows.get(key)?.failures ?? []).filter((t) => now - t < this.windowMs)
-    return recent.length >= this.limit ? recent[0]! + this.windowMs - now : 0
+  private key(scope: Scope, id: string): string {
+    return `${LOGIN_FAILURES_PREFIX}${scope}/${id}`
   }
 
-  fail(key: string, now: number): void {
-    const window = this.windows.get(key) ?? {failures: []}
-    window.failures = [...window.failures.filter((t) => now - t < this.windowMs), now]
-    this.windows.delete(key)
-    this.windows.set(key, window)
-    if (this.windows.size > FailureLimiter.MAX_KEYS) this.windows.delete(this.windows.keys().next().value!)
+  private recent(value: string | undefined, now: number): number[] {
+    const failures = value === undefined ? [] : (JSON.parse(value) as {failures?: unknown}).failures
+    return Array.isArray(failures) ? failures.filter((t): t is number => typeof t === 'number' && now - t < this.limits.windowMs) : []
   }
 
-  /** Takes back the most recent failure (an attempt counted in advance that succeeded). */
-  forgive(key: string): void {
-    this.windows.get(key)?.failures.pop()
+  /** Milliseconds until this user may try again from this address, or 0. */
+  async blockedFor(user: string, address: string, now: number): Promise<number> {
+    const waits = await Promise.all(
+      ([['user', user, this.limits.perUser], ['address', address, this.limits.perAddress]] as const).map(async ([scope, id, limit]) => {
+        const recent = this.recent((await this.backend.get(this.key(scope, id)))?.value, now)
+        return recent.length >= limit ? Math.min(...recent) + this.limits.windowMs - now : 0
+      }),
+    )
+    return Math.max(...waits)
   }
 
-  clear(key: string): void {
-    this.windows.delete(key)
+  /**
+   * Changes the failure lists of this user and this address together, in one write that is
+   * retried when another process changed either meanwhile.
+   */
+  private async change(user: string, address: string, now: number, edit: (scope: Scope, failures: number[]) => number[]): Promise<void> {
+    const keys = [['user', this.key('user', user)], ['address', this.key('address', address)]] as const
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const items = await Promise.all(keys.map(([, key]) => this.backend.get(key)))
+      const conditions: Condition[] = []
+      const operations: Operation[] = []
+      keys.forEach(([scope, key], i) => {
+        const item = items[i]
+        const failures = edit(scope, this.recent(item?.value, now))
+        conditions.push(item ? {key, type: 'revision', revision: item.revision} : {key, type: 'absent'})
+        if (failures.length > 0) operations.push({key, type: 'put', value: JSON.stringify({failures})})
+        else if (item) operations.push({key, type: 'delete'})
+      })
+      try {
+        if (operations.length > 0) await this.backend.atomicWrite(conditions, operations)
+        return
+      } catch (error) {
+        if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+      }
+    }
+    throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
+  }
+
+  /** Counts an attempt as failed before it is checked, so that parallel guesses cannot all slip under the limit. */
+  async countAttempt(user: string, address: string, now: number): Promise<void> {
+    await this.change(user, address, now, (scope, failures) => [...failures, now].slice(-(scope === 'user' ? this.limits.perUser : this.limits.perAddress)))
+    if (now - this.lastSweep > this.limits.windowMs) await this.sweep(now)
+  }
+
+  /** A counted attempt succeeded: the user's failures are forgotten, and the address is not charged for it. */
+  async succeeded(user: string, address: string, attemptedAt: number, now: number): Promise<void> {
+    await this.change(user, address, now, (scope, failures) => {
+      if (scope === 'user') return []
+      const at = failures.lastIndexOf(attemptedAt)
+      return at < 0 ? failures : [...failures.slice(0, at), ...failures.slice(at + 1)]
+    })
+  }
+
+  /** Removes the entries whose failures have all left the window (once per window, by whichever process notices). */
+  private async sweep(now: number): Promise<void> {
+    this.lastSweep = now
+    const expired = (await this.backend.list(LOGIN_FAILURES_PREFIX)).filter((item) => this.recent(item.value, now).length === 0)
+    for (const item of expired) {
+      await this.backend.atomicWrite([{key: item.key, type: 'revision', revision: item.revision}], [{key: item.key, type: 'delete'}]).catch((error: unknown) => {
+        if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+      })
+    }
   }
 }
 
@@ -90,13 +150,6 @@ export interface LoginAttempt {
   password: string
   invite?: string
   address: string
-}
-
-export interface LoginLimits {
-  perUser: FailureLimiter
-  perAddress: FailureLimiter
-  /** Password checks running now; each holds a scrypt worker for tens of milliseconds. */
-  inFlight: number
 }
 
 const MAX_CONCURRENT_LOGINS = 4
@@ -108,26 +161,21 @@ const refused = () => new WidError('access_denied', 'auth: invalid user name or 
  * Checks a login (or redeems an invite, setting the password) and returns the user. The
  * invite is consumed in the same transaction that stores the password, so it works once.
  */
-export async function authenticateUser(backend: Backend, limits: LoginLimits, attempt: LoginAttempt, now: Date): Promise<User> {
+export async function authenticateUser(backend: Backend, throttle: LoginThrottle, attempt: LoginAttempt, now: Date): Promise<User> {
   if (!USER_NAME.test(attempt.user)) throw refused()
   if (attempt.password.length > 1024) throw new WidError('bad_input', 'auth: the password is longer than 1024 characters')
   const t = now.getTime()
-  const userKey = `user:${attempt.user}`
-  const addressKey = `addr:${attempt.address}`
-  const wait = Math.max(limits.perUser.blockedFor(userKey, t), limits.perAddress.blockedFor(addressKey, t))
+  const wait = await throttle.blockedFor(attempt.user, attempt.address, t)
   if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
-  if (limits.inFlight >= MAX_CONCURRENT_LOGINS) throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
-  // Counted before the (slow) check, so parallel guesses cannot all slip under the limit.
-  limits.perUser.fail(userKey, t)
-  limits.perAddress.fail(addressKey, t)
-  limits.inFlight++
+  if (throttle.inFlight >= MAX_CONCURRENT_LOGINS) throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
+  throttle.inFlight++
   try {
+    await throttle.countAttempt(attempt.user, attempt.address, t)
     const user = await checkCredentials(backend, attempt, now)
-    limits.perUser.clear(userKey)
-    limits.perAddress.forgive(addressKey)
+    await throttle.succeeded(attempt.user, attempt.address, t, t)
     return user
   } finally {
-    limits.inFlight--
+    throttle.inFlight--
   }
 }
 
