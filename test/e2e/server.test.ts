@@ -242,6 +242,26 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     })
   })
 
+  it('refuses the logins of a user that was deleted and created again, until it logs in again', async () => {
+    // Given gina, logged in
+    const ginaHome = join(tmp.path, 'gina')
+    const gina = widIn(ginaHome)
+    const first = (await admin(['users', 'add', 'gina', '--roles', 'access'])).stdout.trim()
+    expect((await login(ginaHome, 'gina', ['--invite', first])).code).toBe(0)
+    expect((await gina(['status'])).code).toBe(0)
+    // When an admin removes gina and adds a new user of the same name
+    expect((await admin(['users', 'rm', 'gina'])).code).toBe(0)
+    const second = (await admin(['users', 'add', 'gina', '--roles', 'access'])).stdout.trim()
+    // Then the old login is refused with advice, although its certificate has not expired
+    const stale = await gina(['get', 'role/access'])
+    expect(stale.code).toBe(5)
+    expect(expectOneLineError(stale)).toMatch(/user "gina" was deleted and created again since this login; run wid login/)
+    // And after a new login (with the new invite) gina is gina again: the same request now
+    // gets as far as the access rules, which do not let the access role read roles
+    expect((await login(ginaHome, 'gina', ['--invite', second])).code).toBe(0)
+    expect(expectOneLineError(await gina(['get', 'role/access']))).toMatch(/user "gina" is not allowed to read role/)
+  })
+
   it('a restart keeps the CA, resources and users, and clients keep working without a new login', async () => {
     const before = JSON.parse((await alice(['status', '--json'])).stdout)
     expect(await server.stop()).toBe(0)

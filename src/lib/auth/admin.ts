@@ -52,6 +52,9 @@ async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): 
 }
 
 /** What a stored resource looks like to readers: no secrets, no hashes. */
+/** A new user's UserStatus.login_id. */
+const newLoginId = (): string => randomBytes(16).toString('hex')
+
 export function publicView<T extends Resource>(resource: T): T {
   if (resource.kind === 'token') {
     // Stored under the full hash of the secret; readers see only the short id.
@@ -101,7 +104,7 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
     mode === 'create' ? [{key, type: 'absent'}] : mode === 'upsert' ? [] : [{key, type: 'revision', revision: mode.revision}]
   if (resource.kind === 'user') {
     // A user document never carries credentials: keep the stored invite or password hash, or none.
-    (resource as User).status = existing ? (JSON.parse(existing.value) as User).status : undefined
+    (resource as User).status = existing ? (JSON.parse(existing.value) as User).status : {login_id: newLoginId()}
   }
   try {
     await ctx.backend.atomicWrite(condition, [putResource(resource), auditOperation(event(ctx, principal, `resource.${action}`, kind, name))])
@@ -256,7 +259,7 @@ export async function addUser(
   }
   await checkLater(user)
   await requireRoles(ctx, `user "${options.name}"`, options.roles)
-  const stored: User = {...user, status: {invite_hash: hashSecret(secret), invite_expires: expires}}
+  const stored: User = {...user, status: {login_id: newLoginId(), invite_hash: hashSecret(secret), invite_expires: expires}}
   const key = resourceKey('user', options.name)
   try {
     await ctx.backend.atomicWrite([{key, type: 'absent'}], [putResource(stored), auditOperation(event(ctx, principal, 'resource.created', 'user', options.name))])

@@ -216,7 +216,7 @@ export class AuthServer {
     checkTtl(ttlSeconds, MAX_LOGIN_TTL_SECONDS)
     const now = this.now()
     const user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
-    const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name}, spki, now, ttlSeconds)
+    const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name, loginId: user.status?.login_id}, spki, now, ttlSeconds)
     await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})
     return {
       certificate: issued.certificate,

@@ -192,7 +192,8 @@ async function checkCredentials(backend: Backend, attempt: LoginAttempt, now: Da
     if (attempt.password.length < MIN_PASSWORD_LENGTH) {
       throw new WidError('bad_input', `auth: the password must be at least ${MIN_PASSWORD_LENGTH} characters`)
     }
-    const updated: User = {...user, status: {password_hash: await hashPassword(attempt.password)}}
+    const loginId = user.status?.login_id
+    const updated: User = {...user, status: {...(loginId ? {login_id: loginId} : {}), password_hash: await hashPassword(attempt.password)}}
     try {
       await backend.atomicWrite(
         [{key: resourceKey('user', user.metadata.name), type: 'revision', revision: user.metadata.revision!}],

@@ -12,7 +12,8 @@ import type {Attributes} from './attributes.js'
 
 export type Caller =
   | {kind: 'admin'; name: string}
-  | {kind: 'user'; name: string}
+  /** loginId: the UserStatus.login_id a client certificate carries ('' for one without); unset in local mode. */
+  | {kind: 'user'; name: string; loginId?: string}
   | {kind: 'bot'; name: string; join?: {method: string; tokenName?: string}}
 
 export interface Principal {
@@ -52,6 +53,9 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
     if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
+    if (caller.loginId !== undefined && caller.loginId !== (user.status?.login_id ?? '')) {
+      throw new WidError('access_denied', `auth: user "${caller.name}" was deleted and created again since this login; run wid login`)
+    }
     const roles = await loadRoles(backend, description, user.spec.roles)
     const attributes: Attributes = {
       user: {name: caller.name, is_bot: false, labels: user.metadata.labels ?? {}, traits: user.spec.traits ?? {}},

@@ -1,7 +1,8 @@
 /**
  * Certificates of remote mode: the server's TLS certificate (host CA) and the client
  * certificates that users and bots present (client CA). A client certificate names its
- * holder in the subject (CN = name, OU = user|bot); what they may do is decided from the
+ * holder in the subject (CN = name, OU = user|bot, and for a user serialNumber = its
+ * login_id, which changes when the user is deleted and created again); what they may do is decided from the
  * store on every call, so a role change takes effect without a new login.
  */
 import {isIP} from 'node:net'
@@ -62,6 +63,7 @@ export function issueClientCertificate(ca: SigningAuthority, holder: Caller, spk
     subject: encodeName([
       {oid: OID.organizationalUnit, value: holder.kind},
       {oid: OID.commonName, value: holder.name},
+      ...(holder.kind === 'user' && holder.loginId ? [{oid: OID.serialNumber, value: holder.loginId}] : []),
     ]),
     notBefore: new Date(now.getTime() - 60_000),
     notAfter,

@@ -68,6 +68,11 @@ export type Role = ResourceBase<'role', 'v6' | 'v7', {allow?: RoleConditions; de
 export type Bot = ResourceBase<'bot', 'v1', {roles: string[]; traits?: {name: string; values: string[]}[]}>
 
 export interface UserStatus {
+  /**
+   * A random id of this incarnation of the user, carried by its client certificates: a user
+   * deleted and created again gets a new one, so logins from before are refused.
+   */
+  login_id?: string
   /** scrypt hash of the password, once set. */
   password_hash?: string
   /** sha256 of an unused invite token, and when it expires. */

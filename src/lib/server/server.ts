@@ -121,7 +121,9 @@ function verifiedCaller(socket: TLSSocket): Caller {
   if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
     throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
   }
-  return {kind, name}
+  if (kind === 'bot') return {kind, name}
+  const loginId = certificate.subject.serialNumber
+  return {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}
 }
 
 /** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
