@@ -5,6 +5,7 @@
  * limited per user and per client address.
  */
 import {randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions} from 'node:crypto'
+import {isIP} from 'node:net'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {WidError} from '../errors.js'
 import type {User} from '../resources/types.js'
@@ -46,6 +47,9 @@ export async function verifyPassword(password: string, stored: string | undefine
 /** Where failed logins are counted: one item per user and per client address. */
 export const LOGIN_FAILURES_PREFIX = '/login-failures/'
 
+/** The item counting a user's failed logins. */
+export const userFailuresKey = (user: string): string => `${LOGIN_FAILURES_PREFIX}user/${user}`
+
 export interface ThrottleLimits {
   perUser: number
   perAddress: number
@@ -72,7 +76,7 @@ export class LoginThrottle {
   }
 
   private key(scope: Scope, id: string): string {
-    return `${LOGIN_FAILURES_PREFIX}${scope}/${id}`
+    return scope === 'user' ? userFailuresKey(id) : `${LOGIN_FAILURES_PREFIX}address/${id}`
   }
 
   private recent(value: string | undefined, now: number): number[] {
@@ -80,34 +84,28 @@ export class LoginThrottle {
     return Array.isArray(failures) ? failures.filter((t): t is number => typeof t === 'number' && now - t < this.limits.windowMs) : []
   }
 
-  /** Milliseconds until this user may try again from this address, or 0. */
-  async blockedFor(user: string, address: string, now: number): Promise<number> {
-    const waits = await Promise.all(
-      ([['user', user, this.limits.perUser], ['address', address, this.limits.perAddress]] as const).map(async ([scope, id, limit]) => {
-        const recent = this.recent((await this.backend.get(this.key(scope, id)))?.value, now)
-        return recent.length >= limit ? Math.min(...recent) + this.limits.windowMs - now : 0
-      }),
-    )
-    return Math.max(...waits)
+  private wait(userFailures: number[], addressFailures: number[], now: number): number {
+    const waitFor = (failures: number[], limit: number) => (failures.length >= limit ? Math.min(...failures) + this.limits.windowMs - now : 0)
+    return Math.max(waitFor(userFailures, this.limits.perUser), waitFor(addressFailures, this.limits.perAddress))
   }
 
   /**
    * Changes the failure lists of this user and this address together, in one write that is
-   * retried when another process changed either meanwhile.
+   * retried when another process changed either meanwhile. `edit` may refuse by throwing.
    */
-  private async change(user: string, address: string, now: number, edit: (scope: Scope, failures: number[]) => number[]): Promise<void> {
-    const keys = [['user', this.key('user', user)], ['address', this.key('address', address)]] as const
+  private async change(user: string, address: string, now: number, edit: (failures: {user: number[]; address: number[]}) => {user: number[]; address: number[]}): Promise<void> {
+    const userKey = this.key('user', user)
+    const addressKey = this.key('address', addressGroup(address))
     for (let attempt = 0; attempt < 20; attempt++) {
-      const items = await Promise.all(keys.map(([, key]) => this.backend.get(key)))
+      const [userItem, addressItem] = await Promise.all([this.backend.get(userKey), this.backend.get(addressKey)])
+      const next = edit({user: this.recent(userItem?.value, now), address: this.recent(addressItem?.value, now)})
       const conditions: Condition[] = []
       const operations: Operation[] = []
-      keys.forEach(([scope, key], i) => {
-        const item = items[i]
-        const failures = edit(scope, this.recent(item?.value, now))
+      for (const [key, item, failures] of [[userKey, userItem, next.user], [addressKey, addressItem, next.address]] as const) {
         conditions.push(item ? {key, type: 'revision', revision: item.revision} : {key, type: 'absent'})
         if (failures.length > 0) operations.push({key, type: 'put', value: JSON.stringify({failures})})
         else if (item) operations.push({key, type: 'delete'})
-      })
+      }
       try {
         if (operations.length > 0) await this.backend.atomicWrite(conditions, operations)
         return
@@ -118,31 +116,65 @@ export class LoginThrottle {
     throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
   }
 
-  /** Counts an attempt as failed before it is checked, so that parallel guesses cannot all slip under the limit. */
-  async countAttempt(user: string, address: string, now: number): Promise<void> {
-    await this.change(user, address, now, (scope, failures) => [...failures, now].slice(-(scope === 'user' ? this.limits.perUser : this.limits.perAddress)))
-    if (now - this.lastSweep > this.limits.windowMs) await this.sweep(now)
+  /**
+   * Admits an attempt, counting it as failed before it is checked, or refuses it when the
+   * user or the address is at its limit. The check and the count are one conditional write,
+   * so parallel guesses, from any number of server processes, cannot slip past the limit.
+   */
+  async admit(user: string, address: string, now: number): Promise<void> {
+    await this.change(user, address, now, (failures) => {
+      const wait = this.wait(failures.user, failures.address, now)
+      if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
+      return {user: [...failures.user, now], address: [...failures.address, now]}
+    })
+    if (now - this.lastSweep > this.limits.windowMs) {
+      this.lastSweep = now
+      // In the background: a login does not wait for it, and a failed sweep is retried a window later.
+      void this.sweep(now).catch(() => {})
+    }
   }
 
-  /** A counted attempt succeeded: the user's failures are forgotten, and the address is not charged for it. */
+  /** An admitted attempt succeeded: the user's failures are forgotten, and the address is not charged for it. */
   async succeeded(user: string, address: string, attemptedAt: number, now: number): Promise<void> {
-    await this.change(user, address, now, (scope, failures) => {
-      if (scope === 'user') return []
-      const at = failures.lastIndexOf(attemptedAt)
-      return at < 0 ? failures : [...failures.slice(0, at), ...failures.slice(at + 1)]
+    await this.change(user, address, now, (failures) => {
+      const at = failures.address.lastIndexOf(attemptedAt)
+      return {user: [], address: at < 0 ? failures.address : [...failures.address.slice(0, at), ...failures.address.slice(at + 1)]}
     })
   }
 
-  /** Removes the entries whose failures have all left the window (once per window, by whichever process notices). */
+  /** Removes the entries whose failures have all left the window, in batches of one write each. */
   private async sweep(now: number): Promise<void> {
-    this.lastSweep = now
     const expired = (await this.backend.list(LOGIN_FAILURES_PREFIX)).filter((item) => this.recent(item.value, now).length === 0)
-    for (const item of expired) {
-      await this.backend.atomicWrite([{key: item.key, type: 'revision', revision: item.revision}], [{key: item.key, type: 'delete'}]).catch((error: unknown) => {
-        if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
-      })
+    for (let i = 0; i < expired.length; i += SWEEP_BATCH) {
+      const batch = expired.slice(i, i + SWEEP_BATCH)
+      await this.backend
+        .atomicWrite(
+          batch.map((item): Condition => ({key: item.key, type: 'revision', revision: item.revision})),
+          batch.map((item): Operation => ({key: item.key, type: 'delete'})),
+        )
+        .catch((error: unknown) => {
+          // one of them failed again meanwhile: the batch waits for the next sweep
+          if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+        })
     }
   }
+}
+
+const SWEEP_BATCH = 500
+
+/**
+ * The address failures are counted under: an IPv4 address as it is (also when IPv4-mapped),
+ * an IPv6 address by its /64, the smallest block a single client usually holds.
+ */
+export function addressGroup(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped) return mapped[1]!
+  if (isIP(address) !== 6) return address
+  const [head = '', tail = ''] = address.split('::')
+  const headGroups = head ? head.split(':') : []
+  const tailGroups = tail ? tail.split(':') : []
+  const groups = address.includes('::') ? [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`
 }
 
 export interface LoginAttempt {
@@ -165,12 +197,10 @@ export async function authenticateUser(backend: Backend, throttle: LoginThrottle
   if (!USER_NAME.test(attempt.user)) throw refused()
   if (attempt.password.length > 1024) throw new WidError('bad_input', 'auth: the password is longer than 1024 characters')
   const t = now.getTime()
-  const wait = await throttle.blockedFor(attempt.user, attempt.address, t)
-  if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
   if (throttle.inFlight >= MAX_CONCURRENT_LOGINS) throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
   throttle.inFlight++
   try {
-    await throttle.countAttempt(attempt.user, attempt.address, t)
+    await throttle.admit(attempt.user, attempt.address, t)
     const user = await checkCredentials(backend, attempt, now)
     await throttle.succeeded(attempt.user, attempt.address, t, t)
     return user

@@ -19,6 +19,8 @@ const MIGRATIONS = [
 ]
 
 const BUSY_TIMEOUT_MS = 30_000
+/** How often get asks whether another connection committed (see SqliteBackend.readCache). */
+const CACHE_CHECK_MS = 1
 /** Items kept by the read cache before it starts over (get reads resources, authorities and settings). */
 const READ_CACHE_LIMIT = 10_000
 /**
@@ -96,66 +98,118 @@ interface WriteRequest {
 /** An error as it crosses from the writer thread: a WidError keeps its code, others what storageError needs. */
 type WriteReply = {id: number; revision: number} | {id: number; error: {message: string; widCode?: ErrorCode; code?: string; errcode?: number}}
 
-/** A thread that applies the writes of one backend through its own connection, in order. */
+type Waiter = {resolve: (revision: number) => void; reject: (error: unknown) => void}
+
+/**
+ * A thread that applies the writes of one backend through its own connection, in order.
+ * If the thread dies, the writes it had not answered fail (whether they committed is
+ * unknown) and the next write starts a new thread.
+ */
 class WriterThread {
-  private readonly worker: Worker
-  private readonly pending = new Map<number, {resolve: (revision: number) => void; reject: (error: unknown) => void}>()
+  private readonly path: string
+  private worker: Promise<Worker> | undefined
+  private readonly pending = new Map<number, Waiter>()
   private readonly inFlight = new Set<Promise<number>>()
   private nextId = 0
-  private failure: WidError | undefined
+  private closed = false
 
-  private readonly path: string
-
-  static async start(path: string): Promise<WriterThread> {
-    const {Worker} = await import('node:worker_threads')
-    return new WriterThread(path, new Worker(new URL(import.meta.url), {env: {...process.env, [WRITER_THREAD_ENV]: path}}))
+  private constructor(path: string) {
+    this.path = path
   }
 
-  private constructor(path: string, worker: Worker) {
-    this.path = path
-    this.worker = worker
-    this.worker.on('message', (reply: WriteReply) => {
+  /** Starts the thread and waits until its connection is open, so that a store it cannot open fails here. */
+  static async start(path: string): Promise<WriterThread> {
+    const writer = new WriterThread(path)
+    await writer.ensureWorker()
+    return writer
+  }
+
+  private ensureWorker(): Promise<Worker> {
+    this.worker ??= this.spawn().catch((error: unknown) => {
+      this.worker = undefined
+      throw error
+    })
+    return this.worker
+  }
+
+  private async spawn(): Promise<Worker> {
+    const {Worker} = await import('node:worker_threads')
+    const worker = new Worker(new URL(import.meta.url), {env: {...process.env, [WRITER_THREAD_ENV]: this.path}})
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: unknown) => {
+        worker.off('message', onReady)
+        worker.off('error', settle)
+        worker.off('exit', onExit)
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      const onReady = (ready: {ready: true} | {error: string}) =>
+        settle('ready' in ready ? undefined : new WidError('state', `backend: the writer thread cannot open ${this.path}: ${ready.error}`))
+      const onExit = (code: number) => settle(new WidError('internal', `backend: the writer thread of ${this.path} exited at start (code ${code})`))
+      worker.on('message', onReady)
+      worker.on('error', settle)
+      worker.on('exit', onExit)
+    })
+    worker.on('message', (reply: WriteReply) => {
       const waiter = this.pending.get(reply.id)
       this.pending.delete(reply.id)
       if ('revision' in reply) return waiter?.resolve(reply.revision)
       const {message, widCode, ...details} = reply.error
       waiter?.reject(widCode ? new WidError(widCode, message) : Object.assign(new Error(message), details))
     })
-    this.worker.on('error', (error) => this.fail(new WidError('internal', `backend: the writer thread of ${path} failed: ${error.message}`)))
-    this.worker.on('exit', (code) => this.fail(new WidError('internal', `backend: the writer thread of ${path} exited (code ${code})`)))
+    worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`))
+    worker.on('exit', (code) => this.lost(worker, `exited (code ${code})`))
+    return worker
   }
 
-  private fail(error: WidError): void {
-    this.failure ??= error
-    for (const waiter of this.pending.values()) waiter.reject(error)
-    this.pending.clear()
+  /** The thread is gone: what it had not answered fails, and the next write starts another. */
+  private lost(worker: Worker, why: string): void {
+    void this.worker?.then((current) => {
+      if (current !== worker) return
+      this.worker = undefined
+      const error = new WidError('internal', `backend: the writer thread of ${this.path} ${why}; the write may or may not have been applied`)
+      for (const waiter of this.pending.values()) waiter.reject(error)
+      this.pending.clear()
+    })
   }
 
   write(conditions: Condition[], operations: Operation[]): Promise<number> {
-    if (this.failure) return Promise.reject(this.failure)
+    if (this.closed) return Promise.reject(new WidError('unavailable', `backend: ${this.path} is closed`))
     const id = this.nextId++
-    const written = new Promise<number>((resolve, reject) => {
-      this.pending.set(id, {resolve, reject})
-      this.worker.postMessage({id, conditions, operations} satisfies WriteRequest)
-    })
+    const written = this.ensureWorker().then(
+      (worker) =>
+        new Promise<number>((resolve, reject) => {
+          this.pending.set(id, {resolve, reject})
+          worker.postMessage({id, conditions, operations} satisfies WriteRequest)
+        }),
+    )
     this.inFlight.add(written)
     const settled = () => void this.inFlight.delete(written)
     written.then(settled, settled)
     return written
   }
 
-  /** Waits for the writes in flight, then stops the thread. */
+  /** Refuses new writes, waits for those in flight, then stops the thread. */
   async close(): Promise<void> {
+    this.closed = true
     await Promise.allSettled(this.inFlight)
-    this.failure ??= new WidError('unavailable', `backend: ${this.path} is closed`)
-    await this.worker.terminate()
+    const worker = await this.worker?.catch(() => undefined)
+    this.worker = undefined
+    await worker?.terminate()
   }
 }
 
 /** The body of a writer thread: applies each request in order and answers with the revision or the error. */
 async function runWriterThread(path: string, parentPort: MessagePort): Promise<void> {
-  const db = await connect(path)
-  const statements = prepareStatements(db)
+  let db: DatabaseSync
+  let statements: Statements
+  try {
+    db = await connect(path)
+    statements = prepareStatements(db)
+  } catch (error) {
+    parentPort.postMessage({error: (error as Error).message})
+    return
+  }
   parentPort.on('message', (request: WriteRequest) => {
     let reply: WriteReply
     try {
@@ -166,6 +220,7 @@ async function runWriterThread(path: string, parentPort: MessagePort): Promise<v
     }
     parentPort.postMessage(reply)
   })
+  parentPort.postMessage({ready: true})
 }
 
 const writerThreadOf = process.env[WRITER_THREAD_ENV]
@@ -184,16 +239,13 @@ export class SqliteBackend implements Backend {
    * Items read by get, kept while nobody else commits. `PRAGMA data_version` changes exactly
    * when another connection (a CLI run, another server, the writer thread) has committed
    * since this connection last asked. Asking costs about as much as a read, so it is asked
-   * once per turn of the event loop: a get sees every write committed before the turn it
-   * runs in began, this connection's own writes at once (they drop the entries they touch),
-   * and writes by other backends of this process at once (see openBackends).
+   * at most once per CACHE_CHECK_MS: a get sees every write committed by others more than
+   * that long before it, this connection's own writes at once (they drop the entries they
+   * touch), and writes by other backends of this process at once (see openBackends).
    */
   private readonly readCache = new Map<string, Item | undefined>()
   private cachedDataVersion = -1
-  private checkedThisTurn = false
-  private readonly endTurn = () => {
-    this.checkedThisTurn = false
-  }
+  private checkedAt = -Infinity
 
   private constructor(location: string, db: DatabaseSync, writer: WriterThread | undefined) {
     this.location = location
@@ -226,9 +278,9 @@ export class SqliteBackend implements Backend {
 
   async get(key: string): Promise<Item | undefined> {
     return this.guard(() => {
-      if (!this.checkedThisTurn) {
-        this.checkedThisTurn = true
-        setImmediate(this.endTurn).unref()
+      const now = performance.now()
+      if (now - this.checkedAt > CACHE_CHECK_MS) {
+        this.checkedAt = now
         const {data_version: version} = this.statements.dataVersion.get() as {data_version: number}
         if (version !== this.cachedDataVersion || this.readCache.size >= READ_CACHE_LIMIT) {
           this.readCache.clear()
@@ -265,7 +317,7 @@ export class SqliteBackend implements Backend {
       throw storageError(this.location, error)
     } finally {
       for (const op of operations) this.readCache.delete(op.key)
-      for (const other of openBackends) if (other !== this || this.writer) other.checkedThisTurn = false
+      for (const other of openBackends) if (other !== this || this.writer) other.checkedAt = -Infinity
     }
   }
 

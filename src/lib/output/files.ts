@@ -203,9 +203,13 @@ async function createLockFile(path: string): Promise<boolean> {
   }
   try {
     await handle.writeFile(String(process.pid))
-  } finally {
+  } catch (error) {
+    // Not left behind empty, which would hold every other writer up for STALE_EMPTY_LOCK_MS.
     await handle.close()
+    await fs.rm(path, {force: true})
+    throw error
   }
+  await handle.close()
   return true
 }
 

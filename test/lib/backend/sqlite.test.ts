@@ -89,7 +89,7 @@ describe('SqliteBackend.open', () => {
     expect(await putItem(a, '/other', 'x')).toBeGreaterThan(r2)
   })
 
-  it('serves repeated reads from its cache yet sees a sibling backend\'s write within the same turn', async () => {
+  it('serves repeated reads from its cache yet sees a sibling backend\'s write at once', async () => {
     // Given two backend objects on one file, the first having read a key (so it is cached)
     const path = join(dir, 'wid.db')
     const a = await openBackend(path)
