@@ -18,6 +18,10 @@ function oneLine(message: string): string {
     .filter((line) => line && !/^See more help with --help$/.test(line) && !/^The following errors? occurred:$/.test(line))
   const missingArg = /^Missing \d+ required args?:$/.test(lines[0] ?? '')
   if (missingArg) return `missing required argument ${lines.slice(1).map((l) => l.split(/\s+/)[0]).join(', ')} (see --help)`
+  const missingFlags = lines.map((line) => /^Missing required flag ([\w-]+)$/.exec(line)?.[1])
+  if (missingFlags.length > 0 && missingFlags.every(Boolean)) {
+    return `missing required flag${missingFlags.length > 1 ? 's' : ''} ${missingFlags.map((name) => `--${name}`).join(', ')}`
+  }
   return lines.join('; ').replace(/^Missing required flag ([\w-]+)/, 'missing required flag --$1')
 }
 

@@ -6,7 +6,7 @@ import {badInput, WidError} from '../lib/errors.js'
 
 export default class Login extends WidCommand {
   static override description = `Logs in to a wid server: pins the CA at the top of the certificate chain it presents (confirm the pin on a terminal, or give --ca-pin: wid server start prints it, and with the server's default certificate it is the "Host CA pin" of wid status on the server host), then checks your password — or, with --invite from wid users add, sets it — and stores a client certificate for a key generated here in $WID_HOME/profiles/<proxy>/. From then on commands talk to that server; --local uses the embedded cluster instead.
-Without a terminal, --ca-pin and --password-stdin are required.`
+A later login to the same proxy reuses the pin trusted the first time (until wid logout) and refuses a server that presents another CA. Without a terminal, --password-stdin is required, and --ca-pin for a first login. An invite's password must have at least 10 characters.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> login --proxy wid.example.org:3443 --user alice',
@@ -14,7 +14,7 @@ Without a terminal, --ca-pin and --password-stdin are required.`
     '$ echo "$WID_PASSWORD" | wid login --proxy wid.example.org:3443 --user ci --password-stdin --ca-pin sha256:9c6d…',
   ]
   static override flags = {
-    'ca-pin': Flags.string({description: 'sha256:<hex> pin of the server CA (skips the question).'}),
+    'ca-pin': Flags.string({description: 'sha256:<hex> pin of the server CA (skips the question; default: the pin trusted at the last login to this proxy).'}),
     invite: Flags.string({description: 'One-time invite from wid users add: sets your password.'}),
     'password-stdin': Flags.boolean({description: 'Read the password from standard input.'}),
     proxy: Flags.string({description: 'HOST[:PORT] of the wid server (default port 3443).', env: 'WID_PROXY', required: true}),
@@ -26,20 +26,27 @@ Without a terminal, --ca-pin and --password-stdin are required.`
   async run() {
     const {flags} = await this.parse(Login)
     const {discoverCluster, login, normalizeProxy} = await import('../lib/cluster/login.js')
+    const {rememberedPin} = await import('../lib/cluster/profiles.js')
+    const {MIN_PASSWORD_LENGTH} = await import('../lib/auth/login.js')
     const {widHome} = await import('../lib/home.js')
     const proxy = normalizeProxy(flags.proxy)
     const ttlSeconds = parseDuration(flags.ttl, '--ttl')
     if (ttlSeconds > 30 * 3600) throw badInput(`login: --ttl ${flags.ttl} is longer than the maximum of 30h`)
+    const given = flags['ca-pin']
+    if (given !== undefined && !/^sha256:[0-9a-f]{64}$/i.test(given)) throw badInput(`login: invalid --ca-pin "${given}" (expected sha256:<64 hex digits>)`)
+    const remembered = given === undefined ? await rememberedPin(widHome(), proxy) : undefined
+    const pin = given?.toLowerCase() ?? remembered
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY)
-    if (!interactive && flags['ca-pin'] === undefined) throw badInput('login: --ca-pin is required without a terminal (wid server start prints it; wid status on the server host shows the "Host CA pin")')
+    if (!interactive && pin === undefined) throw badInput('login: --ca-pin is required without a terminal (wid server start prints it; wid status on the server host shows the "Host CA pin")')
     if (!interactive && !flags['password-stdin']) throw badInput('login: --password-stdin is required without a terminal')
-    if (flags['ca-pin'] !== undefined && !/^sha256:[0-9a-fA-F]{64}$/.test(flags['ca-pin'])) throw badInput(`login: invalid --ca-pin "${flags['ca-pin']}" (expected sha256:<64 hex digits>)`)
     const identity = await discoverCluster(proxy)
-    if (flags['ca-pin'] !== undefined && flags['ca-pin'].toLowerCase() !== identity.pin) {
-      throw new WidError('access_denied', `login: ${proxy} presents CA ${identity.pin}, not the pinned ${flags['ca-pin']}; refusing to send a password to it`)
+    if (pin !== undefined && pin !== identity.pin) {
+      const whose = given === undefined ? 'the one trusted at your last login' : 'the pinned'
+      const advice = given === undefined ? '; if its CA really changed, log in with the new --ca-pin' : ''
+      throw new WidError('access_denied', `login: ${proxy} presents CA ${identity.pin}, not ${whose} ${pin}; refusing to send a password to it${advice}`)
     }
     const prompts = interactive ? await import('@inquirer/prompts') : undefined
-    if (flags['ca-pin'] === undefined) {
+    if (pin === undefined) {
       const trusted = await prompts!.confirm({message: `Cluster ${identity.clusterName} at ${proxy} has CA pin ${identity.pin}. Trust it?`, default: false})
       if (!trusted) throw new WidError('access_denied', 'login: the CA pin was not trusted; nothing was changed')
     }
@@ -48,10 +55,18 @@ Without a terminal, --ca-pin and --password-stdin are required.`
       const chunks: Buffer[] = []
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
       password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+    } else if (flags.invite) {
+      password = await prompts!.password({message: `Choose a password (at least ${MIN_PASSWORD_LENGTH} characters)`, mask: true})
+      if (password.length >= MIN_PASSWORD_LENGTH && (await prompts!.password({message: 'Repeat it', mask: true})) !== password) {
+        throw badInput('login: the two passwords differ; nothing was changed (the invite still works)')
+      }
     } else {
-      password = await prompts!.password({message: flags.invite ? 'Choose a password' : `Password for ${flags.user}`, mask: true})
+      password = await prompts!.password({message: `Password for ${flags.user}`, mask: true})
     }
     if (password === '') throw badInput('login: the password is empty')
+    if (flags.invite && password.length < MIN_PASSWORD_LENGTH) {
+      throw badInput(`login: the password must be at least ${MIN_PASSWORD_LENGTH} characters; nothing was changed (the invite still works)`)
+    }
     const profile = await login({home: widHome(), proxy, user: flags.user, password, invite: flags.invite, ttlSeconds, identity})
     this.note(`✔ logged in to ${profile.clusterName} at ${proxy} as ${profile.user} (roles: ${profile.roles.join(', ') || 'none'}) until ${profile.expires}`)
     return {proxy, clusterName: profile.clusterName, user: profile.user, roles: profile.roles, expires: profile.expires}

@@ -10,11 +10,13 @@ export default class Status extends WidCommand {
     await this.parse(Status)
     const cluster = await this.cluster()
     const login = 'profile' in cluster ? (cluster as {profile: {proxy: string; user: string; roles: string[]; expires: string}}).profile : undefined
+    const {caller, ...clusterStatus} = await cluster.status()
     const status = {
       version: this.config.version,
       mode: cluster.mode,
-      ...(await cluster.status()),
-      ...(login ? {login: {proxy: login.proxy, user: login.user, roles: login.roles, expires: login.expires}} : {}),
+      ...clusterStatus,
+      // the roles held now, as the server sees them, rather than those of the login
+      ...(login ? {login: {proxy: login.proxy, user: login.user, roles: caller?.roles ?? login.roles, expires: login.expires}} : {}),
     }
     const rows: [string, string][] = [
       ['Cluster', status.clusterName],

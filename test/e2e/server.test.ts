@@ -200,7 +200,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       expect((await call(bobCert, 'status', '[1, 2]')).body.error!.message).toBe('api: request body must be a JSON object')
       const huge = await call(bobCert, 'status', JSON.stringify({padding: 'x'.repeat(1024 * 1024)}))
       expect(huge).toEqual({status: 413, body: {error: {code: 'bad_input', message: 'api: request body larger than 1 MiB'}}})
-      // the same connection still answers afterwards
+      // and the server still answers afterwards
       expect((await call(bobCert, 'status')).status).toBe(200)
       const create = await bob(['create', '-f', '-'], {input: 'kind: role\nversion: v7\nmetadata: {name: sneaky}\nspec: {}\n'})
       expect(create.code).toBe(5)
@@ -277,6 +277,33 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(expectOneLineError(carol)).toMatch(/too many failed logins; try again in \d+ min/)
   })
 
+  it('users reset lets a locked-out user in again with a new invite; failed logins are audited; status shows the roles held now', async () => {
+    // Given carol, locked out by failed logins (before the restart above)
+    const carolHome = join(tmp.path, 'carol5')
+    expect(expectOneLineError(await login(carolHome, 'carol'))).toMatch(/too many failed logins/)
+    // Then each refusal is in the audit log, with the client address as actor and the reason
+    const failed = JSON.parse((await admin(['audit', 'ls', '--type', 'user.login_failed', '--json'])).stdout) as {actor: string; name: string; reason: string}[]
+    expect(failed.filter((e) => e.name === 'carol').length).toBeGreaterThanOrEqual(4)
+    expect(failed).toContainEqual(expect.objectContaining({name: 'carol', actor: 'address:127.0.0.1', reason: 'auth: invalid user name or password'}))
+    expect(failed.some((e) => e.name === 'carol' && /too many failed logins/.test(e.reason))).toBe(true)
+    // When an admin resets her
+    const reset = await admin(['users', 'reset', 'carol'])
+    expect(reset.code, reset.stderr).toBe(0)
+    expect(reset.stderr).toMatch(/user "carol" has been reset: the password is cleared and current logins are refused/)
+    // Then she sets a new password with the new invite (the old password no longer works)
+    expect(expectOneLineError(await login(join(tmp.path, 'carol6'), 'carol'))).toMatch(/invalid user name or password/)
+    const redeemed = await login(carolHome, 'carol', ['--invite', reset.stdout.trim()], 'a brand new password')
+    expect(redeemed.code, redeemed.stderr).toBe(0)
+    expect((await admin(['audit', 'ls', '--type', 'user.reset', '--json'])).stdout).toContain('"name": "carol"')
+    // And wid status shows the roles she holds now, not those of her login
+    expect((await admin(['users', 'update', 'carol', '--add-roles', 'editor'])).code).toBe(0)
+    expect(JSON.parse((await widIn(carolHome)(['status', '--json'])).stdout).login.roles).toEqual(['access', 'editor'])
+    expect((await widIn(carolHome)(['status'])).stdout).toMatch(/Backend: +sqlite \(on the server\)/)
+    // And a user that does not exist cannot be reset
+    const unknown = await admin(['users', 'reset', 'nobody'])
+    expect([unknown.code, expectOneLineError(unknown)]).toEqual([3, 'user "nobody" not found'])
+  })
+
   it('SIGKILL during 200 concurrent issuances: after a restart, every acknowledged issuance is in the audit log', async () => {
     const dir = join(aliceHome, 'profiles', `127.0.0.1_${server.port}`)
     const agent = new Agent({
@@ -331,7 +358,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     // Given a person at a terminal (script(1) gives wid a real one) who answers the questions
     const invite = (await admin(['users', 'add', 'dave', '--roles', 'access'])).stdout.trim()
     const daveHome = join(tmp.path, 'dave')
-    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
+    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
     const command = `${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user dave --invite ${invite}`
     const screen = execFileSync('sh', ['-c', `${answers} | script -qec "${command}" /dev/null`], {env: {...process.env, WID_HOME: daveHome}, encoding: 'utf8'})
     // Then it showed the pin, masked the password, and logged in
@@ -347,6 +374,42 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(expectOneLineError(wrong)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the pinned sha256:0+; refusing to send a password/)
     expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin']))).toMatch(/--ca-pin is required without a terminal/)
     expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin]))).toMatch(/--password-stdin is required without a terminal/)
+    // a pin written in capitals is the same pin
+    const upper = await widIn(join(tmp.path, 'alice-upper'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin.toUpperCase(), '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect(upper.code, upper.stderr).toBe(0)
+    // no flags at all: both missing ones are named
+    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login']))).toBe('missing required flags --proxy, --user')
+    // port 0, and a port that answers something other than TLS
+    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', '127.0.0.1:0', '--user', 'alice']))).toMatch(/invalid --proxy "127\.0\.0\.1:0" \(expected HOST\[:PORT\], a port from 1 to 65535\)/)
+    const {createServer} = await import('node:http')
+    const plain = createServer((_req, res) => res.end('not TLS'))
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (plain.address() as {port: number}).port
+      const notTls = await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${port}`, '--user', 'alice', '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
+      expect(expectOneLineError(notTls)).toMatch(/cannot reach 127\.0\.0\.1:\d+: it does not speak TLS on that port \(is it the wid server's HTTPS port\?\)/)
+    } finally {
+      plain.close()
+    }
+  })
+
+  it('a later login reuses the pin trusted the first time, and refuses a server that presents another CA', async () => {
+    // Given alice, who logged in once with --ca-pin: logging in again needs no pin
+    const home = join(tmp.path, 'alice-again')
+    const again = widIn(home)
+    expect((await login(home, 'alice')).code).toBe(0)
+    const second = await again(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect(second.code, second.stderr).toBe(0)
+    // When the pin she trusted no longer matches what the server presents (as if its CA were replaced)
+    const profileJson = join(home, 'profiles', `127.0.0.1_${server.port}`, 'profile.json')
+    const saved = readFileSync(profileJson, 'utf8')
+    writeFileSync(profileJson, saved.replace(pin, `sha256:${'1'.repeat(64)}`))
+    // Then the login refuses to send the password, saying what to do if the change is real
+    const changed = await again(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect(expectOneLineError(changed)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the one trusted at your last login sha256:1{64}; refusing to send a password to it; if its CA really changed, log in with the new --ca-pin/)
+    // And logging in with the right --ca-pin trusts it again
+    expect((await login(home, 'alice')).code).toBe(0)
+    expect(JSON.parse(readFileSync(profileJson, 'utf8')).caPin).toBe(pin)
   })
 
   it('serves a certificate chain from another CA (--tls-cert), which wid login pins at its top', async () => {
@@ -379,5 +442,9 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     writeFileSync(config, 'listen: 127.0.0.1:0\npublic_adr: https://x.example\n')
     const result = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config])
     expect(expectOneLineError(result)).toMatch(/wid\.yaml:2:1: public_adr: unknown field \(allowed: listen, public_addr, data_dir, tls, log\)/)
+    writeFileSync(config, '- listen: 127.0.0.1:0\n')
+    expect(expectOneLineError(await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config]))).toMatch(/wid\.yaml:1:1: the document: must be a mapping$/)
+    const directory = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', tmp.path])
+    expect(expectOneLineError(directory)).toMatch(/server: cannot read .*: it is a directory \(give the YAML file\)$/)
   })
 })

@@ -10,6 +10,7 @@ import {WidError} from '../errors.js'
 import type {Bot, Kind, Resource, Role, Token, User, Verb} from '../resources/types.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
+import {userFailuresKey} from './login.js'
 import type {Principal} from './principal.js'
 
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
@@ -51,10 +52,10 @@ async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): 
   }
 }
 
-/** What a stored resource looks like to readers: no secrets, no hashes. */
 /** A new user's UserStatus.login_id. */
 const newLoginId = (): string => randomBytes(16).toString('hex')
 
+/** What a stored resource looks like to readers: no secrets, no hashes. */
 export function publicView<T extends Resource>(resource: T): T {
   if (resource.kind === 'token') {
     // Stored under the full hash of the secret; readers see only the short id.
@@ -241,6 +242,32 @@ export async function updateRoles(ctx: AdminContext, principal: Principal, kind:
   const updated = {...current, spec: {...current.spec, roles}} as Bot | User
   await applyResource(ctx, principal, updated, {revision: current.metadata.revision!})
   return roles
+}
+
+/**
+ * A new invite for an existing user, who has forgotten the password or is locked out: the
+ * password is cleared, the failed logins forgotten, and the user's logins so far refused
+ * (a new login_id), until the invite is redeemed with wid login.
+ */
+export async function resetUser(ctx: AdminContext, principal: Principal, name: string, inviteTtlSeconds: number): Promise<{invite: IssuedSecret}> {
+  requireVerbs(principal, 'user', ['update'])
+  const key = resourceKey('user', name)
+  const item = await ctx.backend.get(key)
+  if (!item) throw new WidError('not_found', `user "${name}" not found`)
+  const user = JSON.parse(item.value) as User
+  const secret = newSecret()
+  const expires = new Date(ctx.now().getTime() + inviteTtlSeconds * 1000).toISOString()
+  const stored: User = {...user, status: {login_id: newLoginId(), invite_hash: hashSecret(secret), invite_expires: expires}}
+  try {
+    await ctx.backend.atomicWrite(
+      [{key, type: 'revision', revision: item.revision}],
+      [putResource(stored), {key: userFailuresKey(name), type: 'delete'}, auditOperation(event(ctx, principal, 'user.reset', 'user', name))],
+    )
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') throw new WidError('compare_failed', `user "${name}" was changed by someone else meanwhile; try again`)
+    throw error
+  }
+  return {invite: {token: secret, expires, ttl: formatDuration(inviteTtlSeconds)}}
 }
 
 export async function addUser(

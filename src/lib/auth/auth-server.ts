@@ -16,6 +16,7 @@ import {
   addBot,
   addBotToken,
   addUser,
+  resetUser,
   applyResource,
   deleteResource,
   listResourcesOf,
@@ -33,7 +34,7 @@ import {resolveIdentity} from './workload-issuance.js'
 import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
-import type {Bot, Kind, Resource} from '../resources/types.js'
+import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
 
 export type {Caller} from './principal.js'
@@ -62,6 +63,8 @@ export interface ClusterStatus {
   backend: {kind: string; location: string}
   /** Where the cluster's state lives, when the caller can see it (local mode). */
   dataDir?: string
+  /** Who asked, with the roles they hold now (remote mode). */
+  caller?: {kind: string; name: string; roles: string[]}
 }
 
 /** Failed logins allowed per user and per client address within 15 minutes. */
@@ -103,6 +106,12 @@ export class AuthServer {
 
   get jwtIssuer(): string {
     return `${this.config.publicAddr}/workload-identity`
+  }
+
+  /** The caller as the store knows them now: refused if they no longer exist (or were re-created since their login). */
+  async whoami(caller: Caller): Promise<{kind: string; name: string; roles: string[]}> {
+    const principal = await resolvePrincipal(this.backend, caller)
+    return {kind: caller.kind, name: caller.name, roles: principal.roles}
   }
 
   async status(): Promise<ClusterStatus> {
@@ -195,6 +204,10 @@ export class AuthServer {
     return addUser(this.admin, await resolvePrincipal(this.backend, caller), options)
   }
 
+  async resetUser(caller: Caller, options: {name: string; inviteTtlSeconds: number}) {
+    return resetUser(this.admin, await resolvePrincipal(this.backend, caller), options.name, options.inviteTtlSeconds)
+  }
+
   /** PEM certificates of the CA that signs the server's TLS certificates (clients pin it). */
   async hostAuthorities(): Promise<string[]> {
     return trustedKeys((await getAuthority(this.backend, 'host')).authority).map((k) => k.certificate!)
@@ -215,7 +228,15 @@ export class AuthServer {
     const spki = publicKeyDer(publicKey)
     checkTtl(ttlSeconds, MAX_LOGIN_TTL_SECONDS)
     const now = this.now()
-    const user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
+    let user: User
+    try {
+      user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
+    } catch (error) {
+      if (error instanceof WidError && error.code === 'access_denied') {
+        await this.audit.append({time: isoString(now), type: 'user.login_failed', actor: `address:${attempt.address}`, kind: 'user', name: attempt.user.slice(0, 253), reason: error.message})
+      }
+      throw error
+    }
     const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name, loginId: user.status?.login_id}, spki, now, ttlSeconds)
     await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})
     return {

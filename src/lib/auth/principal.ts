@@ -25,6 +25,8 @@ export interface Principal {
   attributes: Attributes
   /** Undefined for the local admin, who may do anything. */
   access?: AccessChecker
+  /** The names of the roles held now (none for the local admin). */
+  roles: string[]
 }
 
 export function describeCaller(caller: Caller): string {
@@ -48,7 +50,7 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
   const description = describeCaller(caller)
   const actor = `${caller.kind}:${caller.name}`
   if (caller.kind === 'admin') {
-    return {caller, description, actor, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}}
+    return {caller, description, actor, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}, roles: []}
   }
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
@@ -60,7 +62,7 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     const attributes: Attributes = {
       user: {name: caller.name, is_bot: false, labels: user.metadata.labels ?? {}, traits: user.spec.traits ?? {}},
     }
-    return {caller, description, actor, attributes, access: new AccessChecker(description, roles)}
+    return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: user.spec.roles}
   }
   const bot = await getResource<Bot>(backend, 'bot', caller.name)
   if (!bot) throw new WidError('access_denied', `auth: bot "${caller.name}" does not exist`)
@@ -70,5 +72,5 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
   }
   if (caller.join) attributes.join = {meta: {join_method: caller.join.method, join_token_name: caller.join.tokenName}}
-  return {caller, description, actor, attributes, access: new AccessChecker(description, roles)}
+  return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
 }

@@ -23,6 +23,7 @@ export interface Cluster {
   addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}>
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]>
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
+  resetUser(options: {name: string; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>
   close(): Promise<void>
 }

@@ -140,6 +140,10 @@ export class LocalCluster implements Cluster {
     return this.auth.updateRoles(this.caller, kind, name, change)
   }
 
+  resetUser(options: Parameters<Cluster['resetUser']>[0]): ReturnType<Cluster['resetUser']> {
+    return this.auth.resetUser(this.caller, options)
+  }
+
   addUser(options: Parameters<Cluster['addUser']>[0]): ReturnType<Cluster['addUser']> {
     return this.auth.addUser(this.caller, options)
   }

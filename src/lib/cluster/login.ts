@@ -18,7 +18,8 @@ export const DEFAULT_PROXY_PORT = 3443
 export function normalizeProxy(value: string): string {
   const text = value.trim().replace(/^https:\/\//, '').replace(/\/$/, '')
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(text)
-  if (!match || Number(match[2] ?? DEFAULT_PROXY_PORT) > 65535) throw badInput(`login: invalid --proxy "${value}" (expected HOST[:PORT])`)
+  const port = Number(match?.[2] ?? DEFAULT_PROXY_PORT)
+  if (!match || port < 1 || port > 65535) throw badInput(`login: invalid --proxy "${value}" (expected HOST[:PORT], a port from 1 to 65535)`)
   return `${match[1]}:${match[2] ?? DEFAULT_PROXY_PORT}`
 }
 
@@ -61,7 +62,12 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
       socket.destroy()
       reject(new WidError('unavailable', `login: ${proxy} did not answer within 10s`))
     })
-    socket.once('error', (error) => reject(new WidError('unavailable', `login: cannot reach ${proxy}: ${error.message}`)))
+    socket.once('error', (error) => {
+      // OpenSSL's words for a peer that answered something other than TLS (plain HTTP, SSH, …)
+      const notTls = /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(error.message)
+      const why = notTls ? 'it does not speak TLS on that port (is it the wid server\'s HTTPS port?)' : error.message
+      reject(new WidError('unavailable', `login: cannot reach ${proxy}: ${why}`))
+    })
     socket.once('secureConnect', () => {
       let certificate = socket.getPeerCertificate(true)
       while (certificate.issuerCertificate && certificate.issuerCertificate.fingerprint256 !== certificate.fingerprint256) certificate = certificate.issuerCertificate
@@ -154,6 +160,7 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
     roles: result.roles,
     expires: result.notAfter,
     verifyHostname: options.identity.verifyHostname,
+    caPin: options.identity.pin,
     key: await exportPkcs8Pem(keys.privateKey),
     certificate: result.certificate,
     hostAuthorities: result.hostAuthorities.includes(options.identity.authority) ? result.hostAuthorities : [...result.hostAuthorities, options.identity.authority],

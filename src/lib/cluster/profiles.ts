@@ -19,6 +19,8 @@ export interface ProfileInfo {
   expires: string
   /** Whether the server must also match the proxy's host name (a public-CA chain was pinned). */
   verifyHostname: boolean
+  /** The pin trusted at login (of the top of the chain the server presents); older profiles lack it. */
+  caPin?: string
 }
 
 export interface ClientProfile extends ProfileInfo {
@@ -47,6 +49,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
     roles: profile.roles,
     expires: profile.expires,
     verifyHostname: profile.verifyHostname,
+    ...(profile.caPin ? {caPin: profile.caPin} : {}),
   }
   await ensureDirectory(staging)
   try {
@@ -90,6 +93,19 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
     return {...info, key: key!, certificate: certificate!, hostAuthorities}
   } catch {
     throw new WidError('state', `login: the profile for ${proxy} in ${dir} is damaged; run wid login --proxy ${proxy} again`)
+  }
+}
+
+/**
+ * The CA pin trusted at the last login to `proxy`, if a profile for it is kept: a later
+ * login needs neither --ca-pin nor the question, and refuses a server that presents another CA.
+ */
+export async function rememberedPin(home: string, proxy: string): Promise<string | undefined> {
+  try {
+    const {caPin} = JSON.parse(await fs.readFile(join(profileDir(home, proxy), 'profile.json'), 'utf8')) as ProfileInfo
+    return typeof caPin === 'string' && /^sha256:[0-9a-f]{64}$/.test(caPin) ? caPin : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -100,6 +100,10 @@ export class RemoteCluster implements Cluster {
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
     return this.call('updateRoles', {kind, name, change})
   }
+  resetUser(options: {name: string; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}> {
+    return this.call('resetUser', options)
+  }
+
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}> {
     return this.call('addUser', options)
   }

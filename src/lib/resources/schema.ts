@@ -65,6 +65,9 @@ function instancePath(error: ErrorObject): FieldPath {
 
 const TYPE_NAMES: Record<string, string> = {string: 'a string', object: 'a mapping', array: 'a list', integer: 'a whole number', number: 'a number', boolean: 'true or false'}
 
+/** A field's path for messages; the document itself when the path is empty. */
+const where = (path: FieldPath): string => formatPath(path) || 'the document'
+
 function describe(error: ErrorObject): {path: FieldPath; message: string; atKey: boolean} {
   const path = instancePath(error)
   const params = error.params as Record<string, unknown>
@@ -73,30 +76,30 @@ function describe(error: ErrorObject): {path: FieldPath; message: string; atKey:
       const allowed = Object.keys((error.parentSchema as {properties?: object})?.properties ?? {})
       const field = [...path, String(params.additionalProperty)]
       const hint = allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''
-      return {path: field, message: `${formatPath(field)}: unknown field${hint}`, atKey: true}
+      return {path: field, message: `${where(field)}: unknown field${hint}`, atKey: true}
     }
     case 'required': {
       const field = [...path, String(params.missingProperty)]
-      return {path, message: `${formatPath(field)}: missing required field`, atKey: false}
+      return {path, message: `${where(field)}: missing required field`, atKey: false}
     }
     case 'type':
-      return {path, message: `${formatPath(path)}: must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`, atKey: false}
+      return {path, message: `${where(path)}: must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`, atKey: false}
     case 'const':
-      return {path, message: `${formatPath(path)}: must be "${String(params.allowedValue)}"`, atKey: false}
+      return {path, message: `${where(path)}: must be "${String(params.allowedValue)}"`, atKey: false}
     case 'enum':
-      return {path, message: `${formatPath(path)}: must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false}
+      return {path, message: `${where(path)}: must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false}
     case 'pattern':
-      return {path, message: `${formatPath(path)}: ${PATTERN_HINTS[String(params.pattern)] ?? `must match ${String(params.pattern)}`}`, atKey: false}
+      return {path, message: `${where(path)}: ${PATTERN_HINTS[String(params.pattern)] ?? `must match ${String(params.pattern)}`}`, atKey: false}
     case 'anyOf':
-      return {path, message: `${formatPath(path)}: must be a string or a list of strings`, atKey: false}
+      return {path, message: `${where(path)}: must be a string or a list of strings`, atKey: false}
     case 'minItems':
-      return {path, message: `${formatPath(path)}: must have at least ${String(params.limit)} item(s)`, atKey: false}
+      return {path, message: `${where(path)}: must have at least ${String(params.limit)} item(s)`, atKey: false}
     case 'minLength':
-      return {path, message: `${formatPath(path)}: must not be empty`, atKey: false}
+      return {path, message: `${where(path)}: must not be empty`, atKey: false}
     case 'maxLength':
-      return {path, message: `${formatPath(path)}: must be at most ${String(params.limit)} characters`, atKey: false}
+      return {path, message: `${where(path)}: must be at most ${String(params.limit)} characters`, atKey: false}
     default:
-      return {path, message: `${formatPath(path) || 'document'}: ${error.message ?? 'is invalid'}`, atKey: false}
+      return {path, message: `${where(path)}: ${error.message ?? 'is invalid'}`, atKey: false}
   }
 }
 

@@ -62,9 +62,10 @@ function exportTypeOf(value: unknown): TrustExportType {
 }
 
 const API: Record<string, Handler> = {
-  status: async (auth) => {
-    const {dataDir: _hidden, ...status} = await auth.status()
-    return status
+  status: async (auth, caller) => {
+    // Where the server keeps its files is the server's business.
+    const {dataDir: _hidden, backend, ...status} = await auth.status()
+    return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(caller)}
   },
   whoami: async (_auth, caller) => caller,
   issueX509Svid: (auth, caller, body) => auth.issueX509Svid(caller, body as never),
@@ -85,6 +86,7 @@ const API: Record<string, Handler> = {
     if (kind !== 'bot' && kind !== 'user') throw badInput('api: "kind" must be bot or user')
     return auth.updateRoles(caller, kind, str(body, 'name'), changeOf(body.change))
   },
+  resetUser: (auth, caller, body) => auth.resetUser(caller, {name: str(body, 'name'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
   addUser: (auth, caller, body) =>
     auth.addUser(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
   listAudit: (auth, caller, body) => auth.listAudit(caller, {since: sinceOf(body.since), type: typeof body.type === 'string' ? body.type : undefined}),

@@ -38,7 +38,8 @@ async function readConfigFile(path: string): Promise<FileConfig> {
     text = await readFile(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new WidError(code === 'ENOENT' ? 'not_found' : 'io', `server: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+    const reasons: Record<string, string> = {ENOENT: 'no such file', EISDIR: 'it is a directory (give the YAML file)', EACCES: 'permission denied'}
+    throw new WidError(code === 'ENOENT' ? 'not_found' : 'io', `server: cannot read ${path}: ${reasons[code ?? ''] ?? (error as Error).message}`)
   }
   const [document, extra] = parseResourceStream(text, path)
   if (extra) throw new WidError('bad_input', `${extra.locate([])}: the configuration must be a single document`)

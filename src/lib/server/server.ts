@@ -221,6 +221,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const code = isWidError(error) ? error.code : 'internal'
       const message = isWidError(error) ? error.message : 'internal error (see the server log)'
       if (!isWidError(error)) logger.error({requestId, err: error}, 'request failed')
+      // The rest of an oversized body is not worth reading: the connection ends with the answer.
+      if (status === 413) res.setHeader('connection', 'close')
       send(res, status, JSON.stringify({error: {code, message}}))
     } finally {
       logger.info({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')

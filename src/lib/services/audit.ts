@@ -22,6 +22,8 @@ export interface AuditEvent {
   svid_type?: 'x509' | 'jwt'
   ttl_seconds?: number
   workload_identity?: string
+  /** Why an attempt failed (user.login_failed). */
+  reason?: string
 }
 
 export const AUDIT_PREFIX = '/audit/'
