@@ -26,6 +26,7 @@ describe('wid server and remote mode', () => {
   beforeAll(async () => {
     expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
     server = await startWidServer(serverHome)
+    expect(server.log()).toMatch(/! the public address changed from https:\/\/example\.org to https:\/\/127\.0\.0\.1:\d+: JWT-SVIDs now name/)
     // The admin on the server host works in local mode beside the running server
     expect((await admin(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])).stdout.trim()

@@ -29,7 +29,7 @@ function checkTlsMaterial(certificate: string, key: string, certFile: string, ke
   }
 }
 
-export async function runServer(settings: ServerSettings, version: string): Promise<RunningServer & {dataDir: string}> {
+export async function runServer(settings: ServerSettings, version: string): Promise<RunningServer & {dataDir: string; previousPublicAddr?: string}> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
@@ -38,6 +38,7 @@ export async function runServer(settings: ServerSettings, version: string): Prom
   try {
     const now = new Date()
     let {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
+    const before = config.publicAddr
     if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
@@ -45,9 +46,12 @@ export async function runServer(settings: ServerSettings, version: string): Prom
     const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
     const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
+    const previousPublicAddr = config.publicAddr === before ? undefined : before
+    if (previousPublicAddr) logger.warn({previousPublicAddr, publicAddr: config.publicAddr}, 'public address changed')
     return {
       ...server,
       dataDir,
+      ...(previousPublicAddr ? {previousPublicAddr} : {}),
       close: async () => {
         await server.close()
         logger.info('server stopped')
