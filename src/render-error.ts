@@ -3,6 +3,7 @@
  * an exit status. Stack traces appear only when DEBUG is set.
  */
 import {exitCodeFor, isWidError} from './lib/errors.js'
+import {printable} from './lib/output/printable.js'
 
 export interface RenderedError {
   code: string
@@ -25,11 +26,6 @@ function oneLine(message: string): string {
   return lines.join('; ').replace(/^Missing required flag ([\w-]+)/, 'missing required flag --$1')
 }
 
-/** Control characters from user input are shown escaped, never sent to the terminal. */
-function printable(message: string): string {
-  // eslint-disable-next-line no-control-regex
-  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-}
 
 export function renderError(error: unknown): RenderedError {
   if (isWidError(error)) return {code: error.code, message: printable(oneLine(error.message)), exitCode: exitCodeFor(error.code)}

@@ -32,10 +32,10 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
       tlsCert: flags['tls-cert'],
       tlsKey: flags['tls-key'],
     })
-    const server = await runServer(settings, this.config.version)
-    if (server.previousPublicAddr) {
-      this.note(`! the public address changed from ${server.previousPublicAddr} to ${server.publicAddr}: JWT-SVIDs now name ${server.publicAddr}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`)
-    }
+    const server = await runServer(settings, this.config.version, {
+      publicAddrChanged: (previous, current) =>
+        this.note(`! the public address changed from ${previous} to ${current}: JWT-SVIDs now name ${current}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`),
+    })
     this.logToStderr(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir}); wid login --ca-pin ${server.loginPin}`)
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -11,6 +11,7 @@ import {readCertificateFields} from '../crypto/certificate.js'
 import {WidError} from '../errors.js'
 import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
+import {getResource as getStoredResource} from '../services/resources.js'
 import {TrustDomain} from '../spiffeid/index.js'
 import {
   addBot,
@@ -31,7 +32,7 @@ import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {resolvePrincipal, type Caller} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
-import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
+import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
@@ -232,10 +233,15 @@ export class AuthServer {
     try {
       user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
     } catch (error) {
-      if (error instanceof WidError && error.code === 'access_denied') {
-        await this.audit.append({time: isoString(now), type: 'user.login_failed', actor: `address:${attempt.address}`, kind: 'user', name: attempt.user.slice(0, 253), reason: error.message})
+      if (error instanceof LoginRefused) {
+        await this.audit.append({time: isoString(now), type: 'user.login_failed', actor: `address:${attempt.address}`, kind: 'user', name: attempt.user, reason: error.message})
       }
       throw error
+    }
+    // A reset (or removal) while the password was being checked: the login it would give is already void.
+    const current = await getStoredResource<User>(this.backend, 'user', user.metadata.name)
+    if (current?.status?.login_id !== user.status?.login_id) {
+      throw new WidError('access_denied', `auth: user "${user.metadata.name}" was reset or removed during this login; log in again`)
     }
     const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name, loginId: user.status?.login_id}, spki, now, ttlSeconds)
     await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})

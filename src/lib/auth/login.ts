@@ -121,11 +121,12 @@ export class LoginThrottle {
    * user or the address is at its limit. The check and the count are one conditional write,
    * so parallel guesses, from any number of server processes, cannot slip past the limit.
    */
-  async admit(user: string, address: string, now: number): Promise<void> {
+  async admit(user: string, address: string, now: number, options: {countUser?: boolean} = {}): Promise<void> {
+    const countUser = options.countUser ?? true
     await this.change(user, address, now, (failures) => {
-      const wait = this.wait(failures.user, failures.address, now)
+      const wait = this.wait(countUser ? failures.user : [], failures.address, now)
       if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
-      return {user: [...failures.user, now], address: [...failures.address, now]}
+      return {user: countUser ? [...failures.user, now] : failures.user, address: [...failures.address, now]}
     })
     if (now - this.lastSweep > this.limits.windowMs) {
       this.lastSweep = now
@@ -187,7 +188,19 @@ export interface LoginAttempt {
 const MAX_CONCURRENT_LOGINS = 4
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$/
 
+/**
+ * A login refused after its credentials were checked (a wrong password, a bad invite): what
+ * the audit log records. Refusals before the check (a malformed name, the throttle) are not
+ * recorded one by one, since nothing limits how many of those a client can cause.
+ */
+export class LoginRefused extends WidError {
+  constructor(message: string) {
+    super('access_denied', message)
+  }
+}
+
 const refused = () => new WidError('access_denied', 'auth: invalid user name or password')
+const wrongPassword = () => new LoginRefused('auth: invalid user name or password')
 
 /**
  * Checks a login (or redeems an invite, setting the password) and returns the user. The
@@ -200,7 +213,10 @@ export async function authenticateUser(backend: Backend, throttle: LoginThrottle
   if (throttle.inFlight >= MAX_CONCURRENT_LOGINS) throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
   throttle.inFlight++
   try {
-    await throttle.admit(attempt.user, attempt.address, t)
+    // An invite is a 128-bit secret: guessing one is hopeless, so redeeming it is counted
+    // against the address only, and a user locked out by someone else's guesses can still
+    // use the invite of wid users reset.
+    await throttle.admit(attempt.user, attempt.address, t, {countUser: attempt.invite === undefined})
     const user = await checkCredentials(backend, attempt, now)
     await throttle.succeeded(attempt.user, attempt.address, t, t)
     return user
@@ -218,7 +234,7 @@ async function checkCredentials(backend: Backend, attempt: LoginAttempt, now: Da
       status?.invite_hash?.length === 64 &&
       timingSafeEqual(Buffer.from(status.invite_hash), Buffer.from(hashSecret(attempt.invite))) &&
       Date.parse(status.invite_expires ?? '') > t
-    if (!user || !valid) throw new WidError('access_denied', 'auth: the invite is not valid (wrong, expired, or already used); ask an admin for a new one with wid users add')
+    if (!user || !valid) throw new LoginRefused('auth: the invite is not valid (wrong, expired, or already used); ask an admin for a new one (wid users reset)')
     if (attempt.password.length < MIN_PASSWORD_LENGTH) {
       throw new WidError('bad_input', `auth: the password must be at least ${MIN_PASSWORD_LENGTH} characters`)
     }
@@ -235,6 +251,6 @@ async function checkCredentials(backend: Backend, attempt: LoginAttempt, now: Da
     }
     return updated
   }
-  if (!(await verifyPassword(attempt.password, user?.status?.password_hash)) || !user) throw refused()
+  if (!(await verifyPassword(attempt.password, user?.status?.password_hash)) || !user) throw wrongPassword()
   return user
 }

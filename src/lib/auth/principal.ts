@@ -56,7 +56,7 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     const user = await getResource<User>(backend, 'user', caller.name)
     if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
     if (caller.loginId !== undefined && caller.loginId !== (user.status?.login_id ?? '')) {
-      throw new WidError('access_denied', `auth: user "${caller.name}" was deleted and created again since this login; run wid login`)
+      throw new WidError('access_denied', `auth: user "${caller.name}" was reset, or removed and added again, since this login; run wid login`)
     }
     const roles = await loadRoles(backend, description, user.spec.roles)
     const attributes: Attributes = {

@@ -103,7 +103,7 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
 export async function rememberedPin(home: string, proxy: string): Promise<string | undefined> {
   try {
     const {caPin} = JSON.parse(await fs.readFile(join(profileDir(home, proxy), 'profile.json'), 'utf8')) as ProfileInfo
-    return typeof caPin === 'string' && /^sha256:[0-9a-f]{64}$/.test(caPin) ? caPin : undefined
+    return typeof caPin === 'string' && /^sha256:[0-9a-f]{64}$/i.test(caPin) ? caPin.toLowerCase() : undefined
   } catch {
     return undefined
   }

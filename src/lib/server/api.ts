@@ -25,8 +25,13 @@ const strings = (value: unknown, field: string): string[] => {
   return value
 }
 
+/** Ten years: beyond any TTL wid allows, and far below what a Date can hold. */
+const MAX_SECONDS = 10 * 366 * 24 * 3600
+
 const positive = (value: unknown, field: string): number => {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw badInput(`api: "${field}" must be a positive whole number of seconds`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_SECONDS) {
+    throw badInput(`api: "${field}" must be a positive whole number of seconds, at most ten years`)
+  }
   return value
 }
 

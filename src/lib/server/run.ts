@@ -29,7 +29,12 @@ function checkTlsMaterial(certificate: string, key: string, certFile: string, ke
   }
 }
 
-export async function runServer(settings: ServerSettings, version: string): Promise<RunningServer & {dataDir: string; previousPublicAddr?: string}> {
+export interface RunHooks {
+  /** Called when the settings change the cluster's public address, before the server tries to listen. */
+  publicAddrChanged?(previous: string, current: string): void
+}
+
+export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<RunningServer & {dataDir: string}> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
@@ -40,18 +45,17 @@ export async function runServer(settings: ServerSettings, version: string): Prom
     let {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
     const before = config.publicAddr
     if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
+    if (config.publicAddr !== before) hooks.publicAddrChanged?.(before, config.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
     // Asynchronous: a log line per request is written without blocking the request; flushed on close.
     const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
     const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
-    const previousPublicAddr = config.publicAddr === before ? undefined : before
-    if (previousPublicAddr) logger.warn({previousPublicAddr, publicAddr: config.publicAddr}, 'public address changed')
+    if (config.publicAddr !== before) logger.warn({previousPublicAddr: before, publicAddr: config.publicAddr}, 'public address changed')
     return {
       ...server,
       dataDir,
-      ...(previousPublicAddr ? {previousPublicAddr} : {}),
       close: async () => {
         await server.close()
         logger.info('server stopped')

@@ -56,6 +56,19 @@ describe('LoginThrottle', () => {
     expect((await rejection(new LoginThrottle(backend, LIMITS).admit('dave', '10.0.2.1', T0 + 20))).code).toBe('access_denied')
   })
 
+  it('counts an invite redemption against the address only, so a locked-out user can still redeem one', async () => {
+    // Given erin, locked out by 5 guesses from elsewhere
+    const backend = new MemoryBackend()
+    const throttle = new LoginThrottle(backend, LIMITS)
+    for (let i = 0; i < 5; i++) await throttle.admit('erin', '10.9.9.9', T0 + i)
+    expect((await rejection(throttle.admit('erin', '10.0.0.1', T0 + 10))).code).toBe('access_denied')
+    // When she redeems an invite (which does not count against her)
+    await throttle.admit('erin', '10.0.0.1', T0 + 10, {countUser: false})
+    // Then it is admitted, charged to her address, and her own count is unchanged
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}user/erin`))!.value).failures).toHaveLength(5)
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}address/10.0.0.1`))!.value).failures).toEqual([T0 + 10])
+  })
+
   it('removes entries whose failures have all left the window, in the background', async () => {
     const backend = new MemoryBackend()
     const throttle = new LoginThrottle(backend, LIMITS)
