@@ -7,7 +7,7 @@ import {createHash, randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
-import type {Bot, Kind, Resource, Role, Token, User, Verb} from '../resources/types.js'
+import type {Bot, Kind, Resource, Role, Token, User, UserStatus, Verb} from '../resources/types.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
@@ -53,7 +53,7 @@ async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): 
 }
 
 /** A new user's UserStatus.login_id. */
-const newLoginId = (): string => randomBytes(16).toString('hex')
+const newLoginId = (): string => newSecret()
 
 /** What a stored resource looks like to readers: no secrets, no hashes. */
 export function publicView<T extends Resource>(resource: T): T {
@@ -176,16 +176,25 @@ export interface IssuedSecret {
   ttl: string
 }
 
+/** A new one-time secret (a join token or an invite) valid for `ttlSeconds`. */
+function issueSecret(ctx: AdminContext, ttlSeconds: number): IssuedSecret {
+  return {token: newSecret(), expires: new Date(ctx.now().getTime() + ttlSeconds * 1000).toISOString(), ttl: formatDuration(ttlSeconds)}
+}
+
+/** The status of a user who is to redeem `invite`: no password, and a new login_id, so no earlier login counts. */
+function invitedStatus(invite: IssuedSecret): UserStatus {
+  return {login_id: newLoginId(), invite_hash: hashSecret(invite.token), invite_expires: invite.expires}
+}
+
 function botToken(ctx: AdminContext, botName: string, ttlSeconds: number): {token: Token; secret: IssuedSecret} {
-  const secret = newSecret()
-  const expires = new Date(ctx.now().getTime() + ttlSeconds * 1000).toISOString()
+  const secret = issueSecret(ctx, ttlSeconds)
   const token = storedForm({
     kind: 'token',
     version: 'v2',
-    metadata: {name: secret, expires},
+    metadata: {name: secret.token, expires: secret.expires},
     spec: {roles: ['Bot'], bot_name: botName, join_method: 'token'},
   }) as Token
-  return {token, secret: {token: secret, expires, ttl: formatDuration(ttlSeconds)}}
+  return {token, secret}
 }
 
 export async function addBot(
@@ -255,9 +264,8 @@ export async function resetUser(ctx: AdminContext, principal: Principal, name: s
   const item = await ctx.backend.get(key)
   if (!item) throw new WidError('not_found', `user "${name}" not found`)
   const user = JSON.parse(item.value) as User
-  const secret = newSecret()
-  const expires = new Date(ctx.now().getTime() + inviteTtlSeconds * 1000).toISOString()
-  const stored: User = {...user, status: {login_id: newLoginId(), invite_hash: hashSecret(secret), invite_expires: expires}}
+  const invite = issueSecret(ctx, inviteTtlSeconds)
+  const stored: User = {...user, status: invitedStatus(invite)}
   try {
     await ctx.backend.atomicWrite(
       [{key, type: 'revision', revision: item.revision}],
@@ -267,7 +275,7 @@ export async function resetUser(ctx: AdminContext, principal: Principal, name: s
     if (error instanceof WidError && error.code === 'compare_failed') throw new WidError('compare_failed', `user "${name}" was changed by someone else meanwhile; try again`)
     throw error
   }
-  return {invite: {token: secret, expires, ttl: formatDuration(inviteTtlSeconds)}}
+  return {invite}
 }
 
 export async function addUser(
@@ -276,8 +284,7 @@ export async function addUser(
   options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number},
 ): Promise<{user: User; invite: IssuedSecret}> {
   requireVerbs(principal, 'user', ['create'])
-  const secret = newSecret()
-  const expires = new Date(ctx.now().getTime() + options.inviteTtlSeconds * 1000).toISOString()
+  const invite = issueSecret(ctx, options.inviteTtlSeconds)
   const user: User = {
     kind: 'user',
     version: 'v2',
@@ -286,7 +293,7 @@ export async function addUser(
   }
   await checkLater(user)
   await requireRoles(ctx, `user "${options.name}"`, options.roles)
-  const stored: User = {...user, status: {login_id: newLoginId(), invite_hash: hashSecret(secret), invite_expires: expires}}
+  const stored: User = {...user, status: invitedStatus(invite)}
   const key = resourceKey('user', options.name)
   try {
     await ctx.backend.atomicWrite([{key, type: 'absent'}], [putResource(stored), auditOperation(event(ctx, principal, 'resource.created', 'user', options.name))])
@@ -296,5 +303,5 @@ export async function addUser(
     }
     throw error
   }
-  return {user, invite: {token: secret, expires, ttl: formatDuration(options.inviteTtlSeconds)}}
+  return {user, invite}
 }
