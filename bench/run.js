@@ -18,16 +18,27 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-function timeCommand(args, env) {
+function timeCommand(args, env, node = process.execPath) {
   const times = []
   for (let i = 0; i < RUNS; i++) {
     const start = process.hrtime.bigint()
-    const result = spawnSync(process.execPath, args, {env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
+    const result = spawnSync(node, args, {env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
     const ms = Number(process.hrtime.bigint() - start) / 1e6
     if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`)
     times.push(ms)
   }
   return median(times)
+}
+
+/** A system Node older than 22 (BENCH_OLD_NODE, else /usr/bin/node), under which wid re-runs itself. */
+function oldSystemNode() {
+  for (const path of [process.env.BENCH_OLD_NODE, '/usr/bin/node', '/usr/local/bin/node']) {
+    if (!path) continue
+    const result = spawnSync(path, ['-p', 'process.version'], {encoding: 'utf8'})
+    const version = result.stdout?.trim()
+    if (result.status === 0 && Number(version.slice(1).split('.')[0]) < 22) return {path, version}
+  }
+  return undefined
 }
 
 function coldStart() {
@@ -47,6 +58,13 @@ function coldStart() {
     console.log(`\nCold start (median of ${RUNS} runs, ${process.version})`)
     for (const [name, ms, note] of rows) {
       console.log(`  ${name.padEnd(28)} ${ms.toFixed(1).padStart(7)} ms  ${(ms / baseline).toFixed(2).padStart(5)}×  ${note}`)
+    }
+    const old = oldSystemNode()
+    if (old) {
+      // bin/run.js re-runs itself under the pinned Node: the cost is one start of the old Node.
+      const oldBaseline = timeCommand(['-e', '0'], {}, old.path)
+      const viaOld = timeCommand([wid, '--version'], env, old.path)
+      console.log(`  ${('wid --version under ' + old.version).padEnd(28)} ${viaOld.toFixed(1).padStart(7)} ms  ${(viaOld / baseline).toFixed(2).padStart(5)}×  re-run under the pinned Node: +${(viaOld - rows[1][1]).toFixed(1)} ms (${old.path} -e 0 alone: ${oldBaseline.toFixed(1)} ms)`)
     }
   } finally {
     rmSync(home, {recursive: true, force: true})

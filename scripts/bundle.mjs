@@ -56,7 +56,6 @@ try {
       'ajv',
       'undici',
       '@inquirer/prompts',
-      'chalk',
       'pino',
       'fast-xml-parser',
     ],
