@@ -236,6 +236,69 @@ spec:
     expect(JSON.parse((await wid(['audit', 'ls', '--type', 'nothing.like.this', '--json'])).stdout)).toEqual([])
   })
 
+  it("applies the documents' rule values as written (eq: {value: 1000}), comparing them as strings", async () => {
+    // Given the seed document's rule with a YAML number, and users whose uid trait is a number too
+    const seed = `kind: workload_identity
+version: v1
+metadata:
+  name: uid-gated
+  labels: {gate: uid}
+spec:
+  rules:
+    allow:
+      - conditions:
+          - attribute: user.traits.uid
+            eq:
+              value: 1000
+  spiffe:
+    id: /svc/uid-gated
+---
+kind: role
+version: v7
+metadata: {name: uid-gated-user}
+spec:
+  allow:
+    workload_identity_labels: {gate: uid}
+    rules: [{resources: [workload_identity], verbs: [read]}]
+---
+kind: user
+version: v2
+metadata: {name: uid-1000}
+spec: {roles: [uid-gated-user], traits: {uid: [1000]}}
+---
+kind: user
+version: v2
+metadata: {name: uid-1001}
+spec: {roles: [uid-gated-user], traits: {uid: [1001]}}
+`
+    const created = await wid(['create', '-f', file('seed.yaml', seed)])
+    expect(created.code, created.stderr).toBe(0)
+    // Then wid get shows the values as strings
+    expect((await wid(['get', 'workload_identity/uid-gated'])).stdout).toContain('value: "1000"')
+    // And the rule lets uid 1000 in and keeps 1001 out
+    const allowed = await wid(['svid', 'issue', '--as', 'user/uid-1000', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')])
+    expect(allowed.code, allowed.stderr).toBe(0)
+    const refused = await wid(['svid', 'issue', '--as', 'user/uid-1001', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')])
+    expect(refused.code).toBe(5)
+    expect(expectOneLineError(refused)).toMatch(/no matching rule found \(allow\[0\]: user\.traits\.uid is "1001", not "1000"\)/)
+  })
+
+  it('refuses a resource nested too deeply and a status block where the kind has none, at file:line:col', async () => {
+    let claims = '"leaf"'
+    for (let i = 0; i < 2000; i++) claims = `{"a": ${claims}}`
+    const deep = await wid(['create', '-f', file('deep.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${claims}}}}}`)])
+    expect(deep.code).toBe(2)
+    expect(expectOneLineError(deep)).toMatch(/deep\.json:1:\d+: input is nested too deeply$/)
+    let shallower = '"leaf"'
+    for (let i = 0; i < 40; i++) shallower = `{"a": ${shallower}}`
+    const forty = await wid(['create', '-f', file('forty.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${shallower}}}}}`)])
+    expect(expectOneLineError(forty)).toMatch(/forty\.json:1:\d+: spec\.spiffe\.jwt\.extra_claims\.a\.a\.a\.a…: nested deeper than 32 levels$/)
+    const status = await wid(['create', '-f', file('status.yaml', 'kind: role\nversion: v7\nmetadata: {name: with-status}\nspec: {}\nstatus: {ready: true}\n')])
+    expect(status.code).toBe(2)
+    expect(expectOneLineError(status)).toMatch(/status\.yaml:5:1: status: unknown field \(allowed: kind, version, metadata, spec\)$/)
+    expect((await wid(['get', 'workload_identity/deep'])).code).toBe(3)
+  })
+
   it('wid edit applies a change made in the editor, and refuses without a terminal', async () => {
     const editor = file('editor.sh', '#!/bin/sh\nsed -i "s/getting-started/edited/" "$1"\n')
     chmodSync(editor, 0o755)

@@ -31,9 +31,9 @@ export interface AdminContext {
 }
 
 /** Resource checks load the YAML and schema machinery, which issuance must not pay for at start-up. */
-async function checkLater(resource: Resource): Promise<void> {
+async function checkLater<T extends Resource>(resource: T): Promise<T> {
   const {checkResource} = await import('../resources/validate.js')
-  await checkResource(resource)
+  return (await checkResource(resource)) as T
 }
 
 function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
@@ -89,11 +89,9 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   if (typeof mode === 'object' && input.kind === 'token') {
     throw new WidError('bad_input', 'tokens cannot be edited; remove the token and add a new one')
   }
-  // Checked here too, not only where the YAML was read: a remote client is not trusted.
-  // (`status` is never taken from a caller: it is dropped below, so it is not validated.)
-  const {status: _ignored, ...document} = input as Resource & {status?: unknown}
-  await checkLater(document as Resource)
-  const resource = storedForm(input)
+  // Checked here too, not only where the YAML was read: a remote client is not trusted. What is
+  // stored is the checked form (a user's or token's status is never taken from a caller).
+  const resource = storedForm(await checkLater(input))
   const {kind} = resource
   const name = resource.metadata.name
   requireVerbs(principal, kind, mode === 'create' ? ['create'] : mode === 'upsert' ? ['create', 'update'] : ['update'])

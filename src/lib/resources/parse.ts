@@ -98,6 +98,8 @@ export function parseResourceStream(text: string, source: string): SourceDocumen
 
 /** The yaml library's first sentence, lowercased, without its code-frame or trailing period. */
 function yamlMessage(message: string): string {
+  // The parser recurses once per level of nesting: thousands of levels exhaust the stack.
+  if (/maximum call stack size exceeded/i.test(message)) return 'input is nested too deeply'
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '')
   return first.charAt(0).toLowerCase() + first.slice(1)
 }

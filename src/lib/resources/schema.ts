@@ -49,7 +49,7 @@ async function validatorFor(kind: Kind, version: string): Promise<ValidateFuncti
 async function validatorForFile(id: string): Promise<ValidateFunction> {
   const cached = validators.get(id)
   if (cached) return cached
-  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allErrors: false, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
+  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allowUnionTypes: true, allErrors: false, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
   const validate = (await ajvPromise).compile(readSchema(`${id}.json`))
   validators.set(id, validate)
   return validate
@@ -63,7 +63,15 @@ function instancePath(error: ErrorObject): FieldPath {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s))
 }
 
-const TYPE_NAMES: Record<string, string> = {string: 'a string', object: 'a mapping', array: 'a list', integer: 'a whole number', number: 'a number', boolean: 'true or false'}
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  object: 'a mapping',
+  array: 'a list',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  'string,number,boolean': 'a string, a number or true/false',
+}
 
 /** A field's path for messages; the document itself when the path is empty. */
 const where = (path: FieldPath): string => formatPath(path) || 'the document'
@@ -91,7 +99,7 @@ function describe(error: ErrorObject): {path: FieldPath; message: string; atKey:
     case 'pattern':
       return {path, message: `${where(path)}: ${PATTERN_HINTS[String(params.pattern)] ?? `must match ${String(params.pattern)}`}`, atKey: false}
     case 'anyOf':
-      return {path, message: `${where(path)}: must be a string or a list of strings`, atKey: false}
+      return {path, message: `${where(path)}: must be a value or a list of values`, atKey: false}
     case 'minItems':
       return {path, message: `${where(path)}: must have at least ${String(params.limit)} item(s)`, atKey: false}
     case 'minLength':

@@ -115,21 +115,77 @@ function checkSemantics(resource: Resource): void {
   }
 }
 
+const LABELS = ['metadata', 'labels', '*']
+
+/**
+ * Where values compared as strings (labels, label selectors, traits, rule values) may be
+ * written as YAML numbers or booleans, as the documents write `eq: {value: 1000}`. `*` is
+ * any key or index, `a|b` either key.
+ */
+const SCALAR_FIELDS: Record<Kind, string[][]> = {
+  workload_identity: [
+    LABELS,
+    ['spec', 'rules', 'allow', '*', 'conditions', '*', 'eq|not_eq', 'value'],
+    ['spec', 'rules', 'allow', '*', 'conditions', '*', 'in|not_in', 'values', '*'],
+  ],
+  role: [LABELS, ['spec', 'allow|deny', 'workload_identity_labels', '*'], ['spec', 'allow|deny', 'workload_identity_labels', '*', '*']],
+  user: [LABELS, ['spec', 'traits', '*', '*']],
+  bot: [LABELS, ['spec', 'traits', '*', 'values', '*']],
+  token: [LABELS],
+  integration: [LABELS],
+}
+
+/** A copy of `node` with the numbers and booleans at `path` turned into their text (1000 → "1000"). */
+function stringifyAt(node: unknown, path: string[]): unknown {
+  if (path.length === 0) return typeof node === 'number' || typeof node === 'boolean' ? String(node) : node
+  if (!node || typeof node !== 'object') return node
+  const [head, ...rest] = path
+  const record = node as Record<string, unknown>
+  const copy = (Array.isArray(node) ? [...node] : {...record}) as Record<string, unknown>
+  for (const key of head === '*' ? Object.keys(record) : head!.split('|')) {
+    if (Object.hasOwn(record, key)) copy[key] = stringifyAt(record[key], rest)
+  }
+  return copy
+}
+
+/** Deeper than any sane resource; past it, JWT claims and YAML output would fail for everyone reading it. */
+export const MAX_NESTING = 32
+
+/** The path of the first value nested deeper than MAX_NESTING, if any. */
+function tooDeep(node: unknown, path: FieldPath = []): FieldPath | undefined {
+  if (!node || typeof node !== 'object') return undefined
+  if (path.length >= MAX_NESTING) return path
+  for (const [key, child] of Object.entries(node)) {
+    const found = tooDeep(child, [...path, Array.isArray(node) ? Number(key) : key])
+    if (found) return found
+  }
+  return undefined
+}
+
+/** Kinds whose stored form has a status that wid keeps itself: one in a document is ignored, never taken. */
+const STATUS_KINDS: readonly string[] = ['user', 'token']
+
 async function checkDocument(document: SourceDocument): Promise<Resource> {
-  const value = document.value as Record<string, unknown>
+  let value = document.value as Record<string, unknown>
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new FieldError([], 'a resource must be a mapping with kind, version, metadata and spec')
+  const deep = tooDeep(value)
+  if (deep) throw new FieldError(deep.slice(0, 8), `${formatPath(deep.slice(0, 8))}…: nested deeper than ${MAX_NESTING} levels`)
   if (value.kind === undefined) throw new FieldError([], 'kind: missing required field')
   if (typeof value.kind !== 'string' || !(KINDS as readonly string[]).includes(value.kind)) {
     throw new FieldError(['kind'], `kind: unknown kind "${String(value.kind)}" (known: ${KINDS.join(', ')})`)
   }
   const kind = value.kind as Kind
+  if (STATUS_KINDS.includes(kind) && Object.hasOwn(value, 'status')) {
+    const {status: _ignored, ...rest} = value
+    value = rest
+  }
   const versions = KIND_VERSIONS[kind]
   if (value.version === undefined) throw new FieldError([], `version: missing required field (${kind} supports ${versions.join(', ')})`)
   if (typeof value.version !== 'string' || !versions.includes(value.version)) {
     throw new FieldError(['version'], `version: unsupported version "${String(value.version)}" for ${kind} (supported: ${versions.join(', ')})`)
   }
   await validateSchema(kind, value.version, value)
-  const resource = value as unknown as Resource
+  const resource = SCALAR_FIELDS[kind].reduce<unknown>(stringifyAt, value) as Resource
   checkSemantics(resource)
   return resource
 }
@@ -149,10 +205,14 @@ export async function readResources(text: string, source: string): Promise<Check
   return checked
 }
 
-/** Checks one resource that did not come from a file (a command built it, or `wid edit`). */
-export async function checkResource(resource: Resource): Promise<void> {
+/**
+ * Checks one resource that did not come from a file (a command built it, or a remote client
+ * sent it) and returns it as it is to be stored: values compared as strings made strings, no
+ * status.
+ */
+export async function checkResource(resource: Resource): Promise<Resource> {
   try {
-    await checkDocument({source: '', index: 1, value: resource, locate: () => ''})
+    return await checkDocument({source: '', index: 1, value: resource, locate: () => ''})
   } catch (error) {
     if (error instanceof FieldError) throw new WidError('bad_input', error.message)
     throw error
