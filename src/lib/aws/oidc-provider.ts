@@ -5,7 +5,7 @@
  */
 import {connect, type PeerCertificate, type DetailedPeerCertificate} from 'node:tls'
 import {WidError} from '../errors.js'
-import {terraformName} from './trust-policy.js'
+import {hclString, terraformName} from './terraform.js'
 
 export interface OidcProviderSettings {
   url: string
@@ -42,6 +42,6 @@ export async function fetchThumbprint(host: string, port: number, timeoutMs = 50
 export function terraformOidcProvider(settings: OidcProviderSettings): string {
   const url = new URL(settings.url)
   const name = terraformName(`${url.hostname}${url.pathname}`)
-  const thumbprints = settings.thumbprint ? `["${settings.thumbprint}"]` : '[]'
-  return `resource "aws_iam_openid_connect_provider" "${name}" {\n  url             = ${JSON.stringify(settings.url)}\n  client_id_list  = [${JSON.stringify(settings.audience)}]\n  thumbprint_list = ${thumbprints}\n}\n`
+  const thumbprints = settings.thumbprint ? `[${hclString(settings.thumbprint)}]` : '[]'
+  return `resource "aws_iam_openid_connect_provider" "${name}" {\n  url             = ${hclString(settings.url)}\n  client_id_list  = [${hclString(settings.audience)}]\n  thumbprint_list = ${thumbprints}\n}\n`
 }

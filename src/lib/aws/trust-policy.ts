@@ -6,6 +6,7 @@
 import {badInput} from '../errors.js'
 import {SpiffeId} from '../spiffeid/index.js'
 import {parseArn, parseIamRoleArn} from './arn.js'
+import {hcl, hclString, terraformName} from './terraform.js'
 
 export interface PolicyDocument {
   Version: '2012-10-17'
@@ -89,14 +90,8 @@ export function integrationTrustPolicy(options: {issuer: string; roleArn: string
   }
 }
 
-/** A Terraform identifier from any name: letters, digits, underscores, not starting with a digit. */
-export function terraformName(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_')
-  return cleaned || 'wid'
-}
-
 export function terraformRole(roleName: string, policy: PolicyDocument): string {
   if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) throw badInput(`aws: invalid role name "${roleName}" (1-64 of letters, digits and _ + = , . @ -)`)
-  const json = JSON.stringify(policy, null, 2).replace(/\n/g, '\n  ')
-  return `resource "aws_iam_role" "${terraformName(roleName)}" {\n  name               = ${JSON.stringify(roleName)}\n  assume_role_policy = jsonencode(${json})\n}\n`
+  const json = hcl(JSON.stringify(policy, null, 2)).replace(/\n/g, '\n  ')
+  return `resource "aws_iam_role" "${terraformName(roleName)}" {\n  name               = ${hclString(roleName)}\n  assume_role_policy = jsonencode(${json})\n}\n`
 }
