@@ -15,7 +15,7 @@ export default class Rm extends WidCommand {
     const {resourceLabel} = await import('../lib/auth/admin.js')
     const {kind, name} = parseKindRef(args.ref, true)
     const cluster = await this.cluster()
-    await cluster.deleteResource(kind, name!)
-    this.note(`${resourceLabel(kind, name!)} has been deleted`)
+    const shown = await cluster.deleteResource(kind, name!)
+    this.note(`${resourceLabel(kind, shown)} has been deleted`)
   }
 }

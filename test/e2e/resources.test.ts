@@ -221,6 +221,34 @@ spec:
     expect(expectOneLineError(await wid(['users', 'rm', 'bob']))).toMatch(/user "bob" not found/)
   })
 
+  it('names a token by one id in tokens add, tokens ls, create -f, rm and the audit log', async () => {
+    // Given a bot with a token made by bots add, one by tokens add and one applied as a document
+    expect((await wid(['bots', 'add', 'id-bot'])).code).toBe(0)
+    const added = JSON.parse((await wid(['tokens', 'add', '--bot-name', 'id-bot', '--json'])).stdout)
+    expect(added.id).toMatch(/^[0-9a-f]{16}$/)
+    const secret = 'c0ffee00c0ffee00c0ffee00c0ffee00'
+    const applied = await wid(['create', '-f', '-'], {input: `kind: token\nversion: v2\nmetadata: {name: ${secret}}\nspec: {roles: [Bot], bot_name: id-bot, join_method: token}\n`})
+    const appliedId = /^token "([0-9a-f]+)" has been created$/m.exec(applied.stderr)![1]!
+    // Then tokens ls lists the same ids
+    const listed = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout).map((t: {id: string}) => t.id)
+    expect(listed).toEqual(expect.arrayContaining([added.id, appliedId]))
+    // When they are removed (one by its id, one by its secret) and the bot with its last token
+    const byId = await wid(['tokens', 'rm', added.id])
+    expect(byId.stderr.trim()).toBe(`token ${added.id} has been deleted`)
+    const bySecret = await wid(['rm', `token/${secret}`])
+    expect(bySecret.stderr.trim()).toBe(`token "${appliedId}" has been deleted`)
+    expect(bySecret.stderr).not.toContain(secret)
+    // Then every token event in the audit log names the same 16-digit ids, never a hash or a secret
+    const events = JSON.parse((await wid(['audit', 'ls', '--json'])).stdout).filter((e: {kind?: string}) => e.kind === 'token')
+    const names = events.map((e: {type: string; name: string}) => `${e.type} ${e.name}`)
+    expect(names).toEqual(expect.arrayContaining([`resource.created ${added.id}`, `resource.created ${appliedId}`, `resource.deleted ${added.id}`, `resource.deleted ${appliedId}`]))
+    expect(events.every((e: {name: string}) => /^[0-9a-f]{16}$/.test(e.name))).toBe(true)
+    const botToken = events.find((e: {type: string; name: string}) => e.type === 'resource.created' && ![added.id, appliedId].includes(e.name))
+    expect((await wid(['bots', 'rm', 'id-bot'])).code).toBe(0)
+    const after = JSON.parse((await wid(['audit', 'ls', '--json', '--type', 'resource.deleted'])).stdout)
+    expect(after.some((e: {kind?: string; name?: string}) => e.kind === 'token' && e.name === botToken.name)).toBe(true)
+  })
+
   it('records changes and issuances in the audit log', async () => {
     const events = JSON.parse((await wid(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout)
     expect(events.length).toBeGreaterThan(0)

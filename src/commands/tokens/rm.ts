@@ -9,7 +9,7 @@ export default class TokensRm extends WidCommand {
 
   async run(): Promise<void> {
     const {args} = await this.parse(TokensRm)
-    await (await this.cluster()).deleteResource('token', args.id)
-    this.note(`token ${args.id} has been deleted`)
+    const id = await (await this.cluster()).deleteResource('token', args.id)
+    this.note(`token ${id} has been deleted`)
   }
 }

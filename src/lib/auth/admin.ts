@@ -22,8 +22,13 @@ export function resourceLabel(kind: Kind, name: string): string {
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 export const newSecret = (): string => randomBytes(16).toString('hex')
-/** The short id a token is shown and removed by: the start of its secret's hash. */
-export const tokenId = (token: Token): string => token.metadata.name.slice(0, 16)
+/**
+ * How a stored resource is named to people and in the audit log: a token (stored under the
+ * hash of its secret) by its id, the hash's first 16 hex digits; everything else by its name.
+ */
+export const shownName = (kind: Kind, storedName: string): string => (kind === 'token' ? storedName.slice(0, 16) : storedName)
+/** The id a token is shown, listed, audited and removed by. */
+export const tokenId = (token: Token): string => shownName('token', token.metadata.name)
 
 export interface AdminContext {
   backend: Backend
@@ -41,7 +46,7 @@ function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
 }
 
 function event(ctx: AdminContext, principal: Principal, type: string, kind: Kind, name: string): AuditEvent {
-  return {time: ctx.now().toISOString(), type, actor: principal.actor, kind, name}
+  return {time: ctx.now().toISOString(), type, actor: principal.actor, kind, name: shownName(kind, name)}
 }
 
 async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): Promise<void> {
@@ -110,9 +115,9 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   } catch (error) {
     if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
     if (mode === 'create') {
-      throw new WidError('already_exists', `${resourceLabel(kind, input.metadata.name)} already exists; use --force to overwrite it`)
+      throw new WidError('already_exists', `${resourceLabel(kind, shownName(kind, name))} already exists; use --force to overwrite it`)
     }
-    throw new WidError('compare_failed', `${resourceLabel(kind, name)} was changed by someone else meanwhile; read it again and retry`)
+    throw new WidError('compare_failed', `${resourceLabel(kind, shownName(kind, name))} was changed by someone else meanwhile; read it again and retry`)
   }
   return action
 }
@@ -140,12 +145,13 @@ async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<
   return matches[0]!.metadata.name
 }
 
-export async function deleteResource(ctx: AdminContext, principal: Principal, kind: Kind, nameOrId: string): Promise<void> {
+/** Deletes one resource (a token by its id or its secret); answers the name it is shown by. */
+export async function deleteResource(ctx: AdminContext, principal: Principal, kind: Kind, nameOrId: string): Promise<string> {
   requireVerbs(principal, kind, ['delete'])
   const name = kind === 'token' ? await resolveTokenName(ctx, nameOrId) : nameOrId
   const key = resourceKey(kind, name)
   const existing = await ctx.backend.get(key)
-  if (!existing) throw new WidError('not_found', `${resourceLabel(kind, name)} not found`)
+  if (!existing) throw new WidError('not_found', `${resourceLabel(kind, shownName(kind, name))} not found`)
   const operations: Operation[] = [{key, type: 'delete'}, auditOperation(event(ctx, principal, 'resource.deleted', kind, name))]
   if (kind === 'role') {
     const users = [...(await listResources<User>(ctx.backend, 'user')), ...(await listResources<Bot>(ctx.backend, 'bot'))]
@@ -154,17 +160,19 @@ export async function deleteResource(ctx: AdminContext, principal: Principal, ki
   }
   if (kind === 'bot') {
     for (const token of await listResources<Token>(ctx.backend, 'token')) {
-      if (token.spec.bot_name === name) operations.push({key: resourceKey('token', token.metadata.name), type: 'delete'})
+      if (token.spec.bot_name !== name) continue
+      operations.push({key: resourceKey('token', token.metadata.name), type: 'delete'}, auditOperation(event(ctx, principal, 'resource.deleted', 'token', token.metadata.name)))
     }
   }
   try {
     await ctx.backend.atomicWrite([{key, type: 'revision', revision: existing.revision}], operations)
   } catch (error) {
     if (error instanceof WidError && error.code === 'compare_failed') {
-      throw new WidError('compare_failed', `${resourceLabel(kind, name)} was changed by someone else meanwhile; try again`)
+      throw new WidError('compare_failed', `${resourceLabel(kind, shownName(kind, name))} was changed by someone else meanwhile; try again`)
     }
     throw error
   }
+  return shownName(kind, name)
 }
 
 export interface IssuedSecret {

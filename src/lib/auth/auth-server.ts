@@ -185,7 +185,7 @@ export class AuthServer {
     return listResourcesOf(this.admin, await resolvePrincipal(this.backend, caller), kind)
   }
 
-  async deleteResource(caller: Caller, kind: Kind, name: string): Promise<void> {
+  async deleteResource(caller: Caller, kind: Kind, name: string): Promise<string> {
     return deleteResource(this.admin, await resolvePrincipal(this.backend, caller), kind, name)
   }
 

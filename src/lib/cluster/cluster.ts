@@ -18,7 +18,8 @@ export interface Cluster {
   applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'>
   getResource(kind: Kind, name: string): Promise<Resource>
   listResources(kind: Kind): Promise<Resource[]>
-  deleteResource(kind: Kind, name: string): Promise<void>
+  /** Answers the name the resource is shown by (a token's id, whether given its id or its secret). */
+  deleteResource(kind: Kind, name: string): Promise<string>
   addBot(options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}): Promise<{bot: Bot; join: IssuedSecret}>
   addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}>
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]>

@@ -124,7 +124,7 @@ export class LocalCluster implements Cluster {
     return this.auth.listResources(this.caller, kind)
   }
 
-  deleteResource(kind: Kind, name: string): Promise<void> {
+  deleteResource(kind: Kind, name: string): Promise<string> {
     return this.auth.deleteResource(this.caller, kind, name)
   }
 

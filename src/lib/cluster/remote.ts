@@ -88,8 +88,9 @@ export class RemoteCluster implements Cluster {
   listResources(kind: Kind): Promise<Resource[]> {
     return this.call('listResources', {kind})
   }
-  async deleteResource(kind: Kind, name: string): Promise<void> {
-    await this.call('deleteResource', {kind, name})
+  async deleteResource(kind: Kind, name: string): Promise<string> {
+    const {name: shown} = await this.call<{name: string}>('deleteResource', {kind, name})
+    return shown
   }
   addBot(options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}): Promise<{bot: Bot; join: IssuedSecret}> {
     return this.call('addBot', options)

@@ -80,8 +80,7 @@ const API: Record<string, Handler> = {
   getResource: (auth, caller, body) => auth.getResource(caller, kindOf(body), str(body, 'name')),
   listResources: (auth, caller, body) => auth.listResources(caller, kindOf(body)),
   deleteResource: async (auth, caller, body) => {
-    await auth.deleteResource(caller, kindOf(body), str(body, 'name'))
-    return {}
+    return {name: await auth.deleteResource(caller, kindOf(body), str(body, 'name'))}
   },
   addBot: (auth, caller, body) =>
     auth.addBot(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), tokenTtlSeconds: positive(body.tokenTtlSeconds, 'tokenTtlSeconds')}),
