@@ -230,8 +230,11 @@ spec:
     const applied = await wid(['create', '-f', '-'], {input: `kind: token\nversion: v2\nmetadata: {name: ${secret}}\nspec: {roles: [Bot], bot_name: id-bot, join_method: token}\n`})
     const appliedId = /^token "([0-9a-f]+)" has been created$/m.exec(applied.stderr)![1]!
     // Then tokens ls lists the same ids
-    const listed = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout).map((t: {id: string}) => t.id)
+    const tokens = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout).filter((t: {bot: string}) => t.bot === 'id-bot')
+    const listed = tokens.map((t: {id: string}) => t.id)
+    expect(listed).toHaveLength(3)
     expect(listed).toEqual(expect.arrayContaining([added.id, appliedId]))
+    const botsOwn = listed.find((id: string) => ![added.id, appliedId].includes(id))
     // When they are removed (one by its id, one by its secret) and the bot with its last token
     const byId = await wid(['tokens', 'rm', added.id])
     expect(byId.stderr.trim()).toBe(`token ${added.id} has been deleted`)
@@ -243,10 +246,10 @@ spec:
     const names = events.map((e: {type: string; name: string}) => `${e.type} ${e.name}`)
     expect(names).toEqual(expect.arrayContaining([`resource.created ${added.id}`, `resource.created ${appliedId}`, `resource.deleted ${added.id}`, `resource.deleted ${appliedId}`]))
     expect(events.every((e: {name: string}) => /^[0-9a-f]{16}$/.test(e.name))).toBe(true)
-    const botToken = events.find((e: {type: string; name: string}) => e.type === 'resource.created' && ![added.id, appliedId].includes(e.name))
+    expect(names).toContain(`resource.created ${botsOwn}`)
     expect((await wid(['bots', 'rm', 'id-bot'])).code).toBe(0)
     const after = JSON.parse((await wid(['audit', 'ls', '--json', '--type', 'resource.deleted'])).stdout)
-    expect(after.some((e: {kind?: string; name?: string}) => e.kind === 'token' && e.name === botToken.name)).toBe(true)
+    expect(after.some((e: {kind?: string; name?: string}) => e.kind === 'token' && e.name === botsOwn)).toBe(true)
   })
 
   it('records changes and issuances in the audit log', async () => {
