@@ -4,6 +4,8 @@ import type {Caller} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
 import {badInput} from './lib/errors.js'
 import {printError, renderError} from './render-error.js'
+import {paint} from './style.js'
+import {usageMessage, type CommandShape} from './usage-errors.js'
 
 export abstract class WidCommand extends Command {
   static override baseFlags = {
@@ -34,7 +36,7 @@ export abstract class WidCommand extends Command {
     const {LocalCluster} = await import('./lib/cluster/local.js')
     const cluster = await LocalCluster.open({...options, home})
     this.clusters.push(cluster)
-    if (cluster.created) this.note(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
+    if (cluster.created) this.success(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
     return cluster
   }
 
@@ -43,9 +45,31 @@ export abstract class WidCommand extends Command {
     if (!this.jsonEnabled()) this.logToStderr(message)
   }
 
+  /** A line that says something worked: green on a terminal. */
+  protected success(message: string): void {
+    this.note(paint('green', message))
+  }
+
+  /** `warning: ...` on stderr (also with --json): yellow on a terminal. */
+  protected warning(message: string): void {
+    this.logToStderr(paint('yellow', `warning: ${message}`))
+  }
+
+  /** What usage errors need to know of this command: its flags and arguments. */
+  private shape(): CommandShape {
+    const flags = {...this.ctor.baseFlags, ...this.ctor.flags, ...(this.ctor.enableJsonFlag ? {json: {}} : {}), help: {}} as Record<string, {char?: string}>
+    return {
+      id: this.id ?? '',
+      flags: Object.entries(flags).map(([name, flag]) => ({name, ...(flag.char ? {char: flag.char} : {})})),
+      args: Object.entries(this.ctor.args ?? {}).map(([name, arg]) => ({name, ...(arg.description ? {description: arg.description} : {})})),
+    }
+  }
+
   protected override async catch(error: Error): Promise<void> {
     // A failed parse is reported here; oclif must not also warn that parse was skipped.
     this.parsed = true
+    const usage = usageMessage(error as Error & {args?: {name: string}[]}, this.shape())
+    if (usage !== undefined) error = badInput(usage)
     if (this.jsonEnabled()) {
       const {code, message} = renderError(error)
       this.logJson({error: {code, message}})

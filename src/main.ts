@@ -1,5 +1,7 @@
-import {flush, run} from '@oclif/core'
+import {Config, flush, run} from '@oclif/core'
+import {badInput} from './lib/errors.js'
 import {printError} from './render-error.js'
+import {unknownCommandMessage} from './usage-errors.js'
 
 /**
  * stdout going away (`wid status | head -c1`) ends the command quietly; any other failure to
@@ -24,6 +26,12 @@ export async function main(argv: string[], root: string, options: {development?:
   } catch (error) {
     if ((error as {oclif?: {exit?: number}; code?: string}).code === 'EEXIT') {
       process.exitCode = (error as {oclif: {exit: number}}).oclif.exit
+      return
+    }
+    const unknown = /^command (\S+) not found$/.exec((error as Error).message ?? '')
+    if (unknown) {
+      const config = await Config.load(options.development ? {root, ignoreManifest: true} : root)
+      process.exitCode = printError(badInput(unknownCommandMessage(unknown[1]!, config.commandIDs, config.bin)))
       return
     }
     process.exitCode = printError(error)

@@ -4,6 +4,7 @@
  */
 import {exitCodeFor, isWidError} from './lib/errors.js'
 import {printable} from './lib/output/printable.js'
+import {paint} from './style.js'
 
 export interface RenderedError {
   code: string
@@ -17,8 +18,6 @@ function oneLine(message: string): string {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^See more help with --help$/.test(line) && !/^The following errors? occurred:$/.test(line))
-  const missingArg = /^Missing \d+ required args?:$/.test(lines[0] ?? '')
-  if (missingArg) return `missing required argument ${lines.slice(1).map((l) => l.split(/\s+/)[0]).join(', ')} (see --help)`
   const missingFlags = lines.map((line) => /^Missing required flag ([\w-]+)$/.exec(line)?.[1])
   if (missingFlags.length > 0 && missingFlags.every(Boolean)) {
     return `missing required flag${missingFlags.length > 1 ? 's' : ''} ${missingFlags.map((name) => `--${name}`).join(', ')}`
@@ -32,9 +31,7 @@ export function renderError(error: unknown): RenderedError {
   const err = error as {message?: string; oclif?: {exit?: number}; code?: string; cause?: unknown}
   if (isWidError(err.cause)) return renderError(err.cause)
   if (err.oclif && typeof err.oclif.exit === 'number') {
-    const unknown = /^command (\S+) not found$/.exec(err.message ?? '')
-    const message = unknown ? `unknown command "${unknown[1]!.replace(/:/g, ' ')}" (see wid --help)` : oneLine(err.message ?? 'invalid usage')
-    return {code: 'bad_input', message: printable(message), exitCode: err.oclif.exit || 2}
+    return {code: 'bad_input', message: printable(oneLine(err.message ?? 'invalid usage')), exitCode: err.oclif.exit || 2}
   }
   return {code: 'internal', message: printable(`internal error: ${oneLine(err.message ?? String(error))} (set DEBUG=1 for details)`), exitCode: 1}
 }
@@ -44,6 +41,6 @@ export const debugEnabled = (): boolean => !['', '0', 'false', 'no', 'off'].incl
 export function printError(error: unknown): number {
   const rendered = renderError(error)
   if (debugEnabled() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
-  process.stderr.write(`Error: ${rendered.message}\n`)
+  process.stderr.write(`${paint('red', `Error: ${rendered.message}`)}\n`)
   return rendered.exitCode
 }

@@ -32,7 +32,7 @@ export function listCommand(kind: HolderKind) {
 
 export function removeCommand(kind: HolderKind, description: string) {
   return class extends WidCommand {
-    static override args = {name: Args.string({description: `Name of the ${kind}.`, required: true})}
+    static override args = {name: Args.string({ignoreStdin: true, description: `Name of the ${kind}.`, required: true})}
     static override description = description
     static override examples = [`<%= config.bin %> ${kind}s rm ${kind === 'bot' ? 'my-bot' : 'alice'}`]
     static override summary = `Remove a ${kind}.`
@@ -40,7 +40,7 @@ export function removeCommand(kind: HolderKind, description: string) {
     async run(): Promise<void> {
       const {args} = await this.parse(this.ctor)
       await (await this.cluster()).deleteResource(kind, args.name as string)
-      this.note(`${kind} "${args.name}" has been deleted`)
+      this.success(`${kind} "${args.name}" has been deleted`)
     }
   }
 }
@@ -48,7 +48,7 @@ export function removeCommand(kind: HolderKind, description: string) {
 export function updateCommand(kind: HolderKind, exampleRole: string) {
   const example = kind === 'bot' ? 'my-bot' : 'alice'
   return class extends WidCommand {
-    static override args = {name: Args.string({description: `Name of the ${kind}.`, required: true})}
+    static override args = {name: Args.string({ignoreStdin: true, description: `Name of the ${kind}.`, required: true})}
     static override description = `Adds roles to a ${kind} (--add-roles) or replaces its roles (--set-roles). Every role must exist; a concurrent change to the ${kind} is not overwritten.`
     static override enableJsonFlag = true
     static override examples = [
@@ -66,7 +66,7 @@ export function updateCommand(kind: HolderKind, exampleRole: string) {
         ...(flags['add-roles'] !== undefined ? {add: parseList(flags['add-roles'])} : {}),
         ...(flags['set-roles'] !== undefined ? {set: parseList(flags['set-roles'])} : {}),
       })
-      this.note(`${kind} "${args.name}" has been updated; roles: ${roles.join(', ') || '(none)'}`)
+      this.success(`${kind} "${args.name}" has been updated; roles: ${roles.join(', ') || '(none)'}`)
       return {[kind]: args.name, roles}
     }
   }

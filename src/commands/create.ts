@@ -1,29 +1,37 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../base-command.js'
+import {badInput} from '../lib/errors.js'
 
 export default class Create extends WidCommand {
+  static override args = {
+    file: Args.string({ignoreStdin: true, description: 'File to read, or - for stdin (the same as -f, as tctl create takes it).'}),
+  }
   static override description = `Reads one or more YAML or JSON documents (separated by ---) and creates each resource in order. Kinds: workload_identity (v1), role (v6, v7), bot (v1), user (v2), token (v2), integration (v1, sub_kind aws-oidc).
 The whole stream is checked first (schema, unknown fields, SPIFFE paths, templates, rules, ARNs); a problem is reported at file:line:col and nothing is applied. Then resources are created in order, stopping at the first failure. A resource that exists already is refused unless --force, which replaces it.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> create -f workload-identity.yaml',
+    '<%= config.bin %> create workload-identity.yaml',
     'cat roles.yaml | <%= config.bin %> create -f -',
     '<%= config.bin %> create --force -f workload-identity.yaml',
   ]
   static override flags = {
-    file: Flags.string({char: 'f', description: 'File to read, or - for stdin.', required: true}),
+    file: Flags.string({char: 'f', description: 'File to read, or - for stdin.'}),
     // -f is --file here, as in tctl, so --force has no short form.
     force: Flags.boolean({description: 'Replace resources that already exist.'}),
   }
   static override summary = 'Create resources from a YAML or JSON file.'
 
   async run() {
-    const {flags} = await this.parse(Create)
+    const {args, flags} = await this.parse(Create)
+    if (args.file !== undefined && flags.file !== undefined) throw badInput(`create: give the file once: wid create -f ${flags.file} (or wid create ${args.file})`)
+    const file = args.file ?? flags.file
+    if (file === undefined) throw badInput('create: give the file to read: wid create -f FILE (or - for stdin)')
     const {readInput} = await import('../lib/resources/input.js')
     const {applyStream} = await import('../lib/resources/apply.js')
-    const {text, source} = await readInput(flags.file)
+    const {text, source} = await readInput(file)
     const cluster = await this.cluster()
-    const applied = await applyStream(cluster, text, source, {force: flags.force, onApplied: (a) => this.note(a.message)})
+    const applied = await applyStream(cluster, text, source, {force: flags.force, onApplied: (a) => this.success(a.message)})
     return {applied}
   }
 }

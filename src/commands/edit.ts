@@ -3,7 +3,7 @@ import {WidCommand} from '../base-command.js'
 
 export default class Edit extends WidCommand {
   static override args = {
-    ref: Args.string({description: 'KIND/NAME of the resource to edit.', required: true}),
+    ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to edit.', required: true}),
   }
   static override description = `Opens the resource as YAML in $VISUAL or $EDITOR (default vi). When the editor exits, the document is checked like wid create -f and written back, unless someone changed the resource meanwhile, in which case nothing is overwritten. Needs a terminal: in scripts, use wid get and wid create --force.`
   static override examples = ['<%= config.bin %> edit role/example-workload-identity-issuer', 'EDITOR=nano <%= config.bin %> edit workload_identity/example-workload-identity']
@@ -20,6 +20,7 @@ export default class Edit extends WidCommand {
       interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
       editor: process.env.VISUAL || process.env.EDITOR,
     })
-    this.note(result === 'updated' ? `${resourceLabel(kind, name!)} has been updated` : `${resourceLabel(kind, name!)}: no changes`)
+    if (result === 'updated') this.success(`${resourceLabel(kind, name!)} has been updated`)
+    else this.note(`${resourceLabel(kind, name!)}: no changes`)
   }
 }

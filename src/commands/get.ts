@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../base-command.js'
+import {badInput} from '../lib/errors.js'
 
 export default class Get extends WidCommand {
   static override args = {
-    ref: Args.string({description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.', required: true}),
+    ref: Args.string({ignoreStdin: true, description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.'}),
   }
   static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id.`
   static override examples = [
@@ -18,6 +19,8 @@ export default class Get extends WidCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Get)
+    const {KINDS} = await import('../lib/resources/types.js')
+    if (args.ref === undefined) throw badInput(`get: say what to show: a KIND or KIND/NAME, e.g. wid get workload_identity (kinds: ${KINDS.join(', ')})`)
     const {parseKindRef} = await import('../lib/resources/refs.js')
     const {toText, toYaml} = await import('../lib/resources/render.js')
     const {kind, name} = parseKindRef(args.ref, false)

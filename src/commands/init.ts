@@ -27,11 +27,8 @@ Every command that needs the cluster does this on first use with the defaults; r
       caKeyType: flags['ca-key-type'],
     })
     const summary = {clusterName: result.config.clusterName, publicAddr: result.config.publicAddr, home: result.home, created: result.created}
-    this.note(
-      result.created
-        ? `✔ created cluster ${summary.clusterName} in ${summary.home}`
-        : `cluster ${summary.clusterName} already exists in ${summary.home}; kept it`,
-    )
+    if (result.created) this.success(`✔ created cluster ${summary.clusterName} in ${summary.home}`)
+    else this.note(`cluster ${summary.clusterName} already exists in ${summary.home}; kept it`)
     return summary
   }
 }

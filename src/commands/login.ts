@@ -68,7 +68,7 @@ A later login to the same proxy reuses the pin trusted the first time (until wid
       throw badInput(`login: the password must be at least ${MIN_PASSWORD_LENGTH} characters; nothing was changed (the invite still works)`)
     }
     const profile = await login({home: widHome(), proxy, user: flags.user, password, invite: flags.invite, ttlSeconds, identity})
-    this.note(`✔ logged in to ${profile.clusterName} at ${proxy} as ${profile.user} (roles: ${profile.roles.join(', ') || 'none'}) until ${profile.expires}`)
+    this.success(`✔ logged in to ${profile.clusterName} at ${proxy} as ${profile.user} (roles: ${profile.roles.join(', ') || 'none'}) until ${profile.expires}`)
     return {proxy, clusterName: profile.clusterName, user: profile.user, roles: profile.roles, expires: profile.expires}
   }
 }

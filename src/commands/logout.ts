@@ -10,6 +10,7 @@ export default class Logout extends WidCommand {
     const {removeCurrentProfile} = await import('../lib/cluster/profiles.js')
     const {widHome} = await import('../lib/home.js')
     const proxy = await removeCurrentProfile(widHome())
-    this.note(proxy ? `✔ logged out of ${proxy}` : 'not logged in')
+    if (proxy) this.success(`✔ logged out of ${proxy}`)
+    else this.note('not logged in')
   }
 }

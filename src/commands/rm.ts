@@ -3,7 +3,7 @@ import {WidCommand} from '../base-command.js'
 
 export default class Rm extends WidCommand {
   static override args = {
-    ref: Args.string({description: 'KIND/NAME of the resource to delete (tokens by id or by the token itself).', required: true}),
+    ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to delete (tokens by id or by the token itself).', required: true}),
   }
   static override description = 'Deletes one resource. A role that a user or bot still holds is refused; deleting a bot also deletes its join tokens.'
   static override examples = ['<%= config.bin %> rm workload_identity/example-workload-identity', '<%= config.bin %> rm role/old-role']
@@ -16,6 +16,6 @@ export default class Rm extends WidCommand {
     const {kind, name} = parseKindRef(args.ref, true)
     const cluster = await this.cluster()
     const shown = await cluster.deleteResource(kind, name!)
-    this.note(`${resourceLabel(kind, shown)} has been deleted`)
+    this.success(`${resourceLabel(kind, shown)} has been deleted`)
   }
 }

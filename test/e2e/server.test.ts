@@ -26,7 +26,7 @@ describe('wid server and remote mode', () => {
   beforeAll(async () => {
     expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
     server = await startWidServer(serverHome)
-    expect(server.log()).toMatch(/! the public address changed from https:\/\/example\.org to https:\/\/127\.0\.0\.1:\d+: JWT-SVIDs now name/)
+    expect(server.log()).toMatch(/warning: the public address changed from https:\/\/example\.org to https:\/\/127\.0\.0\.1:\d+: JWT-SVIDs now name/)
     // The admin on the server host works in local mode beside the running server
     expect((await admin(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])).stdout.trim()
@@ -466,7 +466,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     // a new public address is announced even when the server then cannot listen
     const busy = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '--listen', `127.0.0.1:${server.port}`, '--public-addr', 'https://typo.example:1'])
     expect(busy.code).toBe(10)
-    expect(busy.stderr).toMatch(/! the public address changed from https:\/\/\S+ to https:\/\/typo\.example:1: JWT-SVIDs now name/)
+    expect(busy.stderr).toMatch(/warning: the public address changed from https:\/\/\S+ to https:\/\/typo\.example:1: JWT-SVIDs now name/)
     expect(busy.stderr).toMatch(/Error: server: cannot listen on 127\.0\.0\.1:\d+: the address is in use/)
   })
 })

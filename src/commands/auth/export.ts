@@ -33,7 +33,7 @@ export default class AuthExport extends WidCommand {
     }
     const {writeFileAtomic} = await import('../../lib/output/files.js')
     await writeFileAtomic(flags.out, data, 0o644, {force: flags.force})
-    this.note(`✔ wrote ${flags.out}`)
+    this.success(`✔ wrote ${flags.out}`)
     return {...result, file: flags.out}
   }
 }

@@ -27,13 +27,13 @@ export default class AwsOidcProvider extends WidCommand {
       url,
       audience: flags.audience ?? (flags.integration ? INTEGRATION_AUDIENCE : 'sts.amazonaws.com'),
     }
-    if (new URL(url).port) this.logToStderr(`warning: the issuer ${url} has a port; AWS STS only accepts OIDC issuers on port 443, so give the cluster a public address without one`)
+    if (new URL(url).port) this.warning(`the issuer ${url} has a port; AWS STS only accepts OIDC issuers on port 443, so give the cluster a public address without one`)
     if (!flags['no-thumbprint']) {
       const target = new URL(status.publicAddr)
       try {
         settings.thumbprint = await fetchThumbprint(target.hostname.replace(/^\[|\]$/g, ''), Number(target.port || 443))
       } catch (error) {
-        this.logToStderr(`warning: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}; the thumbprint is left out (AWS computes it itself for most public CAs)`)
+        this.warning(`${(error as Error).message.replace(/\s*\n\s*/g, ' ')}; the thumbprint is left out (AWS computes it itself for most public CAs)`)
       }
     }
     if (this.jsonEnabled()) return settings

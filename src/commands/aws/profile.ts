@@ -7,7 +7,7 @@ import {parseDuration} from '../../lib/duration.js'
 import {badInput} from '../../lib/errors.js'
 
 export default class AwsProfile extends WidCommand {
-  static override args = {name: Args.string({description: 'Name of the AWS profile (use it with aws --profile NAME or AWS_PROFILE).', required: true})}
+  static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the AWS profile (use it with aws --profile NAME or AWS_PROFILE).', required: true})}
   static override description = `Writes one [profile NAME] section into the AWS shared config file (--config-file, else $AWS_CONFIG_FILE, else ~/.aws/config). Every other byte of the file is kept; an existing profile of that name is replaced only with --force. A new file is created with mode 0600.
 OIDC federation (default): role_arn and web_identity_token_file (a JWT-SVID for audience sts.amazonaws.com, from wid svid issue --type jwt), read by the AWS CLI and SDKs directly.
 IAM Roles Anywhere (--roles-anywhere): a credential_process line that runs wid aws credential-process with the X.509-SVID (or AWS's aws_signing_helper with --helper).`
@@ -69,7 +69,7 @@ IAM Roles Anywhere (--roles-anywhere): a credential_process line that runs wid a
       options = {kind: 'oidc', roleArn: flags['role-arn'], tokenFile: flags['token-file'] ?? join(dir!, 'jwt_svid'), sessionName: flags['session-name'], region: flags.region}
     }
     const plan = await planProfile(args.name, configFilePath(flags['config-file']), options)
-    for (const warning of plan.warnings) this.logToStderr(`warning: ${warning.replace(/\s*\n\s*/g, ' ')}`)
+    for (const warning of plan.warnings) this.warning(`${warning.replace(/\s*\n\s*/g, ' ')}`)
     if (flags.env) {
       const env = environmentFor(options)
       if (!this.jsonEnabled()) process.stdout.write(env)
@@ -80,7 +80,7 @@ IAM Roles Anywhere (--roles-anywhere): a credential_process line that runs wid a
       return {profile: plan.name, configFile: plan.configFile, lines: plan.lines, written: false}
     }
     const action = await writeProfile(plan, flags.force)
-    this.note(`✔ ${action === 'created' ? 'wrote' : 'replaced'} profile "${plan.name}" in ${plan.configFile}; try: aws --profile ${plan.name} sts get-caller-identity`)
+    this.success(`✔ ${action === 'created' ? 'wrote' : 'replaced'} profile "${plan.name}" in ${plan.configFile}; try: aws --profile ${plan.name} sts get-caller-identity`)
     return {profile: plan.name, configFile: plan.configFile, lines: plan.lines, written: true}
   }
 }

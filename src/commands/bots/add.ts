@@ -4,7 +4,7 @@ import {duration, roles} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
 export default class BotsAdd extends WidCommand {
-  static override args = {name: Args.string({description: 'Name of the bot.', required: true})}
+  static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the bot.', required: true})}
   static override description = `Creates a bot holding the given roles, and a one-time join token for it (stored only as a hash). The token is printed on stdout; keep it secret and hand it to the machine that will run the bot.`
   static override enableJsonFlag = true
   static override examples = [
@@ -32,7 +32,7 @@ export default class BotsAdd extends WidCommand {
       this.log(JSON.stringify(result, null, 2))
       return result
     }
-    this.note(`✔ bot "${result.bot}" has been created with roles: ${result.roles.join(', ') || '(none)'}`)
+    this.success(`✔ bot "${result.bot}" has been created with roles: ${result.roles.join(', ') || '(none)'}`)
     this.note(`The join token below expires in ${join.ttl} (${join.expires}). It is shown only once.`)
     this.log(join.token)
     return result

@@ -34,9 +34,9 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
     })
     const server = await runServer(settings, this.config.version, {
       publicAddrChanged: (previous, current) =>
-        this.note(`! the public address changed from ${previous} to ${current}: JWT-SVIDs now name ${current}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`),
+        this.warning(`the public address changed from ${previous} to ${current}: JWT-SVIDs now name ${current}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`),
     })
-    this.logToStderr(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir}); wid login --ca-pin ${server.loginPin}`)
+    this.success(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir}); wid login --ca-pin ${server.loginPin}`)
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGTERM', stop)

@@ -4,6 +4,7 @@ import {formatDuration} from '../../lib/duration.js'
 import {badInput, WidError} from '../../lib/errors.js'
 import {parseInstant} from '../../lib/time.js'
 import type {SvidInspection} from '../../lib/svid/inspect-path.js'
+import {paint} from '../../style.js'
 
 function roughly(seconds: number): string {
   const days = Math.floor(seconds / 86400)
@@ -49,14 +50,14 @@ function render(report: SvidInspection): string {
     )
   }
   const problems = [...(x?.problems ?? []), ...(j?.problems ?? [])]
-  rows.push(['Status', report.valid ? 'valid' : 'INVALID'])
+  rows.push(['Status', report.valid ? paint('green', 'valid', process.stdout) : paint('red', 'INVALID', process.stdout)])
   const width = Math.max(...rows.map(([k]) => k.length)) + 2
   return [...rows.map(([k, v]) => `${k}:`.padEnd(width) + v), ...problems.map((p) => `  - ${p}`)].join('\n')
 }
 
 export default class SvidInspect extends WidCommand {
   static override args = {
-    path: Args.string({description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
+    path: Args.string({ignoreStdin: true, description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
   }
   static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too.
 Exits with status 7 and the reasons when the SVID is invalid or its chain cannot be verified (no bundle), so scripts can use it as a check; --no-bundle checks the SVID alone.`
@@ -88,7 +89,7 @@ Exits with status 7 and the reasons when the SVID is invalid or its chain cannot
         this.logJson({...report, error: {code: error.code, message: error.message}})
         this.parsed = true
         process.exitCode = 7
-        process.stderr.write(`Error: ${error.message}\n`)
+        process.stderr.write(`${paint('red', `Error: ${error.message}`)}\n`)
         return
       }
       throw error

@@ -17,7 +17,7 @@ export default class TokensAdd extends WidCommand {
   async run() {
     const {flags} = await this.parse(TokensAdd)
     const token = await (await this.cluster()).addBotToken(flags['bot-name'], parseDuration(flags.ttl, '--ttl'))
-    this.note(`✔ token ${token.id} for bot "${flags['bot-name']}" expires in ${token.ttl} (${token.expires}); it is shown only once`)
+    this.success(`✔ token ${token.id} for bot "${flags['bot-name']}" expires in ${token.ttl} (${token.expires}); it is shown only once`)
     this.log(token.token)
     return {id: token.id, bot: flags['bot-name'], token: token.token, expires: token.expires}
   }

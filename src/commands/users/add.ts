@@ -4,7 +4,7 @@ import {duration, roles} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
 export default class UsersAdd extends WidCommand {
-  static override args = {name: Args.string({description: 'Name of the user.', required: true})}
+  static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the user.', required: true})}
   static override description = `Creates a user holding the given roles and prints a one-time invite token (stored only as a hash). The user redeems it with wid login to set a password; until then the invite is the only way in.`
   static override enableJsonFlag = true
   static override examples = [
@@ -25,7 +25,7 @@ export default class UsersAdd extends WidCommand {
       roles: parseList(flags.roles),
       inviteTtlSeconds: parseDuration(flags['invite-ttl'], '--invite-ttl'),
     })
-    this.note(`✔ user "${args.name}" has been created`)
+    this.success(`✔ user "${args.name}" has been created`)
     this.note(`The invite below expires in ${invite.ttl} (${invite.expires}). It is shown only once; the user redeems it with wid login --invite.`)
     this.log(invite.token)
     return {user: args.name, invite: invite.token, expires: invite.expires}
