@@ -9,6 +9,7 @@ import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
 import {ensureDirectory, writeFileAtomic} from '../output/files.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 
 export interface ProfileInfo {
   proxy: string
@@ -84,6 +85,8 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
   } catch {
     return undefined
   }
+  // A login kept where someone else can write could send us to their server: refused.
+  await checkPrivateDirectory(home, {prefix: 'login', label: 'WID_HOME'})
   const dir = profileDir(home, proxy)
   try {
     const info = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo
