@@ -261,10 +261,10 @@ export class SqliteBackend implements Backend {
     // Nobody else may be able to change the store's directory: checked before it is created
     // or opened, and again after creating it, in case someone made it in between.
     const checkDirectory = () => checkPrivateDirectory(dir, {prefix: 'backend', label: 'WID_HOME'})
-    const existed = await checkDirectory()
+    const existed = checkDirectory()
     try {
       mkdirSync(dir, {recursive: true, mode: 0o700})
-      if (!existed) await checkDirectory()
+      if (!existed) checkDirectory()
     } catch (error) {
       if (isWidError(error)) throw error
       const code = (error as NodeJS.ErrnoException).code

@@ -90,7 +90,7 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
     return undefined
   }
   // A login kept where someone else can write could send us to their server: refused.
-  await checkPrivateDirectory(home, {prefix: 'login', label: 'WID_HOME'})
+  checkPrivateDirectory(home, {prefix: 'login', label: 'WID_HOME'})
   const dir = profileDir(home, proxy)
   try {
     const info = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo

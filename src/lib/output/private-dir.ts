@@ -11,10 +11,11 @@
  * - so is each existing directory above it, where a sticky directory that others may write
  *   (like /tmp) is fine too: others cannot rename or remove our entries in it;
  * - when a symlink is on the way, the same holds for the directories of its real path.
- * Cost: one lstat per path component (plus a realpath when a symlink is on the way); the
- * group and passwd files are read only for a group-writable directory of our own group.
+ * Cost: one lstat per path component (plus a realpath when a symlink is on the way), a few
+ * microseconds in all, done synchronously; the group and passwd files are read only for a
+ * group-writable directory of our own group.
  */
-import {promises as fs, readFileSync, type Stats} from 'node:fs'
+import {lstatSync, readFileSync, realpathSync, type Stats} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {WidError} from '../errors.js'
 import {shortPath} from './paths.js'
@@ -86,9 +87,9 @@ function looseness(stat: Stats, path: string, identity: Identity, allowSticky: b
   return undefined
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return await fs.lstat(path)
+    return lstatSync(path)
   } catch {
     // Missing (or unreachable, which the write itself then reports): nothing to check here.
     return undefined
@@ -108,10 +109,10 @@ function lineage(path: string): string[] {
  * whether `path` exists, so that a caller that then creates it can check again afterwards
  * (someone may have made it in between, in a sticky directory like /tmp).
  */
-export async function checkPrivateDirectory(path: string, options: PrivateDirectoryOptions): Promise<boolean> {
+export function checkPrivateDirectory(path: string, options: PrivateDirectoryOptions): boolean {
   const absolute = resolve(path)
   const identity = currentIdentity()
-  const stats = await Promise.all(lineage(absolute).map(lstatOrUndefined))
+  const stats = lineage(absolute).map(lstatOrUndefined)
   const exists = stats[0] !== undefined
   if (!identity) return exists
   const name = `${shortPath(path)}${options.label ? ` (${options.label})` : ''}`
@@ -131,9 +132,13 @@ export async function checkPrivateDirectory(path: string, options: PrivateDirect
     else if (stat.isDirectory()) check(dir, stat, index === 0)
   })
   if (symlinked && deepest !== undefined) {
-    const real = await fs.realpath(deepest).catch(() => undefined)
-    if (real === undefined) return exists
-    const realStats = await Promise.all(lineage(real).map(lstatOrUndefined))
+    let real: string
+    try {
+      real = realpathSync(deepest)
+    } catch {
+      return exists
+    }
+    const realStats = lineage(real).map(lstatOrUndefined)
     lineage(real).forEach((dir, index) => {
       const stat = realStats[index]
       if (stat?.isDirectory()) check(dir, stat, index === 0 && deepest === absolute)
