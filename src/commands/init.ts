@@ -4,7 +4,7 @@ import {keyType} from '../flags.js'
 
 export default class Init extends WidCommand {
   static override description = `Creates the cluster's SPIFFE X.509 CA and JWT-SVID signing key in $WID_HOME (default ~/.wid).
-Every command that needs the cluster does this on first use with the defaults; run it yourself to choose the trust domain, the public address or the CA key type. Running it again is harmless: an existing cluster is kept, and conflicting options are refused.`
+Every command that needs the cluster does this on first use with the defaults, except in a $WID_HOME that has been logged in to a server (wid login), where only wid init creates it; run it yourself to choose the trust domain, the public address or the CA key type. Running it again is harmless: an existing cluster is kept, and conflicting options are refused.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> init',

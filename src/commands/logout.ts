@@ -1,7 +1,7 @@
 import {WidCommand} from '../base-command.js'
 
 export default class Logout extends WidCommand {
-  static override description = 'Deletes the client key and certificate of the current login; commands use the embedded cluster again.'
+  static override description = 'Deletes the client key and certificate of the current login, and keeps a record of it (proxy and user) in $WID_HOME/profiles/last-login.json. Commands then use the embedded cluster in $WID_HOME if there is one; none is created implicitly in a WID_HOME used to log in (wid init creates one), so a script never silently switches trust domain.'
   static override examples = ['<%= config.bin %> logout']
   static override summary = 'Log out of the wid server.'
 

@@ -357,7 +357,9 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect((await alice(['status'])).code).toBe(0)
   })
 
-  it('--local uses the embedded cluster while logged in; logout forgets the login', async () => {
+  it('--local uses the embedded cluster while logged in, once wid init made one; logout forgets the login', async () => {
+    expect(expectOneLineError(await alice(['status', '--local']))).toMatch(/^not a local cluster: .* is logged in to 127\.0\.0\.1:\d+ \(drop --local/)
+    expect((await alice(['init'])).code).toBe(0)
     const local = await alice(['status', '--local', '--json'])
     expect(JSON.parse(local.stdout).mode).toBe('local')
     expect(expectOneLineError(await alice(['svid', 'issue', '--as', 'user/alice', '--name', 'x', '--output', join(tmp.path, 'x')]))).toMatch(/--as rehearses access in local mode only/)

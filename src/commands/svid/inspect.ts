@@ -60,7 +60,8 @@ export default class SvidInspect extends WidCommand {
     path: Args.string({ignoreStdin: true, description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
   }
   static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too.
-Exits with status 7 and the reasons when the SVID is invalid or its chain cannot be verified (no bundle), so scripts can use it as a check; --no-bundle checks the SVID alone.`
+Exits with status 7 and the reasons when the SVID is invalid or its chain cannot be verified (no bundle), so scripts can use it as a check; --no-bundle checks the SVID alone.
+Reads regular files only, of at most 1 MiB (4 MiB for a bundle): a FIFO, device or directory is refused at once (status 2). --bundle may also be a pipe, such as <(wid auth export --type tls-spiffe), whose writer must finish within 10 s.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> svid inspect ./svid',
@@ -70,7 +71,7 @@ Exits with status 7 and the reasons when the SVID is invalid or its chain cannot
   ]
   static override flags = {
     at: Flags.string({description: 'Check validity at this time (ISO 8601) instead of now.'}),
-    bundle: Flags.string({description: 'PEM file of the trusted CA certificates (default: svid_bundle.pem beside the SVID).', exclusive: ['no-bundle']}),
+    bundle: Flags.string({description: 'PEM file (or pipe) of the trusted CA certificates (default: svid_bundle.pem beside the SVID).', exclusive: ['no-bundle']}),
     'no-bundle': Flags.boolean({description: "Check the SVID alone (go-spiffe's parse rules and validity), without verifying its chain."}),
   }
   static override summary = 'Show and validate SVID files.'

@@ -12,7 +12,7 @@ export default class SvidIssue extends WidCommand {
   svid_key.pem     its PKCS#8 private key
   svid_bundle.pem  every trusted CA certificate of the trust domain
   jwt_svid         (--type jwt) the token alone
-The directory is created with mode 0700 and every file is 0600. Re-issuing into the same directory replaces the files as one consistent set: each visible file is a symlink into a ..data directory that is swapped atomically, so a reader never sees a new certificate beside an old key.`
+The directory is created with mode 0700 and every file is 0600. Re-issuing into the same directory replaces the files as one consistent set: each visible file is a symlink into a ..data directory that is swapped atomically, so a reader never sees a new certificate beside an old key. A directory that someone else could change (owned by another user, writable by group or others, or below such a directory other than a sticky one like /tmp) is refused, as ssh refuses a loose ~/.ssh.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> svid issue --output ./svid /svc/example-service',

@@ -9,6 +9,7 @@ import {dirname} from 'node:path'
 import type {DatabaseSync, StatementSync} from 'node:sqlite'
 import type {MessagePort, Worker} from 'node:worker_threads'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
 
 /** Ordered schema migrations; `PRAGMA user_version` records how many have run. */
@@ -257,9 +258,15 @@ export class SqliteBackend implements Backend {
   /** Opens (creating if needed, mode 0600 in a 0700 directory) and migrates the database. */
   static async open(path: string, options: SqliteOptions = {}): Promise<SqliteBackend> {
     const dir = dirname(path)
+    // Nobody else may be able to change the store's directory: checked before it is created
+    // or opened, and again after creating it, in case someone made it in between.
+    const checkDirectory = () => checkPrivateDirectory(dir, {prefix: 'backend', label: 'WID_HOME'})
+    const existed = checkDirectory()
     try {
       mkdirSync(dir, {recursive: true, mode: 0o700})
+      if (!existed) checkDirectory()
     } catch (error) {
+      if (isWidError(error)) throw error
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EEXIST' || code === 'ENOTDIR') throw new WidError('bad_input', `backend: ${dir} (WID_HOME) is not a directory`)
       throw new WidError('io', `backend: cannot create ${dir}: ${code === 'EACCES' ? 'permission denied' : (error as Error).message}`)

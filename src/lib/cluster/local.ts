@@ -1,4 +1,5 @@
 /** The embedded cluster in `$WID_HOME`: SQLite store, auth logic in-process, caller = local admin. */
+import {existsSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
 import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
@@ -6,9 +7,11 @@ import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse}
 import type {Backend} from '../backend/backend.js'
 import {SqliteBackend} from '../backend/sqlite.js'
 import type {KeyType} from '../crypto/keys.js'
+import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
 import {TrustDomain, trustDomainFromHostname} from '../spiffeid/index.js'
 import type {Cluster} from './cluster.js'
+import {serverLogin} from './profiles.js'
 import type {ClusterConfig} from '../services/cluster-config.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
 import type {Kind, Resource} from '../resources/types.js'
@@ -64,6 +67,21 @@ export async function initLocalCluster(options: LocalInitOptions & LocalOpenOpti
   }
 }
 
+/**
+ * After `wid logout`, a command must not quietly issue SVIDs of a new local trust domain (a
+ * cron job would never notice): it says that it is not logged in, and how to go on.
+ */
+async function refuseImplicitCluster(home: string): Promise<void> {
+  const login = await serverLogin(home)
+  if (!login) return
+  const init = `wid init creates a local cluster in ${home}`
+  if (login.current !== undefined) throw new WidError('state', `not a local cluster: ${home} is logged in to ${login.current} (drop --local to use it; ${init})`)
+  const last = login.last
+  const again = last ? `wid login --proxy ${last.proxy} --user ${last.user ?? 'NAME'}` : 'wid login --proxy HOST:PORT --user NAME'
+  const where = last ? `you logged out of ${last.proxy}` : `${home} was used to log in to a server`
+  throw new WidError('state', `not logged in: ${where} (${again} logs in again; ${init} instead)`)
+}
+
 export class LocalCluster implements Cluster {
   readonly mode = 'local'
   private readonly backend: Backend
@@ -81,9 +99,13 @@ export class LocalCluster implements Cluster {
     this.caller = caller
   }
 
-  /** Opens the embedded cluster, initialising it with defaults on first use. */
+  /**
+   * Opens the embedded cluster, initialising it with defaults on first use — except in a
+   * WID_HOME that has been logged in to a server, where only wid init creates one.
+   */
   static async open(options: LocalOpenOptions = {}): Promise<LocalCluster> {
     const home = options.home ?? widHome()
+    if (!existsSync(databasePath(home))) await refuseImplicitCluster(home)
     const backend = await openBackend(home)
     try {
       const now = options.now ?? (() => new Date())

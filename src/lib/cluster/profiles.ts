@@ -2,13 +2,15 @@
  * Client identities for remote mode, one per proxy in `$WID_HOME/profiles/<proxy>/`:
  * the private key (0600, generated here and never sent), the client certificate, the
  * pinned host CA, and what the login said. `$WID_HOME/current-profile` names the one
- * commands use.
+ * commands use. `profiles/last-login.json` (proxy and user, no secret) outlives `wid logout`:
+ * a WID_HOME that has been logged in to a server never gets a local cluster implicitly.
  */
 import {createPrivateKey, randomBytes, X509Certificate} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
 import {ensureDirectory, writeFileAtomic} from '../output/files.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 
 export interface ProfileInfo {
   proxy: string
@@ -30,12 +32,14 @@ export interface ClientProfile extends ProfileInfo {
 }
 
 const CURRENT = 'current-profile'
+const PROFILES = 'profiles'
+const LAST_LOGIN = 'last-login.json'
 const PROXY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/
 
 /** profiles/<host_port>: only ever a name made from a well-formed HOST:PORT, never `.` or `..`. */
 function profileDir(home: string, proxy: string): string {
   if (!PROXY.test(proxy) || /^\.+:/.test(proxy)) throw new WidError('state', `login: ${join(home, CURRENT)} names "${proxy}", which is not HOST:PORT; run wid login again`)
-  return join(home, 'profiles', proxy.replace(/[^A-Za-z0-9.-]/g, '_'))
+  return join(home, PROFILES, proxy.replace(/[^A-Za-z0-9.-]/g, '_'))
 }
 
 /** Writes the profile into a fresh directory and swaps it in, so a failure leaves no half profile. */
@@ -60,6 +64,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
     await writeFileAtomic(join(home, CURRENT), profile.proxy + '\n', 0o600, {force: true})
     await fs.rm(dir, {recursive: true, force: true})
     await fs.rename(staging, dir)
+    await recordLogin(home, {proxy: profile.proxy, user: profile.user})
   } finally {
     await fs.rm(staging, {recursive: true, force: true})
   }
@@ -84,6 +89,8 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
   } catch {
     return undefined
   }
+  // A login kept where someone else can write could send us to their server: refused.
+  checkPrivateDirectory(home, {prefix: 'login', label: 'WID_HOME'})
   const dir = profileDir(home, proxy)
   try {
     const info = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo
@@ -109,7 +116,7 @@ export async function rememberedPin(home: string, proxy: string): Promise<string
   }
 }
 
-/** Forgets the current profile (and its key); returns the proxy it was for. */
+/** Forgets the current profile (and its key), keeping the record of the login; returns the proxy it was for. */
 export async function removeCurrentProfile(home: string): Promise<string | undefined> {
   const proxy = await fs.readFile(join(home, CURRENT), 'utf8').then(
     (p) => p.trim(),
@@ -118,7 +125,47 @@ export async function removeCurrentProfile(home: string): Promise<string | undef
   if (proxy === undefined) return undefined
   // A current-profile that does not name a HOST:PORT is removed on its own; nothing else is touched.
   const dir = PROXY.test(proxy) && !/^\.+:/.test(proxy) ? profileDir(home, proxy) : undefined
-  if (dir) await fs.rm(dir, {recursive: true, force: true})
+  if (dir) {
+    // A login made before last-login.json existed is recorded now.
+    const user = await fs.readFile(join(dir, 'profile.json'), 'utf8').then(
+      (text) => (JSON.parse(text) as Partial<ProfileInfo>).user,
+      () => undefined,
+    )
+    await recordLogin(home, {proxy, ...(typeof user === 'string' ? {user} : {})})
+    await fs.rm(dir, {recursive: true, force: true})
+  }
   await fs.rm(join(home, CURRENT), {force: true})
   return proxy
+}
+
+export interface LoginRecord {
+  proxy: string
+  user?: string
+}
+
+async function recordLogin(home: string, record: LoginRecord): Promise<void> {
+  await writeFileAtomic(join(home, PROFILES, LAST_LOGIN), JSON.stringify(record) + '\n', 0o600, {force: true})
+}
+
+/**
+ * Whether `home` has been logged in to a server: `current` names the proxy of the login in
+ * force, `last` what the last login recorded (absent for one made before it was recorded).
+ * Undefined for a WID_HOME that never was.
+ */
+export async function serverLogin(home: string): Promise<{current?: string; last?: LoginRecord} | undefined> {
+  const current = await fs.readFile(join(home, CURRENT), 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  )
+  const profiles = await fs.stat(join(home, PROFILES)).then(
+    (stat) => stat.isDirectory(),
+    () => false,
+  )
+  if (current === undefined && !profiles) return undefined
+  const last = await fs.readFile(join(home, PROFILES, LAST_LOGIN), 'utf8').then(
+    (text) => JSON.parse(text) as LoginRecord,
+    () => undefined,
+  )
+  const valid = typeof last?.proxy === 'string' && PROXY.test(last.proxy) && (last.user === undefined || (typeof last.user === 'string' && /^\S+$/.test(last.user)))
+  return {...(current !== undefined ? {current} : {}), ...(valid ? {last} : {})}
 }

@@ -17,6 +17,8 @@ import {randomBytes} from 'node:crypto'
 import {constants, promises as fs, type Stats} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 import {WidError} from '../errors.js'
+import {fileKind, shortPath} from './paths.js'
+import {checkPrivateDirectory} from './private-dir.js'
 
 export interface OutputFile {
   name: string
@@ -36,11 +38,6 @@ const BREAK_LOCK_FILE = '..wid.lock.break'
 const LOCK_WAIT_MS = 30_000
 /** A lock file with no pid in it after this long was left by a writer that died creating it. */
 const STALE_EMPTY_LOCK_MS = 5_000
-
-/** Long paths are shortened in messages so that an error stays one readable line. */
-export function shortPath(path: string): string {
-  return path.length <= 160 ? path : `${path.slice(0, 70)}…${path.slice(-70)}`
-}
 
 const ERRNO_REASONS: Record<string, string> = {
   EACCES: 'permission denied',
@@ -75,28 +72,38 @@ function checkName(dir: string): void {
   if (dir.trim() === '') throw new WidError('bad_input', 'output: the output path is empty')
 }
 
-/** Fails early, before any work, when `dir` exists but is not a directory. */
-export async function checkOutputDirectory(dir: string): Promise<void> {
+export interface DirectoryUse {
+  /** The directory only receives whole files renamed into place, so a sticky shared one like /tmp will do. */
+  singleFiles?: boolean
+}
+
+/**
+ * Fails early, before any work, when `dir` exists but is not a directory, or when someone
+ * other than us or root could change it or a directory above it (see private-dir.ts).
+ * Answers whether it exists.
+ */
+export async function checkOutputDirectory(dir: string, use: DirectoryUse = {}): Promise<boolean> {
   checkName(dir)
-  let stat
+  let stat: Stats | undefined
   try {
     stat = await fs.stat(dir)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && (await lstatOrUndefined(dir))) throw new WidError('bad_input', `output: ${shortPath(dir)} is a dangling symlink`)
-    if (code === 'ENOENT') return
-    throw ioError(dir, error)
+    if (code !== 'ENOENT') throw ioError(dir, error)
   }
-  if (!stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(dir)} exists and is not a directory`)
+  if (stat && !stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(dir)} exists and is not a directory`)
+  return checkPrivateDirectory(dir, {prefix: 'output', allowSticky: use.singleFiles})
 }
 
 /**
  * Creates `dir` (and missing parents) with mode 0700; returns the first directory it created,
  * if any. Parents are created one by one rather than with `recursive: true`, which spins
- * forever under some special file systems (e.g. /proc/1/x).
+ * forever under some special file systems (e.g. /proc/1/x). A directory that someone else
+ * made meanwhile is checked again.
  */
-export async function ensureDirectory(dir: string): Promise<string | undefined> {
-  await checkOutputDirectory(dir)
+export async function ensureDirectory(dir: string, use: DirectoryUse = {}): Promise<string | undefined> {
+  await checkOutputDirectory(dir, use)
   const missing: string[] = []
   for (let current = resolve(dir); ; current = dirname(current)) {
     if (await lstatOrUndefined(current)) break
@@ -104,6 +111,7 @@ export async function ensureDirectory(dir: string): Promise<string | undefined> 
     if (dirname(current) === current) break
   }
   let created: string | undefined
+  let raced = false
   try {
     for (const path of missing) {
       try {
@@ -112,8 +120,10 @@ export async function ensureDirectory(dir: string): Promise<string | undefined> 
       } catch (error) {
         // another process made it meanwhile: fine, as long as it is a directory
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fs.stat(path)).isDirectory()) throw error
+        raced = true
       }
     }
+    if (raced) await checkOutputDirectory(dir, use)
   } catch (error) {
     if (created) await fs.rm(created, {recursive: true, force: true})
     throw ioError(dir, error)
@@ -147,7 +157,7 @@ const tempName = (name: string) => `.${name}.${randomBytes(6).toString('hex')}.t
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: WriteOptions = {}): Promise<void> {
   checkName(path)
   const dir = dirname(path)
-  const created = await ensureDirectory(dir)
+  const created = await ensureDirectory(dir, {singleFiles: true})
   const existing = await lstatOrUndefined(path)
   if (existing && !existing.isFile() && !existing.isSymbolicLink()) {
     throw new WidError('bad_input', `output: ${shortPath(path)} is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}; refusing to replace it`)
@@ -338,11 +348,28 @@ async function removeStale(dir: string, keep: string | undefined): Promise<void>
   }
 }
 
+/**
+ * Copies the files of the previous version that the new set does not replace. They are
+ * opened without following a symlink (nor waiting on a FIFO), and only a regular file is
+ * copied: anything else in a version directory was put there by someone else, and is refused.
+ */
 async function carryOver(dir: string, previous: string, versionDir: string, replaced: Set<string>): Promise<void> {
   for (const name of await fs.readdir(join(dir, previous))) {
     if (replaced.has(name) || !(await isOurLink(join(dir, name), name))) continue
-    const {mode} = await fs.stat(join(dir, previous, name))
-    await fs.copyFile(join(dir, previous, name), join(versionDir, name), constants.COPYFILE_EXCL)
-    await fs.chmod(join(versionDir, name), mode & 0o777)
+    const source = join(dir, previous, name)
+    const refuse = (kind: string) => new WidError('bad_input', `output: ${shortPath(source)} is ${kind}, not a regular file; refusing to carry it over into the new set`)
+    let handle: fs.FileHandle
+    try {
+      handle = await fs.open(source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ELOOP' ? refuse('a symlink') : error
+    }
+    try {
+      const stat = await handle.stat()
+      if (!stat.isFile()) throw refuse(fileKind(stat))
+      await writeAndSync(join(versionDir, name), await handle.readFile(), stat.mode & 0o777)
+    } finally {
+      await handle.close()
+    }
   }
 }

@@ -2,11 +2,13 @@
  * `wid svid inspect FILE|DIR`: finds the SVID files, reads them and inspects them. A
  * directory is read the way `wid svid issue` writes it; a file is a certificate PEM
  * (which may also hold the key), with svid_key.pem and svid_bundle.pem beside it used
- * when present.
+ * when present. Only regular files of bounded size are read (see output/read.ts); --bundle
+ * may also be a pipe.
  */
 import {promises as fs} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {WidError} from '../errors.js'
+import {MiB, readBounded} from '../output/read.js'
 import {SVID_FILES} from './issue.js'
 import {inspectX509Svid, type X509SvidInspection} from './inspect.js'
 import {SpiffeId} from '../spiffeid/index.js'
@@ -30,19 +32,24 @@ export interface SvidInspection {
   valid: boolean
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return undefined
-    if (code === 'EISDIR') throw new WidError('bad_input', `svid: ${path} is a directory`)
-    throw new WidError('io', `svid: cannot read ${path}: ${(error as Error).message}`)
-  }
+/** An SVID, key or JWT-SVID file is a few kilobytes; a bundle may hold many CA certificates. */
+export const SVID_FILE_LIMIT = MiB
+export const BUNDLE_LIMIT = 4 * MiB
+/** How long --bundle may take to arrive through a pipe (`--bundle <(wid auth export --type tls-spiffe)`). */
+export const BUNDLE_PIPE_TIMEOUT_MS = 10_000
+
+async function readIfExists(path: string, options: {bundle?: boolean; pipe?: boolean} = {}): Promise<string | undefined> {
+  const data = await readBounded(path, {
+    prefix: 'svid',
+    maxBytes: options.bundle ? BUNDLE_LIMIT : SVID_FILE_LIMIT,
+    what: options.bundle ? 'a bundle' : 'an SVID file',
+    ...(options.pipe ? {pipeTimeoutMs: BUNDLE_PIPE_TIMEOUT_MS} : {}),
+  })
+  return data?.toString('utf8')
 }
 
-async function readRequired(path: string, what: string): Promise<string> {
-  const text = await readIfExists(path)
+async function readRequired(path: string, what: string, options: {bundle?: boolean; pipe?: boolean}): Promise<string> {
+  const text = await readIfExists(path, options)
   if (text === undefined) throw new WidError('not_found', `svid: ${what} ${path} does not exist`)
   return text
 }
@@ -115,8 +122,8 @@ export async function inspectSvidPath(path: string, options: InspectOptions): Pr
     const bundlePem = options.noBundle
       ? undefined
       : options.bundle !== undefined
-        ? await readRequired(options.bundle, 'bundle')
-        : await readIfExists(bundleFile)
+        ? await readRequired(options.bundle, 'bundle', {bundle: true, pipe: true})
+        : await readIfExists(bundleFile, {bundle: true})
     result.certificateFile = certificateFile
     if (keyPem !== undefined) result.keyFile = keyFile
     if (bundlePem !== undefined) result.bundleFile = bundleFile

@@ -4,6 +4,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -18,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {Worker} from 'node:worker_threads'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {lockDirectory, writeFileAtomic, writeFileSet, type OutputFile} from '../../../src/lib/output/files.js'
@@ -267,6 +268,31 @@ describe('writeFileSet', () => {
     expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe('bundle.pem v1')
   })
 
+  it('refuses to carry over a file of the earlier set that is a symlink, never copying its target', async () => {
+    // Given a published set whose version directory someone then changed: key.pem became a
+    // symlink to a secret, bundle.pem a FIFO
+    const secret = join(root, 'secret')
+    writeFileSync(secret, 'the secret', {mode: 0o600})
+    const dir = join(root, 'svid')
+    await writeFileSet(dir, files('1', ['cert.pem', 'key.pem']))
+    const version = join(dir, readlinkSync(join(dir, '..data')))
+    rmSync(join(version, 'key.pem'))
+    symlinkSync(secret, join(version, 'key.pem'))
+    // When a set naming only the certificate is published
+    const error = await rejection(writeFileSet(dir, files('2', ['cert.pem'])))
+    // Then it is refused naming the planted file, and the secret was copied nowhere
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe(`output: ${join(version, 'key.pem')} is a symlink, not a regular file; refusing to carry it over into the new set`)
+    expect(readFileSync(join(dir, 'cert.pem'), 'utf8')).toBe('cert.pem v1')
+    expect(versionDirs(dir)).toEqual([basename(version)])
+    const copies = readdirSync(dir, {recursive: true, withFileTypes: true}).filter((e) => e.isFile() && readFileSync(join(e.parentPath, e.name), 'utf8') === 'the secret')
+    expect(copies).toEqual([])
+    // And a FIFO is refused the same way, without waiting for a writer
+    rmSync(join(version, 'key.pem'))
+    spawnSync('mkfifo', [join(version, 'key.pem')])
+    expect((await rejection(writeFileSet(dir, files('2', ['cert.pem'])))).message).toMatch(/key\.pem is a FIFO, not a regular file; refusing to carry it over/)
+  })
+
   it('refuses a foreign regular file at a target name without force, changing nothing', async () => {
     // Given a published set and a foreign file at a name the next set uses
     const dir = join(root, 'svid')
@@ -478,5 +504,37 @@ describe('writeFileSet: the writer lock', () => {
     await writeFileSet(dir, files('1'))
     expect(consistentVersion(dir)).toBe('cert.pem v1')
     expect(existsSync(lockPath)).toBe(false)
+  })
+})
+
+describe('directories others can change (see private-dir.test.ts for the rules)', () => {
+  it('refuses to publish a set into a directory others may write, writing nothing', async () => {
+    // Given an existing output directory with mode 0777
+    const dir = join(root, 'svid')
+    mkdirSync(dir)
+    chmodSync(dir, 0o777)
+    // When a set is published into it
+    const error = await rejection(writeFileSet(dir, files('1')))
+    // Then it is refused and the directory stays empty
+    expect(error.code).toBe('bad_input')
+    expect(error.message).toBe(`output: ${dir} is writable by others (mode 0777); chmod go-w ${dir}, or choose another directory`)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('creates nothing below a parent others may write', async () => {
+    const parent = join(root, 'shared')
+    mkdirSync(parent)
+    chmodSync(parent, 0o777)
+    expect((await rejection(writeFileAtomic(join(parent, 'a', 'b', 'file'), 'x', 0o600))).message).toMatch(/shared, a parent of .*\/a\/b, is writable by others/)
+    expect(readdirSync(parent)).toEqual([])
+  })
+
+  it('writes a single file into a sticky directory others may write, like /tmp', async () => {
+    const sticky = join(root, 'tmp')
+    mkdirSync(sticky)
+    chmodSync(sticky, 0o1777)
+    await writeFileAtomic(join(sticky, 'bundle.pem'), 'pem', 0o644)
+    expect(readFileSync(join(sticky, 'bundle.pem'), 'utf8')).toBe('pem')
+    expect((await rejection(writeFileSet(sticky, files('1')))).message).toMatch(/is writable by others \(mode 1777\)/)
   })
 })
