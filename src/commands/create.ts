@@ -28,7 +28,7 @@ The whole stream is checked first (schema, unknown fields, SPIFFE paths, templat
     const file = args.file ?? flags.file
     if (file === undefined) throw badInput('create: give the file to read: wid create -f FILE (or - for stdin)')
     const {readInput} = await import('../lib/resources/input.js')
-    const {applyStream} = await import('../lib/resources/apply.js')
+    const {applyStream} = await import('../lib/cluster/apply.js')
     const {text, source} = await readInput(file)
     const cluster = await this.cluster()
     const applied = await applyStream(cluster, text, source, {force: flags.force, onApplied: (a) => this.success(a.message)})

@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process'
-import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
@@ -342,5 +342,76 @@ spec: {roles: [uid-gated-user], traits: {uid: [1001]}}
     const noTty = await wid(['edit', 'role/example-workload-identity-issuer'], {env: {EDITOR: editor}})
     expect(expectOneLineError(noTty)).toMatch(/needs an interactive terminal/)
     expect(readFileSync(editor, 'utf8')).toContain('sed')
+  })
+
+  describe('wid edit after a refusal (as kubectl edit)', () => {
+    /**
+     * An editor that plays a session: on its Nth run it applies step N (a sed script, or
+     * `keep` to save unchanged), and keeps a copy of each file it was given.
+     */
+    const session = (name: string, steps: string[]) => {
+      const dir = join(tmp.path, name)
+      mkdirSync(dir, {recursive: true})
+      steps.forEach((step, i) => writeFileSync(join(dir, `step${i + 1}`), step))
+      const script = `#!/bin/sh
+n=$(( $(cat ${dir}/count 2>/dev/null || echo 0) + 1 )); echo $n > ${dir}/count
+cp "$1" ${dir}/seen$n
+step=$(cat ${dir}/step$n 2>/dev/null || echo keep)
+[ "$step" = keep ] || sed -i "$step" "$1"
+`
+      const editor = join(dir, 'editor.sh')
+      writeFileSync(editor, script, {mode: 0o755})
+      return {editor, seen: (n: number) => readFileSync(join(dir, `seen${n}`), 'utf8'), runs: () => Number(readFileSync(join(dir, 'count'), 'utf8'))}
+    }
+    const editOnTerminal = (editor: string, ref: string) => {
+      // script(1) gives wid a real terminal; its exit status is wid's (-e)
+      try {
+        const out = execFileSync('script', ['-qec', `${process.execPath} ${WID_BIN} edit ${ref}`, '/dev/null'], {
+          env: {...process.env, WID_HOME: join(tmp.path, 'home'), EDITOR: editor, VISUAL: '', NO_COLOR: '1'},
+          encoding: 'utf8',
+        })
+        return {code: 0, out}
+      } catch (error) {
+        return {code: (error as {status: number}).status, out: (error as {stdout: string}).stdout}
+      }
+    }
+    const ROLE = 'role/example-workload-identity-issuer'
+
+    it('reopens the editor with the error at the top, keeping the edits, until the document is right', async () => {
+      // Given an editor that first misspells a field, then fixes it and drops the list verb
+      const editor = session('fix', ['s/verbs:/verbz:/', 's/verbz:/verbs:/;/- list$/d'])
+      // When wid edit runs
+      const result = editOnTerminal(editor.editor, ROLE)
+      // Then the second run showed the error above the user's own edit, and the fix was applied
+      expect(result.code, result.out).toBe(0)
+      expect(editor.runs()).toBe(2)
+      expect(editor.seen(2)).toMatch(/^# error: role-example-workload-identity-issuer\.yaml:\d+:\d+: spec\.allow\.rules\[0\]\.verbz: unknown field/m)
+      expect(editor.seen(2)).toContain('verbz:')
+      expect(result.out).toContain('has been updated')
+      const role = JSON.parse((await wid(['get', ROLE, '--format', 'json'])).stdout)
+      expect(role.spec.allow.rules[0].verbs).toEqual(['read'])
+    })
+
+    it('keeps the edits in a file when the user gives up, and says where', async () => {
+      // Given an editor that makes an invalid change, then saves the reopened file unchanged
+      const before = (await wid(['get', ROLE])).stdout
+      const editor = session('give-up', ['s/verbs:/verbz:/', 'keep'])
+      const result = editOnTerminal(editor.editor, ROLE)
+      // Then wid fails naming a file that holds the edit, and the role is as it was
+      expect(result.code).toBe(2)
+      const kept = /your edits are kept in (\S+\.yaml)/.exec(result.out)?.[1]
+      expect(kept, result.out).toBeDefined()
+      expect(readFileSync(kept!, 'utf8')).toContain('verbz:')
+      expect((statSync(kept!).mode & 0o777).toString(8)).toBe('600')
+      expect((await wid(['get', ROLE])).stdout).toBe(before)
+    })
+
+    it('an emptied file cancels the edit', async () => {
+      const before = (await wid(['get', ROLE])).stdout
+      const result = editOnTerminal(session('empty', ['d']).editor, ROLE)
+      expect(result.code).toBe(2)
+      expect(result.out).toContain('the file was emptied, so the edit is cancelled; nothing was changed')
+      expect((await wid(['get', ROLE])).stdout).toBe(before)
+    })
   })
 })

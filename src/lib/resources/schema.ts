@@ -49,7 +49,7 @@ async function validatorFor(kind: Kind, version: string): Promise<ValidateFuncti
 async function validatorForFile(id: string): Promise<ValidateFunction> {
   const cached = validators.get(id)
   if (cached) return cached
-  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allowUnionTypes: true, allErrors: false, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
+  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allowUnionTypes: true, allErrors: true, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
   const validate = (await ajvPromise).compile(readSchema(`${id}.json`))
   validators.set(id, validate)
   return validate
@@ -111,11 +111,19 @@ function describe(error: ErrorObject): {path: FieldPath; message: string; atKey:
   }
 }
 
-/** Throws a FieldError for the first schema violation of a document of known kind and version. */
+/**
+ * The error to report of all a document has: an unknown field first (a misspelt key also
+ * leaves its right spelling missing, and the typo is what to fix), else the first.
+ */
+function mostTelling(errors: ErrorObject[]): ErrorObject {
+  return errors.find((error) => error.keyword === 'additionalProperties') ?? errors[0]!
+}
+
+/** Throws a FieldError for the most telling schema violation of a document of known kind and version. */
 export async function validateSchema(kind: Kind, version: string, value: unknown): Promise<void> {
   const validate = await validatorFor(kind, version)
   if (validate(value)) return
-  const {path, message, atKey} = describe(validate.errors![0]!)
+  const {path, message, atKey} = describe(mostTelling(validate.errors!))
   throw new FieldError(path, message, atKey)
 }
 
@@ -123,6 +131,6 @@ export async function validateSchema(kind: Kind, version: string, value: unknown
 export async function validateConfig(name: string, value: unknown): Promise<void> {
   const validate = await validatorForFile(name)
   if (validate(value)) return
-  const {path, message, atKey} = describe(validate.errors![0]!)
+  const {path, message, atKey} = describe(mostTelling(validate.errors!))
   throw new FieldError(path, message, atKey)
 }

@@ -1,8 +1,8 @@
 /** `wid create -f`: check the whole stream, then apply it in order, stopping at the first failure. */
 import {hashSecret, resourceLabel} from '../auth/admin.js'
-import type {Cluster} from '../cluster/cluster.js'
+import type {Cluster} from './cluster.js'
 import {WidError} from '../errors.js'
-import {readResources} from './validate.js'
+import {readResources} from '../resources/validate.js'
 
 export interface AppliedResource {
   kind: string
