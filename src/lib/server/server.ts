@@ -94,36 +94,52 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   })
 }
 
-const callers = new WeakMap<TLSSocket, Caller>()
-
-/** The holder of a verified client certificate (looked up once per connection), or why there is none. */
-function callerOf(req: IncomingMessage): Caller {
-  const socket = req.socket as TLSSocket
-  const known = callers.get(socket)
-  if (known) return known
-  const caller = verifiedCaller(socket)
-  callers.set(socket, caller)
-  return caller
+/** A verified client certificate's holder, and its notAfter (ms since the epoch). */
+interface Verified {
+  caller: Caller
+  notAfter: number
 }
 
-function verifiedCaller(socket: TLSSocket): Caller {
+const callers = new WeakMap<TLSSocket, Verified>()
+
+const expired = () => new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
+
+/**
+ * The holder of a verified client certificate, or why there is none. The certificate is
+ * verified once per connection (the handshake checks notBefore), but its expiry on every
+ * request: neither a connection kept alive nor a TLS session resumed outlives the login.
+ */
+function callerOf(req: IncomingMessage): Caller {
+  const socket = req.socket as TLSSocket
+  let verified = callers.get(socket)
+  if (!verified) {
+    verified = verifiedCaller(socket)
+    callers.set(socket, verified)
+  }
+  // written so that an unreadable notAfter (NaN) counts as expired
+  if (!(Date.now() <= verified.notAfter)) throw expired()
+  return verified.caller
+}
+
+function verifiedCaller(socket: TLSSocket): Verified {
   const certificate = socket.getPeerCertificate()
   if (!certificate || Object.keys(certificate).length === 0) {
     throw new HttpError(401, 'access_denied', 'api: a client certificate is required; run wid login')
   }
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? '')
-    if (reason === 'CERT_HAS_EXPIRED') throw new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
+    if (reason === 'CERT_HAS_EXPIRED') throw expired()
     throw new HttpError(401, 'access_denied', `api: the client certificate was not issued by this cluster (${reason.toLowerCase().replace(/_/g, ' ')}); run wid login`)
   }
   const kind = certificate.subject?.OU
   const name = certificate.subject?.CN
+  const notAfter = Date.parse(certificate.valid_to)
   if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
     throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
   }
-  if (kind === 'bot') return {kind, name}
+  if (kind === 'bot') return {caller: {kind, name}, notAfter}
   const loginId = certificate.subject.serialNumber
-  return {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}
+  return {caller: {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}, notAfter}
 }
 
 /** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
