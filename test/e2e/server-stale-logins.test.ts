@@ -1,12 +1,13 @@
 /**
  * Logins that are no longer valid, refused by `wid server` on every request: one past its
- * expiry, on a connection kept alive since or on a TLS session resumed after it.
+ * expiry (on a connection kept alive since, or on a TLS session resumed after it) and one
+ * of a user reset since.
  */
 import {connect, type ConnectionOptions, type TLSSocket} from 'node:tls'
 import {join} from 'node:path'
 import {Client} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {tempDir, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -90,6 +91,34 @@ describe('wid server refuses logins that are no longer valid', () => {
       const resumed = await tlsConnect({host: '127.0.0.1', port: server.port, ca, session})
       expect(resumed.isSessionReused()).toBe(true)
       expect(await postOnSocket(resumed, 'whoami')).toEqual({status: 401, body: {error: {code: 'access_denied', message: 'api: your client certificate has expired; run wid login'}}})
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('whoami and exportTrust refuse the login of a user who was reset since, as every other method does', async () => {
+    // Given hank, logged in, for whom whoami and exportTrust answer
+    const home = join(tmp.path, 'hank')
+    const invite = (await admin(['users', 'add', 'hank', '--roles', 'access'])).stdout.trim()
+    expect((await login(home, 'hank', ['--invite', invite])).code).toBe(0)
+    const {key, cert, ca} = loginProfile(home, server.port)
+    const client = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})
+    const call = async (method: string, body: object) => {
+      const response = await client.request({path: `/v1/${method}`, method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+      return {status: response.statusCode, body: (await response.body.json()) as {result?: unknown; error?: {code: string; message: string}}}
+    }
+    try {
+      expect(await call('whoami', {})).toMatchObject({status: 200, body: {result: {kind: 'user', name: 'hank'}}})
+      expect((await call('exportTrust', {type: 'jwks'})).status).toBe(200)
+      // When an admin resets hank on the server host
+      expect((await admin(['users', 'reset', 'hank'])).code).toBe(0)
+      // Then his login is refused by both, with the words every other method uses
+      const stale = {code: 'access_denied', message: 'auth: user "hank" was reset, or removed and added again, since this login; run wid login'}
+      expect(await call('whoami', {})).toEqual({status: 403, body: {error: stale}})
+      for (const type of ['tls-spiffe', 'jwks', 'spiffe-bundle']) expect(await call('exportTrust', {type})).toEqual({status: 403, body: {error: stale}})
+      // And wid auth export says so in one line, with exit 5
+      const exported = await widIn(home)(['auth', 'export', '--type', 'tls-spiffe'])
+      expect([exported.code, expectOneLineError(exported)]).toEqual([5, stale.message])
     } finally {
       await client.close()
     }

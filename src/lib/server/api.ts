@@ -1,16 +1,17 @@
 /**
  * The cluster API: one POST per Cluster method under /v1/, JSON in and out. The caller is
- * the holder of the client certificate; every call goes through the same AuthServer
- * methods, and so the same access rules, as local mode.
+ * the holder of the client certificate, authenticated against the store by the server
+ * before any method runs; every call goes through the same AuthServer methods, and so the
+ * same access rules, as local mode.
  */
 import {TRUST_EXPORT_TYPES, type AuthServer, type TrustExportType} from '../auth/auth-server.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
-import type {Caller} from '../auth/principal.js'
+import type {Principal} from '../auth/principal.js'
 import {badInput} from '../errors.js'
 import {parseKind} from '../resources/refs.js'
 import type {Kind, Resource} from '../resources/types.js'
 
-type Handler = (auth: AuthServer, caller: Caller, body: Record<string, unknown>) => Promise<unknown>
+type Handler = (auth: AuthServer, principal: Principal, body: Record<string, unknown>) => Promise<unknown>
 
 const str = (body: Record<string, unknown>, field: string): string => {
   const value = body[field]
@@ -67,34 +68,34 @@ function exportTypeOf(value: unknown): TrustExportType {
 }
 
 const API: Record<string, Handler> = {
-  status: async (auth, caller) => {
+  status: async (auth, principal) => {
     // Where the server keeps its files is the server's business.
     const {dataDir: _hidden, backend, ...status} = await auth.status()
-    return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(caller)}
+    return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(principal)}
   },
-  whoami: async (_auth, caller) => caller,
-  issueX509Svid: (auth, caller, body) => auth.issueX509Svid(caller, body as never),
-  issueJwtSvid: (auth, caller, body) => auth.issueJwtSvid(caller, body as never),
-  exportTrust: (auth, _caller, body) => auth.exportTrust(exportTypeOf(body.type)),
-  applyResource: (auth, caller, body) => auth.applyResource(caller, resourceOf(body), modeOf(body.mode)),
-  getResource: (auth, caller, body) => auth.getResource(caller, kindOf(body), str(body, 'name')),
-  listResources: (auth, caller, body) => auth.listResources(caller, kindOf(body)),
-  deleteResource: async (auth, caller, body) => {
-    await auth.deleteResource(caller, kindOf(body), str(body, 'name'))
+  whoami: (auth, principal) => auth.whoami(principal),
+  issueX509Svid: (auth, principal, body) => auth.issueX509Svid(principal, body as never),
+  issueJwtSvid: (auth, principal, body) => auth.issueJwtSvid(principal, body as never),
+  exportTrust: (auth, _principal, body) => auth.exportTrust(exportTypeOf(body.type)),
+  applyResource: (auth, principal, body) => auth.applyResource(principal, resourceOf(body), modeOf(body.mode)),
+  getResource: (auth, principal, body) => auth.getResource(principal, kindOf(body), str(body, 'name')),
+  listResources: (auth, principal, body) => auth.listResources(principal, kindOf(body)),
+  deleteResource: async (auth, principal, body) => {
+    await auth.deleteResource(principal, kindOf(body), str(body, 'name'))
     return {}
   },
-  addBot: (auth, caller, body) =>
-    auth.addBot(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), tokenTtlSeconds: positive(body.tokenTtlSeconds, 'tokenTtlSeconds')}),
-  addBotToken: (auth, caller, body) => auth.addBotToken(caller, str(body, 'botName'), positive(body.ttlSeconds, 'ttlSeconds')),
-  updateRoles: (auth, caller, body) => {
+  addBot: (auth, principal, body) =>
+    auth.addBot(principal, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), tokenTtlSeconds: positive(body.tokenTtlSeconds, 'tokenTtlSeconds')}),
+  addBotToken: (auth, principal, body) => auth.addBotToken(principal, str(body, 'botName'), positive(body.ttlSeconds, 'ttlSeconds')),
+  updateRoles: (auth, principal, body) => {
     const kind = kindOf(body)
     if (kind !== 'bot' && kind !== 'user') throw badInput('api: "kind" must be bot or user')
-    return auth.updateRoles(caller, kind, str(body, 'name'), changeOf(body.change))
+    return auth.updateRoles(principal, kind, str(body, 'name'), changeOf(body.change))
   },
-  resetUser: (auth, caller, body) => auth.resetUser(caller, {name: str(body, 'name'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
-  addUser: (auth, caller, body) =>
-    auth.addUser(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
-  listAudit: (auth, caller, body) => auth.listAudit(caller, {since: sinceOf(body.since), type: typeof body.type === 'string' ? body.type : undefined}),
+  resetUser: (auth, principal, body) => auth.resetUser(principal, {name: str(body, 'name'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
+  addUser: (auth, principal, body) =>
+    auth.addUser(principal, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
+  listAudit: (auth, principal, body) => auth.listAudit(principal, {since: sinceOf(body.since), type: typeof body.type === 'string' ? body.type : undefined}),
 }
 
 /** The handler for `/v1/<name>`, for the API's own names only (never Object.prototype's). */
