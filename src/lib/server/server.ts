@@ -15,7 +15,7 @@ import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
-import {apiMethod} from './api.js'
+import {apiMethod, compileApiSchemas, loginBody} from './api.js'
 import {PublicDocuments} from './public-documents.js'
 
 export interface ServerOptions {
@@ -162,6 +162,7 @@ function listenNames(publicAddr: string, host: string): string[] {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const {backend, logger} = options
+  await compileApiSchemas()
   const auth = await AuthServer.open(backend)
   const {publicAddr, clusterName} = await auth.status()
   const hostAuthorities = await auth.hostAuthorities()
@@ -215,16 +216,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
       const body = await readJson(req)
       if (path === '/v1/login') {
-        const result = await auth.login(
-          {
-            user: String(body.user ?? ''),
-            password: String(body.password ?? ''),
-            invite: typeof body.invite === 'string' ? body.invite : undefined,
-            address: req.socket.remoteAddress ?? 'unknown',
-          },
-          String(body.publicKey ?? ''),
-          typeof body.ttlSeconds === 'number' ? body.ttlSeconds : undefined,
-        )
+        const {user, password, invite, publicKey, ttlSeconds} = await loginBody(body)
+        const result = await auth.login({user, password, invite, address: req.socket.remoteAddress ?? 'unknown'}, publicKey, ttlSeconds)
         return send(res, 200, JSON.stringify(result))
       }
       caller = callerOf(req)
