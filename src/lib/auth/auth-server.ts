@@ -32,6 +32,7 @@ import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
+import {LoginGate} from './login-gate.js'
 import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
@@ -70,6 +71,8 @@ export interface ClusterStatus {
 
 /** Failed logins allowed per user and per client address within 15 minutes. */
 const LOGIN_LIMITS = {perUser: 5, perAddress: 20, windowMs: 15 * 60_000}
+/** Password checks at once (each holds a scrypt worker and 32 MiB), logins waiting for one, and for how long. */
+const LOGIN_GATE = {slots: 4, maxWaiting: 64, waitMs: 10_000}
 
 export class AuthServer {
   private readonly backend: Backend
@@ -85,6 +88,7 @@ export class AuthServer {
   private readonly hostSigner = new AuthorityCache('host', x509Signer)
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
   private readonly loginThrottle: LoginThrottle
+  private readonly loginGate = new LoginGate(LOGIN_GATE)
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend
@@ -239,7 +243,7 @@ export class AuthServer {
     const now = this.now()
     let user: User
     try {
-      user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
+      user = await authenticateUser(this.backend, this.loginThrottle, this.loginGate, attempt, now)
     } catch (error) {
       if (error instanceof LoginRefused) {
         await this.audit.append({time: isoString(now), type: 'user.login_failed', actor: `address:${attempt.address}`, kind: 'user', name: attempt.user, reason: error.message})
