@@ -199,7 +199,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       expect((await call(bobCert, 'exportTrust', JSON.stringify({type: 'bogus'}))).status).toBe(400)
       expect((await call(bobCert, 'status', 'not json')).status).toBe(400)
       expect((await call(bobCert, 'status', '[1, 2]')).body.error!.message).toBe('api: request body must be a JSON object')
-      expect((await call(bobCert, 'addUser', JSON.stringify({name: 'x', roles: [], inviteTtlSeconds: 1e20}))).body.error!.message).toMatch(/"inviteTtlSeconds" must be a positive whole number of seconds, at most ten years/)
+      expect((await call(bobCert, 'addUser', JSON.stringify({name: 'x', roles: [], inviteTtlSeconds: 1e20}))).body.error!.message).toBe('api: addUser: inviteTtlSeconds: must be <= 316224000')
       const huge = await call(bobCert, 'status', JSON.stringify({padding: 'x'.repeat(1024 * 1024)}))
       expect(huge).toEqual({status: 413, body: {error: {code: 'bad_input', message: 'api: request body larger than 1 MiB'}}})
       // and the server still answers afterwards

@@ -1,6 +1,8 @@
 /** Runs `wid server start` as a child process on a free loopback port, the way an operator does. */
 import {spawn, type ChildProcess} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
+import {join} from 'node:path'
 import {WID_BIN} from './cli.js'
 
 export async function freePort(): Promise<number> {
@@ -57,4 +59,20 @@ export async function startWidServer(home: string, port?: number, extraArgs: str
       return exited
     },
   }
+}
+
+export interface LoginProfile {
+  key: string
+  cert: string
+  /** The host CA the login pinned. */
+  ca: string
+  /** When the login's certificate expires (ISO 8601). */
+  expires: string
+}
+
+/** What `wid login` stored in `home` for the server on 127.0.0.1:`port`. */
+export function loginProfile(home: string, port: number): LoginProfile {
+  const dir = join(home, 'profiles', `127.0.0.1_${port}`)
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
+  return {key: read('key.pem'), cert: read('cert.pem'), ca: read('host-ca.pem'), expires: (JSON.parse(read('profile.json')) as {expires: string}).expires}
 }

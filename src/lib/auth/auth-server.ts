@@ -1,7 +1,7 @@
 /**
  * The cluster's brain: every rule about who gets what, over the services, with no I/O of
- * its own. LocalCluster calls it in-process as the local admin; the server (later) calls
- * the same methods with an authenticated caller.
+ * its own. LocalCluster calls it in-process as the local admin; the server calls the same
+ * methods with the principal it authenticated for the request.
  */
 import type {Backend} from '../backend/backend.js'
 import {buildJwks} from '../bundle/jwks.js'
@@ -30,8 +30,9 @@ import {
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
-import {resolvePrincipal, type Caller} from './principal.js'
+import {principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
+import {LoginGate} from './login-gate.js'
 import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
@@ -70,6 +71,8 @@ export interface ClusterStatus {
 
 /** Failed logins allowed per user and per client address within 15 minutes. */
 const LOGIN_LIMITS = {perUser: 5, perAddress: 20, windowMs: 15 * 60_000}
+/** Password checks at once (each holds a scrypt worker and 32 MiB), logins waiting for one, and for how long. */
+const LOGIN_GATE = {slots: 4, maxWaiting: 64, waitMs: 10_000}
 
 export class AuthServer {
   private readonly backend: Backend
@@ -85,6 +88,7 @@ export class AuthServer {
   private readonly hostSigner = new AuthorityCache('host', x509Signer)
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
   private readonly loginThrottle: LoginThrottle
+  private readonly loginGate = new LoginGate(LOGIN_GATE)
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
     this.backend = backend
@@ -109,10 +113,18 @@ export class AuthServer {
     return `${this.config.publicAddr}/workload-identity`
   }
 
-  /** The caller as the store knows them now: refused if they no longer exist (or were re-created since their login). */
-  async whoami(caller: Caller): Promise<{kind: string; name: string; roles: string[]}> {
-    const principal = await resolvePrincipal(this.backend, caller)
-    return {kind: caller.kind, name: caller.name, roles: principal.roles}
+  /**
+   * The caller as the store knows them now: refused if they no longer exist (or were reset,
+   * or re-created, since their login). The server does this before every API call.
+   */
+  authenticate(caller: Caller): Promise<Principal> {
+    return resolvePrincipal(this.backend, caller)
+  }
+
+  /** Who the caller is, with the roles held now. */
+  async whoami(caller: CallerOrPrincipal): Promise<{kind: string; name: string; roles: string[]}> {
+    const principal = await principalOf(this.backend, caller)
+    return {kind: principal.caller.kind, name: principal.caller.name, roles: principal.roles}
   }
 
   async status(): Promise<ClusterStatus> {
@@ -130,8 +142,8 @@ export class AuthServer {
     }
   }
 
-  async issueX509Svid(caller: Caller, request: X509SvidRequest): Promise<X509SvidResponse> {
-    const principal = await resolvePrincipal(this.backend, caller)
+  async issueX509Svid(caller: CallerOrPrincipal, request: X509SvidRequest): Promise<X509SvidResponse> {
+    const principal = await principalOf(this.backend, caller)
     const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {
       selector: request,
       type: 'x509',
@@ -154,8 +166,8 @@ export class AuthServer {
     return svid
   }
 
-  async issueJwtSvid(caller: Caller, request: JwtSvidRequest): Promise<JwtSvidResponse> {
-    const principal = await resolvePrincipal(this.backend, caller)
+  async issueJwtSvid(caller: CallerOrPrincipal, request: JwtSvidRequest): Promise<JwtSvidResponse> {
+    const principal = await principalOf(this.backend, caller)
     const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {selector: request, type: 'jwt'})
     const signer = await this.jwtSigner.get(this.backend)
     const now = this.now()
@@ -173,40 +185,40 @@ export class AuthServer {
     return svid
   }
 
-  async applyResource(caller: Caller, resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
-    return applyResource(this.admin, await resolvePrincipal(this.backend, caller), resource, mode)
+  async applyResource(caller: CallerOrPrincipal, resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
+    return applyResource(this.admin, await principalOf(this.backend, caller), resource, mode)
   }
 
-  async getResource(caller: Caller, kind: Kind, name: string): Promise<Resource> {
-    return readResource(this.admin, await resolvePrincipal(this.backend, caller), kind, name)
+  async getResource(caller: CallerOrPrincipal, kind: Kind, name: string): Promise<Resource> {
+    return readResource(this.admin, await principalOf(this.backend, caller), kind, name)
   }
 
-  async listResources(caller: Caller, kind: Kind): Promise<Resource[]> {
-    return listResourcesOf(this.admin, await resolvePrincipal(this.backend, caller), kind)
+  async listResources(caller: CallerOrPrincipal, kind: Kind): Promise<Resource[]> {
+    return listResourcesOf(this.admin, await principalOf(this.backend, caller), kind)
   }
 
-  async deleteResource(caller: Caller, kind: Kind, name: string): Promise<string> {
-    return deleteResource(this.admin, await resolvePrincipal(this.backend, caller), kind, name)
+  async deleteResource(caller: CallerOrPrincipal, kind: Kind, name: string): Promise<string> {
+    return deleteResource(this.admin, await principalOf(this.backend, caller), kind, name)
   }
 
-  async addBot(caller: Caller, options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}) {
-    return addBot(this.admin, await resolvePrincipal(this.backend, caller), options)
+  async addBot(caller: CallerOrPrincipal, options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}) {
+    return addBot(this.admin, await principalOf(this.backend, caller), options)
   }
 
-  async addBotToken(caller: Caller, botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
-    return addBotToken(this.admin, await resolvePrincipal(this.backend, caller), botName, ttlSeconds)
+  async addBotToken(caller: CallerOrPrincipal, botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
+    return addBotToken(this.admin, await principalOf(this.backend, caller), botName, ttlSeconds)
   }
 
-  async updateRoles(caller: Caller, kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
-    return updateRoles(this.admin, await resolvePrincipal(this.backend, caller), kind, name, change)
+  async updateRoles(caller: CallerOrPrincipal, kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
+    return updateRoles(this.admin, await principalOf(this.backend, caller), kind, name, change)
   }
 
-  async addUser(caller: Caller, options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) {
-    return addUser(this.admin, await resolvePrincipal(this.backend, caller), options)
+  async addUser(caller: CallerOrPrincipal, options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) {
+    return addUser(this.admin, await principalOf(this.backend, caller), options)
   }
 
-  async resetUser(caller: Caller, options: {name: string; inviteTtlSeconds: number}) {
-    return resetUser(this.admin, await resolvePrincipal(this.backend, caller), options.name, options.inviteTtlSeconds)
+  async resetUser(caller: CallerOrPrincipal, options: {name: string; inviteTtlSeconds: number}) {
+    return resetUser(this.admin, await principalOf(this.backend, caller), options.name, options.inviteTtlSeconds)
   }
 
   /** PEM certificates of the CA that signs the server's TLS certificates (clients pin it). */
@@ -231,7 +243,7 @@ export class AuthServer {
     const now = this.now()
     let user: User
     try {
-      user = await authenticateUser(this.backend, this.loginThrottle, attempt, now)
+      user = await authenticateUser(this.backend, this.loginThrottle, this.loginGate, attempt, now)
     } catch (error) {
       if (error instanceof LoginRefused) {
         await this.audit.append({time: isoString(now), type: 'user.login_failed', actor: `address:${attempt.address}`, kind: 'user', name: attempt.user, reason: error.message})
@@ -255,8 +267,8 @@ export class AuthServer {
     }
   }
 
-  async listAudit(caller: Caller, filter: AuditFilter): Promise<AuditEvent[]> {
-    const principal = await resolvePrincipal(this.backend, caller)
+  async listAudit(caller: CallerOrPrincipal, filter: AuditFilter): Promise<AuditEvent[]> {
+    const principal = await principalOf(this.backend, caller)
     principal.access?.checkVerbs('audit', ['list'])
     return listAuditEvents(this.backend, filter)
   }

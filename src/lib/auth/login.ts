@@ -2,7 +2,8 @@
  * `wid login`: a user proves who they are with a password (or sets one with a one-time
  * invite) and receives a short-lived client certificate for a key generated on their side.
  * Passwords are stored as scrypt hashes and compared in constant time; failed attempts are
- * limited per user and per client address.
+ * limited per user and per client address, and the password checks of a process are handed
+ * out by a LoginGate.
  */
 import {randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions} from 'node:crypto'
 import {isIP} from 'node:net'
@@ -12,6 +13,7 @@ import type {User} from '../resources/types.js'
 import {auditOperation} from '../services/audit.js'
 import {getResource, putResource, resourceKey} from '../services/resources.js'
 import {hashSecret} from './admin.js'
+import type {LoginGate} from './login-gate.js'
 
 const SCRYPT = {N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024}
 export const MIN_PASSWORD_LENGTH = 10
@@ -61,14 +63,12 @@ type Scope = 'user' | 'address'
 /**
  * Failed logins per user and per client address, at most `perUser` and `perAddress` within
  * `windowMs`. They are kept in the store, so every server process on it counts the same
- * failures and a restart forgets none. Password checks in flight are a per-process limit.
+ * failures and a restart forgets none.
  */
 export class LoginThrottle {
   private readonly backend: Backend
   private readonly limits: ThrottleLimits
   private lastSweep = 0
-  /** Password checks running now; each holds a scrypt worker for tens of milliseconds. */
-  inFlight = 0
 
   constructor(backend: Backend, limits: ThrottleLimits) {
     this.backend = backend
@@ -120,12 +120,15 @@ export class LoginThrottle {
    * Admits an attempt, counting it as failed before it is checked, or refuses it when the
    * user or the address is at its limit. The check and the count are one conditional write,
    * so parallel guesses, from any number of server processes, cannot slip past the limit.
+   * Returns how many recent failures the address had before this attempt.
    */
-  async admit(user: string, address: string, now: number, options: {countUser?: boolean} = {}): Promise<void> {
+  async admit(user: string, address: string, now: number, options: {countUser?: boolean} = {}): Promise<{addressFailures: number}> {
     const countUser = options.countUser ?? true
+    let addressFailures = 0
     await this.change(user, address, now, (failures) => {
       const wait = this.wait(countUser ? failures.user : [], failures.address, now)
       if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
+      addressFailures = failures.address.length
       return {user: countUser ? [...failures.user, now] : failures.user, address: [...failures.address, now]}
     })
     if (now - this.lastSweep > this.limits.windowMs) {
@@ -133,14 +136,21 @@ export class LoginThrottle {
       // In the background: a login does not wait for it, and a failed sweep is retried a window later.
       void this.sweep(now).catch(() => {})
     }
+    return {addressFailures}
   }
 
   /** An admitted attempt succeeded: the user's failures are forgotten, and the address is not charged for it. */
   async succeeded(user: string, address: string, attemptedAt: number, now: number): Promise<void> {
-    await this.change(user, address, now, (failures) => {
-      const at = failures.address.lastIndexOf(attemptedAt)
-      return {user: [], address: at < 0 ? failures.address : [...failures.address.slice(0, at), ...failures.address.slice(at + 1)]}
-    })
+    await this.change(user, address, now, (failures) => ({user: [], address: without(failures.address, attemptedAt)}))
+  }
+
+  /** An admitted attempt was never checked (no password-check slot came free): its advance count is taken back. */
+  async withdraw(user: string, address: string, attemptedAt: number, now: number, options: {countUser?: boolean} = {}): Promise<void> {
+    const countUser = options.countUser ?? true
+    await this.change(user, address, now, (failures) => ({
+      user: countUser ? without(failures.user, attemptedAt) : failures.user,
+      address: without(failures.address, attemptedAt),
+    }))
   }
 
   /** Removes the entries whose failures have all left the window, in batches of one write each. */
@@ -162,6 +172,12 @@ export class LoginThrottle {
 }
 
 const SWEEP_BATCH = 500
+
+/** The failures without (one count of) the attempt made at `attemptedAt`. */
+function without(failures: number[], attemptedAt: number): number[] {
+  const at = failures.lastIndexOf(attemptedAt)
+  return at < 0 ? failures : [...failures.slice(0, at), ...failures.slice(at + 1)]
+}
 
 /**
  * The address failures are counted under: an IPv4 address as it is (also when IPv4-mapped),
@@ -185,7 +201,6 @@ export interface LoginAttempt {
   address: string
 }
 
-const MAX_CONCURRENT_LOGINS = 4
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$/
 
 /**
@@ -205,23 +220,31 @@ const wrongPassword = () => new LoginRefused('auth: invalid user name or passwor
 /**
  * Checks a login (or redeems an invite, setting the password) and returns the user. The
  * invite is consumed in the same transaction that stores the password, so it works once.
+ * The address's own limits come first (one login at a time, its failures), and only then
+ * does it wait for one of the password-check slots that all addresses share.
  */
-export async function authenticateUser(backend: Backend, throttle: LoginThrottle, attempt: LoginAttempt, now: Date): Promise<User> {
+export async function authenticateUser(backend: Backend, throttle: LoginThrottle, gate: LoginGate, attempt: LoginAttempt, now: Date): Promise<User> {
   if (!USER_NAME.test(attempt.user)) throw refused()
   if (attempt.password.length > 1024) throw new WidError('bad_input', 'auth: the password is longer than 1024 characters')
   const t = now.getTime()
-  if (throttle.inFlight >= MAX_CONCURRENT_LOGINS) throw new WidError('unavailable', 'auth: too many logins at once; try again in a moment')
-  throttle.inFlight++
+  // An invite is a 128-bit secret: guessing one is hopeless, so redeeming it is counted
+  // against the address only, and a user locked out by someone else's guesses can still
+  // use the invite of wid users reset.
+  const counted = {countUser: attempt.invite === undefined}
+  const pass = gate.enter(addressGroup(attempt.address))
   try {
-    // An invite is a 128-bit secret: guessing one is hopeless, so redeeming it is counted
-    // against the address only, and a user locked out by someone else's guesses can still
-    // use the invite of wid users reset.
-    await throttle.admit(attempt.user, attempt.address, t, {countUser: attempt.invite === undefined})
+    const {addressFailures} = await throttle.admit(attempt.user, attempt.address, t, counted)
+    try {
+      await pass.slot(addressFailures === 0)
+    } catch (error) {
+      await throttle.withdraw(attempt.user, attempt.address, t, t, counted)
+      throw error
+    }
     const user = await checkCredentials(backend, attempt, now)
     await throttle.succeeded(attempt.user, attempt.address, t, t)
     return user
   } finally {
-    throttle.inFlight--
+    pass.leave()
   }
 }
 

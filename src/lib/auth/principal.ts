@@ -46,6 +46,18 @@ async function loadRoles(backend: Backend, owner: string, names: string[]): Prom
   return roles
 }
 
+/**
+ * What AuthServer's methods take: a caller, or the principal the server resolved from one
+ * for this request (which is then not looked up again).
+ */
+export type CallerOrPrincipal = Caller | Principal
+
+/** The caller resolved against the store, unless it already is a principal. */
+export async function principalOf(backend: Backend, who: CallerOrPrincipal): Promise<Principal> {
+  return 'actor' in who ? who : resolvePrincipal(backend, who)
+}
+
+/** Refuses a caller that no longer exists (or was reset, or re-created, since its login) or holds a role that does not. */
 export async function resolvePrincipal(backend: Backend, caller: Caller): Promise<Principal> {
   const description = describeCaller(caller)
   const actor = `${caller.kind}:${caller.name}`

@@ -1,102 +1,107 @@
 /**
  * The cluster API: one POST per Cluster method under /v1/, JSON in and out. The caller is
- * the holder of the client certificate; every call goes through the same AuthServer
- * methods, and so the same access rules, as local mode.
+ * the holder of the client certificate, authenticated against the store by the server
+ * before any method runs; each body is checked against its schema (schemas/api/) before it
+ * reaches the AuthServer method, which applies the same rules as in local mode.
  */
-import {TRUST_EXPORT_TYPES, type AuthServer, type TrustExportType} from '../auth/auth-server.js'
+import type {AuthServer, TrustExportType} from '../auth/auth-server.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
-import type {Caller} from '../auth/principal.js'
-import {badInput} from '../errors.js'
+import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
+import type {Principal} from '../auth/principal.js'
+import {badInput, WidError} from '../errors.js'
+import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
-import type {Kind, Resource} from '../resources/types.js'
+import {validateConfig} from '../resources/schema.js'
+import type {Bot, Resource} from '../resources/types.js'
 
-type Handler = (auth: AuthServer, caller: Caller, body: Record<string, unknown>) => Promise<unknown>
+/** A method's body is what its schema (schemas/api/<method>.json) lets through. */
+type Handler<Body = never> = (auth: AuthServer, principal: Principal, body: Body) => Promise<unknown>
 
-const str = (body: Record<string, unknown>, field: string): string => {
-  const value = body[field]
-  if (typeof value !== 'string') throw badInput(`api: "${field}" must be a string`)
-  return value
+interface Named {
+  kind: string
+  name: string
 }
 
-const kindOf = (body: Record<string, unknown>): Kind => parseKind(str(body, 'kind'))
-
-const strings = (value: unknown, field: string): string[] => {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw badInput(`api: "${field}" must be a list of strings`)
-  return value
+interface LoginBody {
+  user: string
+  password: string
+  invite?: string
+  publicKey: string
+  ttlSeconds?: number
 }
 
-/** Ten years: beyond any TTL wid allows, and far below what a Date can hold. */
-const MAX_SECONDS = 10 * 366 * 24 * 3600
-
-const positive = (value: unknown, field: string): number => {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_SECONDS) {
-    throw badInput(`api: "${field}" must be a positive whole number of seconds, at most ten years`)
-  }
-  return value
-}
-
-function resourceOf(body: Record<string, unknown>): Resource {
-  const resource = body.resource
-  if (!resource || typeof resource !== 'object' || Array.isArray(resource)) throw badInput('api: "resource" must be a resource document')
-  return resource as Resource
-}
-
-function modeOf(value: unknown): ApplyMode {
-  if (value === 'create' || value === 'upsert') return value
-  if (value && typeof value === 'object' && Number.isInteger((value as {revision?: unknown}).revision)) return {revision: (value as {revision: number}).revision}
-  throw badInput('api: "mode" must be "create", "upsert" or {"revision": N}')
-}
-
-function changeOf(value: unknown): RoleChange {
-  if (!value || typeof value !== 'object') throw badInput('api: "change" must be {"add": [...]} or {"set": [...]}')
-  const change = value as {add?: unknown; set?: unknown}
-  if ((change.add === undefined) === (change.set === undefined)) throw badInput('api: "change" needs exactly one of "add" and "set"')
-  return change.add !== undefined ? {add: strings(change.add, 'change.add')} : {set: strings(change.set, 'change.set')}
-}
-
-function sinceOf(value: unknown): Date | undefined {
+function sinceOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined
-  const date = typeof value === 'string' ? new Date(value) : new Date(NaN)
-  if (Number.isNaN(date.getTime())) throw badInput('api: "since" must be an ISO 8601 time')
+  const date = new Date(value)
+  if (Number.isNaN(date.getTime())) throw badInput('api: listAudit: since: must be an ISO 8601 time')
   return date
 }
 
-function exportTypeOf(value: unknown): TrustExportType {
-  if (!(TRUST_EXPORT_TYPES as readonly unknown[]).includes(value)) throw badInput(`api: "type" must be one of ${TRUST_EXPORT_TYPES.join(', ')}`)
-  return value as TrustExportType
-}
-
 const API: Record<string, Handler> = {
-  status: async (auth, caller) => {
+  status: async (auth, principal) => {
     // Where the server keeps its files is the server's business.
     const {dataDir: _hidden, backend, ...status} = await auth.status()
-    return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(caller)}
+    return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(principal)}
   },
-  whoami: async (_auth, caller) => caller,
-  issueX509Svid: (auth, caller, body) => auth.issueX509Svid(caller, body as never),
-  issueJwtSvid: (auth, caller, body) => auth.issueJwtSvid(caller, body as never),
-  exportTrust: (auth, _caller, body) => auth.exportTrust(exportTypeOf(body.type)),
-  applyResource: (auth, caller, body) => auth.applyResource(caller, resourceOf(body), modeOf(body.mode)),
-  getResource: (auth, caller, body) => auth.getResource(caller, kindOf(body), str(body, 'name')),
-  listResources: (auth, caller, body) => auth.listResources(caller, kindOf(body)),
-  deleteResource: async (auth, caller, body) => {
-    return {name: await auth.deleteResource(caller, kindOf(body), str(body, 'name'))}
+  whoami: (auth, principal) => auth.whoami(principal),
+  issueX509Svid: (auth, principal, body: X509SvidRequest) => auth.issueX509Svid(principal, body),
+  issueJwtSvid: (auth, principal, body: JwtSvidRequest) => auth.issueJwtSvid(principal, body),
+  exportTrust: (auth, _principal, body: {type: TrustExportType}) => auth.exportTrust(body.type),
+  applyResource: (auth, principal, body: {resource: Resource; mode: ApplyMode}) => auth.applyResource(principal, body.resource, body.mode),
+  getResource: (auth, principal, body: Named) => auth.getResource(principal, parseKind(body.kind), body.name),
+  listResources: (auth, principal, body: {kind: string}) => auth.listResources(principal, parseKind(body.kind)),
+  deleteResource: async (auth, principal, body: Named) => {
+    return {name: await auth.deleteResource(principal, parseKind(body.kind), body.name)}
   },
-  addBot: (auth, caller, body) =>
-    auth.addBot(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), tokenTtlSeconds: positive(body.tokenTtlSeconds, 'tokenTtlSeconds')}),
-  addBotToken: (auth, caller, body) => auth.addBotToken(caller, str(body, 'botName'), positive(body.ttlSeconds, 'ttlSeconds')),
-  updateRoles: (auth, caller, body) => {
-    const kind = kindOf(body)
-    if (kind !== 'bot' && kind !== 'user') throw badInput('api: "kind" must be bot or user')
-    return auth.updateRoles(caller, kind, str(body, 'name'), changeOf(body.change))
-  },
-  resetUser: (auth, caller, body) => auth.resetUser(caller, {name: str(body, 'name'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
-  addUser: (auth, caller, body) =>
-    auth.addUser(caller, {name: str(body, 'name'), roles: strings(body.roles, 'roles'), inviteTtlSeconds: positive(body.inviteTtlSeconds, 'inviteTtlSeconds')}),
-  listAudit: (auth, caller, body) => auth.listAudit(caller, {since: sinceOf(body.since), type: typeof body.type === 'string' ? body.type : undefined}),
+  addBot: (auth, principal, body: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}) => auth.addBot(principal, body),
+  addBotToken: (auth, principal, body: {botName: string; ttlSeconds: number}) => auth.addBotToken(principal, body.botName, body.ttlSeconds),
+  updateRoles: (auth, principal, body: {kind: 'bot' | 'user'; name: string; change: RoleChange}) => auth.updateRoles(principal, body.kind, body.name, body.change),
+  resetUser: (auth, principal, body: {name: string; inviteTtlSeconds: number}) => auth.resetUser(principal, body),
+  addUser: (auth, principal, body: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) => auth.addUser(principal, body),
+  listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 
-/** The handler for `/v1/<name>`, for the API's own names only (never Object.prototype's). */
-export function apiMethod(name: string): Handler | undefined {
-  return Object.hasOwn(API, name) ? API[name] : undefined
+/** Checks a body against its method's schema: bad input naming the method and the field. */
+async function checkBody(method: string, body: Record<string, unknown>): Promise<void> {
+  try {
+    await validateConfig(`api/${method}`, body)
+  } catch (error) {
+    if (error instanceof FieldError) throw badInput(`api: ${method}: ${error.message}`)
+    throw error
+  }
+}
+
+type Method = (auth: AuthServer, principal: Principal, body: Record<string, unknown>) => Promise<unknown>
+
+const METHODS = new Map<string, Method>(
+  Object.entries(API).map(([name, handler]) => [
+    name,
+    async (auth, principal, body) => {
+      await checkBody(name, body)
+      return handler(auth, principal, body as never)
+    },
+  ]),
+)
+
+/** The method behind `/v1/<name>` (the API's own names only, never Object.prototype's), which checks its body first. */
+export function apiMethod(name: string): Method | undefined {
+  return METHODS.get(name)
+}
+
+/** A /v1/login body, checked against its schema. */
+export async function loginBody(body: Record<string, unknown>): Promise<LoginBody> {
+  await checkBody('login', body)
+  return body as unknown as LoginBody
+}
+
+/**
+ * Compiles the schema of every method now (by checking an empty body, which most refuse),
+ * so that a missing or broken schema stops the server at start, not its first call.
+ */
+export async function compileApiSchemas(): Promise<void> {
+  for (const method of ['login', ...METHODS.keys()]) {
+    await checkBody(method, {}).catch((error: unknown) => {
+      if (!(error instanceof WidError) || error.code !== 'bad_input') throw error
+    })
+  }
 }

@@ -15,7 +15,7 @@ import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
-import {apiMethod} from './api.js'
+import {apiMethod, compileApiSchemas, loginBody} from './api.js'
 import {PublicDocuments} from './public-documents.js'
 
 export interface ServerOptions {
@@ -94,36 +94,52 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   })
 }
 
-const callers = new WeakMap<TLSSocket, Caller>()
-
-/** The holder of a verified client certificate (looked up once per connection), or why there is none. */
-function callerOf(req: IncomingMessage): Caller {
-  const socket = req.socket as TLSSocket
-  const known = callers.get(socket)
-  if (known) return known
-  const caller = verifiedCaller(socket)
-  callers.set(socket, caller)
-  return caller
+/** A verified client certificate's holder, and its notAfter (ms since the epoch). */
+interface Verified {
+  caller: Caller
+  notAfter: number
 }
 
-function verifiedCaller(socket: TLSSocket): Caller {
+const callers = new WeakMap<TLSSocket, Verified>()
+
+const expired = () => new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
+
+/**
+ * The holder of a verified client certificate, or why there is none. The certificate is
+ * verified once per connection (the handshake checks notBefore), but its expiry on every
+ * request: neither a connection kept alive nor a TLS session resumed outlives the login.
+ */
+function callerOf(req: IncomingMessage): Caller {
+  const socket = req.socket as TLSSocket
+  let verified = callers.get(socket)
+  if (!verified) {
+    verified = verifiedCaller(socket)
+    callers.set(socket, verified)
+  }
+  // written so that an unreadable notAfter (NaN) counts as expired
+  if (!(Date.now() <= verified.notAfter)) throw expired()
+  return verified.caller
+}
+
+function verifiedCaller(socket: TLSSocket): Verified {
   const certificate = socket.getPeerCertificate()
   if (!certificate || Object.keys(certificate).length === 0) {
     throw new HttpError(401, 'access_denied', 'api: a client certificate is required; run wid login')
   }
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? '')
-    if (reason === 'CERT_HAS_EXPIRED') throw new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
+    if (reason === 'CERT_HAS_EXPIRED') throw expired()
     throw new HttpError(401, 'access_denied', `api: the client certificate was not issued by this cluster (${reason.toLowerCase().replace(/_/g, ' ')}); run wid login`)
   }
   const kind = certificate.subject?.OU
   const name = certificate.subject?.CN
+  const notAfter = Date.parse(certificate.valid_to)
   if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
     throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
   }
-  if (kind === 'bot') return {kind, name}
+  if (kind === 'bot') return {caller: {kind, name}, notAfter}
   const loginId = certificate.subject.serialNumber
-  return {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}
+  return {caller: {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}, notAfter}
 }
 
 /** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
@@ -146,6 +162,7 @@ function listenNames(publicAddr: string, host: string): string[] {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const {backend, logger} = options
+  await compileApiSchemas()
   const auth = await AuthServer.open(backend)
   const {publicAddr, clusterName} = await auth.status()
   const hostAuthorities = await auth.hostAuthorities()
@@ -199,22 +216,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
       const body = await readJson(req)
       if (path === '/v1/login') {
-        const result = await auth.login(
-          {
-            user: String(body.user ?? ''),
-            password: String(body.password ?? ''),
-            invite: typeof body.invite === 'string' ? body.invite : undefined,
-            address: req.socket.remoteAddress ?? 'unknown',
-          },
-          String(body.publicKey ?? ''),
-          typeof body.ttlSeconds === 'number' ? body.ttlSeconds : undefined,
-        )
+        const {user, password, invite, publicKey, ttlSeconds} = await loginBody(body)
+        const result = await auth.login({user, password, invite, address: req.socket.remoteAddress ?? 'unknown'}, publicKey, ttlSeconds)
         return send(res, 200, JSON.stringify(result))
       }
       caller = callerOf(req)
       const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
-      const result = await method(auth, caller, body)
+      // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
+      const result = await method(auth, await auth.authenticate(caller), body)
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500

@@ -1,7 +1,8 @@
 /** The login throttle (src/lib/auth/login.ts): failed logins counted in the store, per user and per address. */
 import {describe, expect, it, vi} from 'vitest'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
-import {addressGroup, LOGIN_FAILURES_PREFIX, LoginThrottle} from '../../../src/lib/auth/login.js'
+import {LoginGate} from '../../../src/lib/auth/login-gate.js'
+import {addressGroup, authenticateUser, LOGIN_FAILURES_PREFIX, LoginThrottle} from '../../../src/lib/auth/login.js'
 import {rejection} from '../../helpers/errors.js'
 
 const WINDOW = 15 * 60_000
@@ -69,6 +70,30 @@ describe('LoginThrottle', () => {
     expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}address/10.0.0.1`))!.value).failures).toEqual([T0 + 10])
   })
 
+  it('tells how many recent failures the address had before this attempt', async () => {
+    const throttle = new LoginThrottle(new MemoryBackend(), LIMITS)
+    expect(await throttle.admit('gus', '10.0.3.1', T0)).toEqual({addressFailures: 0})
+    expect(await throttle.admit('hal', '10.0.3.1', T0 + 1)).toEqual({addressFailures: 1})
+    expect(await throttle.admit('gus', '10.0.3.2', T0 + 2)).toEqual({addressFailures: 0})
+  })
+
+  it('takes back the advance count of an attempt that was never checked', async () => {
+    const backend = new MemoryBackend()
+    const throttle = new LoginThrottle(backend, LIMITS)
+    await throttle.admit('ian', '10.0.4.1', T0)
+    await throttle.admit('ian', '10.0.4.1', T0 + 1)
+    // When the second is withdrawn (turned away before its password was checked)
+    await throttle.withdraw('ian', '10.0.4.1', T0 + 1, T0 + 2)
+    // Then only the first counts, for the user and for the address
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}user/ian`))!.value).failures).toEqual([T0])
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}address/10.0.4.1`))!.value).failures).toEqual([T0])
+    // And an invite redemption (not counted for the user) is taken back from the address only
+    await throttle.admit('ian', '10.0.4.1', T0 + 3, {countUser: false})
+    await throttle.withdraw('ian', '10.0.4.1', T0 + 3, T0 + 4, {countUser: false})
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}user/ian`))!.value).failures).toEqual([T0])
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}address/10.0.4.1`))!.value).failures).toEqual([T0])
+  })
+
   it('removes entries whose failures have all left the window, in the background', async () => {
     const backend = new MemoryBackend()
     const throttle = new LoginThrottle(backend, LIMITS)
@@ -82,6 +107,36 @@ describe('LoginThrottle', () => {
         `${LOGIN_FAILURES_PREFIX}user/frank`,
       ]),
     )
+  })
+})
+
+describe('authenticateUser at the gate', () => {
+  const attempt = {user: 'jo', password: 'not the password', address: '10.0.5.1'}
+
+  it("refuses a locked-out address by its own limit, before it would wait for a shared slot", async () => {
+    // Given an address at its 20 failures, and a gate with every slot taken and no room to wait
+    const throttle = new LoginThrottle(new MemoryBackend(), LIMITS)
+    for (let i = 0; i < 20; i++) await throttle.admit(`user${i}`, '10.0.5.1', T0 + i)
+    const gate = new LoginGate({slots: 0, maxWaiting: 0, waitMs: 10_000})
+    // Then its next attempt is refused for its failures, not for the others' load
+    const refused = await rejection(authenticateUser(new MemoryBackend(), throttle, gate, attempt, new Date(T0 + 30)))
+    expect([refused.code, refused.message]).toEqual(['access_denied', 'auth: too many failed logins; try again in 15 min'])
+  })
+
+  it('does not count a login turned away by the gate as a failure, and frees its address', async () => {
+    const backend = new MemoryBackend()
+    const throttle = new LoginThrottle(backend, LIMITS)
+    const full = new LoginGate({slots: 0, maxWaiting: 0, waitMs: 10_000})
+    // When a login is turned away for want of a slot
+    const refused = await rejection(authenticateUser(backend, throttle, full, attempt, new Date(T0)))
+    expect([refused.code, refused.message]).toEqual(['unavailable', 'auth: too many logins at once; try again in a moment'])
+    // Then neither the user nor the address is charged for it
+    expect(await backend.list(LOGIN_FAILURES_PREFIX)).toEqual([])
+    // And the address may try again at once (here, as a wrong password, which does count)
+    const open = new LoginGate({slots: 1, maxWaiting: 0, waitMs: 10_000})
+    expect((await rejection(authenticateUser(backend, throttle, open, attempt, new Date(T0 + 1)))).message).toBe('auth: invalid user name or password')
+    expect((await rejection(authenticateUser(backend, throttle, open, attempt, new Date(T0 + 2)))).message).toBe('auth: invalid user name or password')
+    expect(JSON.parse((await backend.get(`${LOGIN_FAILURES_PREFIX}address/10.0.5.1`))!.value).failures).toEqual([T0 + 1, T0 + 2])
   })
 })
 

@@ -1,0 +1,135 @@
+/**
+ * The API boundary of `wid server`: every /v1/ body is checked against its schema
+ * (schemas/api/<method>.json) before it reaches the cluster, so a body of the wrong shape
+ * gets 400 naming the field, never a 500 with a stack trace in the log.
+ */
+import {generateKeyPairSync} from 'node:crypto'
+import {join} from 'node:path'
+import {Client} from 'undici'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {tempDir, widIn} from '../helpers/cli.js'
+import {WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
+import {loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
+
+const PASSWORD = 'correct horse battery staple'
+const publicKey = generateKeyPairSync('ec', {namedCurve: 'P-256'}).publicKey.export({type: 'spki', format: 'pem'}) as string
+const ROLE = {kind: 'role', version: 'v7', metadata: {name: 'r'}, spec: {}}
+const TEN_YEARS = 10 * 366 * 24 * 3600
+
+/** [method, the message after `api: <method>: `, a body with one thing wrong] */
+const BAD_BODIES: [string, string, object][] = [
+  ['login', 'user: must be a string', {user: ['alice'], password: PASSWORD, publicKey}],
+  ['login', 'password: must be a string', {user: 'alice', password: 5, publicKey}],
+  ['login', 'publicKey: must be a string', {user: 'alice', password: PASSWORD, publicKey: 123}],
+  ['login', 'publicKey: missing required field', {user: 'alice', password: PASSWORD}],
+  ['login', 'invite: must be a string', {user: 'alice', password: PASSWORD, publicKey, invite: 5}],
+  ['login', 'ttlSeconds: must be a whole number', {user: 'alice', password: PASSWORD, publicKey, ttlSeconds: '1h'}],
+  ['login', 'otp: unknown field (allowed: user, password, invite, publicKey, ttlSeconds)', {user: 'alice', password: PASSWORD, publicKey, otp: '123456'}],
+  ['status', 'verbose: unknown field', {verbose: true}],
+  ['whoami', 'name: unknown field', {name: 'root'}],
+  ['issueX509Svid', 'path: must be a string', {path: 123, publicKey}],
+  ['issueX509Svid', 'publicKey: must be a string', {name: 'example-workload-identity', publicKey: 123}],
+  ['issueX509Svid', 'publicKey: missing required field', {path: '/svc/a'}],
+  ['issueX509Svid', 'dnsSans: must be a list', {path: '/svc/a', publicKey, dnsSans: 'abc'}],
+  ['issueX509Svid', 'ipSans[0]: must be a string', {path: '/svc/a', publicKey, ipSans: [1]}],
+  ['issueX509Svid', 'ttlSeconds: must be a whole number', {path: '/svc/a', publicKey, ttlSeconds: 1.5}],
+  ['issueX509Svid', 'labels.app: must be a string', {labels: {app: 1}, publicKey}],
+  ['issueX509Svid', 'audiences: unknown field (allowed: path, name, labels, publicKey, ttlSeconds, dnsSans, ipSans)', {path: '/svc/a', publicKey, audiences: ['x']}],
+  ['issueJwtSvid', 'audiences: must be a list', {name: 'example-workload-identity', audiences: 'sts'}],
+  ['issueJwtSvid', 'audiences[0]: must be a string', {name: 'example-workload-identity', audiences: [1, 2]}],
+  ['issueJwtSvid', 'audiences: missing required field', {name: 'example-workload-identity'}],
+  ['issueJwtSvid', 'name: must be a string', {name: ['example-workload-identity'], audiences: ['sts']}],
+  ['exportTrust', 'type: missing required field', {}],
+  ['exportTrust', 'type: must be one of tls-spiffe, jwks, spiffe-bundle', {type: 'pem'}],
+  ['applyResource', 'resource: must be a mapping', {resource: 'x', mode: 'create'}],
+  ['applyResource', 'mode: missing required field', {resource: ROLE}],
+  ['applyResource', 'mode: must be one of create, upsert', {resource: ROLE, mode: 'merge'}],
+  ['applyResource', 'mode: must be a mapping', {resource: ROLE, mode: 3}],
+  ['applyResource', 'mode.revision: must be a whole number', {resource: ROLE, mode: {revision: '3'}}],
+  ['getResource', 'kind: must be a string', {kind: 1, name: 'r'}],
+  ['getResource', 'name: missing required field', {kind: 'role'}],
+  ['listResources', 'kind: must be a string', {kind: ['role']}],
+  ['deleteResource', 'name: must be a string', {kind: 'role', name: 5}],
+  ['addBot', 'roles: must be a list', {name: 'b', roles: 'access', tokenTtlSeconds: 60}],
+  ['addBot', 'tokenTtlSeconds: must be >= 1', {name: 'b', roles: [], tokenTtlSeconds: 0}],
+  ['addBot', 'traits: must be a list', {name: 'b', roles: [], tokenTtlSeconds: 60, traits: {team: ['a']}}],
+  ['addBotToken', `ttlSeconds: must be <= ${TEN_YEARS}`, {botName: 'b', ttlSeconds: 1e20}],
+  ['addBotToken', 'botName: missing required field', {ttlSeconds: 60}],
+  ['updateRoles', 'kind: must be one of bot, user', {kind: 'role', name: 'x', change: {add: []}}],
+  ['updateRoles', 'change.add: must be a list', {kind: 'user', name: 'x', change: {add: 'editor'}}],
+  ['updateRoles', 'change: must NOT have more than 1 properties', {kind: 'user', name: 'x', change: {add: [], set: []}}],
+  ['updateRoles', 'change: must NOT have fewer than 1 properties', {kind: 'user', name: 'x', change: {}}],
+  ['resetUser', 'inviteTtlSeconds: must be a whole number', {name: 'x', inviteTtlSeconds: '24h'}],
+  ['addUser', 'traits: must be a mapping', {name: 'x', roles: [], inviteTtlSeconds: 60, traits: []}],
+  ['addUser', 'roles[0]: must be a string', {name: 'x', roles: [1], inviteTtlSeconds: 60}],
+  ['listAudit', 'since: must be a string', {since: 5}],
+  ['listAudit', 'type: must be a string', {type: ['svid.issued']}],
+  // and what a schema cannot say
+  ['listAudit', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
+]
+
+describe('wid server checks every API body against its schema', () => {
+  const tmp = tempDir()
+  const serverHome = join(tmp.path, 'server')
+  const admin = widIn(serverHome)
+  let server: WidServer
+  let client: Client
+  let anonymous: Client
+
+  beforeAll(async () => {
+    // Given a server and alice, who may do everything (so that only the body decides)
+    expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    server = await startWidServer(serverHome)
+    expect((await admin(['create', '-f', '-'], {input: WORKLOAD_IDENTITY})).code).toBe(0)
+    const invite = (await admin(['users', 'add', 'alice', '--roles', 'editor,access'])).stdout.trim()
+    const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
+    const home = join(tmp.path, 'alice')
+    const loggedIn = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--invite', invite, '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
+    expect(loggedIn.code, loggedIn.stderr).toBe(0)
+    const {key, cert, ca} = loginProfile(home, server.port)
+    client = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})
+    anonymous = new Client(server.url, {connect: {ca, checkServerIdentity: () => undefined}})
+  })
+  afterAll(async () => {
+    await client?.close()
+    await anonymous?.close()
+    await server?.stop()
+    tmp.cleanup()
+  })
+
+  const call = async (method: string, body: object) => {
+    const response = await (method === 'login' ? anonymous : client).request({
+      path: `/v1/${method}`,
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify(body),
+    })
+    return {status: response.statusCode, body: (await response.body.json()) as {result?: unknown; error?: {code: string; message: string}}}
+  }
+
+  it.each(BAD_BODIES)('%s: 400 "%s"', async (method, message, body) => {
+    expect(await call(method, body)).toEqual({status: 400, body: {error: {code: 'bad_input', message: `api: ${method}: ${message}`}}})
+  })
+
+  it('keeps serving, with no failed request and no stack trace in its log, and accepts what the clients send', async () => {
+    // (the table above ran first)
+    expect(server.log()).not.toMatch(/request failed|"stack"|\n\s+at /)
+    expect((await call('status', {})).status).toBe(200)
+    // Bodies as RemoteCluster and wid login send them, with their optional fields
+    for (const type of ['tls-spiffe', 'jwks', 'spiffe-bundle']) expect((await call('exportTrust', {type})).status).toBe(200)
+    expect((await call('issueX509Svid', {name: 'example-workload-identity', publicKey, ttlSeconds: 600})).status).toBe(200)
+    expect((await call('issueJwtSvid', {name: 'example-workload-identity', audiences: ['sts.amazonaws.com'], ttlSeconds: 600})).status).toBe(200)
+    expect((await call('listAudit', {since: new Date(0).toISOString(), type: 'svid.issued'})).status).toBe(200)
+    expect((await call('applyResource', {resource: ROLE, mode: 'create'})).status).toBe(200)
+    expect((await call('applyResource', {resource: ROLE, mode: 'upsert'})).status).toBe(200)
+    expect((await call('updateRoles', {kind: 'user', name: 'alice', change: {add: ['editor']}})).status).toBe(200)
+    // And traits given to addUser and addBot are kept, as in local mode
+    expect((await call('addUser', {name: 'tina', roles: ['access'], traits: {team: ['blue']}, inviteTtlSeconds: 60})).status).toBe(200)
+    expect(await call('getResource', {kind: 'user', name: 'tina'})).toMatchObject({status: 200, body: {result: {spec: {traits: {team: ['blue']}}}}})
+    expect((await call('addBot', {name: 'robo', roles: ['access'], traits: [{name: 'team', values: ['red']}], tokenTtlSeconds: 60})).status).toBe(200)
+    expect(await call('getResource', {kind: 'bot', name: 'robo'})).toMatchObject({status: 200, body: {result: {spec: {traits: [{name: 'team', values: ['red']}]}}}})
+    // And a login with the optional fields wid login sends
+    const login = await call('login', {user: 'alice', password: PASSWORD, publicKey, ttlSeconds: 600})
+    expect(login.status).toBe(200)
+  })
+})
