@@ -47,6 +47,17 @@ export function checkSelector(selector: SvidSelector): void {
   if (selector.labels !== undefined && Object.keys(selector.labels).length === 0) throw badInput('svid: --labels needs at least one key=value')
 }
 
+/**
+ * The SPIFFE ID an SVID carries for `path`, by either way of issuance. The empty path is
+ * refused: `spiffe://<trust domain>` alone names the trust domain (its CA), never a workload.
+ */
+function svidSpiffeId(td: TrustDomain, path: string): SpiffeId {
+  if (path === '') {
+    throw badInput(`svid: an SVID needs a SPIFFE ID path: ${td.idString()} alone is the trust domain's own ID (the CA's); give a path such as /svc/foo`)
+  }
+  return SpiffeId.fromPath(td, path)
+}
+
 function renderClaims(value: unknown, attributes: Attributes, field: string): unknown {
   if (typeof value === 'string') return renderTemplate(value, attributes, field)
   if (Array.isArray(value)) return value.map((v, i) => renderClaims(v, attributes, `${field}[${i}]`))
@@ -63,7 +74,7 @@ function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, attributes:
   const path = renderTemplate(spiffe.id, attributes, 'spec.spiffe.id')
   let spiffeId: SpiffeId
   try {
-    spiffeId = SpiffeId.fromPath(td, path)
+    spiffeId = svidSpiffeId(td, path)
   } catch (error) {
     throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to "${path}", which is not a valid path: ${(error as Error).message}`)
   }
@@ -107,7 +118,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
   request.dnsSans?.forEach(checkDnsSan)
   request.ipSans?.forEach(checkIpSan)
   if (selector.path !== undefined) {
-    const spiffeId = SpiffeId.fromPath(td, selector.path)
+    const spiffeId = svidSpiffeId(td, selector.path)
     principal.access?.checkSpiffePath(selector.path, request.dnsSans ?? [], request.ipSans ?? [])
     return {spiffeId, maxTtlSeconds: MAX_SVID_TTL_SECONDS, dnsSans: request.dnsSans ?? [], ipSans: request.ipSans ?? []}
   }
