@@ -158,6 +158,7 @@ spec:
       ['an invalid ARN', INTEGRATION.replace('my-integration', 'fresh').replace('arn:aws:iam', 'arn:aws:s3'), /^bad\.yaml:8:15: spec\.aws_oidc\.role_arn: invalid ARN .*service is "s3", expected "iam"/],
       ['an invalid label pattern', 'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  allow:\n    workload_identity_labels: {env: "^prod-($"}\n', /^bad\.yaml:6:\d+: .*workload_identity_labels/],
       ['a second document that is bad', `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}---\nkind: role\n`, /^bad\.yaml:\d+:\d+: version: missing required field/],
+      ['a user named like a bot\'s user', 'kind: user\nversion: v2\nmetadata: {name: bot-deployer}\nspec: {roles: []}\n', /^bad\.yaml:3:18: metadata\.name: names starting with "bot-" are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates\); choose another name$/],
       ['an empty input', '\n---\n', /^no resources found, empty input\?$/],
       ['a YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\n${'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(',')}]`).join('\n')}\n`, /^bad\.yaml:\d+:\d+: excessive alias count/],
     ]
@@ -184,6 +185,13 @@ spec:
         const result = await wid(['svid', 'issue', '--labels', selector, '--output', join(tmp.path, 'sel')])
         expect(expectOneLineError(result)).toMatch(/invalid --labels/)
       }
+    })
+
+    it('wid users add with a name reserved for bots', async () => {
+      const before = await snapshot()
+      const result = await wid(['users', 'add', 'bot-deployer'])
+      expect([result.code, expectOneLineError(result)]).toEqual([2, 'metadata.name: names starting with "bot-" are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates); choose another name'])
+      expect(await snapshot()).toBe(before)
     })
 
     it('a missing file, and get/rm of unknown things', async () => {

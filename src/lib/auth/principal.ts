@@ -33,8 +33,9 @@ export function describeCaller(caller: Caller): string {
   return `${caller.kind} "${caller.name}"`
 }
 
-/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. */
-export const botUserName = (bot: string): string => `bot-${bot}`
+/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. So no user may be named so (schemas/user.v2.json). */
+const BOT_USER_PREFIX = 'bot-'
+export const botUserName = (bot: string): string => `${BOT_USER_PREFIX}${bot}`
 
 async function loadRoles(backend: Backend, owner: string, names: string[]): Promise<Role[]> {
   const roles: Role[] = []
@@ -55,6 +56,14 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
     if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
+    if (caller.name.startsWith(BOT_USER_PREFIX)) {
+      // Stored before such names were reserved: in rules and templates it would pass for the bot.
+      const bot = caller.name.slice(BOT_USER_PREFIX.length)
+      throw new WidError(
+        'access_denied',
+        `auth: user "${caller.name}" is refused: user names starting with "${BOT_USER_PREFIX}" are reserved for bots, and the bot "${bot}" is user.name "${caller.name}"; remove the user (wid users rm ${caller.name}) and add it under another name`,
+      )
+    }
     if (caller.loginId !== undefined && caller.loginId !== (user.status?.login_id ?? '')) {
       throw new WidError('access_denied', `auth: user "${caller.name}" was reset, or removed and added again, since this login; run wid login`)
     }
