@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
+import {userInfo} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
@@ -229,16 +230,25 @@ spec:
     expect(expectOneLineError(await wid(['users', 'rm', 'bob']))).toMatch(/user "bob" not found/)
   })
 
-  it('records changes and issuances in the audit log', async () => {
-    const events = JSON.parse((await wid(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout)
-    expect(events.length).toBeGreaterThan(0)
-    expect(events.find((e: {actor: string}) => e.actor === 'bot:my-bot')).toMatchObject({
+  it('records changes and issuances in the audit log; an issuance rehearsed with --as names the local admin', async () => {
+    // Given SVIDs issued above by the local admin as bot/my-bot (--as), and one it issues as itself
+    expect((await wid(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'admin-svid')])).code).toBe(0)
+    // When the admin lists the audit log
+    const events = JSON.parse((await wid(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout) as {actor: string; as?: string}[]
+    // Then the actor is the local admin who did it, and `as` the bot it rehearsed
+    const admin = `admin:${userInfo().username}`
+    expect(events.some((e) => e.actor === 'bot:my-bot')).toBe(false)
+    expect(events.find((e) => e.as === 'bot:my-bot')).toMatchObject({
+      actor: admin,
       type: 'svid.issued',
       spiffe_id: 'spiffe://example.org/svc/example-service',
       workload_identity: 'example-workload-identity',
       svid_type: 'x509',
       ttl_seconds: 3600,
     })
+    expect((await wid(['audit', 'ls', '--type', 'svid.issued'])).stdout).toContain(`${admin} (as bot:my-bot)`)
+    // And what the admin did without --as has no `as`
+    expect(events.find((e) => e.as === undefined)).toMatchObject({actor: admin})
     const recent = JSON.parse((await wid(['audit', 'ls', '--since', '1h', '--json'])).stdout)
     expect(recent.some((e: {type: string; kind?: string}) => e.type === 'resource.created' && e.kind === 'role')).toBe(true)
     expect(JSON.parse((await wid(['audit', 'ls', '--type', 'nothing.like.this', '--json'])).stdout)).toEqual([])

@@ -11,7 +11,7 @@ import type {Bot, Kind, Resource, Role, Token, User, UserStatus, Verb} from '../
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
-import type {Principal} from './principal.js'
+import {auditActor, type Principal} from './principal.js'
 
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
 
@@ -41,7 +41,7 @@ function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
 }
 
 function event(ctx: AdminContext, principal: Principal, type: string, kind: Kind, name: string): AuditEvent {
-  return {time: ctx.now().toISOString(), type, actor: principal.actor, kind, name}
+  return {time: ctx.now().toISOString(), type, ...auditActor(principal), kind, name}
 }
 
 async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): Promise<void> {

@@ -10,18 +10,28 @@ import {getResource} from '../services/resources.js'
 import {AccessChecker} from './access.js'
 import type {Attributes} from './attributes.js'
 
+/** rehearsedBy: the local admin (OS user name) acting as this user or bot with `--as`; local mode only. */
+interface Rehearsal {
+  rehearsedBy?: string
+}
+
 export type Caller =
   | {kind: 'admin'; name: string}
   /** loginId: the UserStatus.login_id a client certificate carries ('' for one without); unset in local mode. */
-  | {kind: 'user'; name: string; loginId?: string}
-  | {kind: 'bot'; name: string; join?: {method: string; tokenName?: string}}
+  | ({kind: 'user'; name: string; loginId?: string} & Rehearsal)
+  | ({kind: 'bot'; name: string; join?: {method: string; tokenName?: string}} & Rehearsal)
+
+/** Whom the local admin may rehearse with `--as`. */
+export type UserOrBot = Exclude<Caller, {kind: 'admin'}>
 
 export interface Principal {
   caller: Caller
   /** `user "alice"`, `bot "my-bot"`, `admin "root"` */
   description: string
-  /** `user:alice` */
+  /** Who did it, for the audit log: `user:alice`; the local admin (`admin:root`) when rehearsing with `--as`. */
   actor: string
+  /** The user or bot a rehearsal (`--as`) acted as: `bot:my-bot`. */
+  as?: string
   attributes: Attributes
   /** Undefined for the local admin, who may do anything. */
   access?: AccessChecker
@@ -31,6 +41,17 @@ export interface Principal {
 
 export function describeCaller(caller: Caller): string {
   return `${caller.kind} "${caller.name}"`
+}
+
+/** The fields of an audit event that say who did it. */
+export function auditActor(principal: Principal): {actor: string; as?: string} {
+  return {actor: principal.actor, ...(principal.as === undefined ? {} : {as: principal.as})}
+}
+
+/** A rehearsal is done by the local admin, as the user or bot. */
+function actorOf(caller: Caller): {actor: string; as?: string} {
+  const self = `${caller.kind}:${caller.name}`
+  return caller.kind !== 'admin' && caller.rehearsedBy !== undefined ? {actor: `admin:${caller.rehearsedBy}`, as: self} : {actor: self}
 }
 
 /** Teleport names a bot's user `bot-<name>`; templates see that as user.name. So no user may be named so (schemas/user.v2.json). */
@@ -49,9 +70,9 @@ async function loadRoles(backend: Backend, owner: string, names: string[]): Prom
 
 export async function resolvePrincipal(backend: Backend, caller: Caller): Promise<Principal> {
   const description = describeCaller(caller)
-  const actor = `${caller.kind}:${caller.name}`
+  const who = actorOf(caller)
   if (caller.kind === 'admin') {
-    return {caller, description, actor, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}, roles: []}
+    return {caller, description, ...who, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}, roles: []}
   }
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
@@ -71,7 +92,7 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     const attributes: Attributes = {
       user: {name: caller.name, is_bot: false, labels: user.metadata.labels ?? {}, traits: user.spec.traits ?? {}},
     }
-    return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: user.spec.roles}
+    return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: user.spec.roles}
   }
   const bot = await getResource<Bot>(backend, 'bot', caller.name)
   if (!bot) throw new WidError('access_denied', `auth: bot "${caller.name}" does not exist`)
@@ -81,5 +102,5 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
   }
   if (caller.join) attributes.join = {meta: {join_method: caller.join.method, join_token_name: caller.join.tokenName}}
-  return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
+  return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
 }
