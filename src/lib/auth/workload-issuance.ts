@@ -67,8 +67,9 @@ function renderClaims(value: unknown, attributes: Attributes, field: string): un
   return value
 }
 
-function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, attributes: Attributes, type: 'x509' | 'jwt'): ResolvedIdentity {
+function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: Principal, type: 'x509' | 'jwt'): ResolvedIdentity {
   const name = wi.metadata.name
+  const {attributes} = principal
   evaluateRules(name, wi.spec.rules, attributes)
   const {spiffe} = wi.spec
   const path = renderTemplate(spiffe.id, attributes, 'spec.spiffe.id')
@@ -78,6 +79,7 @@ function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, attributes:
   } catch (error) {
     throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to "${path}", which is not a valid path: ${(error as Error).message}`)
   }
+  principal.access?.checkSpiffeDeny(path, name)
   const dnsSans = (spiffe.x509?.dns_sans ?? []).map((san, i) => checkDnsSan(renderTemplate(san, attributes, `spec.spiffe.x509.dns_sans[${i}]`)))
   const template = spiffe.x509?.subject_template
   const subject: NameAttribute[] = []
@@ -129,7 +131,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
     const wi = await getResource<WorkloadIdentity>(backend, 'workload_identity', selector.name)
     if (!wi) throw new WidError('not_found', `auth: workload identity "${selector.name}" not found`)
     principal.access?.checkWorkloadIdentity(wi, ['read'])
-    return fromWorkloadIdentity(td, wi, principal.attributes, request.type)
+    return fromWorkloadIdentity(td, wi, principal, request.type)
   }
   const labels = selector.labels!
   // A request's selector is compared exactly (patterns are for roles, which admins write), and
@@ -147,7 +149,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
   const refusals: string[] = []
   for (const wi of usable) {
     try {
-      return fromWorkloadIdentity(td, wi, principal.attributes, request.type)
+      return fromWorkloadIdentity(td, wi, principal, request.type)
     } catch (error) {
       if (!(error instanceof WidError) || error.code !== 'access_denied') throw error
       refusals.push(error.message.replace(/^auth: /, ''))
