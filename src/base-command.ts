@@ -1,6 +1,6 @@
 /** What every wid command shares: one error path, and how to reach the cluster. */
 import {Command, Flags} from '@oclif/core'
-import type {Caller} from './lib/auth/principal.js'
+import type {UserOrBot} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
 import {badInput} from './lib/errors.js'
 import {printError, renderError} from './render-error.js'
@@ -19,7 +19,7 @@ export abstract class WidCommand extends Command {
    * --local (or when nobody logged in) the embedded one in $WID_HOME, as the local admin
    * or `as`.
    */
-  protected async cluster(options: {as?: Caller} = {}): Promise<Cluster> {
+  protected async cluster(options: {as?: UserOrBot} = {}): Promise<Cluster> {
     const {widHome} = await import('./lib/home.js')
     const home = widHome()
     if (!this.argv.includes('--local')) {

@@ -7,7 +7,8 @@ export default class Create extends WidCommand {
     file: Args.string({ignoreStdin: true, description: 'File to read, or - for stdin (the same as -f, as tctl create takes it).'}),
   }
   static override description = `Reads one or more YAML or JSON documents (separated by ---) and creates each resource in order. Kinds: workload_identity (v1), role (v6, v7), bot (v1), user (v2), token (v2), integration (v1, sub_kind aws-oidc).
-The whole stream is checked first (schema, unknown fields, SPIFFE paths, templates, rules, ARNs); a problem is reported at file:line:col and nothing is applied. Then resources are created in order, stopping at the first failure. A resource that exists already is refused unless --force, which replaces it.`
+The whole stream is checked first (schema, unknown fields, SPIFFE paths, templates, rules, ARNs); a problem is reported at file:line:col and nothing is applied. Then resources are created in order, stopping at the first failure. A resource that exists already is refused unless --force, which replaces it.
+A user or bot (on a server) writes only the workload identities its roles' workload_identity_labels match, before and after the change, with SPIFFE IDs and DNS SANs its roles' allow.spiffe entries cover and a maximum_ttl of at most 24h; the local admin is not limited (see "Delegating to a team" in the README).`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> create -f workload-identity.yaml',

@@ -6,7 +6,7 @@ export default class Get extends WidCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.'}),
   }
-  static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id.`
+  static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id. A user or bot (on a server) sees only the workload identities its roles' workload_identity_labels match.`
   static override examples = [
     '<%= config.bin %> get workload_identity/example-workload-identity',
     '<%= config.bin %> get role --format text',

@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {chmodSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {userInfo} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
@@ -158,6 +159,7 @@ spec:
       ['an invalid ARN', INTEGRATION.replace('my-integration', 'fresh').replace('arn:aws:iam', 'arn:aws:s3'), /^bad\.yaml:8:15: spec\.aws_oidc\.role_arn: invalid ARN .*service is "s3", expected "iam"/],
       ['an invalid label pattern', 'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  allow:\n    workload_identity_labels: {env: "^prod-($"}\n', /^bad\.yaml:6:\d+: .*workload_identity_labels/],
       ['a second document that is bad', `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}---\nkind: role\n`, /^bad\.yaml:\d+:\d+: version: missing required field/],
+      ['a user named like a bot\'s user', 'kind: user\nversion: v2\nmetadata: {name: bot-deployer}\nspec: {roles: []}\n', /^bad\.yaml:3:18: metadata\.name: names starting with "bot-" are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates\); choose another name$/],
       ['an empty input', '\n---\n', /^no resources found, empty input\?$/],
       ['a YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\n${'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(',')}]`).join('\n')}\n`, /^bad\.yaml:\d+:\d+: excessive alias count/],
     ]
@@ -184,6 +186,13 @@ spec:
         const result = await wid(['svid', 'issue', '--labels', selector, '--output', join(tmp.path, 'sel')])
         expect(expectOneLineError(result)).toMatch(/invalid --labels/)
       }
+    })
+
+    it('wid users add with a name reserved for bots', async () => {
+      const before = await snapshot()
+      const result = await wid(['users', 'add', 'bot-deployer'])
+      expect([result.code, expectOneLineError(result)]).toEqual([2, 'metadata.name: names starting with "bot-" are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates); choose another name'])
+      expect(await snapshot()).toBe(before)
     })
 
     it('a missing file, and get/rm of unknown things', async () => {
@@ -252,16 +261,25 @@ spec:
     expect(after.some((e: {kind?: string; name?: string}) => e.kind === 'token' && e.name === botsOwn)).toBe(true)
   })
 
-  it('records changes and issuances in the audit log', async () => {
-    const events = JSON.parse((await wid(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout)
-    expect(events.length).toBeGreaterThan(0)
-    expect(events.find((e: {actor: string}) => e.actor === 'bot:my-bot')).toMatchObject({
+  it('records changes and issuances in the audit log; an issuance rehearsed with --as names the local admin', async () => {
+    // Given SVIDs issued above by the local admin as bot/my-bot (--as), and one it issues as itself
+    expect((await wid(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'admin-svid')])).code).toBe(0)
+    // When the admin lists the audit log
+    const events = JSON.parse((await wid(['audit', 'ls', '--type', 'svid.issued', '--json'])).stdout) as {actor: string; as?: string}[]
+    // Then the actor is the local admin who did it, and `as` the bot it rehearsed
+    const admin = `admin:${userInfo().username}`
+    expect(events.some((e) => e.actor === 'bot:my-bot')).toBe(false)
+    expect(events.find((e) => e.as === 'bot:my-bot')).toMatchObject({
+      actor: admin,
       type: 'svid.issued',
       spiffe_id: 'spiffe://example.org/svc/example-service',
       workload_identity: 'example-workload-identity',
       svid_type: 'x509',
       ttl_seconds: 3600,
     })
+    expect((await wid(['audit', 'ls', '--type', 'svid.issued'])).stdout).toContain(`${admin} (as bot:my-bot)`)
+    // And what the admin did without --as has no `as`
+    expect(events.find((e) => e.as === undefined)).toMatchObject({actor: admin})
     const recent = JSON.parse((await wid(['audit', 'ls', '--since', '1h', '--json'])).stdout)
     expect(recent.some((e: {type: string; kind?: string}) => e.type === 'resource.created' && e.kind === 'role')).toBe(true)
     expect(JSON.parse((await wid(['audit', 'ls', '--type', 'nothing.like.this', '--json'])).stdout)).toEqual([])

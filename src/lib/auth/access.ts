@@ -1,37 +1,22 @@
 /**
  * Role-based access decisions (DESIGN §4): verbs on kinds through `rules`, workload
- * identities through `workload_identity_labels`, legacy issuance by path through
- * `spiffe[]`. A matching deny always beats any allow.
+ * identities through `workload_identity_labels` (to use them, and the scope of every read
+ * and write of them), SPIFFE IDs through `spiffe[]` (issuance by path, the IDs a writer may
+ * define, see spiffe-fence.ts). A matching deny always beats any allow.
  */
 import {BlockList, isIP} from 'node:net'
 import {WidError, badInput} from '../errors.js'
 import type {LabelValues, Role, RoleConditions, RuleResource, Verb, WorkloadIdentity} from '../resources/types.js'
+import {compileRegex, isRegexPattern, matchDnsSan, matchSpiffePath} from './patterns.js'
+import {fenceRefusal} from './spiffe-fence.js'
 
 const quote = (value: string): string => JSON.stringify(value)
 const toList = (values: LabelValues): string[] => (typeof values === 'string' ? [values] : values)
-const isRegexPattern = (pattern: string): boolean => pattern.length >= 2 && pattern.startsWith('^') && pattern.endsWith('$')
-
-function compile(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern)
-  } catch {
-    return undefined
-  }
-}
-
-/** A glob where `*` matches any run of characters and everything else is literal. */
-function matchGlob(pattern: string, value: string, flags = ''): boolean {
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[\\^$.+?()[\]{}|]/g, '\\$&'))
-    .join('.*')
-  return new RegExp(`^${source}$`, flags).test(value)
-}
 
 /** `*` matches anything, `^...$` is a regular expression (an invalid one matches nothing), anything else is exact. */
 export function matchLabelValue(pattern: string, value: string): boolean {
   if (pattern === '*') return true
-  if (isRegexPattern(pattern)) return compile(pattern)?.test(value) ?? false
+  if (isRegexPattern(pattern)) return compileRegex(pattern)?.test(value) ?? false
   return pattern === value
 }
 
@@ -56,7 +41,7 @@ export function checkLabelSelector(selector: Record<string, LabelValues>, field:
     if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
     if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
     if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
-    const invalid = patterns.find((pattern) => isRegexPattern(pattern) && !compile(pattern))
+    const invalid = patterns.find((pattern) => isRegexPattern(pattern) && !compileRegex(pattern))
     if (invalid !== undefined) throw badInput(`auth: ${field}.${key}: invalid regular expression ${quote(invalid)}`)
   }
 }
@@ -65,11 +50,6 @@ function grants(conditions: RoleConditions | undefined, kind: RuleResource, verb
   return (conditions?.rules ?? []).some(
     (rule) => (rule.resources.includes(kind) || rule.resources.includes('*')) && (rule.verbs.includes(verb) || rule.verbs.includes('*')),
   )
-}
-
-/** Exact, a glob with `*`, or a `^...$` regular expression. */
-function matchSpiffePath(pattern: string, path: string): boolean {
-  return isRegexPattern(pattern) ? (compile(pattern)?.test(path) ?? false) : matchGlob(pattern, path)
 }
 
 /** Whether `address` lies within `cidr` (IPv4 or IPv6; a bare address is a single-host range). */
@@ -87,7 +67,7 @@ function inCidr(cidr: string, address: string): boolean {
 
 type SpiffeEntry = NonNullable<RoleConditions['spiffe']>[number]
 
-const allowsDnsSan = (entry: SpiffeEntry, san: string): boolean => (entry.dns_sans ?? []).some((pattern) => matchGlob(pattern, san, 'i'))
+const allowsDnsSan = (entry: SpiffeEntry, san: string): boolean => (entry.dns_sans ?? []).some((pattern) => matchDnsSan(pattern, san))
 const allowsIpSan = (entry: SpiffeEntry, ip: string): boolean => (entry.ip_sans ?? []).some((cidr) => inCidr(cidr, ip))
 
 function formatLabels(labels: Record<string, string> | undefined): string {
@@ -136,13 +116,52 @@ export class AccessChecker {
         `no role allows ${refused.verb} on workload_identity (add a role with allow.rules: [{resources: [workload_identity], verbs: [${verbs.join(', ')}]}])`,
       )
     }
-    const labels = identity.metadata.labels
-    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, labels))
-    if (denying) return refuse(`role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${formatLabels(labels)}`)
-    if (!this.roles.some((role) => matchLabels(role.spec.allow?.workload_identity_labels, labels))) {
-      return refuse(`no role's workload_identity_labels match its labels ${formatLabels(labels)}`)
+    const outside = this.labelRefusal(identity)
+    return outside === undefined ? {allowed: true} : refuse(outside)
+  }
+
+  /**
+   * Why the identity's labels lie outside the roles' scope (some allow.workload_identity_labels
+   * match, no deny ones do), or undefined. `which` says which labels of a change they are.
+   */
+  private labelRefusal(identity: WorkloadIdentity, which?: 'current' | 'new'): string | undefined {
+    const labels = formatLabels(identity.metadata.labels)
+    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels))
+    if (denying) return `role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${which ? `its ${which} labels ` : ''}${labels}`
+    if (!this.roles.some((role) => matchLabels(role.spec.allow?.workload_identity_labels, identity.metadata.labels))) {
+      return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
     }
-    return {allowed: true}
+    return undefined
+  }
+
+  /** Whether a read or list shows the identity: its labels lie in the roles' scope. */
+  inWorkloadIdentityScope(identity: WorkloadIdentity): boolean {
+    return this.labelRefusal(identity) === undefined
+  }
+
+  /**
+   * Reading one identity, and each side of a write (the labels before an update or delete,
+   * after a create or update), must lie in the roles' label scope.
+   */
+  checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | 'create' | 'update' | 'delete', which?: 'current' | 'new'): void {
+    const outside = this.labelRefusal(identity, which)
+    if (outside !== undefined) throw new WidError('access_denied', `auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
+  }
+
+  /** A created or updated identity defines only SPIFFE IDs, SANs and TTLs its writer is entitled to. */
+  checkWorkloadIdentitySpec(identity: WorkloadIdentity): void {
+    const refused = fenceRefusal(this.roles, identity)
+    if (!refused) return
+    const value = refused.value === undefined ? '' : ` ${quote(refused.value)}`
+    throw new WidError('access_denied', `auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)
+  }
+
+  /** Every SVID, by path or from a workload identity: a deny.spiffe path matching its ID refuses it. */
+  checkSpiffeDeny(path: string, workloadIdentity?: string): void {
+    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path)))
+    if (!denying) return
+    const from = workloadIdentity === undefined ? '' : ` from workload identity ${quote(workloadIdentity)}`
+    throw new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}${from}: denied by role ${quote(denying.metadata.name)}`)
   }
 
   checkWorkloadIdentity(identity: WorkloadIdentity, verbs: Verb[]): void {
@@ -155,9 +174,8 @@ export class AccessChecker {
    * requested SAN; a `deny.spiffe[]` entry matching the path refuses.
    */
   checkSpiffePath(path: string, dnsSans: string[], ipSans: string[]): void {
+    this.checkSpiffeDeny(path)
     const refuse = (why: string) => new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
-    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path)))
-    if (denying) throw refuse(`denied by role ${quote(denying.metadata.name)}`)
     const entries = this.roles.flatMap((role) => (role.spec.allow?.spiffe ?? []).filter((entry) => matchSpiffePath(entry.path, path)))
     if (entries.length === 0) throw refuse(`no role allows it (add a role with allow.spiffe: [{path: ${path}}])`)
     if (entries.some((entry) => dnsSans.every((san) => allowsDnsSan(entry, san)) && ipSans.every((ip) => allowsIpSan(entry, ip)))) return

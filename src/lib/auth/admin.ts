@@ -7,11 +7,11 @@ import {createHash, randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
-import type {Bot, Kind, Resource, Role, Token, User, UserStatus, Verb} from '../resources/types.js'
+import type {Bot, Kind, Resource, Role, Token, User, UserStatus, Verb, WorkloadIdentity} from '../resources/types.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
-import type {Principal} from './principal.js'
+import {auditActor, type Principal} from './principal.js'
 
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
 
@@ -45,8 +45,25 @@ function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
   principal.access?.checkVerbs(kind, verbs)
 }
 
+/**
+ * A workload identity written by a user or bot under access control: its labels before the
+ * change (unless it is a create, which must find nothing) and after it lie in the writer's
+ * label scope, and what it defines within the writer's SPIFFE entitlements.
+ */
+function checkDelegatedWrite(principal: Principal, before: WorkloadIdentity | undefined, after: WorkloadIdentity): void {
+  const access = principal.access
+  if (!access) return
+  if (before) access.checkWorkloadIdentityScope(before, 'update', 'current')
+  access.checkWorkloadIdentityScope(after, before ? 'update' : 'create', before ? 'new' : undefined)
+  access.checkWorkloadIdentitySpec(after)
+}
+
+/** A listing shows a user or bot only the workload identities in its label scope. */
+const inScope = (principal: Principal, resource: Resource): boolean =>
+  resource.kind !== 'workload_identity' || !principal.access || principal.access.inWorkloadIdentityScope(resource)
+
 function event(ctx: AdminContext, principal: Principal, type: string, kind: Kind, name: string): AuditEvent {
-  return {time: ctx.now().toISOString(), type, actor: principal.actor, kind, name: shownName(kind, name)}
+  return {time: ctx.now().toISOString(), type, ...auditActor(principal), kind, name: shownName(kind, name)}
 }
 
 async function requireRoles(ctx: AdminContext, owner: string, roles: string[]): Promise<void> {
@@ -106,6 +123,12 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   const action = existing ? 'updated' : 'created'
   const condition: Condition[] =
     mode === 'create' ? [{key, type: 'absent'}] : mode === 'upsert' ? [] : [{key, type: 'revision', revision: mode.revision}]
+  if (resource.kind === 'workload_identity' && principal.access) {
+    const before = mode === 'create' || !existing ? undefined : (JSON.parse(existing.value) as WorkloadIdentity)
+    checkDelegatedWrite(principal, before, resource)
+    // The write must find what was checked, not what someone may have moved out of the scope since.
+    if (mode === 'upsert') condition.push(existing ? {key, type: 'revision', revision: existing.revision} : {key, type: 'absent'})
+  }
   if (resource.kind === 'user') {
     // A user document never carries credentials: keep the stored invite or password hash, or none.
     (resource as User).status = existing ? (JSON.parse(existing.value) as User).status : {login_id: newLoginId()}
@@ -126,12 +149,13 @@ export async function readResource(ctx: AdminContext, principal: Principal, kind
   requireVerbs(principal, kind, ['read'])
   const resource = await getResource(ctx.backend, kind, name)
   if (!resource) throw new WidError('not_found', `${resourceLabel(kind, name)} not found`)
+  if (resource.kind === 'workload_identity') principal.access?.checkWorkloadIdentityScope(resource, 'read')
   return publicView(resource)
 }
 
 export async function listResourcesOf(ctx: AdminContext, principal: Principal, kind: Kind): Promise<Resource[]> {
   requireVerbs(principal, kind, ['list', 'read'])
-  return (await listResources(ctx.backend, kind)).map(publicView)
+  return (await listResources(ctx.backend, kind)).filter((resource) => inScope(principal, resource)).map(publicView)
 }
 
 /** Tokens are removed by their id (a prefix of at least 8 hex digits) or by the secret itself. */
@@ -152,6 +176,7 @@ export async function deleteResource(ctx: AdminContext, principal: Principal, ki
   const key = resourceKey(kind, name)
   const existing = await ctx.backend.get(key)
   if (!existing) throw new WidError('not_found', `${resourceLabel(kind, shownName(kind, name))} not found`)
+  if (kind === 'workload_identity') principal.access?.checkWorkloadIdentityScope(JSON.parse(existing.value) as WorkloadIdentity, 'delete')
   const operations: Operation[] = [{key, type: 'delete'}, auditOperation(event(ctx, principal, 'resource.deleted', kind, name))]
   if (kind === 'role') {
     const users = [...(await listResources<User>(ctx.backend, 'user')), ...(await listResources<Bot>(ctx.backend, 'bot'))]

@@ -30,7 +30,7 @@ import {
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
-import {principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
+import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
 import {LoginGate} from './login-gate.js'
 import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
@@ -156,7 +156,7 @@ export class AuthServer {
     await this.audit.append({
       time: isoString(now),
       type: 'svid.issued',
-      actor: principal.actor,
+      ...auditActor(principal),
       spiffe_id: svid.spiffeId,
       serial: svid.serial,
       svid_type: 'x509',
@@ -175,7 +175,7 @@ export class AuthServer {
     await this.audit.append({
       time: isoString(now),
       type: 'svid.issued',
-      actor: principal.actor,
+      ...auditActor(principal),
       spiffe_id: svid.spiffeId,
       serial: svid.jti,
       svid_type: 'jwt',

@@ -112,7 +112,14 @@ export const PRESET_ROLES: Role[] = [
     kind: 'role',
     version: 'v7',
     metadata: {name: 'editor', description: 'Manage every kind of resource and read the audit log (preset by wid init)'},
-    spec: {allow: {rules: [{resources: ['*'], verbs: ['*']}]}},
+    // Writes of workload identities are scoped by labels and SPIFFE IDs: the editor's scope is everything.
+    spec: {
+      allow: {
+        rules: [{resources: ['*'], verbs: ['*']}],
+        workload_identity_labels: {'*': '*'},
+        spiffe: [{path: '/*', dns_sans: ['*'], ip_sans: ['0.0.0.0/0', '::/0']}],
+      },
+    },
   },
   {
     kind: 'role',

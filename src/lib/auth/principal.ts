@@ -10,18 +10,28 @@ import {getResource} from '../services/resources.js'
 import {AccessChecker} from './access.js'
 import type {Attributes} from './attributes.js'
 
+/** rehearsedBy: the local admin (OS user name) acting as this user or bot with `--as`; local mode only. */
+interface Rehearsal {
+  rehearsedBy?: string
+}
+
 export type Caller =
   | {kind: 'admin'; name: string}
   /** loginId: the UserStatus.login_id a client certificate carries ('' for one without); unset in local mode. */
-  | {kind: 'user'; name: string; loginId?: string}
-  | {kind: 'bot'; name: string; join?: {method: string; tokenName?: string}}
+  | ({kind: 'user'; name: string; loginId?: string} & Rehearsal)
+  | ({kind: 'bot'; name: string; join?: {method: string; tokenName?: string}} & Rehearsal)
+
+/** Whom the local admin may rehearse with `--as`. */
+export type UserOrBot = Exclude<Caller, {kind: 'admin'}>
 
 export interface Principal {
   caller: Caller
   /** `user "alice"`, `bot "my-bot"`, `admin "root"` */
   description: string
-  /** `user:alice` */
+  /** Who did it, for the audit log: `user:alice`; the local admin (`admin:root`) when rehearsing with `--as`. */
   actor: string
+  /** The user or bot a rehearsal (`--as`) acted as: `bot:my-bot`. */
+  as?: string
   attributes: Attributes
   /** Undefined for the local admin, who may do anything. */
   access?: AccessChecker
@@ -33,8 +43,20 @@ export function describeCaller(caller: Caller): string {
   return `${caller.kind} "${caller.name}"`
 }
 
-/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. */
-export const botUserName = (bot: string): string => `bot-${bot}`
+/** The fields of an audit event that say who did it. */
+export function auditActor(principal: Principal): {actor: string; as?: string} {
+  return {actor: principal.actor, ...(principal.as === undefined ? {} : {as: principal.as})}
+}
+
+/** A rehearsal is done by the local admin, as the user or bot. */
+function actorOf(caller: Caller): {actor: string; as?: string} {
+  const self = `${caller.kind}:${caller.name}`
+  return caller.kind !== 'admin' && caller.rehearsedBy !== undefined ? {actor: `admin:${caller.rehearsedBy}`, as: self} : {actor: self}
+}
+
+/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. So no user may be named so (schemas/user.v2.json). */
+const BOT_USER_PREFIX = 'bot-'
+export const botUserName = (bot: string): string => `${BOT_USER_PREFIX}${bot}`
 
 async function loadRoles(backend: Backend, owner: string, names: string[]): Promise<Role[]> {
   const roles: Role[] = []
@@ -60,13 +82,21 @@ export async function principalOf(backend: Backend, who: CallerOrPrincipal): Pro
 /** Refuses a caller that no longer exists (or was reset, or re-created, since its login) or holds a role that does not. */
 export async function resolvePrincipal(backend: Backend, caller: Caller): Promise<Principal> {
   const description = describeCaller(caller)
-  const actor = `${caller.kind}:${caller.name}`
+  const who = actorOf(caller)
   if (caller.kind === 'admin') {
-    return {caller, description, actor, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}, roles: []}
+    return {caller, description, ...who, attributes: {user: {name: caller.name, is_bot: false, labels: {}, traits: {}}}, roles: []}
   }
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
     if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
+    if (caller.name.startsWith(BOT_USER_PREFIX)) {
+      // Stored before such names were reserved: in rules and templates it would pass for the bot.
+      const bot = caller.name.slice(BOT_USER_PREFIX.length)
+      throw new WidError(
+        'access_denied',
+        `auth: user "${caller.name}" is refused: user names starting with "${BOT_USER_PREFIX}" are reserved for bots, and the bot "${bot}" is user.name "${caller.name}"; remove the user (wid users rm ${caller.name}) and add it under another name`,
+      )
+    }
     if (caller.loginId !== undefined && caller.loginId !== (user.status?.login_id ?? '')) {
       throw new WidError('access_denied', `auth: user "${caller.name}" was reset, or removed and added again, since this login; run wid login`)
     }
@@ -74,7 +104,7 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     const attributes: Attributes = {
       user: {name: caller.name, is_bot: false, labels: user.metadata.labels ?? {}, traits: user.spec.traits ?? {}},
     }
-    return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: user.spec.roles}
+    return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: user.spec.roles}
   }
   const bot = await getResource<Bot>(backend, 'bot', caller.name)
   if (!bot) throw new WidError('access_denied', `auth: bot "${caller.name}" does not exist`)
@@ -84,5 +114,5 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
   }
   if (caller.join) attributes.join = {meta: {join_method: caller.join.method, join_token_name: caller.join.tokenName}}
-  return {caller, description, actor, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
+  return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
 }

@@ -25,6 +25,15 @@ function parseTemplate(template: string, field: string): Part[] {
   return parts
 }
 
+/** The template as a glob: its literal text, with a wildcard for each expression (which may render to any text). */
+export function templateGlob(template: string, field: string): string[] {
+  const glob: string[] = []
+  for (const part of parseTemplate(template, field)) {
+    if ('literal' in part) glob.push(part.literal)
+  }
+  return glob
+}
+
 export function isTemplated(template: string): boolean {
   return template.includes('{{')
 }

@@ -47,6 +47,17 @@ export function checkSelector(selector: SvidSelector): void {
   if (selector.labels !== undefined && Object.keys(selector.labels).length === 0) throw badInput('svid: --labels needs at least one key=value')
 }
 
+/**
+ * The SPIFFE ID an SVID carries for `path`, by either way of issuance. The empty path is
+ * refused: `spiffe://<trust domain>` alone names the trust domain (its CA), never a workload.
+ */
+function svidSpiffeId(td: TrustDomain, path: string): SpiffeId {
+  if (path === '') {
+    throw badInput(`svid: an SVID needs a SPIFFE ID path: ${td.idString()} alone is the trust domain's own ID (the CA's); give a path such as /svc/foo`)
+  }
+  return SpiffeId.fromPath(td, path)
+}
+
 function renderClaims(value: unknown, attributes: Attributes, field: string): unknown {
   if (typeof value === 'string') return renderTemplate(value, attributes, field)
   if (Array.isArray(value)) return value.map((v, i) => renderClaims(v, attributes, `${field}[${i}]`))
@@ -56,17 +67,19 @@ function renderClaims(value: unknown, attributes: Attributes, field: string): un
   return value
 }
 
-function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, attributes: Attributes, type: 'x509' | 'jwt'): ResolvedIdentity {
+function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: Principal, type: 'x509' | 'jwt'): ResolvedIdentity {
   const name = wi.metadata.name
+  const {attributes} = principal
   evaluateRules(name, wi.spec.rules, attributes)
   const {spiffe} = wi.spec
   const path = renderTemplate(spiffe.id, attributes, 'spec.spiffe.id')
   let spiffeId: SpiffeId
   try {
-    spiffeId = SpiffeId.fromPath(td, path)
+    spiffeId = svidSpiffeId(td, path)
   } catch (error) {
     throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to "${path}", which is not a valid path: ${(error as Error).message}`)
   }
+  principal.access?.checkSpiffeDeny(path, name)
   const dnsSans = (spiffe.x509?.dns_sans ?? []).map((san, i) => checkDnsSan(renderTemplate(san, attributes, `spec.spiffe.x509.dns_sans[${i}]`)))
   const template = spiffe.x509?.subject_template
   const subject: NameAttribute[] = []
@@ -107,7 +120,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
   request.dnsSans?.forEach(checkDnsSan)
   request.ipSans?.forEach(checkIpSan)
   if (selector.path !== undefined) {
-    const spiffeId = SpiffeId.fromPath(td, selector.path)
+    const spiffeId = svidSpiffeId(td, selector.path)
     principal.access?.checkSpiffePath(selector.path, request.dnsSans ?? [], request.ipSans ?? [])
     return {spiffeId, maxTtlSeconds: MAX_SVID_TTL_SECONDS, dnsSans: request.dnsSans ?? [], ipSans: request.ipSans ?? []}
   }
@@ -118,7 +131,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
     const wi = await getResource<WorkloadIdentity>(backend, 'workload_identity', selector.name)
     if (!wi) throw new WidError('not_found', `auth: workload identity "${selector.name}" not found`)
     principal.access?.checkWorkloadIdentity(wi, ['read'])
-    return fromWorkloadIdentity(td, wi, principal.attributes, request.type)
+    return fromWorkloadIdentity(td, wi, principal, request.type)
   }
   const labels = selector.labels!
   // A request's selector is compared exactly (patterns are for roles, which admins write), and
@@ -136,7 +149,7 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
   const refusals: string[] = []
   for (const wi of usable) {
     try {
-      return fromWorkloadIdentity(td, wi, principal.attributes, request.type)
+      return fromWorkloadIdentity(td, wi, principal, request.type)
     } catch (error) {
       if (!(error instanceof WidError) || error.code !== 'access_denied') throw error
       refusals.push(error.message.replace(/^auth: /, ''))

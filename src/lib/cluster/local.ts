@@ -2,6 +2,7 @@
 import {existsSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
+import type {UserOrBot} from '../auth/principal.js'
 import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
@@ -26,8 +27,8 @@ export interface LocalInitOptions {
 export interface LocalOpenOptions {
   home?: string
   now?: () => Date
-  /** Act as this user or bot instead of the local admin (`--as`), with their access rules. */
-  as?: Caller
+  /** Act as this user or bot instead of the local admin (`--as`), with their access rules; the audit log names the admin. */
+  as?: UserOrBot
 }
 
 export function localAdmin(): Caller {
@@ -111,7 +112,8 @@ export class LocalCluster implements Cluster {
       const now = options.now ?? (() => new Date())
       const init = await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
       const auth = await AuthServer.open(backend, now)
-      return new LocalCluster(home, backend, auth, options.as ?? localAdmin(), init.created ? init.config : undefined)
+      const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
+      return new LocalCluster(home, backend, auth, caller, init.created ? init.config : undefined)
     } catch (error) {
       await backend.close()
       throw error

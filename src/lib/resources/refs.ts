@@ -1,5 +1,5 @@
 /** `KIND[/NAME]` references on the command line, label selectors, and `--as` identities. */
-import type {Caller} from '../auth/principal.js'
+import type {UserOrBot} from '../auth/principal.js'
 import {badInput} from '../errors.js'
 import {KINDS, type Kind} from './types.js'
 
@@ -50,7 +50,7 @@ export function parseLabelSelector(value: string, flag = '--labels'): Record<str
 }
 
 /** `user/NAME` or `bot/NAME` */
-export function parseAs(value: string): Caller {
+export function parseAs(value: string): UserOrBot {
   const match = /^(user|bot)\/([A-Za-z0-9][A-Za-z0-9._@-]*)$/.exec(value)
   if (!match) throw badInput(`invalid --as "${value}" (expected user/NAME or bot/NAME)`)
   return {kind: match[1] as 'user' | 'bot', name: match[2]!}

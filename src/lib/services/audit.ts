@@ -13,8 +13,10 @@ import {parseStored} from './cluster-config.js'
 export interface AuditEvent {
   time: string
   type: string
-  /** `admin:root`, `user:alice`, `bot:my-bot` */
+  /** `admin:root`, `user:alice`, `bot:my-bot`, `address:192.0.2.7` (a refused login) */
   actor: string
+  /** The user or bot the local admin acted as with `--as` (`bot:my-bot`); the actor is then the admin. */
+  as?: string
   kind?: string
   name?: string
   spiffe_id?: string

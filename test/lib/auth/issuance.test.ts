@@ -3,6 +3,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {AuthServer, type Caller} from '../../../src/lib/auth/auth-server.js'
 import {initializeCluster} from '../../../src/lib/auth/init.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
+import type {WorkloadIdentity} from '../../../src/lib/resources/types.js'
+import {putResource} from '../../../src/lib/services/resources.js'
 import {rejection} from '../../helpers/errors.js'
 
 const admin: Caller = {kind: 'admin', name: 'root'}
@@ -92,6 +94,38 @@ describe('AuthServer issuance (frozen clock, in-memory backend)', () => {
     expect(status.caPins).toHaveLength(1)
     expect(status.caPins[0]).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(status.jwtKeyIds).toEqual([JSON.parse(await auth.exportTrust('jwks')).keys[0].kid])
+  })
+})
+
+describe('the trust domain\'s own ID is never an SVID', () => {
+  const BARE = "svid: an SVID needs a SPIFFE ID path: spiffe://example.org alone is the trust domain's own ID (the CA's); give a path such as /svc/foo"
+  let auth: AuthServer
+
+  beforeAll(async () => {
+    const backend = new MemoryBackend()
+    await initializeCluster(backend, {clusterName: 'example.org', defaultClusterName: 'unused', now: NOW})
+    // A workload identity whose spec.spiffe.id renders to "": stored without the checks of
+    // wid create (as by an older version), the one way a stored id can render empty
+    const empty: WorkloadIdentity = {kind: 'workload_identity', version: 'v1', metadata: {name: 'empty'}, spec: {spiffe: {id: ''}}}
+    await backend.atomicWrite([], [putResource(empty)])
+    auth = await AuthServer.open(backend, () => NOW)
+  })
+
+  it.each(['x509', 'jwt'] as const)('refuses the empty path for a %s-SVID', async (type) => {
+    // Given the local admin, who may issue any path
+    // When it asks for the path "" (what an API client can send)
+    const issue = type === 'x509' ? auth.issueX509Svid(admin, {path: '', publicKey: publicKeyPem()}) : auth.issueJwtSvid(admin, {path: '', audiences: ['a']})
+    // Then nothing is signed for spiffe://example.org
+    const error = await rejection(issue)
+    expect([error.code, error.message]).toEqual(['bad_input', BARE])
+  })
+
+  it.each(['x509', 'jwt'] as const)('refuses a workload identity whose id renders empty for a %s-SVID', async (type) => {
+    // Given the workload identity "empty", When the admin issues from it
+    const issue = type === 'x509' ? auth.issueX509Svid(admin, {name: 'empty', publicKey: publicKeyPem()}) : auth.issueJwtSvid(admin, {name: 'empty', audiences: ['a']})
+    // Then it is refused, naming the identity
+    const error = await rejection(issue)
+    expect([error.code, error.message]).toEqual(['access_denied', `auth: workload identity "empty" renders spec.spiffe.id to "", which is not a valid path: ${BARE}`])
   })
 })
 
