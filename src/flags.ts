@@ -4,6 +4,13 @@ import {KEY_TYPES, type KeyType} from './lib/crypto/keys.js'
 
 export const force = Flags.boolean({char: 'f', description: 'Replace files or resources that already exist.'})
 
+/** `--as user/NAME|bot/NAME`: rehearse what the server would let them do (local mode only; audited as the local admin). */
+export const as = (what: string) =>
+  Flags.string({
+    description: `Rehearse access: ${what} as user/NAME or bot/NAME, with exactly the roles, rules and templates the server applies to them (local mode only; audited as you, with "as").`,
+    helpValue: 'user/NAME|bot/NAME',
+  })
+
 export const keyType = (description: string, defaultValue?: KeyType) =>
   Flags.option({options: KEY_TYPES, default: defaultValue, description})()
 

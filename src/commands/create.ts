@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../base-command.js'
+import {as} from '../flags.js'
 import {badInput} from '../lib/errors.js'
 
 export default class Create extends WidCommand {
@@ -14,9 +15,11 @@ A user or bot (on a server) writes only the workload identities its roles' workl
     '<%= config.bin %> create -f workload-identity.yaml',
     '<%= config.bin %> create workload-identity.yaml',
     'cat roles.yaml | <%= config.bin %> create -f -',
+    '<%= config.bin %> create -f api.yaml --as user/tara',
     '<%= config.bin %> create --force -f workload-identity.yaml',
   ]
   static override flags = {
+    as: as('create'),
     file: Flags.string({char: 'f', description: 'File to read, or - for stdin.'}),
     // -f is --file here, as in tctl, so --force has no short form.
     force: Flags.boolean({description: 'Replace resources that already exist.'}),
@@ -31,7 +34,8 @@ A user or bot (on a server) writes only the workload identities its roles' workl
     const {readInput} = await import('../lib/resources/input.js')
     const {applyStream} = await import('../lib/cluster/apply.js')
     const {text, source} = await readInput(file)
-    const cluster = await this.cluster()
+    const {parseAs} = await import('../lib/resources/refs.js')
+    const cluster = await this.cluster({as: flags.as === undefined ? undefined : parseAs(flags.as)})
     const applied = await applyStream(cluster, text, source, {force: flags.force, onApplied: (a) => this.success(a.message)})
     return {applied}
   }

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../base-command.js'
+import {as} from '../flags.js'
 import {badInput} from '../lib/errors.js'
 
 export default class Get extends WidCommand {
@@ -11,8 +12,10 @@ export default class Get extends WidCommand {
     '<%= config.bin %> get workload_identity/example-workload-identity',
     '<%= config.bin %> get role --format text',
     '<%= config.bin %> get bot/my-bot --format json',
+    '<%= config.bin %> get workload_identity --as user/tara',
   ]
   static override flags = {
+    as: as('read'),
     format: Flags.option({default: 'yaml', description: 'Output format.', options: ['yaml', 'json', 'text'] as const})(),
   }
   static override summary = 'Show resources.'
@@ -21,10 +24,10 @@ export default class Get extends WidCommand {
     const {args, flags} = await this.parse(Get)
     const {KINDS} = await import('../lib/resources/types.js')
     if (args.ref === undefined) throw badInput(`get: say what to show: a KIND or KIND/NAME, e.g. wid get workload_identity (kinds: ${KINDS.join(', ')})`)
-    const {parseKindRef} = await import('../lib/resources/refs.js')
+    const {parseAs, parseKindRef} = await import('../lib/resources/refs.js')
     const {toText, toYaml} = await import('../lib/resources/render.js')
     const {kind, name} = parseKindRef(args.ref, false)
-    const cluster = await this.cluster()
+    const cluster = await this.cluster({as: flags.as === undefined ? undefined : parseAs(flags.as)})
     const resources = name === undefined ? await cluster.listResources(kind) : [await cluster.getResource(kind, name)]
     if (flags.format === 'json') this.log(JSON.stringify(name === undefined ? resources : resources[0], null, 2))
     else if (flags.format === 'text') process.stdout.write(toText(kind, resources) || `no ${kind} resources\n`)

@@ -1,20 +1,26 @@
 import {Args} from '@oclif/core'
 import {WidCommand} from '../base-command.js'
+import {as} from '../flags.js'
 
 export default class Rm extends WidCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to delete (tokens by id or by the token itself).', required: true}),
   }
   static override description = 'Deletes one resource. A role that a user or bot still holds is refused; deleting a bot also deletes its join tokens. A user or bot (on a server) deletes only the workload identities the workload_identity_labels of its roles match.'
-  static override examples = ['<%= config.bin %> rm workload_identity/example-workload-identity', '<%= config.bin %> rm role/old-role']
+  static override examples = [
+    '<%= config.bin %> rm workload_identity/example-workload-identity',
+    '<%= config.bin %> rm role/old-role',
+    '<%= config.bin %> rm workload_identity/team-a-api --as user/tara',
+  ]
+  static override flags = {as: as('delete')}
   static override summary = 'Delete a resource.'
 
   async run(): Promise<void> {
-    const {args} = await this.parse(Rm)
-    const {parseKindRef} = await import('../lib/resources/refs.js')
+    const {args, flags} = await this.parse(Rm)
+    const {parseAs, parseKindRef} = await import('../lib/resources/refs.js')
     const {resourceLabel} = await import('../lib/auth/admin.js')
     const {kind, name} = parseKindRef(args.ref, true)
-    const cluster = await this.cluster()
+    const cluster = await this.cluster({as: flags.as === undefined ? undefined : parseAs(flags.as)})
     const shown = await cluster.deleteResource(kind, name!)
     this.success(`${resourceLabel(kind, shown)} has been deleted`)
   }

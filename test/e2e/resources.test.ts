@@ -285,6 +285,28 @@ spec:
     expect(JSON.parse((await wid(['audit', 'ls', '--type', 'nothing.like.this', '--json'])).stdout)).toEqual([])
   })
 
+  it('create, get and rm rehearse a user\'s access with --as too, audited as the local admin', async () => {
+    // Given a user whose role reads and writes only identities labelled team: r
+    const role = `kind: role\nversion: v7\nmetadata: {name: team-r}\nspec:\n  allow:\n    workload_identity_labels: {team: r}\n    rules: [{resources: [workload_identity], verbs: [list, read, create, update, delete]}]\n    spiffe: [{path: /svc/team-r/*}]\n`
+    expect((await wid(['create', '-f', '-'], {input: role})).code).toBe(0)
+    expect((await wid(['users', 'add', 'rita', '--roles', 'team-r'])).code).toBe(0)
+    const mine = `kind: workload_identity\nversion: v1\nmetadata: {name: team-r-web, labels: {team: r}}\nspec: {spiffe: {id: /svc/team-r/web}}\n`
+    // When the admin rehearses rita's create, get and rm
+    const created = await wid(['create', '-f', '-', '--as', 'user/rita'], {input: mine})
+    expect(created.code, created.stderr).toBe(0)
+    const listed = JSON.parse((await wid(['get', 'workload_identity', '--format', 'json', '--as', 'user/rita'])).stdout)
+    // Then she sees only her team's identities, cannot remove another's, and can remove hers
+    expect(listed.map((wi: {metadata: {name: string}}) => wi.metadata.name)).toEqual(['team-r-web'])
+    const refused = await wid(['rm', 'workload_identity/example-workload-identity', '--as', 'user/rita'])
+    expect(refused.code).toBe(5)
+    expect((await wid(['rm', 'workload_identity/team-r-web', '--as', 'user/rita'])).code).toBe(0)
+    const events = JSON.parse((await wid(['audit', 'ls', '--json'])).stdout).filter((e: {name?: string}) => e.name === 'team-r-web')
+    expect(events.map((e: {type: string; actor: string; as?: string}) => [e.type, e.actor, e.as])).toEqual([
+      ['resource.created', `admin:${userInfo().username}`, 'user:rita'],
+      ['resource.deleted', `admin:${userInfo().username}`, 'user:rita'],
+    ])
+  })
+
   it("applies the documents' rule values as written (eq: {value: 1000}), comparing them as strings", async () => {
     // Given the seed document's rule with a YAML number, and users whose uid trait is a number too
     const seed = `kind: workload_identity

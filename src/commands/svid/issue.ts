@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../../base-command.js'
-import {duration, force, keyType} from '../../flags.js'
+import {as, duration, force, keyType} from '../../flags.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 
 export default class SvidIssue extends WidCommand {
@@ -23,10 +23,7 @@ The directory is created with mode 0700 and every file is 0600. Re-issuing into 
     '<%= config.bin %> svid issue --as bot/my-bot --name example-workload-identity --output ./svid',
   ]
   static override flags = {
-    as: Flags.string({
-      description: 'Rehearse access: issue as user/NAME or bot/NAME with exactly the roles, rules and templates the server applies to them (local mode only).',
-      helpValue: 'user/NAME|bot/NAME',
-    }),
+    as: as('issue'),
     audience: Flags.string({description: 'Audience of a JWT-SVID (repeatable; required with --type jwt).', multiple: true, multipleNonGreedy: true}),
     'dns-san': Flags.string({description: 'DNS name to add as a SAN (repeatable).', multiple: true, multipleNonGreedy: true}),
     force,
@@ -44,7 +41,7 @@ The directory is created with mode 0700 and every file is 0600. Re-issuing into 
     const {args, flags} = await this.parse(SvidIssue)
     const {checkIssueOptions, issueSvidToDirectory} = await import('../../lib/svid/issue.js')
     const {parseAs, parseLabelSelector} = await import('../../lib/resources/refs.js')
-    const as = flags.as === undefined ? undefined : parseAs(flags.as)
+    const rehearsed = flags.as === undefined ? undefined : parseAs(flags.as)
     const options = checkIssueOptions({
       path: args.path,
       name: flags.name,
@@ -58,7 +55,7 @@ The directory is created with mode 0700 and every file is 0600. Re-issuing into 
       keyType: flags['key-type'],
       force: flags.force,
     })
-    const issued = await issueSvidToDirectory(await this.cluster({as}), options)
+    const issued = await issueSvidToDirectory(await this.cluster({as: rehearsed}), options)
     const left = Math.round((Date.parse(issued.notAfter) - Date.now()) / 1000)
     const kind = issued.type === 'x509' ? 'X.509-SVID' : 'JWT-SVID'
     const from = issued.workloadIdentity ? ` from workload identity "${issued.workloadIdentity}"` : ''
