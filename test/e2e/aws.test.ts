@@ -271,6 +271,7 @@ describe('AWS', () => {
       ['both token file and svid dir', ['--role-arn', ROLE_ARN, '--token-file', 'x'], /exactly one of --token-file and --svid-dir/],
       ['roles anywhere without ARNs', ['--role-arn', ROLE_ARN, '--roles-anywhere'], /needs --profile-arn and --trust-anchor-arn/],
       ['a trust anchor ARN of the wrong type', ['--role-arn', ROLE_ARN, '--roles-anywhere', '--profile-arn', PROFILE_ARN, '--trust-anchor-arn', PROFILE_ARN], /resource type is "profile", expected "trust-anchor/],
+      ['a pasted placeholder', ['--role-arn', ROLE_ARN, '--roles-anywhere', '--profile-arn', PROFILE_ARN, '--trust-anchor-arn', `${TRUST_ANCHOR_ARN.slice(0, -30)}…`], /--trust-anchor-arn: invalid ARN .*: it contains "…", which an ARN cannot/],
       ['a bad profile name', ['--role-arn', ROLE_ARN], /invalid profile name/],
     ]
     for (const [name, args, message] of cases) {

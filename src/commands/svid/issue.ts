@@ -5,7 +5,7 @@ import {formatDuration, parseDuration} from '../../lib/duration.js'
 
 export default class SvidIssue extends WidCommand {
   static override args = {
-    path: Args.string({ignoreStdin: true, description: 'SPIFFE ID path to issue (legacy, needs a role with allow.spiffe), e.g. /svc/example-service; the ID is spiffe://<cluster-name><path>. Omit with --name or --labels.'}),
+    path: Args.string({ignoreStdin: true, description: 'SPIFFE ID path to issue (legacy: anyone but the local admin needs a role with allow.spiffe), e.g. /svc/example-service; the ID is spiffe://<cluster-name><path>. Omit with --name or --labels.'}),
   }
   static override description = `Generates a key pair locally, has the cluster sign an X.509-SVID for it (or a JWT-SVID with --type jwt), and writes into --output:
   svid.pem         the certificate, leaf first
@@ -56,7 +56,7 @@ The directory is created with mode 0700 and every file is 0600. Re-issuing into 
       force: flags.force,
     })
     const issued = await issueSvidToDirectory(await this.cluster({as: rehearsed}), options)
-    const left = Math.round((Date.parse(issued.notAfter) - Date.now()) / 1000)
+    const left = Math.ceil((Date.parse(issued.notAfter) - Date.now()) / 1000)
     const kind = issued.type === 'x509' ? 'X.509-SVID' : 'JWT-SVID'
     const from = issued.workloadIdentity ? ` from workload identity "${issued.workloadIdentity}"` : ''
     this.success(`✔ issued ${kind} ${issued.spiffeId}${from}, valid until ${issued.notAfter} (${formatDuration(Math.max(left, 0))})`)

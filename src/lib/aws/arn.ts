@@ -25,11 +25,17 @@ export interface ArnExpectation {
   region?: 'empty' | 'required'
 }
 
+/** IAM Roles Anywhere names its trust anchors, profiles, CRLs and subjects by UUID. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
 const PARTITIONS = new Set(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'])
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/
 
 export function parseArn(value: string, what: string, expected?: ArnExpectation): Arn {
   const bad = (why: string) => badInput(`${what}: invalid ARN "${value}": ${why}`)
+  // (a pasted placeholder such as 6f3a9e1c-… is the usual culprit)
+  const odd = /[^\x21-\x7e]/u.exec(value)
+  if (odd) throw bad(`it contains ${JSON.stringify(odd[0])}, which an ARN cannot (copy the ARN AWS shows)`)
   const parts = value.split(':')
   if (parts.length < 6 || parts[0] !== 'arn') throw bad('expected arn:<partition>:<service>:<region>:<account>:<resource>')
   const [, partition = '', service = '', region = '', account = ''] = parts
@@ -48,6 +54,7 @@ export function parseArn(value: string, what: string, expected?: ArnExpectation)
   if (expected?.resourceType !== undefined) {
     if (resourceType !== expected.resourceType) throw bad(`resource type is "${resourceType}", expected "${expected.resourceType}/<name>"`)
     if (resourceId === '' || /\s/.test(resourceId)) throw bad(`the ${expected.resourceType} name is missing or has spaces`)
+    if (service === 'rolesanywhere' && !UUID.test(resourceId)) throw bad(`the ${expected.resourceType} id "${resourceId}" is not a UUID (Roles Anywhere shows one, e.g. 6f3a9e1c-2b4d-4c8e-9a1f-3d5e7b9c0a12)`)
   }
   return {partition, service, region, account, resource, resourceType, resourceId}
 }

@@ -41,7 +41,7 @@ export async function fetchThumbprint(host: string, port: number, timeoutMs = 50
 
 export function terraformOidcProvider(settings: OidcProviderSettings): string {
   const url = new URL(settings.url)
-  const name = terraformName(`${url.hostname}${url.pathname}`)
+  const name = terraformName(`${url.hostname}${url.pathname.replace(/\/$/, '')}`)
   const thumbprints = settings.thumbprint ? `[${hclString(settings.thumbprint)}]` : '[]'
   return `resource "aws_iam_openid_connect_provider" "${name}" {\n  url             = ${hclString(settings.url)}\n  client_id_list  = [${hclString(settings.audience)}]\n  thumbprint_list = ${thumbprints}\n}\n`
 }

@@ -272,6 +272,9 @@ describe('createRolesAnywhereSession', () => {
     ['--profile-arn', {profileArn: PROFILE_ARN.replace('us-east-1', 'eu-west-1')}, 'the profile is in eu-west-1 but the trust anchor in us-east-1'],
     ['--trust-anchor-arn', {trustAnchorArn: 'arn:aws:iam::123456789012:trust-anchor/t'}, 'service is "iam", expected "rolesanywhere"'],
     ['--trust-anchor-arn', {trustAnchorArn: 'trust-anchor/t'}, 'expected arn:<partition>:<service>:<region>:<account>:<resource>'],
+    ['--trust-anchor-arn', {trustAnchorArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6f3a9e1c-…'}, 'it contains "…", which an ARN cannot (copy the ARN AWS shows)'],
+    ['--trust-anchor-arn', {trustAnchorArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/my-anchor'}, 'the trust-anchor id "my-anchor" is not a UUID'],
+    ['--profile-arn', {profileArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/0d5c2b61-…'}, 'it contains "…"'],
     ['--role-arn', {roleArn: 'arn:aws:iam:us-east-1:123456789012:role/r'}, 'iam ARNs have no region'],
     ['--role-arn', {roleArn: PROFILE_ARN}, 'service is "rolesanywhere", expected "iam"'],
   ])('refuses a bad %s before any request', async (flag, overrides, why) => {

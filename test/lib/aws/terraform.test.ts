@@ -42,4 +42,8 @@ describe('Terraform output escapes template sequences (issue 10 item 7)', () => 
     expect(provider.client_id_list).toEqual(['sts $${file("/etc/passwd")} %%{ if true }x%%{ endif }'])
     expect(provider.url).toBe('https://wid.example.org/workload-identity')
   })
+
+  it('names the integration provider after its host, without a trailing underscore', () => {
+    expect(terraformOidcProvider({url: 'https://wid.example.org/', audience: 'discover.teleport'})).toMatch(/^resource "aws_iam_openid_connect_provider" "wid_example_org" \{/)
+  })
 })
