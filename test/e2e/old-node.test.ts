@@ -7,7 +7,7 @@ import {spawn, spawnSync} from 'node:child_process'
 import {copyFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, PROJECT_ROOT, tempDir, WID_BIN, type RunResult} from '../helpers/cli.js'
+import {expectOneLineError, PROJECT_ROOT, runWid, tempDir, WID_BIN, type RunResult} from '../helpers/cli.js'
 
 function oldSystemNode(): string | undefined {
   for (const path of ['/usr/bin/node', '/usr/local/bin/node']) {
@@ -19,17 +19,8 @@ function oldSystemNode(): string | undefined {
 
 const OLD_NODE = oldSystemNode()
 
-function runWith(node: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(node, [script, ...args], {env: {...process.env, DEBUG: '', ...env}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr}))
-  })
-}
+/** wid (or another copy of its bin/run.js) run by the old Node. */
+const runWith = (node: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> => runWid(args, {node, script, env})
 
 describe.skipIf(!OLD_NODE)(`wid under an old system Node (${OLD_NODE ?? 'none found'})`, () => {
   const tmp = tempDir()

@@ -19,11 +19,14 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv
   input?: string
   cwd?: string
+  /** The Node to run it with (default: this one) and the script (default: bin/run.js). */
+  node?: string
+  script?: string
 }
 
 export function runWid(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WID_BIN, ...args], {
+    const child = spawn(options.node ?? process.execPath, [options.script ?? WID_BIN, ...args], {
       cwd: options.cwd,
       env: {...process.env, DEBUG: '', ...options.env},
       stdio: ['pipe', 'pipe', 'pipe'],
