@@ -16,6 +16,7 @@ import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {apiMethod, compileApiSchemas, loginBody} from './api.js'
+import {ConnectionLimit} from './connections.js'
 import {PublicDocuments} from './public-documents.js'
 
 export interface ServerOptions {
@@ -41,6 +42,12 @@ export interface RunningServer {
 const MAX_BODY_BYTES = 1024 * 1024
 const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
 const HOST_CERT_RENEW_MS = 24 * 3600 * 1000
+/**
+ * How long a connection may take to finish its TLS handshake, to send a request's headers,
+ * and to send a whole request (a body is at most 1 MiB): a connection that sends nothing, or
+ * dribbles, is closed instead of being held for minutes. Checked once a second.
+ */
+const TIMEOUTS = {handshakeTimeout: 10_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000}
 
 const STATUS: Record<ErrorCode, number> = {
   bad_input: 400,
@@ -241,7 +248,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const clientAuthorities = await auth.clientAuthorities()
   const server: Server = createServer(
-    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2'},
+    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...TIMEOUTS},
     (req, res) => {
       inFlight++
       void handle(req, res).finally(() => {
@@ -251,6 +258,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   )
   server.keepAliveTimeout = 30_000
   server.maxConnections = 10_000
+  const connectionLimit = new ConnectionLimit(logger)
+  connectionLimit.install(server)
   // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
   const renewal = ownCertificate
     ? setInterval(() => {
@@ -286,6 +295,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close: async () => {
       documents.stop()
       clearInterval(renewal)
+      connectionLimit.flush()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
