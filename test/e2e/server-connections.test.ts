@@ -8,7 +8,7 @@ import {connect as tlsConnect} from 'node:tls'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {tempDir, widIn} from '../helpers/cli.js'
-import {startWidServer, type WidServer} from '../helpers/server.js'
+import {startWidServer, within, type WidServer} from '../helpers/server.js'
 
 /** Concurrent connections of one address (an IPv6 address counts by its /64), as the README says. */
 const PER_ADDRESS = 256
@@ -16,15 +16,6 @@ const PER_ADDRESS = 256
 interface Raw {
   socket: Socket
   closed: boolean
-}
-
-/** Resolves once `done()` holds; fails after `seconds` (a guard against hanging, not a timing assertion). */
-async function within(seconds: number, done: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + seconds * 1000
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 describe('connections to the server', () => {

@@ -34,7 +34,17 @@ export interface RunHooks {
   publicAddrChanged?(previous: string, current: string): void
 }
 
-export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<RunningServer & {dataDir: string}> {
+export interface StartedServer extends Omit<RunningServer, 'close'> {
+  dataDir: string
+  /**
+   * Stops accepting connections, finishes the requests in flight, then closes the store.
+   * Asked again while stopping (a signal repeated, or delivered twice), it logs that and
+   * returns the same promise.
+   */
+  close(signal?: NodeJS.Signals): Promise<void>
+}
+
+export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<StartedServer> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
@@ -53,14 +63,24 @@ export async function runServer(settings: ServerSettings, version: string, hooks
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
     const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
     if (config.publicAddr !== before) logger.warn({previousPublicAddr: before, publicAddr: config.publicAddr}, 'public address changed')
+    let stopping: Promise<void> | undefined
+    const stop = async () => {
+      await server.close()
+      logger.info('server stopped')
+      destination.flushSync()
+      await backend.close()
+    }
     return {
       ...server,
       dataDir,
-      close: async () => {
-        await server.close()
-        logger.info('server stopped')
-        destination.flushSync()
-        await backend.close()
+      close: (signal) => {
+        const requests = server.inFlight()
+        if (stopping) {
+          logger.info({signal, requests}, 'already stopping: still finishing the requests in flight')
+          return stopping
+        }
+        logger.info({signal, requests}, 'stopping: no new connections; finishing the requests in flight')
+        return (stopping = stop())
       },
     }
   } catch (error) {

@@ -35,6 +35,8 @@ export interface RunningServer {
   publicAddr: string
   /** The --ca-pin that wid login expects for this listener. */
   loginPin: string
+  /** Requests being answered now. */
+  inFlight(): number
   /** Stops accepting connections and waits for requests in flight. */
   close(): Promise<void>
 }
@@ -292,6 +294,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     publicAddr,
     loginPin,
+    inFlight: () => inFlight,
     close: async () => {
       documents.stop()
       clearInterval(renewal)

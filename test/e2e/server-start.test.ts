@@ -1,0 +1,49 @@
+/** `wid server start` and stop: the data directory it serves, and its signals. */
+import {connect} from 'node:net'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {tempDir, widIn} from '../helpers/cli.js'
+import {loginInFlight, startWidServer} from '../helpers/server.js'
+
+const PASSWORD = 'correct horse battery staple'
+
+/** Whether a TCP connection to 127.0.0.1:`port` is refused (nothing listens). */
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({host: '127.0.0.1', port})
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'))
+  })
+
+describe('wid server start', () => {
+  const tmp = tempDir()
+  afterAll(() => tmp.cleanup())
+
+  it('a second SIGTERM while it drains changes nothing: the request in flight is answered, and the status is 0', async () => {
+    // Given a server with a login in flight
+    const home = join(tmp.path, 'twice')
+    expect((await widIn(home)(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    const invite = (await widIn(home)(['users', 'add', 'alice', '--roles', 'access'])).stdout.trim()
+    const server = await startWidServer(home)
+    try {
+      const login = await loginInFlight(server.port, 'alice', PASSWORD, invite)
+      // When it gets SIGTERM, and again once it has stopped listening
+      server.child.kill('SIGTERM')
+      for (let tries = 0; !(await refused(server.port)); tries++) {
+        if (tries === 200) throw new Error(`still listening after SIGTERM:\n${server.log()}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      server.child.kill('SIGTERM')
+      // Then the login is answered, the log says that it was already stopping, and the status is 0
+      expect((await login.finish()).status).toBe(200)
+      expect(await server.stop()).toBe(0)
+      expect(server.log()).toMatch(/"signal":"SIGTERM","requests":1,"msg":"already stopping: still finishing the requests in flight"/)
+      expect(server.log()).toMatch(/"msg":"server stopped"/)
+    } finally {
+      await server.stop('SIGKILL')
+    }
+  })
+})
