@@ -1,9 +1,11 @@
 /** Everything `wid server start` does between reading its settings and serving. */
+import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
 import {ensureRemoteMode, initializeCluster, setPublicAddr} from '../auth/init.js'
 import {SqliteBackend} from '../backend/sqlite.js'
+import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
 import {trustDomainFromHostname} from '../spiffeid/index.js'
@@ -49,6 +51,8 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
   if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
+  // Like a local-mode command, the server creates a cluster only where no login has been.
+  if (!existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
   const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
   try {
     const now = new Date()
