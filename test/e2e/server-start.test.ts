@@ -1,8 +1,8 @@
 /** `wid server start` and stop: the data directory it serves, and its signals. */
-import {connect} from 'node:net'
+import {connect, createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {tempDir, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {loginInFlight, startWidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -21,6 +21,33 @@ const refused = (port: number) =>
 describe('wid server start', () => {
   const tmp = tempDir()
   afterAll(() => tmp.cleanup())
+
+  it('stores a new public address only once it listens: a start that cannot listen changes nothing and warns of nothing', async () => {
+    // Given a cluster whose public address is https://a.example.org, and a port in use
+    const home = join(tmp.path, 'busy')
+    expect((await widIn(home)(['init', '--cluster-name', 'example.org', '--public-addr', 'https://a.example.org'])).code).toBe(0)
+    const other = createServer()
+    const port = await new Promise<number>((resolve) => other.listen(0, '127.0.0.1', () => resolve((other.address() as {port: number}).port)))
+    try {
+      // When the server is started on that port with another public address
+      const result = await widIn(home)(['server', 'start', '--listen', `127.0.0.1:${port}`, '--public-addr', 'https://b.example.org'])
+      // Then it fails with exit status 10, in one line: no warning of a new public address
+      expect(expectOneLineError(result)).toBe(`server: cannot listen on 127.0.0.1:${port}: the address is in use`)
+      expect(result.code).toBe(10)
+    } finally {
+      other.close()
+    }
+    // And the cluster keeps its public address
+    expect(JSON.parse((await widIn(home)(['status', '--json'])).stdout)).toMatchObject({publicAddr: 'https://a.example.org', jwtIssuer: 'https://a.example.org/workload-identity'})
+    // When it starts on a free port, Then it warns, and stores the new one
+    const server = await startWidServer(home)
+    try {
+      expect(server.log()).toMatch(new RegExp(`warning: the public address changed from https://a\\.example\\.org to ${server.url.replace(/\./g, '\\.')}: JWT-SVIDs now name`))
+      expect(JSON.parse((await widIn(home)(['status', '--json'])).stdout)).toMatchObject({publicAddr: server.url})
+    } finally {
+      await server.stop()
+    }
+  })
 
   it('a second SIGTERM while it drains changes nothing: the request in flight is answered, and the status is 0', async () => {
     // Given a server with a login in flight

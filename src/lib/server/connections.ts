@@ -1,7 +1,8 @@
 /**
- * Connections per client address, counted when TCP accepts them (before TLS), so that one
- * address cannot hold all of the server's connections. Addresses are grouped as for logins:
- * an IPv4 address on its own, an IPv6 address by its /64.
+ * What happens to a connection when TCP accepts it, before TLS: it is counted by client
+ * address, so that one address cannot hold all of the server's connections (addresses are
+ * grouped as for logins: an IPv4 address on its own, an IPv6 address by its /64), and it
+ * waits until the server may answer.
  */
 import type {Server, Socket} from 'node:net'
 import type {Logger} from 'pino'
@@ -17,23 +18,38 @@ export const CONNECTIONS_PER_ADDRESS = 256
 /** Refusals are logged at the first one, then summed up once a window. */
 const REFUSAL_REPORT_MS = 60_000
 
-export class ConnectionLimit {
+export class ConnectionGate {
   private readonly logger: Logger
-  private readonly open = new Map<string, number>()
+  private readonly perGroup = new Map<string, number>()
   private refused = new Map<string, number>()
   private report?: NodeJS.Timeout
+  /** Connections accepted before `open()`, to be passed on then. */
+  private waiting: (() => void)[] | undefined = []
 
   constructor(logger: Logger) {
     this.logger = logger
   }
 
-  /** Puts the limit in front of `server`'s own connection handling (TLS): a refused connection never reaches it. */
+  /** Goes in front of `server`'s own connection handling (TLS): a refused connection never reaches it. */
   install(server: Server): void {
     const accept = server.listeners('connection')
     server.removeAllListeners('connection')
     server.on('connection', (socket: Socket) => {
-      if (this.admit(socket)) for (const listener of accept) listener.call(server, socket)
+      if (!this.admit(socket)) return
+      // (TLS reads what the client sent meanwhile)
+      const pass = () => {
+        if (!socket.destroyed) for (const listener of accept) listener.call(server, socket)
+      }
+      if (this.waiting) this.waiting.push(pass)
+      else pass()
     })
+  }
+
+  /** Passes on the connections accepted so far, and from now on every one at once. */
+  open(): void {
+    const waiting = this.waiting ?? []
+    this.waiting = undefined
+    for (const pass of waiting) pass()
   }
 
   /** Logs the refusals not logged yet, and stops the report timer. */
@@ -52,17 +68,17 @@ export class ConnectionLimit {
 
   private admit(socket: Socket): boolean {
     const group = addressGroup(socket.remoteAddress ?? 'unknown')
-    const count = this.open.get(group) ?? 0
+    const count = this.perGroup.get(group) ?? 0
     if (count >= CONNECTIONS_PER_ADDRESS) {
       socket.destroy()
       this.noteRefusal(group)
       return false
     }
-    this.open.set(group, count + 1)
+    this.perGroup.set(group, count + 1)
     socket.once('close', () => {
-      const left = this.open.get(group)! - 1
-      if (left === 0) this.open.delete(group)
-      else this.open.set(group, left)
+      const left = this.perGroup.get(group)! - 1
+      if (left === 0) this.perGroup.delete(group)
+      else this.perGroup.set(group, left)
     })
     return true
   }

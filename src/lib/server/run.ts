@@ -3,7 +3,7 @@ import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
-import {ensureRemoteMode, initializeCluster, setPublicAddr} from '../auth/init.js'
+import {checkPublicAddr, ensureRemoteMode, initializeCluster} from '../auth/init.js'
 import {SqliteBackend} from '../backend/sqlite.js'
 import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
@@ -32,7 +32,7 @@ function checkTlsMaterial(certificate: string, key: string, certFile: string, ke
 }
 
 export interface RunHooks {
-  /** Called when the settings change the cluster's public address, before the server tries to listen. */
+  /** Called when the settings changed the cluster's public address: once the server listens, and has stored the new one. */
   publicAddrChanged?(previous: string, current: string): void
 }
 
@@ -56,17 +56,19 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
   try {
     const now = new Date()
-    let {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
+    const {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
     const before = config.publicAddr
-    if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
-    if (config.publicAddr !== before) hooks.publicAddrChanged?.(before, config.publicAddr)
+    const publicAddr = settings.publicAddr === undefined ? before : checkPublicAddr(settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
     // Asynchronous: a log line per request is written without blocking the request; flushed on close.
     const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
-    const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
-    if (config.publicAddr !== before) logger.warn({previousPublicAddr: before, publicAddr: config.publicAddr}, 'public address changed')
+    const server = await startServer({backend, host: settings.host, port: settings.port, publicAddr, tlsCertificate, tlsKey, version, logger})
+    if (publicAddr !== before) {
+      hooks.publicAddrChanged?.(before, publicAddr)
+      logger.warn({previousPublicAddr: before, publicAddr}, 'public address changed')
+    }
     let stopping: Promise<void> | undefined
     const stop = async () => {
       await server.close()
