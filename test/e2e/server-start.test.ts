@@ -49,6 +49,21 @@ describe('wid server start', () => {
     }
   })
 
+  it('on a new data directory, creates the cluster with its public address and does not warn that it changed', async () => {
+    // Given a data directory with no cluster
+    const home = join(tmp.path, 'new')
+    // When the server starts there with --public-addr
+    const server = await startWidServer(home)
+    try {
+      // Then the cluster has it
+      expect(JSON.parse((await widIn(home)(['status', '--json'])).stdout)).toMatchObject({publicAddr: server.url, jwtIssuer: `${server.url}/workload-identity`})
+    } finally {
+      await server.stop()
+    }
+    // And nothing warned of a changed public address, on stderr or in the log (nothing could have trusted the one before)
+    expect(server.log()).not.toMatch(/public address changed/)
+  })
+
   it('a second SIGTERM while it drains changes nothing: the request in flight is answered, and the status is 0', async () => {
     // Given a server with a login in flight
     const home = join(tmp.path, 'twice')

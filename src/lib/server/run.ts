@@ -8,6 +8,7 @@ import {SqliteBackend} from '../backend/sqlite.js'
 import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
+import {getClusterConfig} from '../services/cluster-config.js'
 import {trustDomainFromHostname} from '../spiffeid/index.js'
 import type {ServerSettings} from './config.js'
 import {startServer, type RunningServer} from './server.js'
@@ -56,7 +57,10 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
   try {
     const now = new Date()
-    const {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
+    // A cluster this start creates gets the public address at once: nothing trusted another one before.
+    const fresh = (await getClusterConfig(backend)) === undefined
+    const initial = {publicAddr: fresh ? settings.publicAddr : undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now}
+    const {config} = await initializeCluster(backend, initial)
     const before = config.publicAddr
     const publicAddr = settings.publicAddr === undefined ? before : checkPublicAddr(settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
