@@ -14,7 +14,7 @@ import {addressGroup} from '../auth/login.js'
  * address (a NAT, an egress proxy) still serves thousands of agents, while 40 addresses
  * are needed to reach the server's 10,000.
  */
-export const CONNECTIONS_PER_ADDRESS = 256
+const CONNECTIONS_PER_ADDRESS = 256
 /** Refusals are logged at the first one, then summed up once a window. */
 const REFUSAL_REPORT_MS = 60_000
 
@@ -87,7 +87,7 @@ export class ConnectionGate {
     if (!this.report) {
       this.logger.warn(
         {addressGroup: group, limit: CONNECTIONS_PER_ADDRESS},
-        'connection limit of an address reached: its new connections are closed at once (counts follow once a minute)',
+        'connection limit of an address reached: its further connections are closed at once (a count follows within a minute)',
       )
       this.report = setTimeout(() => this.flush(), REFUSAL_REPORT_MS)
       this.report.unref()
