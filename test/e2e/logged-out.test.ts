@@ -41,6 +41,27 @@ describe('no implicit local cluster in a WID_HOME used to log in', () => {
     expect(existsSync(join(home, 'wid.db'))).toBe(false)
   })
 
+  it('wid server start creates no cluster either, while logged in and after logout', async () => {
+    // Given a WID_HOME logged in to a server
+    const serving = join(tmp.path, 'serving')
+    const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
+    expect((await widIn(serving)(['login', '--proxy', proxy, '--user', 'alice', '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})).code).toBe(0)
+    // When a server is started in it (on the running server's port: were it not refused, it would fail to listen, not serve)
+    const start = () => widIn(serving)(['server', 'start', '--listen', `127.0.0.1:${server.port}`])
+    const loggedIn = await start()
+    // Then it is refused with exit status 9, saying how to create a cluster, and none is created
+    expect(expectOneLineError(loggedIn)).toBe(`not a local cluster: ${serving} is logged in to ${proxy} (wid init creates a local cluster in ${serving})`)
+    expect(loggedIn.code).toBe(9)
+    // And the same after logout
+    expect((await widIn(serving)(['logout'])).code).toBe(0)
+    const loggedOut = await start()
+    expect(expectOneLineError(loggedOut)).toBe(
+      `not logged in: you logged out of ${proxy} (wid login --proxy ${proxy} --user alice logs in again; wid init creates a local cluster in ${serving} instead)`,
+    )
+    expect(loggedOut.code).toBe(9)
+    expect(existsSync(join(serving, 'wid.db'))).toBe(false)
+  })
+
   it('after logout, svid issue is refused until wid init creates a local cluster', async () => {
     // Given the workload machine logged out
     expect((await wid(['logout'])).code).toBe(0)

@@ -7,7 +7,8 @@ import {spawn, spawnSync} from 'node:child_process'
 import {copyFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, PROJECT_ROOT, runWid, tempDir, WID_BIN, type RunResult} from '../helpers/cli.js'
+import {expectOneLineError, PROJECT_ROOT, runWid, tempDir, widIn, WID_BIN, type RunResult} from '../helpers/cli.js'
+import {loginInFlight, within} from '../helpers/server.js'
 
 function oldSystemNode(): string | undefined {
   for (const path of ['/usr/bin/node', '/usr/local/bin/node']) {
@@ -18,6 +19,7 @@ function oldSystemNode(): string | undefined {
 }
 
 const OLD_NODE = oldSystemNode()
+const PASSWORD = 'correct horse battery staple'
 
 /** wid (or another copy of its bin/run.js) run by the old Node. */
 const runWith = (node: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> => runWid(args, {node, script, env})
@@ -68,6 +70,44 @@ describe.skipIf(!OLD_NODE)(`wid under an old system Node (${OLD_NODE ?? 'none fo
     expect(await exited).toBe(0)
     expect(output).toMatch(/server stopped/)
     expect(() => process.kill(pinned, 0)).toThrow(/ESRCH/)
+  })
+
+  it('a Ctrl-C to the whole process group, which reaches the server twice, drains the request in flight and exits with status 0', async () => {
+    // Given a server started under the old Node, leading a process group of its own as in a terminal
+    const home = join(tmp.path, 'group')
+    expect((await widIn(home)(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    const invite = (await widIn(home)(['users', 'add', 'alice', '--roles', 'access'])).stdout.trim()
+    const child = spawn(OLD_NODE!, [WID_BIN, 'server', 'start', '--listen', '127.0.0.1:0'], {
+      env: {...process.env, WID_HOME: home, DEBUG: ''},
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    let exitCode: number | null | undefined
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exitCode = code))))
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const check = () => {
+          const listening = /listening on 127\.0\.0\.1:(\d+)/.exec(output)
+          if (listening) resolve(Number(listening[1]))
+        }
+        child.stderr.on('data', check)
+        void exited.then(() => reject(new Error(`server exited early:\n${output}`)))
+      })
+      // And a login in flight
+      const login = await loginInFlight(port, 'alice', PASSWORD, invite)
+      // When the process group gets SIGINT (Ctrl-C): the pinned Node's process gets it directly, and again from its parent
+      process.kill(-child.pid!, 'SIGINT')
+      await within(10, () => /stopping/.test(output) || exitCode !== undefined, () => output)
+      // Then the login is answered, the server says it stopped, and the status is 0
+      expect((await login.finish()).status).toBe(200)
+      expect(await exited).toBe(0)
+      expect(output).toMatch(/server stopped/)
+    } finally {
+      if (exitCode === undefined) process.kill(-child.pid!, 'SIGKILL')
+    }
   })
 
   it('without a pinned Node, says what to do and exits with status 11', async () => {

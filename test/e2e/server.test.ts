@@ -465,10 +465,5 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(expectOneLineError(await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config]))).toMatch(/wid\.yaml:1:1: the document: must be a mapping$/)
     const directory = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', tmp.path])
     expect(expectOneLineError(directory)).toMatch(/server: cannot read .*: it is a directory \(give the YAML file\)$/)
-    // a new public address is announced even when the server then cannot listen
-    const busy = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '--listen', `127.0.0.1:${server.port}`, '--public-addr', 'https://typo.example:1'])
-    expect(busy.code).toBe(10)
-    expect(busy.stderr).toMatch(/warning: the public address changed from https:\/\/\S+ to https:\/\/typo\.example:1: JWT-SVIDs now name/)
-    expect(busy.stderr).toMatch(/Error: server: cannot listen on 127\.0\.0\.1:\d+: the address is in use/)
   })
 })

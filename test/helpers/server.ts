@@ -1,6 +1,8 @@
 /** Runs `wid server start` as a child process on a free loopback port, the way an operator does. */
 import {spawn, type ChildProcess} from 'node:child_process'
+import {generateKeyPairSync} from 'node:crypto'
 import {readFileSync} from 'node:fs'
+import {request} from 'node:https'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {WID_BIN} from './cli.js'
@@ -75,4 +77,44 @@ export function loginProfile(home: string, port: number): LoginProfile {
   const dir = join(home, 'profiles', `127.0.0.1_${port}`)
   const read = (name: string) => readFileSync(join(dir, name), 'utf8')
   return {key: read('key.pem'), cert: read('cert.pem'), ca: read('host-ca.pem'), expires: (JSON.parse(read('profile.json')) as {expires: string}).expires}
+}
+
+export interface Answer {
+  status: number
+  body: string
+}
+
+/**
+ * A login with `invite` that is in flight: the server has its headers (it answered
+ * `100 Continue`, so the request has reached the handler) and waits for the body, which
+ * `finish()` sends.
+ */
+export async function loginInFlight(port: number, user: string, password: string, invite: string): Promise<{finish: () => Promise<Answer>}> {
+  const publicKey = generateKeyPairSync('ec', {namedCurve: 'P-256'}).publicKey.export({type: 'spki', format: 'pem'}) as string
+  // (any certificate: the test is about the request, not about whom it reaches)
+  const sent = request({host: '127.0.0.1', port, method: 'POST', path: '/v1/login', agent: false, rejectUnauthorized: false, headers: {'content-type': 'application/json', expect: '100-continue'}})
+  const answer = new Promise<Answer>((resolve, reject) => {
+    sent.on('error', reject)
+    sent.on('response', (response) => {
+      let body = ''
+      response.on('data', (d) => (body += d))
+      response.on('end', () => resolve({status: response.statusCode ?? 0, body}))
+    })
+  })
+  await Promise.race([new Promise((resolve) => sent.once('continue', resolve)), answer])
+  return {
+    finish: () => {
+      sent.end(JSON.stringify({user, password, invite, publicKey}))
+      return answer
+    },
+  }
+}
+
+/** Resolves once `done()` holds; fails after `seconds` (a guard against hanging, not a timing assertion). */
+export async function within(seconds: number, done: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + seconds * 1000
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }

@@ -70,13 +70,15 @@ export async function initLocalCluster(options: LocalInitOptions & LocalOpenOpti
 
 /**
  * After `wid logout`, a command must not quietly issue SVIDs of a new local trust domain (a
- * cron job would never notice): it says that it is not logged in, and how to go on.
+ * cron job would never notice), nor `wid server start` serve one: in a `home` without a
+ * cluster that has been logged in to a server, it says that it is not logged in, and how
+ * to go on. `useLogin` says how to use the current login instead, where the command can.
  */
-async function refuseImplicitCluster(home: string): Promise<void> {
+export async function refuseImplicitCluster(home: string, useLogin?: string): Promise<void> {
   const login = await serverLogin(home)
   if (!login) return
   const init = `wid init creates a local cluster in ${home}`
-  if (login.current !== undefined) throw new WidError('state', `not a local cluster: ${home} is logged in to ${login.current} (drop --local to use it; ${init})`)
+  if (login.current !== undefined) throw new WidError('state', `not a local cluster: ${home} is logged in to ${login.current} (${useLogin ? `${useLogin}; ` : ''}${init})`)
   const last = login.last
   const again = last ? `wid login --proxy ${last.proxy} --user ${last.user ?? 'NAME'}` : 'wid login --proxy HOST:PORT --user NAME'
   const where = last ? `you logged out of ${last.proxy}` : `${home} was used to log in to a server`
@@ -106,7 +108,7 @@ export class LocalCluster implements Cluster {
    */
   static async open(options: LocalOpenOptions = {}): Promise<LocalCluster> {
     const home = options.home ?? widHome()
-    if (!existsSync(databasePath(home))) await refuseImplicitCluster(home)
+    if (!existsSync(databasePath(home))) await refuseImplicitCluster(home, 'drop --local to use it')
     const backend = await openBackend(home)
     try {
       const now = options.now ?? (() => new Date())

@@ -1,11 +1,14 @@
 /** Everything `wid server start` does between reading its settings and serving. */
+import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
-import {ensureRemoteMode, initializeCluster, setPublicAddr} from '../auth/init.js'
+import {checkPublicAddr, ensureRemoteMode, initializeCluster} from '../auth/init.js'
 import {SqliteBackend} from '../backend/sqlite.js'
+import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
+import {getClusterConfig} from '../services/cluster-config.js'
 import {trustDomainFromHostname} from '../spiffeid/index.js'
 import type {ServerSettings} from './config.js'
 import {startServer, type RunningServer} from './server.js'
@@ -30,37 +33,64 @@ function checkTlsMaterial(certificate: string, key: string, certFile: string, ke
 }
 
 export interface RunHooks {
-  /** Called when the settings change the cluster's public address, before the server tries to listen. */
+  /** Called when the settings changed the cluster's public address: once the server listens, and has stored the new one. */
   publicAddrChanged?(previous: string, current: string): void
 }
 
-export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<RunningServer & {dataDir: string}> {
+export interface StartedServer extends Omit<RunningServer, 'close'> {
+  dataDir: string
+  /**
+   * Stops accepting connections, finishes the requests in flight, then closes the store.
+   * Asked again while stopping (a signal repeated, or delivered twice), it logs that and
+   * returns the same promise.
+   */
+  close(signal?: NodeJS.Signals): Promise<void>
+}
+
+export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<StartedServer> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
   if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
+  // Like a local-mode command, the server creates a cluster only where no login has been.
+  if (!existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
   const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
   try {
     const now = new Date()
-    let {config} = await initializeCluster(backend, {publicAddr: undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now})
+    // A cluster this start creates gets the public address at once: nothing trusted another one before.
+    const fresh = (await getClusterConfig(backend)) === undefined
+    const initial = {publicAddr: fresh ? settings.publicAddr : undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now}
+    const {config} = await initializeCluster(backend, initial)
     const before = config.publicAddr
-    if (settings.publicAddr !== undefined) config = await setPublicAddr(backend, settings.publicAddr)
-    if (config.publicAddr !== before) hooks.publicAddrChanged?.(before, config.publicAddr)
+    const publicAddr = settings.publicAddr === undefined ? before : checkPublicAddr(settings.publicAddr)
     await ensureRemoteMode(backend, config, now)
     const {pino} = await import('pino')
     // Asynchronous: a log line per request is written without blocking the request; flushed on close.
     const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
-    const server = await startServer({backend, host: settings.host, port: settings.port, tlsCertificate, tlsKey, version, logger})
-    if (config.publicAddr !== before) logger.warn({previousPublicAddr: before, publicAddr: config.publicAddr}, 'public address changed')
+    const server = await startServer({backend, host: settings.host, port: settings.port, publicAddr, tlsCertificate, tlsKey, version, logger})
+    if (publicAddr !== before) {
+      hooks.publicAddrChanged?.(before, publicAddr)
+      logger.warn({previousPublicAddr: before, publicAddr}, 'public address changed')
+    }
+    let stopping: Promise<void> | undefined
+    const stop = async () => {
+      await server.close()
+      logger.info('server stopped')
+      destination.flushSync()
+      await backend.close()
+    }
     return {
       ...server,
       dataDir,
-      close: async () => {
-        await server.close()
-        logger.info('server stopped')
-        destination.flushSync()
-        await backend.close()
+      close: (signal) => {
+        const requests = server.inFlight()
+        if (stopping) {
+          logger.info({signal, requests}, 'already stopping: still finishing the requests in flight')
+          return stopping
+        }
+        logger.info({signal, requests}, 'stopping: no new connections; finishing the requests in flight')
+        return (stopping = stop())
       },
     }
   } catch (error) {

@@ -9,6 +9,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {TLSSocket} from 'node:tls'
 import type {Logger} from 'pino'
 import {AuthServer} from '../auth/auth-server.js'
+import {setPublicAddr} from '../auth/init.js'
 import type {Caller} from '../auth/principal.js'
 import type {Backend} from '../backend/backend.js'
 import {encodePem} from '../crypto/pem.js'
@@ -16,12 +17,18 @@ import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {apiMethod, compileApiSchemas, loginBody} from './api.js'
+import {ConnectionGate} from './connections.js'
 import {PublicDocuments} from './public-documents.js'
 
 export interface ServerOptions {
   backend: Backend
   host: string
   port: number
+  /**
+   * Where clients reach the server (checked): stored as the cluster's public address once
+   * the server listens, before it answers anything; a server that cannot listen stores nothing.
+   */
+  publicAddr: string
   /** PEM; without them the cluster's host CA issues a certificate for the public and listen addresses. */
   tlsCertificate?: string
   tlsKey?: string
@@ -34,6 +41,8 @@ export interface RunningServer {
   publicAddr: string
   /** The --ca-pin that wid login expects for this listener. */
   loginPin: string
+  /** Requests being answered now. */
+  inFlight(): number
   /** Stops accepting connections and waits for requests in flight. */
   close(): Promise<void>
 }
@@ -41,6 +50,12 @@ export interface RunningServer {
 const MAX_BODY_BYTES = 1024 * 1024
 const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
 const HOST_CERT_RENEW_MS = 24 * 3600 * 1000
+/**
+ * How long a connection may take to finish its TLS handshake, to send a request's headers,
+ * and to send a whole request (a body is at most 1 MiB): a connection that sends nothing, or
+ * dribbles, is closed instead of being held for minutes. Checked once a second.
+ */
+const TIMEOUTS = {handshakeTimeout: 10_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000}
 
 const STATUS: Record<ErrorCode, number> = {
   bad_input: 400,
@@ -161,16 +176,18 @@ function listenNames(publicAddr: string, host: string): string[] {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const {backend, logger} = options
+  const {backend, logger, publicAddr} = options
   await compileApiSchemas()
-  const auth = await AuthServer.open(backend)
-  const {publicAddr, clusterName} = await auth.status()
-  const hostAuthorities = await auth.hostAuthorities()
+  // The cluster as stored, for the listener's certificates; requests are answered by another
+  // AuthServer, opened once `publicAddr` is stored.
+  const stored = await AuthServer.open(backend)
+  const {clusterName, caPins} = await stored.status()
+  const hostAuthorities = await stored.hostAuthorities()
   /** A fresh key and host-CA certificate for the public and listen addresses. */
   const issueOwnCertificate = async (): Promise<{key: string; chain: string}> => {
     const keys = await generateKeyPair('ec-p256')
     const spki = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
-    const issued = await auth.hostCertificate(listenNames(publicAddr, options.host), spki, HOST_CERT_TTL_SECONDS)
+    const issued = await stored.hostCertificate(listenNames(publicAddr, options.host), spki, HOST_CERT_TTL_SECONDS)
     return {key: await exportPkcs8Pem(keys.privateKey), chain: issued.certificate + hostAuthorities[0]!}
   }
   const ownCertificate = options.tlsKey && options.tlsCertificate ? undefined : await issueOwnCertificate()
@@ -183,9 +200,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const hostPins = hostAuthorities.map((pem) => pinOf(new X509Certificate(pem)))
   // What wid login pins: the top of the chain this listener presents (the host CA by default).
   const loginPin = pinOf(top)
-  const status = await auth.status()
-  const documents = new PublicDocuments(auth, backend, publicAddr)
-  await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins: status.caPins})
+  let auth: AuthServer
+  let documents: PublicDocuments
 
   let inFlight = 0
   let drained: (() => void) | undefined
@@ -239,9 +255,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  const clientAuthorities = await auth.clientAuthorities()
+  const clientAuthorities = await stored.clientAuthorities()
   const server: Server = createServer(
-    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2'},
+    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...TIMEOUTS},
     (req, res) => {
       inFlight++
       void handle(req, res).finally(() => {
@@ -251,15 +267,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   )
   server.keepAliveTimeout = 30_000
   server.maxConnections = 10_000
-  // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
-  const renewal = ownCertificate
-    ? setInterval(() => {
-        void issueOwnCertificate()
-          .then((renewed) => server.setSecureContext({key: renewed.key, cert: renewed.chain, ca: clientAuthorities, minVersion: 'TLSv1.2'}))
-          .catch((error: unknown) => logger.error({err: error}, 'renewing the server certificate failed'))
-      }, HOST_CERT_RENEW_MS)
-    : undefined
-  renewal?.unref()
+  // Connections wait at the gate until the server answers with its public address stored.
+  const gate = new ConnectionGate(logger)
+  gate.install(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const reasons: Record<string, [ErrorCode, string]> = {
@@ -277,15 +287,37 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve()
     })
   })
+  try {
+    await setPublicAddr(backend, publicAddr)
+    auth = await AuthServer.open(backend)
+    documents = new PublicDocuments(auth, backend, publicAddr)
+    await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
+  } catch (error) {
+    server.close()
+    server.closeAllConnections()
+    throw error
+  }
+  gate.open()
+  // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
+  const renewal = ownCertificate
+    ? setInterval(() => {
+        void issueOwnCertificate()
+          .then((renewed) => server.setSecureContext({key: renewed.key, cert: renewed.chain, ca: clientAuthorities, minVersion: 'TLSv1.2'}))
+          .catch((error: unknown) => logger.error({err: error}, 'renewing the server certificate failed'))
+      }, HOST_CERT_RENEW_MS)
+    : undefined
+  renewal?.unref()
   const port = (server.address() as {port: number}).port
   logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, loginPin, thumbprint}, 'server started')
   return {
     port,
     publicAddr,
     loginPin,
+    inFlight: () => inFlight,
     close: async () => {
       documents.stop()
       clearInterval(renewal)
+      gate.flush()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
