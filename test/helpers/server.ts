@@ -1,6 +1,7 @@
 /** Runs `wid server start` as a child process on a free loopback port, the way an operator does. */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {WID_BIN} from './cli.js'
@@ -75,4 +76,11 @@ export function loginProfile(home: string, port: number): LoginProfile {
   const dir = join(home, 'profiles', `127.0.0.1_${port}`)
   const read = (name: string) => readFileSync(join(dir, name), 'utf8')
   return {key: read('key.pem'), cert: read('cert.pem'), ca: read('host-ca.pem'), expires: (JSON.parse(read('profile.json')) as {expires: string}).expires}
+}
+
+/** Writes an invite to a new file in `dir` for `wid login --invite-file`: an invite is never given on a command line, where `ps` shows it. */
+export function inviteFile(dir: string, invite: string): string {
+  const path = join(dir, `invite-${randomBytes(4).toString('hex')}`)
+  writeFileSync(path, `${invite}\n`, {mode: 0o600})
+  return path
 }
