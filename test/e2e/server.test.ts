@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {generateKeyPairSync} from 'node:crypto'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -477,6 +477,51 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     // And logging in with the right --ca-pin trusts it again
     expect((await login(home, 'alice')).code).toBe(0)
     expect(JSON.parse(readFileSync(profileJson, 'utf8')).caPin).toBe(pin)
+  })
+
+  it('refuses a login kept where others may change it, and a private key others may read, as ssh does', async () => {
+    // Given alice's login in a WID_HOME of its own
+    const home = join(tmp.path, 'alice-loose')
+    expect((await login(home, 'alice')).code).toBe(0)
+    const profiles = join(home, 'profiles')
+    const dir = join(profiles, `127.0.0.1_${server.port}`)
+    const file = (name: string) => join(dir, name)
+    const cases: [string, number, string][] = [
+      [profiles, 0o777, `login: ${profiles} is writable by others (mode 0777); chmod go-w ${profiles}, or choose another directory`],
+      [dir, 0o777, `login: ${dir} is writable by others (mode 0777); chmod go-w ${dir}, or choose another directory`],
+      [file('key.pem'), 0o666, `login: the private key ${file('key.pem')} is readable or writable by group or others (mode 0666); chmod 600 ${file('key.pem')}, or log in again`],
+      [file('key.pem'), 0o640, `login: the private key ${file('key.pem')} is readable or writable by group or others (mode 0640); chmod 600 ${file('key.pem')}, or log in again`],
+      [file('host-ca.pem'), 0o666, `login: ${file('host-ca.pem')} is writable by group or others (mode 0666); chmod go-w ${file('host-ca.pem')}, or log in again`],
+      [file('profile.json'), 0o622, `login: ${file('profile.json')} is writable by group or others (mode 0622); chmod go-w ${file('profile.json')}, or log in again`],
+    ]
+    for (const [path, mode, message] of cases) {
+      // When one of its directories or files is opened to other users
+      const before = statSync(path).mode & 0o7777
+      chmodSync(path, mode)
+      // Then commands that use the login refuse it as bad input, before sending anything
+      for (const args of [['status'], ['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'loose-svid')]]) {
+        const result = await widIn(home)(args)
+        expect(expectOneLineError(result), `${path} ${args[0]}`).toBe(message)
+        expect(result.code).toBe(2)
+      }
+      chmodSync(path, before)
+    }
+    expect(existsSync(join(tmp.path, 'loose-svid'))).toBe(false)
+    // And a file of the profile that belongs to another user, or is not a regular file, is refused too
+    chownSync(file('host-ca.pem'), 65534, 65534)
+    expect(expectOneLineError(await widIn(home)(['status']))).toBe(`login: ${file('host-ca.pem')} is owned by another user (uid 65534); log in again`)
+    chownSync(file('host-ca.pem'), 0, 0)
+    renameSync(file('cert.pem'), file('cert.real'))
+    symlinkSync(file('cert.real'), file('cert.pem'))
+    expect(expectOneLineError(await widIn(home)(['status']))).toBe(`login: ${file('cert.pem')} is a symlink, not a regular file; log in again`)
+    renameSync(file('cert.real'), file('cert.pem'))
+    // And a later login does not trust the pin kept in a loose profile directory
+    chmodSync(dir, 0o777)
+    const again = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect([again.code, expectOneLineError(again)]).toEqual([2, `login: ${dir} is writable by others (mode 0777); chmod go-w ${dir}, or choose another directory`])
+    chmodSync(dir, 0o700)
+    // And with everything private again, the login works
+    expect((await widIn(home)(['status'])).code).toBe(0)
   })
 
   it('serves a certificate chain from another CA (--tls-cert), which wid login pins at its top', async () => {
