@@ -1,8 +1,9 @@
 /** What every wid command shares: one error path, and how to reach the cluster. */
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, ux} from '@oclif/core'
 import type {UserOrBot} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
 import {badInput} from './lib/errors.js'
+import {escapeC1InJson} from './lib/output/printable.js'
 import {printError, renderError} from './render-error.js'
 import {paint} from './style.js'
 import {usageMessage, type CommandShape} from './usage-errors.js'
@@ -53,6 +54,11 @@ export abstract class WidCommand extends Command {
   /** `warning: ...` on stderr (also with --json): yellow on a terminal. */
   protected warning(message: string): void {
     this.logToStderr(paint('yellow', `warning: ${message}`))
+  }
+
+  /** --json output, as oclif writes it, with no raw DEL or C1 control character (see escapeC1InJson). */
+  protected override logJson(json: unknown): void {
+    ux.stdout(escapeC1InJson(ux.colorizeJson(json, {pretty: true, theme: this.config.theme?.json})))
   }
 
   /** What usage errors need to know of this command: its flags and arguments. */

@@ -1,9 +1,10 @@
 import {execFileSync} from 'node:child_process'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
 import {createServer as createTlsServer} from 'node:https'
-import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import type {AddressInfo} from 'node:net'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {INTEGRATION} from '../helpers/design-documents.js'
@@ -147,6 +148,64 @@ describe('AWS', () => {
     } finally {
       delete process.env.NODE_EXTRA_CA_CERTS
       ra.close()
+    }
+  })
+
+  it('credential-process neither trusts nor writes a credentials cache in a directory others may write', async () => {
+    // Given an SVID in a directory others may write (0777), where uid 65534 planted a cache of
+    // its own credentials under the name wid gives it, computed from public ARNs, endpoint and SVID
+    const loose = join(tmp.path, 'loose-svid')
+    mkdirSync(loose)
+    for (const name of ['jwt_svid', 'svid.pem', 'svid_key.pem']) copyFileSync(join(svid, name), join(loose, name))
+    chmodSync(loose, 0o777)
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+    const plant = (key: object, source: string) => {
+      const path = join(loose, `.wid-aws-credentials-${sha256(JSON.stringify(key)).slice(0, 16)}.json`)
+      writeFileSync(path, JSON.stringify({source: sha256(source), credentials: {Version: 1, AccessKeyId: 'ATTACKER', SecretAccessKey: 'x', SessionToken: 'x', Expiration: EXPIRES()}}))
+      chownSync(path, 65534, 65534)
+      return basename(path)
+    }
+    const warning = `warning: aws: ${loose} is writable by others (mode 0777); chmod go-w ${loose}, or choose another directory (until then, credentials are not cached)`
+    const sts = await fakeAws(() => ({status: 200, type: 'text/xml', body: stsCredentials()}))
+    try {
+      const planted = plant({kind: 'oidc', role: ROLE_ARN, endpoint: sts.url}, readFileSync(join(loose, 'jwt_svid'), 'utf8').trim())
+      // When credential-process runs for that role with the JWT-SVID
+      const result = await wid(['aws', 'credential-process', '--oidc', '--role-arn', ROLE_ARN, '--token-file', join(loose, 'jwt_svid'), '--sts-endpoint', sts.url])
+      // Then it gets its own credentials from STS, says why it does not cache them, and writes no cache
+      expect(result.code, result.stderr).toBe(0)
+      expect(JSON.parse(result.stdout)).toMatchObject({AccessKeyId: 'ASIAWIDTEST'})
+      expect(sts.requests).toHaveLength(1)
+      expect(result.stderr.trim()).toBe(warning)
+      expect(readdirSync(loose).filter((n) => n.startsWith('.wid-aws-credentials-'))).toEqual([planted])
+    } finally {
+      sts.close()
+    }
+    // And with the X.509-SVID (Roles Anywhere), the planted cache is not used either: wid asks AWS (here, nobody answers)
+    const endpoint = 'https://127.0.0.1:9'
+    plant({kind: 'roles-anywhere', profile: PROFILE_ARN, role: ROLE_ARN, anchor: TRUST_ANCHOR_ARN, endpoint}, readFileSync(join(loose, 'svid.pem'), 'utf8'))
+    const ra = await wid(['aws', 'credential-process', '--roles-anywhere', '--certificate', join(loose, 'svid.pem'), '--private-key', join(loose, 'svid_key.pem'), '--profile-arn', PROFILE_ARN, '--trust-anchor-arn', TRUST_ANCHOR_ARN, '--role-arn', ROLE_ARN, '--endpoint', endpoint])
+    expect(ra.stdout).not.toContain('ATTACKER')
+    expect(ra.code).toBe(10)
+    expect(ra.stderr.split('\n')[0]).toBe(warning)
+  })
+
+  it('credential-process reads regular files only: a FIFO for the certificate, key, intermediates or token is refused at once', async () => {
+    // Given a private SVID directory where each file in turn is a FIFO nobody writes to
+    const dir = join(tmp.path, 'fifo-svid')
+    mkdirSync(dir, {mode: 0o700})
+    for (const name of ['jwt_svid', 'svid.pem', 'svid_key.pem', 'svid_bundle.pem']) copyFileSync(join(svid, name), join(dir, name))
+    const ra = ['aws', 'credential-process', '--roles-anywhere', '--certificate', join(dir, 'svid.pem'), '--private-key', join(dir, 'svid_key.pem'), '--intermediates', join(dir, 'svid_bundle.pem'), '--profile-arn', PROFILE_ARN, '--trust-anchor-arn', TRUST_ANCHOR_ARN, '--role-arn', ROLE_ARN, '--endpoint', 'https://127.0.0.1:9']
+    const oidc = ['aws', 'credential-process', '--oidc', '--role-arn', ROLE_ARN, '--token-file', join(dir, 'jwt_svid'), '--sts-endpoint', 'http://127.0.0.1:9']
+    for (const [name, args] of [['svid.pem', ra], ['svid_key.pem', ra], ['svid_bundle.pem', ra], ['jwt_svid', oidc]] as const) {
+      const path = join(dir, name)
+      const saved = readFileSync(path)
+      execFileSync('rm', [path])
+      execFileSync('mkfifo', [path])
+      // When credential-process reads it, Then it is refused as bad input instead of waiting for a writer
+      const result = await wid([...args])
+      expect([result.code, expectOneLineError(result)], name).toEqual([2, `aws: ${path} is a FIFO, not a regular file`])
+      execFileSync('rm', [path])
+      writeFileSync(path, saved)
     }
   })
 

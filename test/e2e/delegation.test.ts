@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, PROJECT_ROOT, tempDir, widIn, type RunResult} from '../helpers/cli.js'
 import {certificateText} from '../helpers/openssl.js'
-import {startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -56,7 +56,7 @@ describe('delegating workload identities to a team', () => {
     const invite = (await admin(['users', 'add', 'tara', '--roles', 'team-a-admin,no-break-glass'])).stdout.trim()
     expect((await admin(['bots', 'add', 'team-a-ci', '--roles', 'team-a-issuer'])).code).toBe(0)
     const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
-    const login = await tara(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'tara', '--invite', invite, '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
+    const login = await tara(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'tara', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
     expect(login.code, login.stderr).toBe(0)
   })
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -194,6 +195,39 @@ describe('wid init, status, auth export, svid inspect', () => {
     const result = await wid(['svid', 'inspect', dir])
     expect(result.code).toBe(7)
     expect(expectOneLineError(result)).toMatch(/expiry 1e\+308 is not a valid time/)
+  })
+
+  it('svid inspect never sends control characters of a certificate or a JWT-SVID to the terminal', async () => {
+    // Given an SVID directory whose certificate has an OSC title escape in its subject (and a
+    // BEL, DEL and screen-clearing CSI elsewhere), made by openssl
+    const dir = join(tmp.path, 'escapes')
+    mkdirSync(dir)
+    const subject = '/CN=\u001b]0;CN\u0007x/O=\u001b[2J\u007fcorp'
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-utf8', '-keyout', 'svid_key.pem', '-out', 'svid.pem', '-days', '1', '-subj', subject, '-addext', 'subjectAltName=URI:spiffe://example.org/x', '-addext', 'keyUsage=critical,digitalSignature'], {cwd: dir, stdio: 'pipe'})
+    // And a jwt_svid, made by hand, whose alg, iss, sub and aud carry escapes (one a C1 CSI, U+009B)
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const audiences = ['\u001b]0;PWNED\u0007aud', 'c1\u009b2Jaud']
+    const claims = {sub: 'spiffe://example.org/x\u001b[2K', iss: '\u001b[2J\u001b[Hfake', aud: audiences, exp: Math.floor(Date.now() / 1000) + 3600}
+    writeFileSync(join(dir, 'jwt_svid'), `${part({alg: '\u001b[31mRS256', typ: 'JWT'})}.${part(claims)}.sig`)
+    // When it is inspected, as text and as JSON
+    // eslint-disable-next-line no-control-regex
+    const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+    for (const args of [[dir], [dir, '--no-bundle'], [dir, '--json']]) {
+      const result = await wid(['svid', 'inspect', ...args])
+      // Then it reports the SVID invalid, and neither output holds a raw ESC, BEL, DEL or C1 character
+      expect(result.code, args.join(' ')).toBe(7)
+      expect(result.stdout, args.join(' ')).not.toMatch(raw)
+      expect(result.stderr, args.join(' ')).not.toMatch(raw)
+    }
+    // And the text shows the escapes as \x.. while the JSON keeps the data as it was
+    const text = (await wid(['svid', 'inspect', dir, '--no-bundle'])).stdout
+    expect(text).toContain('CN=\\x1b]0\\;CN\\x07x')
+    expect(text).toMatch(/audience: +\\x1b]0;PWNED\\x07aud, c1\\x9b2Jaud/)
+    expect(text).toMatch(/issuer: +\\x1b\[2J\\x1b\[Hfake/)
+    expect(text).toContain('algorithm "\\x1b[31mRS256" is not allowed')
+    const json = JSON.parse((await wid(['svid', 'inspect', dir, '--json'])).stdout)
+    expect(json.jwt.audiences).toEqual(audiences)
+    expect(json.jwt.issuer).toBe(claims.iss)
   })
 
   it('svid inspect refuses a missing path and a bad --at', async () => {

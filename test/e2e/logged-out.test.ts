@@ -7,7 +7,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -26,7 +26,7 @@ describe('no implicit local cluster in a WID_HOME used to log in', () => {
     proxy = `127.0.0.1:${server.port}`
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'access'])).stdout.trim()
     const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
-    const login = await wid(['login', '--proxy', proxy, '--user', 'alice', '--invite', invite, '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
+    const login = await wid(['login', '--proxy', proxy, '--user', 'alice', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
     expect(login.code, login.stderr).toBe(0)
   })
   afterAll(async () => {

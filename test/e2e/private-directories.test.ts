@@ -3,7 +3,7 @@
  * --output directory (or one above it) and WID_HOME. Runs as root, like CI; uid 65534 and
  * group 100 ("users") stand for another user and a shared group.
  */
-import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
@@ -13,6 +13,14 @@ describe('directories other users can change', () => {
   const home = join(tmp.path, 'home')
   const wid = widIn(home)
   const issue = (out: string) => wid(['svid', 'issue', '--output', out, '/svc/foo'])
+
+  /** A symlink at `path` to `target` that belongs to uid 65534, as if that user had planted it. */
+  const theirLink = (target: string, path: string) => {
+    symlinkSync(target, path)
+    lchownSync(path, 65534, 65534)
+    return path
+  }
+  const reason = 'who can re-point it at any time; choose another directory'
 
   /** A fresh directory with this mode (and owner and group, when given). */
   const directory = (name: string, mode: number, owner?: {uid?: number; gid?: number}) => {
@@ -84,6 +92,33 @@ describe('directories other users can change', () => {
       expect(existsSync(join(out, 'svid_key.pem'))).toBe(true)
     })
 
+    it("refuses another user's symlink in a sticky directory like /tmp, leaving the directory it points to alone", async () => {
+      // Given root's SVID directory, and a link to it that uid 65534 planted in a /tmp-like directory
+      const victim = join(tmp.path, 'payments-svid')
+      expect((await issue(victim)).code).toBe(0)
+      const before = readFileSync(join(victim, 'svid.pem'), 'utf8')
+      const link = theirLink(victim, join(directory('sticky-tmp', 0o1777), 'svid-out'))
+      // When root issues an SVID into the link
+      const result = await issue(link)
+      // Then it is refused as bad input with one line, and the SVID set it points to is unchanged
+      expect(expectOneLineError(result)).toBe(`output: ${link} is a symlink owned by another user (uid 65534), ${reason}`)
+      expect(result.code).toBe(2)
+      expect(readFileSync(join(victim, 'svid.pem'), 'utf8')).toBe(before)
+      // And a directory below their link is refused too
+      expect(expectOneLineError(await issue(join(link, 'below')))).toBe(`output: ${link}, a symlink on the way to ${join(link, 'below')}, is owned by another user (uid 65534), ${reason}`)
+    })
+
+    it("auth export --out refuses a file below another user's symlink", async () => {
+      // Given a directory of ours, reached through uid 65534's link in a sticky directory
+      const mine = directory('export-target', 0o700)
+      const link = theirLink(mine, join(directory('sticky-export', 0o1777), 'out'))
+      // When the bundle is exported into it, Then it is refused, and nothing was written
+      const result = await wid(['auth', 'export', '--type', 'tls-spiffe', '--out', join(link, 'bundle.pem')])
+      expect(expectOneLineError(result)).toBe(`output: ${link} is a symlink owned by another user (uid 65534), ${reason}`)
+      expect(result.code).toBe(2)
+      expect(readdirSync(mine)).toEqual([])
+    })
+
     it('refuses to carry a planted symlink over into a new set, never copying its target', async () => {
       // Given an SVID directory with an X.509-SVID and a JWT-SVID, whose jwt_svid in the
       // version directory was then replaced by a symlink to a secret
@@ -116,6 +151,19 @@ describe('directories other users can change', () => {
       expect(result.code).toBe(2)
       expect(readdirSync(other)).toEqual([])
       expect(existsSync(join(tmp.path, 'unused'))).toBe(false)
+    })
+
+    it("refuses a WID_HOME that is another user's symlink, creating no store", async () => {
+      // Given a WID_HOME reached through uid 65534's link to an empty directory of ours
+      const mine = directory('home-target', 0o700)
+      const link = theirLink(mine, join(directory('sticky-home', 0o1777), 'wid-home'))
+      // When commands that read the login or open the embedded cluster run
+      const status = await widIn(link)(['status'])
+      const init = await widIn(link)(['init'])
+      // Then both are refused as bad input, and no store was created
+      for (const result of [status, init]) expect(expectOneLineError(result)).toBe(`backend: ${link} (WID_HOME) is a symlink owned by another user (uid 65534), ${reason}`)
+      expect([status.code, init.code]).toEqual([2, 2])
+      expect(readdirSync(mine)).toEqual([])
     })
 
     it('refuses a WID_HOME others may write, also for wid init and wid server start', async () => {

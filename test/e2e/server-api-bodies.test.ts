@@ -9,7 +9,7 @@ import {Client} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {tempDir, widIn} from '../helpers/cli.js'
 import {WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
-import {loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 const publicKey = generateKeyPairSync('ec', {namedCurve: 'P-256'}).publicKey.export({type: 'spki', format: 'pem'}) as string
@@ -84,7 +84,7 @@ describe('wid server checks every API body against its schema', () => {
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'editor,access'])).stdout.trim()
     const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
     const home = join(tmp.path, 'alice')
-    const loggedIn = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--invite', invite, '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
+    const loggedIn = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
     expect(loggedIn.code, loggedIn.stderr).toBe(0)
     const {key, cert, ca} = loginProfile(home, server.port)
     client = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})

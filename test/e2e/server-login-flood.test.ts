@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {tempDir, widIn} from '../helpers/cli.js'
-import {loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 const FLOODERS = 32
@@ -29,7 +29,7 @@ describe('a login flood from many addresses', () => {
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'access'])).stdout.trim()
     const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
     const home = join(tmp.path, 'alice')
-    const loggedIn = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--invite', invite, '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
+    const loggedIn = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
     expect(loggedIn.code, loggedIn.stderr).toBe(0)
     ca = loginProfile(home, server.port).ca
   })

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {Client} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, loginProfile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -59,7 +59,7 @@ describe('wid server refuses logins that are no longer valid', () => {
     // Given ivy, logged in for 4 seconds
     const home = join(tmp.path, 'ivy')
     const invite = (await admin(['users', 'add', 'ivy', '--roles', 'access'])).stdout.trim()
-    const loggedIn = await login(home, 'ivy', ['--invite', invite, '--ttl', '4s'])
+    const loggedIn = await login(home, 'ivy', ['--invite-file', inviteFile(tmp.path, invite), '--ttl', '4s'])
     expect(loggedIn.code, loggedIn.stderr).toBe(0)
     const {key, cert, ca, expires} = loginProfile(home, server.port)
     // And one connection (an undici Client is a single one) that her certificate opened
@@ -100,7 +100,7 @@ describe('wid server refuses logins that are no longer valid', () => {
     // Given hank, logged in, for whom whoami and exportTrust answer
     const home = join(tmp.path, 'hank')
     const invite = (await admin(['users', 'add', 'hank', '--roles', 'access'])).stdout.trim()
-    expect((await login(home, 'hank', ['--invite', invite])).code).toBe(0)
+    expect((await login(home, 'hank', ['--invite-file', inviteFile(tmp.path, invite)])).code).toBe(0)
     const {key, cert, ca} = loginProfile(home, server.port)
     const client = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})
     const call = async (method: string, body: object) => {

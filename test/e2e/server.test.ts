@@ -1,13 +1,13 @@
 import {execFileSync} from 'node:child_process'
 import {generateKeyPairSync} from 'node:crypto'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {makeChain, openssl} from '../helpers/openssl.js'
-import {startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PYTHON = '/usr/bin/python3'
 const PASSWORD = 'correct horse battery staple'
@@ -31,7 +31,7 @@ describe('wid server and remote mode', () => {
     expect((await admin(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     const invite = (await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])).stdout.trim()
     pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
-    const loggedIn = await login(aliceHome, 'alice', ['--invite', invite])
+    const loggedIn = await login(aliceHome, 'alice', ['--invite-file', inviteFile(tmp.path, invite)])
     expect(loggedIn.code, loggedIn.stderr).toBe(0)
   })
   afterAll(async () => {
@@ -147,7 +147,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
         const invite = (await other(['users', 'add', 'mallory', '--roles', 'access'])).stdout.trim()
         const otherPin = JSON.parse((await other(['status', '--json'])).stdout).hostCaPins[0]
         const malloryHome = join(tmp.path, 'mallory')
-        const loggedIn = await widIn(malloryHome)(['login', '--proxy', `127.0.0.1:${otherServer.port}`, '--user', 'mallory', '--invite', invite, '--ca-pin', otherPin, '--password-stdin'], {input: PASSWORD})
+        const loggedIn = await widIn(malloryHome)(['login', '--proxy', `127.0.0.1:${otherServer.port}`, '--user', 'mallory', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', otherPin, '--password-stdin'], {input: PASSWORD})
         expect(loggedIn.code, loggedIn.stderr).toBe(0)
         const dir = join(malloryHome, 'profiles', `127.0.0.1_${otherServer.port}`)
         const foreign = await call({cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8')})
@@ -159,7 +159,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       // an expired one: log in for one second, then wait
       const shortHome = join(tmp.path, 'alice-short')
       const invite2 = (await admin(['users', 'add', 'shorty', '--roles', 'access'])).stdout.trim()
-      expect((await login(shortHome, 'shorty', ['--invite', invite2, '--ttl', '1s'])).code).toBe(0)
+      expect((await login(shortHome, 'shorty', ['--invite-file', inviteFile(tmp.path, invite2), '--ttl', '1s'])).code).toBe(0)
       await new Promise((r) => setTimeout(r, 2100))
       const shortDir = join(shortHome, 'profiles', `127.0.0.1_${server.port}`)
       const expired = await call({cert: readFileSync(join(shortDir, 'cert.pem'), 'utf8'), key: readFileSync(join(shortDir, 'key.pem'), 'utf8')})
@@ -180,7 +180,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     it('a user without the role issuing, and without editor creating resources', async () => {
       const bobHome = join(tmp.path, 'bob')
       const invite = (await admin(['users', 'add', 'bob'])).stdout.trim()
-      const loggedIn = await login(bobHome, 'bob', ['--invite', invite])
+      const loggedIn = await login(bobHome, 'bob', ['--invite-file', inviteFile(tmp.path, invite)])
       expect(loggedIn.code, loggedIn.stderr).toBe(0)
       const bob = widIn(bobHome)
       const issue = await bob(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'bob-svid')])
@@ -227,8 +227,8 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     it('a wrong password, the lockout after repeated failures, and a reused invite', async () => {
       const invite = (await admin(['users', 'add', 'carol', '--roles', 'access'])).stdout.trim()
       const carolHome = join(tmp.path, 'carol')
-      expect((await login(carolHome, 'carol', ['--invite', invite])).code).toBe(0)
-      const reused = await login(join(tmp.path, 'carol2'), 'carol', ['--invite', invite])
+      expect((await login(carolHome, 'carol', ['--invite-file', inviteFile(tmp.path, invite)])).code).toBe(0)
+      const reused = await login(join(tmp.path, 'carol2'), 'carol', ['--invite-file', inviteFile(tmp.path, invite)])
       expect(expectOneLineError(reused)).toMatch(/the invite is not valid \(wrong, expired, or already used\)/)
       const wrongOverHttp = await request(`${server.url}/v1/login`, {
         method: 'POST',
@@ -261,7 +261,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     const ginaHome = join(tmp.path, 'gina')
     const gina = widIn(ginaHome)
     const first = (await admin(['users', 'add', 'gina', '--roles', 'access'])).stdout.trim()
-    expect((await login(ginaHome, 'gina', ['--invite', first])).code).toBe(0)
+    expect((await login(ginaHome, 'gina', ['--invite-file', inviteFile(tmp.path, first)])).code).toBe(0)
     expect((await gina(['status'])).code).toBe(0)
     // When an admin removes gina and adds a new user of the same name
     expect((await admin(['users', 'rm', 'gina'])).code).toBe(0)
@@ -272,7 +272,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(expectOneLineError(stale)).toMatch(/user "gina" was reset, or removed and added again, since this login; run wid login/)
     // And after a new login (with the new invite) gina is gina again: the same request now
     // gets as far as the access rules, which do not let the access role read roles
-    expect((await login(ginaHome, 'gina', ['--invite', second])).code).toBe(0)
+    expect((await login(ginaHome, 'gina', ['--invite-file', inviteFile(tmp.path, second)])).code).toBe(0)
     expect(expectOneLineError(await gina(['get', 'role/access']))).toMatch(/user "gina" is not allowed to read role/)
   })
 
@@ -309,7 +309,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     for (let i = 0; i < 5; i++) expect(expectOneLineError(await login(join(tmp.path, 'carol6'), 'carol'))).toMatch(/invalid user name or password/)
     expect(expectOneLineError(await login(join(tmp.path, 'carol6'), 'carol'))).toMatch(/too many failed logins/)
     // Then she still sets a new password with the new invite, which counts against her address only
-    const redeemed = await login(carolHome, 'carol', ['--invite', reset.stdout.trim()], 'a brand new password')
+    const redeemed = await login(carolHome, 'carol', ['--invite-file', inviteFile(tmp.path, reset.stdout.trim())], 'a brand new password')
     expect(redeemed.code, redeemed.stderr).toBe(0)
     expect((await admin(['audit', 'ls', '--type', 'user.reset', '--json'])).stdout).toContain('"name": "carol"')
     // And wid status shows the roles she holds now, not those of her login
@@ -377,15 +377,63 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     // Given a person at a terminal (script(1) gives wid a real one) who answers the questions
     const invite = (await admin(['users', 'add', 'dave', '--roles', 'access'])).stdout.trim()
     const daveHome = join(tmp.path, 'dave')
-    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
-    const command = `${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user dave --invite ${invite}`
+    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${invite}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
+    const command = `${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user dave --invite`
     const screen = execFileSync('sh', ['-c', `${answers} | script -qec "${command}" /dev/null`], {env: {...process.env, WID_HOME: daveHome}, encoding: 'utf8'})
-    // Then it showed the pin, masked the password, and logged in
+    // Then it showed the pin, asked for the invite and the password masked, and logged in
     // eslint-disable-next-line no-control-regex
     const text = screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, '')
     expect(text).toContain(pin)
+    expect(text).toContain('Invite')
+    expect(text).not.toContain(invite)
     expect(text).not.toContain(PASSWORD.replace(/\s+/g, ''))
     expect(JSON.parse((await widIn(daveHome)(['status', '--json'])).stdout).login).toMatchObject({user: 'dave', roles: ['access']})
+  })
+
+  it('an invite is never on the command line: --invite VALUE is refused without showing it, --invite-file reads it, and the audit log has the address', async () => {
+    // Given a new user's invite
+    const invite = (await admin(['users', 'add', 'ivan', '--roles', 'access'])).stdout.trim()
+    const ivanHome = join(tmp.path, 'ivan')
+    // When it is given the old way, as the value of --invite (where ps shows it to every user of the host)
+    for (const given of [['--invite', invite], [`--invite=${invite}`]]) {
+      const refused = await login(ivanHome, 'ivan', given)
+      // Then the login is refused as bad input, with what to do instead, and the invite is not echoed
+      expect(refused.code).toBe(2)
+      expect(expectOneLineError(refused)).toMatch(/^login: --invite takes no value: a command line is visible to every user of this host \(ps\); type the invite at the prompt of --invite, or give --invite-file PATH/)
+      expect(refused.stderr + refused.stdout).not.toContain(invite)
+    }
+    // And --invite without a terminal, and --invite-file - (stdin carries the password), are refused with advice
+    const noTerminal = await login(ivanHome, 'ivan', ['--invite'])
+    expect([noTerminal.code, expectOneLineError(noTerminal)]).toEqual([2, 'login: --invite asks for the invite on a terminal; without one, give --invite-file PATH'])
+    const dash = await login(ivanHome, 'ivan', ['--invite-file', '-'])
+    expect([dash.code, expectOneLineError(dash)]).toEqual([2, 'login: --invite-file cannot be - (standard input carries the password); give the path of a file'])
+    const missing = await login(ivanHome, 'ivan', ['--invite-file', join(tmp.path, 'no-such-invite')])
+    expect([missing.code, expectOneLineError(missing)]).toEqual([2, `login: the invite file ${join(tmp.path, 'no-such-invite')} does not exist`])
+    const empty = join(tmp.path, 'empty-invite')
+    writeFileSync(empty, '\n')
+    expect(expectOneLineError(await login(ivanHome, 'ivan', ['--invite-file', empty]))).toBe(`login: the invite file ${empty} is empty`)
+    // When ivan logs in with --invite-file (the file's first line, trimmed)
+    const file = join(tmp.path, 'ivan-invite')
+    writeFileSync(file, `  ${invite}  \nignored second line\n`, {mode: 0o600})
+    const argv = ['--invite-file', file]
+    const loggedIn = await login(ivanHome, 'ivan', argv)
+    // Then it works, and the invite was nowhere in the process's command line
+    expect(loggedIn.code, loggedIn.stderr).toBe(0)
+    expect(argv.join(' ')).not.toContain(invite)
+    // And the audit log records from which address the invite was redeemed and the login made
+    const events = JSON.parse((await admin(['audit', 'ls', '--json'])).stdout) as {type: string; name: string; address?: string}[]
+    const ivans = events.filter((e) => e.name === 'ivan' && e.type !== 'resource.created')
+    expect(ivans).toHaveLength(2)
+    expect(ivans).toEqual(expect.arrayContaining([
+      expect.objectContaining({type: 'user.invite_redeemed', actor: 'user:ivan', address: '127.0.0.1'}),
+      expect.objectContaining({type: 'user.login', actor: 'user:ivan', address: '127.0.0.1'}),
+    ]))
+    expect((await admin(['audit', 'ls', '--type', 'user.login'])).stdout).toMatch(/user:ivan +user ivan \(from 127\.0\.0\.1\)/)
+    // And a script may hand the invite over through bash's process substitution (printf is a builtin: in no command line)
+    const irisInvite = (await admin(['users', 'add', 'iris', '--roles', 'access'])).stdout.trim()
+    const script = `printf '%s\\n' "$PASSWORD" | ${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user iris --ca-pin ${pin} --password-stdin --invite-file <(printf '%s\\n' "$INVITE")`
+    execFileSync('bash', ['-c', script], {env: {...process.env, WID_HOME: join(tmp.path, 'iris'), PASSWORD, INVITE: irisInvite}})
+    expect(JSON.parse((await widIn(join(tmp.path, 'iris'))(['status', '--json'])).stdout).login).toMatchObject({user: 'iris'})
   })
 
   it('login refuses a wrong pin, and needs --ca-pin and --password-stdin without a terminal', async () => {
@@ -431,6 +479,51 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     expect(JSON.parse(readFileSync(profileJson, 'utf8')).caPin).toBe(pin)
   })
 
+  it('refuses a login kept where others may change it, and a private key others may read, as ssh does', async () => {
+    // Given alice's login in a WID_HOME of its own
+    const home = join(tmp.path, 'alice-loose')
+    expect((await login(home, 'alice')).code).toBe(0)
+    const profiles = join(home, 'profiles')
+    const dir = join(profiles, `127.0.0.1_${server.port}`)
+    const file = (name: string) => join(dir, name)
+    const cases: [string, number, string][] = [
+      [profiles, 0o777, `login: ${profiles} is writable by others (mode 0777); chmod go-w ${profiles}, or choose another directory`],
+      [dir, 0o777, `login: ${dir} is writable by others (mode 0777); chmod go-w ${dir}, or choose another directory`],
+      [file('key.pem'), 0o666, `login: the private key ${file('key.pem')} is readable or writable by group or others (mode 0666); chmod 600 ${file('key.pem')}, or log in again`],
+      [file('key.pem'), 0o640, `login: the private key ${file('key.pem')} is readable or writable by group or others (mode 0640); chmod 600 ${file('key.pem')}, or log in again`],
+      [file('host-ca.pem'), 0o666, `login: ${file('host-ca.pem')} is writable by group or others (mode 0666); chmod go-w ${file('host-ca.pem')}, or log in again`],
+      [file('profile.json'), 0o622, `login: ${file('profile.json')} is writable by group or others (mode 0622); chmod go-w ${file('profile.json')}, or log in again`],
+    ]
+    for (const [path, mode, message] of cases) {
+      // When one of its directories or files is opened to other users
+      const before = statSync(path).mode & 0o7777
+      chmodSync(path, mode)
+      // Then commands that use the login refuse it as bad input, before sending anything
+      for (const args of [['status'], ['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'loose-svid')]]) {
+        const result = await widIn(home)(args)
+        expect(expectOneLineError(result), `${path} ${args[0]}`).toBe(message)
+        expect(result.code).toBe(2)
+      }
+      chmodSync(path, before)
+    }
+    expect(existsSync(join(tmp.path, 'loose-svid'))).toBe(false)
+    // And a file of the profile that belongs to another user, or is not a regular file, is refused too
+    chownSync(file('host-ca.pem'), 65534, 65534)
+    expect(expectOneLineError(await widIn(home)(['status']))).toBe(`login: ${file('host-ca.pem')} is owned by another user (uid 65534); log in again`)
+    chownSync(file('host-ca.pem'), 0, 0)
+    renameSync(file('cert.pem'), file('cert.real'))
+    symlinkSync(file('cert.real'), file('cert.pem'))
+    expect(expectOneLineError(await widIn(home)(['status']))).toBe(`login: ${file('cert.pem')} is a symlink, not a regular file; log in again`)
+    renameSync(file('cert.real'), file('cert.pem'))
+    // And a later login does not trust the pin kept in a loose profile directory
+    chmodSync(dir, 0o777)
+    const again = await widIn(home)(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect([again.code, expectOneLineError(again)]).toEqual([2, `login: ${dir} is writable by others (mode 0777); chmod go-w ${dir}, or choose another directory`])
+    chmodSync(dir, 0o700)
+    // And with everything private again, the login works
+    expect((await widIn(home)(['status'])).code).toBe(0)
+  })
+
   it('serves a certificate chain from another CA (--tls-cert), which wid login pins at its top', async () => {
     // Given a chain as public CAs issue it: leaf + intermediate, the root kept elsewhere
     const {chain, leafKey} = makeChain(join(tmp.path, 'pki'), 'wid.example.org')
@@ -443,7 +536,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       // When erin pins what the server printed at start-up
       const printed = /--ca-pin (sha256:[0-9a-f]{64})/.exec(pkiServer.log())![1]!
       const erinHome = join(tmp.path, 'erin')
-      const loggedIn = await widIn(erinHome)(['login', '--proxy', `127.0.0.1:${pkiServer.port}`, '--user', 'erin', '--invite', invite, '--ca-pin', printed, '--password-stdin'], {input: PASSWORD})
+      const loggedIn = await widIn(erinHome)(['login', '--proxy', `127.0.0.1:${pkiServer.port}`, '--user', 'erin', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', printed, '--password-stdin'], {input: PASSWORD})
       // Then login and remote calls work over the partial chain
       expect(loggedIn.code, loggedIn.stderr).toBe(0)
       expect(JSON.parse((await widIn(erinHome)(['status', '--json'])).stdout).clusterName).toBe('pki.example')

@@ -1,7 +1,7 @@
 /** Runs `wid server start` as a child process on a free loopback port, the way an operator does. */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {generateKeyPairSync} from 'node:crypto'
-import {readFileSync} from 'node:fs'
+import {generateKeyPairSync, randomBytes} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {request} from 'node:https'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
@@ -117,4 +117,11 @@ export async function within(seconds: number, done: () => boolean, what: () => s
     if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/** Writes an invite to a new file in `dir` for `wid login --invite-file`: an invite is never given on a command line, where `ps` shows it. */
+export function inviteFile(dir: string, invite: string): string {
+  const path = join(dir, `invite-${randomBytes(4).toString('hex')}`)
+  writeFileSync(path, `${invite}\n`, {mode: 0o600})
+  return path
 }

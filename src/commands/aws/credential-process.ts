@@ -8,7 +8,8 @@ export default class AwsCredentialProcess extends WidCommand {
   static override description = `Prints AWS credentials as the credential_process JSON ({"Version":1,"AccessKeyId","SecretAccessKey","SessionToken","Expiration"}) that the AWS CLI and SDKs read; failures go to stderr with a non-zero exit.
 --oidc: AssumeRoleWithWebIdentity with the JWT-SVID in --token-file.
 --roles-anywhere: an IAM Roles Anywhere CreateSession signed (SigV4-X509) with the X.509-SVID.
-Credentials are cached next to the SVID (mode 0600) and reused until five minutes before they expire, or until the SVID is re-issued.`
+Credentials are cached next to the SVID (mode 0600) and reused until five minutes before they expire, or until the SVID is re-issued. Only in a directory nobody else can change (the rules of wid svid issue --output; not a sticky one like /tmp): elsewhere a warning says why, and nothing is cached or read from a cache, since another user could plant credentials there.
+The certificate, key, intermediates and token must be regular files (at most 1 MiB): a FIFO or device is refused at once (status 2).`
   static override examples = [
     '<%= config.bin %> aws credential-process --roles-anywhere --certificate /opt/svid/svid.pem --private-key /opt/svid/svid_key.pem --profile-arn arn:aws:rolesanywhere:us-east-1:123456789012:profile/0d5c… --trust-anchor-arn arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6f3a… --role-arn arn:aws:iam::123456789012:role/s3-reader',
     '<%= config.bin %> aws credential-process --oidc --role-arn arn:aws:iam::123456789012:role/s3-reader --token-file ~/.svid/jwt_svid',
@@ -41,6 +42,7 @@ Credentials are cached next to the SVID (mode 0600) and reused until five minute
       const missing = names.filter((n) => flags[n] === undefined)
       if (missing.length) throw badInput(`aws credential-process: missing ${missing.map((m) => `--${m}`).join(', ')}`)
     }
+    const warn = (message: string) => this.warning(message)
     let credentials
     if (flags.oidc) {
       need(['token-file'])
@@ -53,7 +55,7 @@ Credentials are cached next to the SVID (mode 0600) and reused until five minute
         stsEndpoint: flags['sts-endpoint'],
         region: flags.region,
         timeoutMs: parseDuration(flags.timeout, '--timeout') * 1000,
-      })
+      }, warn)
     } else {
       need(['certificate', 'private-key', 'profile-arn', 'trust-anchor-arn'])
       credentials = await credentialProcess({
@@ -68,7 +70,7 @@ Credentials are cached next to the SVID (mode 0600) and reused until five minute
         endpoint: flags.endpoint,
         sessionDurationSeconds: parseDuration(flags['session-duration'], '--session-duration'),
         timeoutMs: parseDuration(flags.timeout, '--timeout') * 1000,
-      })
+      }, warn)
     }
     process.stdout.write(JSON.stringify(credentials) + '\n')
   }

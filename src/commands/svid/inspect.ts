@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../../base-command.js'
 import {formatDuration} from '../../lib/duration.js'
 import {badInput, WidError} from '../../lib/errors.js'
+import {printable} from '../../lib/output/printable.js'
 import {parseInstant} from '../../lib/time.js'
 import type {SvidInspection} from '../../lib/svid/inspect-path.js'
 import {paint} from '../../style.js'
@@ -15,6 +16,11 @@ function timeLeft(seconds: number): string {
   return seconds > 0 ? `${roughly(seconds)} left` : `expired ${roughly(-seconds)} ago`
 }
 
+/**
+ * The report as text. Every value and problem is shown through printable(): certificates and
+ * tokens are anyone's data, and their control characters (an OSC title, a screen clear) must
+ * not reach the terminal. The status word is painted after that, so its colour survives.
+ */
 function render(report: SvidInspection): string {
   const rows: [string, string][] = []
   const x = report.x509
@@ -50,16 +56,16 @@ function render(report: SvidInspection): string {
     )
   }
   const problems = [...(x?.problems ?? []), ...(j?.problems ?? [])]
-  rows.push(['Status', report.valid ? paint('green', 'valid', process.stdout) : paint('red', 'INVALID', process.stdout)])
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2
-  return [...rows.map(([k, v]) => `${k}:`.padEnd(width) + v), ...problems.map((p) => `  - ${p}`)].join('\n')
+  const status = report.valid ? paint('green', 'valid', process.stdout) : paint('red', 'INVALID', process.stdout)
+  const width = Math.max('Status'.length, ...rows.map(([k]) => k.length)) + 2
+  return [...rows.map(([k, v]) => `${k}:`.padEnd(width) + printable(v)), `${'Status:'.padEnd(width)}${status}`, ...problems.map((p) => `  - ${printable(p)}`)].join('\n')
 }
 
 export default class SvidInspect extends WidCommand {
   static override args = {
     path: Args.string({ignoreStdin: true, description: 'An SVID directory written by wid svid issue, or a certificate PEM file.', required: true}),
   }
-  static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too.
+  static override description = `Shows the SPIFFE ID, serial, key type, SANs, issuer and validity (with time left) of an X.509-SVID, whether its private key matches, and whether it validates against the bundle under the X509-SVID rules (svid_bundle.pem beside it by default). A jwt_svid in the directory is decoded too. Control characters in the certificates or the token are shown escaped (\x1b), never sent to the terminal.
 Exits with status 7 and the reasons when the SVID is invalid or its chain cannot be verified (no bundle), so scripts can use it as a check; --no-bundle checks the SVID alone.
 Reads regular files only, of at most 1 MiB (4 MiB for a bundle): a FIFO, device or directory is refused at once (status 2). --bundle may also be a pipe, such as <(wid auth export --type tls-spiffe), whose writer must finish within 10 s.`
   static override enableJsonFlag = true
@@ -90,7 +96,7 @@ Reads regular files only, of at most 1 MiB (4 MiB for a bundle): a FIFO, device 
         this.logJson({...report, error: {code: error.code, message: error.message}})
         this.parsed = true
         process.exitCode = 7
-        process.stderr.write(`${paint('red', `Error: ${error.message}`)}\n`)
+        process.stderr.write(`${paint('red', `Error: ${printable(error.message)}`)}\n`)
         return
       }
       throw error

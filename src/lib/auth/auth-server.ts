@@ -256,7 +256,7 @@ export class AuthServer {
       throw new WidError('access_denied', `auth: user "${user.metadata.name}" was reset or removed during this login; log in again`)
     }
     const issued = issueClientCertificate(await this.clientSigner.get(this.backend), {kind: 'user', name: user.metadata.name, loginId: user.status?.login_id}, spki, now, ttlSeconds)
-    await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})
+    await this.audit.append({time: now.toISOString(), type: 'user.login', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name, address: attempt.address})
     return {
       certificate: issued.certificate,
       notAfter: issued.notAfter,

@@ -266,7 +266,7 @@ async function checkCredentials(backend: Backend, attempt: LoginAttempt, now: Da
     try {
       await backend.atomicWrite(
         [{key: resourceKey('user', user.metadata.name), type: 'revision', revision: user.metadata.revision!}],
-        [putResource(updated), auditOperation({time: now.toISOString(), type: 'user.invite_redeemed', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name})],
+        [putResource(updated), auditOperation({time: now.toISOString(), type: 'user.invite_redeemed', actor: `user:${user.metadata.name}`, kind: 'user', name: user.metadata.name, address: attempt.address})],
       )
     } catch (error) {
       if (error instanceof WidError && error.code === 'compare_failed') throw new WidError('access_denied', 'auth: the invite was just used; ask an admin for a new one')

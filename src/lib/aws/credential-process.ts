@@ -1,7 +1,7 @@
 /** `wid aws credential-process`: AWS credentials from an SVID, cached next to it. */
-import {promises as fs} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {WidError} from '../errors.js'
+import {MiB, readBounded} from '../output/read.js'
 import {cachedCredentials, type AwsCredentials} from './credentials.js'
 import {assumeRoleWithWebIdentity} from './sts.js'
 
@@ -30,17 +30,15 @@ export type CredentialProcessOptions =
       timeoutMs?: number
     }
 
+/** A regular file of at most 1 MiB: never a FIFO or device, which could keep the process waiting. */
 async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await fs.readFile(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new WidError('not_found', `aws: ${what} ${path} does not exist (issue an SVID into it with wid svid issue)`)
-    throw new WidError('io', `aws: cannot read ${what} ${path}: ${code === 'EACCES' ? 'permission denied' : (error as Error).message}`)
-  }
+  const content = await readBounded(path, {prefix: 'aws', maxBytes: MiB, what: `a ${what}`})
+  if (content === undefined) throw new WidError('not_found', `aws: ${what} ${path} does not exist (issue an SVID into it with wid svid issue)`)
+  return content.toString('utf8')
 }
 
-export async function credentialProcess(options: CredentialProcessOptions, now = new Date()): Promise<AwsCredentials> {
+/** `warn` is told when the SVID's directory is one others could change, where nothing is cached. */
+export async function credentialProcess(options: CredentialProcessOptions, warn: (message: string) => void, now = new Date()): Promise<AwsCredentials> {
   if (options.kind === 'oidc') {
     const tokenFile = resolve(options.tokenFile)
     const token = (await readText(tokenFile, 'token file')).trim()
@@ -56,6 +54,7 @@ export async function credentialProcess(options: CredentialProcessOptions, now =
         region: options.region,
         timeoutMs: options.timeoutMs,
       }),
+      warn,
     )
   }
   const certificate = resolve(options.certificate)
@@ -78,5 +77,6 @@ export async function credentialProcess(options: CredentialProcessOptions, now =
       timeoutMs: options.timeoutMs,
       now,
     }),
+    warn,
   )
 }

@@ -1,11 +1,16 @@
 /**
  * What `credential_process` prints (the AWS CLI and SDKs read it), and a small cache next
  * to the SVID so that SDKs calling the process often do not mint a session every time.
+ * The cache's name is computable from public facts (ARNs, endpoint, certificate), so it is
+ * read and written only in a directory nobody else can change: elsewhere another user could
+ * plant credentials of their own, or read ours.
  */
 import {createHash} from 'node:crypto'
-import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
+import {WidError} from '../errors.js'
 import {writeFileAtomic} from '../output/files.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
+import {readBounded} from '../output/read.js'
 
 export interface AwsCredentials {
   Version: 1
@@ -42,11 +47,16 @@ function usable(value: unknown, now: Date): value is AwsCredentials {
   )
 }
 
+/** The largest cache file read: an entry is well under 4 KiB. */
+const MAX_CACHE_BYTES = 64 * 1024
+
 /**
  * Returns cached credentials for `key` in `dir` while they have more than five minutes left
  * and were minted from the same `source` (a re-issued SVID means a new session), else
  * fetches, caches (mode 0600) and returns new ones. A cache that cannot be read or written
- * is skipped: credentials still come back, just uncached.
+ * is skipped: credentials still come back, just uncached. In a directory that someone else
+ * could change (see private-dir.ts) no cache is read or written at all, and `warn` is told
+ * why and how to fix it.
  */
 export async function cachedCredentials(
   dir: string,
@@ -54,11 +64,20 @@ export async function cachedCredentials(
   source: string | Uint8Array,
   now: Date,
   fetch: () => Promise<AwsCredentials>,
+  warn: (message: string) => void,
 ): Promise<AwsCredentials> {
+  try {
+    checkPrivateDirectory(dir, {prefix: 'aws'})
+  } catch (error) {
+    if (!(error instanceof WidError)) throw error
+    warn(`${error.message} (until then, credentials are not cached)`)
+    return fetch()
+  }
   const path = cachePath(dir, key)
   const sourceHash = createHash('sha256').update(source).digest('hex')
   try {
-    const cached = JSON.parse(await fs.readFile(path, 'utf8')) as CacheEntry
+    const text = await readBounded(path, {prefix: 'aws', maxBytes: MAX_CACHE_BYTES, what: 'a credentials cache'})
+    const cached = JSON.parse(text?.toString('utf8') ?? 'null') as CacheEntry
     if (cached.source === sourceHash && usable(cached.credentials, now)) return cached.credentials
   } catch {
     // no cache yet, or an unreadable one: fetch below

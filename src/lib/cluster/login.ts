@@ -9,6 +9,8 @@ import type {LoginResult} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
+import {shortPath} from '../output/paths.js'
+import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
 import {proxyUrl} from './remote.js'
 
@@ -26,6 +28,39 @@ export function normalizeProxy(value: string): string {
 function hostAndPort(proxy: string): {host: string; port: number} {
   const colon = proxy.lastIndexOf(':')
   return {host: proxy.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(proxy.slice(colon + 1))}
+}
+
+/**
+ * Refuses an invite given as the value of --invite, as it once was: a command line is
+ * visible to every user of the host (ps, /proc/PID/cmdline), who could redeem the invite
+ * first with a password of their own. Checked before the flags are parsed, so that no
+ * parser message ("unexpected argument …") repeats the value; neither does this one.
+ */
+export function refuseInviteValue(argv: string[]): void {
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--') return
+    const next = argv[i + 1]
+    if (arg.startsWith('--invite=') || (arg === '--invite' && next !== undefined && !next.startsWith('-'))) {
+      throw badInput('login: --invite takes no value: a command line is visible to every user of this host (ps); type the invite at the prompt of --invite, or give --invite-file PATH (if the invite is then refused as not valid, someone else may have used it: tell an admin)')
+    }
+  }
+}
+
+/** The longest invite file read: an invite is 32 hex digits. */
+const MAX_INVITE_FILE_BYTES = 4096
+
+/**
+ * The invite in the first line of `path` (trimmed), for scripts: a regular file, or a pipe
+ * such as bash's `<(printf '%s\n' "$INVITE")` closed by its writer within 10 s. Not `-`:
+ * with --password-stdin, standard input carries the password.
+ */
+export async function readInviteFile(path: string): Promise<string> {
+  if (path === '-') throw badInput('login: --invite-file cannot be - (standard input carries the password); give the path of a file')
+  const content = await readBounded(path, {prefix: 'login', maxBytes: MAX_INVITE_FILE_BYTES, what: 'an invite file', pipeTimeoutMs: 10_000})
+  if (content === undefined) throw badInput(`login: the invite file ${shortPath(path)} does not exist`)
+  const invite = content.toString('utf8').split('\n')[0]!.trim()
+  if (invite === '') throw badInput(`login: the invite file ${shortPath(path)} is empty`)
+  return invite
 }
 
 export interface ClusterIdentity {

@@ -6,10 +6,11 @@
  * a WID_HOME that has been logged in to a server never gets a local cluster implicitly.
  */
 import {createPrivateKey, randomBytes, X509Certificate} from 'node:crypto'
-import {promises as fs} from 'node:fs'
+import {existsSync, lstatSync, promises as fs, type Stats} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
 import {ensureDirectory, writeFileAtomic} from '../output/files.js'
+import {fileKind} from '../output/paths.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
 
 export interface ProfileInfo {
@@ -71,6 +72,37 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
   return dir
 }
 
+const PROFILE_FILES = ['profile.json', 'key.pem', 'cert.pem', 'host-ca.pem'] as const
+
+/**
+ * A login kept where someone else can change it could send us to their server (a planted
+ * current-profile, host-ca.pem or pin) or hand them our key: WID_HOME, profiles/ and the
+ * profile's own directory must be private (see private-dir.ts, each checked as the directory
+ * itself, so a sticky one will not do), no file in it writable by group or others, and, as
+ * ssh refuses an unprotected private key, key.pem open to nobody but us.
+ */
+function checkProfilePrivate(home: string, dir: string): void {
+  for (const path of [home, join(home, PROFILES), dir]) checkPrivateDirectory(path, {prefix: 'login', ...(path === home ? {label: 'WID_HOME'} : {})})
+  const uid = process.geteuid?.()
+  for (const name of PROFILE_FILES) {
+    const path = join(dir, name)
+    let stat: Stats
+    try {
+      stat = lstatSync(path)
+    } catch {
+      // Missing: the profile is damaged, which reading it reports.
+      continue
+    }
+    if (!stat.isFile()) throw new WidError('state', `login: ${path} is ${fileKind(stat)}, not a regular file; log in again`)
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
+    if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) throw new WidError('bad_input', `login: ${path} is owned by another user (uid ${stat.uid}); log in again`)
+    if (name === 'key.pem' && (stat.mode & 0o077) !== 0) {
+      throw new WidError('bad_input', `login: the private key ${path} is readable or writable by group or others (mode ${mode}); chmod 600 ${path}, or log in again`)
+    }
+    if ((stat.mode & 0o022) !== 0) throw new WidError('bad_input', `login: ${path} is writable by group or others (mode ${mode}); chmod go-w ${path}, or log in again`)
+  }
+}
+
 function checkProfile(info: ProfileInfo, key: string, certificate: string, authorities: string[]): void {
   if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles) || typeof info.verifyHostname !== 'boolean') {
     throw new Error('profile.json')
@@ -89,9 +121,9 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
   } catch {
     return undefined
   }
-  // A login kept where someone else can write could send us to their server: refused.
   checkPrivateDirectory(home, {prefix: 'login', label: 'WID_HOME'})
   const dir = profileDir(home, proxy)
+  checkProfilePrivate(home, dir)
   try {
     const info = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo
     const [key, certificate, hostCa] = await Promise.all(['key.pem', 'cert.pem', 'host-ca.pem'].map((f) => fs.readFile(join(dir, f), 'utf8')))
@@ -108,8 +140,12 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
  * login needs neither --ca-pin nor the question, and refuses a server that presents another CA.
  */
 export async function rememberedPin(home: string, proxy: string): Promise<string | undefined> {
+  const dir = profileDir(home, proxy)
+  if (!existsSync(dir)) return undefined
+  // A pin that someone else could have planted is no pin: refused, never trusted.
+  checkProfilePrivate(home, dir)
   try {
-    const {caPin} = JSON.parse(await fs.readFile(join(profileDir(home, proxy), 'profile.json'), 'utf8')) as ProfileInfo
+    const {caPin} = JSON.parse(await fs.readFile(join(dir, 'profile.json'), 'utf8')) as ProfileInfo
     return typeof caPin === 'string' && /^sha256:[0-9a-f]{64}$/i.test(caPin) ? caPin.toLowerCase() : undefined
   } catch {
     return undefined

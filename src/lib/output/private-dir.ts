@@ -10,13 +10,18 @@
  *   with no other member in /etc/group nor another user whose primary group it is);
  * - so is each existing directory above it, where a sticky directory that others may write
  *   (like /tmp) is fine too: others cannot rename or remove our entries in it;
- * - when a symlink is on the way, the same holds for the directories of its real path.
- * Cost: one lstat per path component (plus a realpath when a symlink is on the way), a few
- * microseconds in all, done synchronously; the group and passwd files are read only for a
- * group-writable directory of our own group.
+ * - when a symlink is on the way, the same holds for the directories of its real path;
+ * - every symlink met on the way (the path itself, a directory above it, or one met while
+ *   following another link) is owned by us or root: its owner can re-point it at any time, say
+ *   from a directory of ours (which the checks saw) to one of theirs once we have written. This
+ *   is the kernel's protected_symlinks rule for sticky directories like /tmp, applied
+ *   everywhere, since not every host turns that rule on (fs.protected_symlinks=0).
+ * Cost: one lstat per path component (twice when a symlink is on the way, plus a readlink per
+ * link), a few microseconds in all, done synchronously; the group and passwd files are read
+ * only for a group-writable directory of our own group.
  */
-import {lstatSync, readFileSync, realpathSync, type Stats} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {lstatSync, readFileSync, readlinkSync, type Stats} from 'node:fs'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {WidError} from '../errors.js'
 import {shortPath} from './paths.js'
 
@@ -103,6 +108,45 @@ function lineage(path: string): string[] {
   return paths
 }
 
+/** Symlinks followed before giving up, as the kernel's ELOOP. */
+const MAX_LINKS = 40
+
+/**
+ * Resolves `absolute` link by link, as the kernel does, handing each symlink met to `onLink`.
+ * Answers the real path of the part that exists, and whether that is all of `absolute`.
+ */
+function resolveLinks(absolute: string, onLink: (link: string, stat: Stats) => void): {real: string; complete: boolean; linked: boolean} {
+  const pending = absolute.split('/').filter((part) => part !== '')
+  let current = '/'
+  let links = 0
+  while (pending.length > 0) {
+    const part = pending.shift()!
+    if (part === '.') continue
+    if (part === '..') {
+      current = dirname(current)
+      continue
+    }
+    const next = join(current, part)
+    const stat = lstatOrUndefined(next)
+    if (!stat) return {real: current, complete: false, linked: links > 0}
+    if (!stat.isSymbolicLink()) {
+      current = next
+      continue
+    }
+    onLink(next, stat)
+    let target: string
+    try {
+      target = readlinkSync(next)
+    } catch {
+      return {real: current, complete: false, linked: true}
+    }
+    if (++links > MAX_LINKS) return {real: current, complete: false, linked: true}
+    if (isAbsolute(target)) current = '/'
+    pending.unshift(...target.split('/').filter((p) => p !== ''))
+  }
+  return {real: current, complete: true, linked: links > 0}
+}
+
 /**
  * Refuses `path` (as a directory wid writes into or keeps state in) when someone other than
  * us or root could change it or a directory above it; see the module comment. Answers
@@ -122,27 +166,20 @@ export function checkPrivateDirectory(path: string, options: PrivateDirectoryOpt
     const which = isTarget ? name : `${shortPath(dir)}, a parent of ${name},`
     throw new WidError('bad_input', `${options.prefix}: ${which} ${problem}`)
   }
-  let symlinked = false
-  let deepest: string | undefined
   lineage(absolute).forEach((dir, index) => {
     const stat = stats[index]
-    if (!stat) return
-    deepest ??= dir
-    if (stat.isSymbolicLink()) symlinked = true
-    else if (stat.isDirectory()) check(dir, stat, index === 0)
+    if (stat?.isDirectory()) check(dir, stat, index === 0)
   })
-  if (symlinked && deepest !== undefined) {
-    let real: string
-    try {
-      real = realpathSync(deepest)
-    } catch {
-      return exists
-    }
-    const realStats = lineage(real).map(lstatOrUndefined)
-    lineage(real).forEach((dir, index) => {
-      const stat = realStats[index]
-      if (stat?.isDirectory()) check(dir, stat, index === 0 && deepest === absolute)
-    })
-  }
+  if (!stats.some((stat) => stat?.isSymbolicLink())) return exists
+  const resolved = resolveLinks(absolute, (link, stat) => {
+    if (stat.uid === identity.uid || stat.uid === 0) return
+    const which = link === absolute ? `${name} is a symlink owned by another user (uid ${stat.uid}),` : `${shortPath(link)}, a symlink on the way to ${name}, is owned by another user (uid ${stat.uid}),`
+    throw new WidError('bad_input', `${options.prefix}: ${which} who can re-point it at any time; choose another directory`)
+  })
+  const realStats = lineage(resolved.real).map(lstatOrUndefined)
+  lineage(resolved.real).forEach((dir, index) => {
+    const stat = realStats[index]
+    if (stat?.isDirectory()) check(dir, stat, index === 0 && resolved.complete)
+  })
   return exists
 }

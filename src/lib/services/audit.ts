@@ -24,6 +24,8 @@ export interface AuditEvent {
   svid_type?: 'x509' | 'jwt'
   ttl_seconds?: number
   workload_identity?: string
+  /** The client address a login or an invite came from (user.login, user.invite_redeemed). */
+  address?: string
   /** Why an attempt failed (user.login_failed). */
   reason?: string
 }

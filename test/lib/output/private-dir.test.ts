@@ -3,7 +3,7 @@
  * ours or root's, writable by nobody else, and so is every directory above them. Runs as
  * root (like CI); uid 65534 and group 100 stand for another user and a shared group.
  */
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
+import {chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -112,6 +112,31 @@ describe('checkPrivateDirectory', () => {
       `output: ${join(safe, 'to-loose')} is writable by others (mode 0777); chmod go-w ${loose}, or choose another directory`,
     )
     expect((refusal(() => checkPrivateDirectory(join(safe, 'to-loose', 'new'), output))).message).toMatch(/a parent of .*to-loose\/new, is writable by others/)
+  })
+
+  it("refuses another user's symlink as the directory itself, on the way, or met while following a link of ours, whatever it points to", () => {
+    // Given a safe directory of ours, a link to it owned by uid 65534 (who may re-point it at
+    // any time, like one planted in /tmp), and a link of ours that leads through theirs
+    const target = dir('target', 0o700)
+    const theirs = join(root, 'their-link')
+    symlinkSync(target, theirs)
+    lchownSync(theirs, 65534, 65534)
+    const ours = join(root, 'our-link')
+    symlinkSync(theirs, ours)
+    // When each is checked, Then their link is refused, named, as bad input
+    const itself = refusal(() => checkPrivateDirectory(theirs, output))
+    expect(itself.code).toBe('bad_input')
+    expect(itself.message).toBe(`output: ${theirs} is a symlink owned by another user (uid 65534), who can re-point it at any time; choose another directory`)
+    expect(refusal(() => checkPrivateDirectory(join(theirs, 'svid'), output)).message).toBe(
+      `output: ${theirs}, a symlink on the way to ${join(theirs, 'svid')}, is owned by another user (uid 65534), who can re-point it at any time; choose another directory`,
+    )
+    expect(refusal(() => checkPrivateDirectory(ours, output)).message).toBe(
+      `output: ${theirs}, a symlink on the way to ${ours}, is owned by another user (uid 65534), who can re-point it at any time; choose another directory`,
+    )
+    // And the same link of ours (root's) leading straight to the directory is fine
+    const direct = join(root, 'direct-link')
+    symlinkSync(target, direct)
+    expect(checkPrivateDirectory(direct, output)).toBe(true)
   })
 
   it('names the directory with its label, for WID_HOME', () => {
