@@ -2,7 +2,9 @@
  * Role-based access decisions (DESIGN §4): verbs on kinds through `rules`, workload
  * identities through `workload_identity_labels` (to use them, and the scope of every read
  * and write of them), SPIFFE IDs through `spiffe[]` (issuance by path, the IDs a writer may
- * define, see spiffe-fence.ts). A matching deny always beats any allow.
+ * define, see spiffe-fence.ts). A matching deny always beats any allow. Reads see the union
+ * of the roles' label scopes; a write counts only the roles that themselves allow its verb
+ * on workload_identity, so a read-only role never widens what its holder may write.
  */
 import {BlockList, isIP} from 'node:net'
 import {WidError, badInput} from '../errors.js'
@@ -45,6 +47,8 @@ export function checkLabelSelector(selector: Record<string, LabelValues>, field:
     if (invalid !== undefined) throw badInput(`auth: ${field}.${key}: invalid regular expression ${quote(invalid)}`)
   }
 }
+
+export type WriteVerb = 'create' | 'update' | 'delete'
 
 function grants(conditions: RoleConditions | undefined, kind: RuleResource, verb: Verb): boolean {
   return (conditions?.rules ?? []).some(
@@ -116,41 +120,58 @@ export class AccessChecker {
         `no role allows ${refused.verb} on workload_identity (add a role with allow.rules: [{resources: [workload_identity], verbs: [${verbs.join(', ')}]}])`,
       )
     }
-    const outside = this.labelRefusal(identity)
+    const outside = this.labelRefusal(identity, 'read')
     return outside === undefined ? {allowed: true} : refuse(outside)
   }
 
+  /** The roles whose allow.workload_identity_labels match the identity's labels. */
+  private scopeRoles(identity: WorkloadIdentity): Role[] {
+    return this.roles.filter((role) => matchLabels(role.spec.allow?.workload_identity_labels, identity.metadata.labels))
+  }
+
+  /** The roles that let their holder write the identity: they allow `verb` on workload_identity and their labels match. */
+  private writerRoles(identity: WorkloadIdentity, verb: WriteVerb): Role[] {
+    return this.scopeRoles(identity).filter((role) => grants(role.spec.allow, 'workload_identity', verb))
+  }
+
   /**
-   * Why the identity's labels lie outside the roles' scope (some allow.workload_identity_labels
-   * match, no deny ones do), or undefined. `which` says which labels of a change they are.
+   * Why the identity's labels lie outside the scope of `verb` (no deny.workload_identity_labels
+   * of any role may match; to read, some role's allow ones must; to write, those of a role that
+   * itself allows the verb on workload_identity), or undefined. `which` says which labels of a
+   * change they are.
    */
-  private labelRefusal(identity: WorkloadIdentity, which?: 'current' | 'new'): string | undefined {
+  private labelRefusal(identity: WorkloadIdentity, verb: 'read' | WriteVerb, which?: 'current' | 'new'): string | undefined {
     const labels = formatLabels(identity.metadata.labels)
     const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels))
     if (denying) return `role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${which ? `its ${which} labels ` : ''}${labels}`
-    if (!this.roles.some((role) => matchLabels(role.spec.allow?.workload_identity_labels, identity.metadata.labels))) {
-      return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
-    }
-    return undefined
+    const scope = this.scopeRoles(identity)
+    if (scope.length === 0) return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
+    if (verb === 'read' || this.writerRoles(identity, verb).length > 0) return undefined
+    const names = scope.map((role) => quote(role.metadata.name)).join(', ')
+    const [they, have, doNot] = scope.length === 1 ? ['role', 'has', 'it does not'] : ['roles', 'have', 'they do not']
+    return `only ${they} ${names} ${have} workload_identity_labels matching its ${which ? `${which} ` : ''}labels ${labels}, and ${doNot} allow ${verb} on workload_identity`
   }
 
   /** Whether a read or list shows the identity: its labels lie in the roles' scope. */
   inWorkloadIdentityScope(identity: WorkloadIdentity): boolean {
-    return this.labelRefusal(identity) === undefined
+    return this.labelRefusal(identity, 'read') === undefined
   }
 
   /**
    * Reading one identity, and each side of a write (the labels before an update or delete,
-   * after a create or update), must lie in the roles' label scope.
+   * after a create or update), must lie in the scope of the action (see labelRefusal).
    */
-  checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | 'create' | 'update' | 'delete', which?: 'current' | 'new'): void {
-    const outside = this.labelRefusal(identity, which)
+  checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | WriteVerb, which?: 'current' | 'new'): void {
+    const outside = this.labelRefusal(identity, action, which)
     if (outside !== undefined) throw new WidError('access_denied', `auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
   }
 
-  /** A created or updated identity defines only SPIFFE IDs, SANs and TTLs its writer is entitled to. */
-  checkWorkloadIdentitySpec(identity: WorkloadIdentity): void {
-    const refused = fenceRefusal(this.roles, identity)
+  /**
+   * A created or updated identity defines only SPIFFE IDs, SANs and TTLs its writer is
+   * entitled to by the roles that let it write this identity (any role's deny still counts).
+   */
+  checkWorkloadIdentitySpec(identity: WorkloadIdentity, verb: 'create' | 'update'): void {
+    const refused = fenceRefusal({writers: this.writerRoles(identity, verb), all: this.roles, verb}, identity)
     if (!refused) return
     const value = refused.value === undefined ? '' : ` ${quote(refused.value)}`
     throw new WidError('access_denied', `auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)

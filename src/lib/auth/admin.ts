@@ -47,15 +47,17 @@ function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
 
 /**
  * A workload identity written by a user or bot under access control: its labels before the
- * change (unless it is a create, which must find nothing) and after it lie in the writer's
- * label scope, and what it defines within the writer's SPIFFE entitlements.
+ * change (unless it is a create, which must find nothing) and after it lie in the label
+ * scope of roles that allow the write, and what it defines within the SPIFFE entitlements
+ * of the roles that allow writing it.
  */
 function checkDelegatedWrite(principal: Principal, before: WorkloadIdentity | undefined, after: WorkloadIdentity): void {
   const access = principal.access
   if (!access) return
-  if (before) access.checkWorkloadIdentityScope(before, 'update', 'current')
-  access.checkWorkloadIdentityScope(after, before ? 'update' : 'create', before ? 'new' : undefined)
-  access.checkWorkloadIdentitySpec(after)
+  const verb = before ? 'update' : 'create'
+  if (before) access.checkWorkloadIdentityScope(before, verb, 'current')
+  access.checkWorkloadIdentityScope(after, verb, before ? 'new' : undefined)
+  access.checkWorkloadIdentitySpec(after, verb)
 }
 
 /** A listing shows a user or bot only the workload identities in its label scope. */
