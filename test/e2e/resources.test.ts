@@ -158,6 +158,17 @@ spec:
       ['spiffe.id without a leading slash', WORKLOAD_IDENTITY.replace('name: example-workload-identity', 'name: fresh').replace('/svc/example-service', 'svc/example-service'), /^bad\.yaml:9:9: spec\.spiffe\.id: must start with "\/"/],
       ['an invalid ARN', INTEGRATION.replace('my-integration', 'fresh').replace('arn:aws:iam', 'arn:aws:s3'), /^bad\.yaml:8:15: spec\.aws_oidc\.role_arn: invalid ARN .*service is "s3", expected "iam"/],
       ['an invalid label pattern', 'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  allow:\n    workload_identity_labels: {env: "^prod-($"}\n', /^bad\.yaml:6:\d+: .*workload_identity_labels/],
+      ['an invalid spiffe path regex', 'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  allow:\n    spiffe:\n      - path: "^/svc/(foo$"\n', /^bad\.yaml:7:15: spec\.allow\.spiffe\[0\]\.path: invalid regular expression "\^\/svc\/\(foo\$"$/],
+      [
+        'a spiffe path regex that can backtrack catastrophically',
+        'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  allow:\n    spiffe:\n      - path: "^/svc/([a-z0-9-]+)*$"\n',
+        /^bad\.yaml:7:15: spec\.allow\.spiffe\[0\]\.path: regular expression "\^\/svc\/\(\[a-z0-9-\]\+\)\*\$" can backtrack catastrophically \(a repeated group contains a quantifier: \(\[a-z0-9-\]\+\)\*\)$/,
+      ],
+      [
+        'a deny label regex that can backtrack catastrophically',
+        'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  deny:\n    workload_identity_labels:\n      team: [a, "^(a|ab)*$"]\n',
+        /^bad\.yaml:7:17: spec\.deny\.workload_identity_labels\.team\[1\]: regular expression "\^\(a\|ab\)\*\$" can backtrack catastrophically \(a repeated group has alternatives that do not each start with a different character: \(a\|ab\)\*\)$/,
+      ],
       ['a second document that is bad', `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}---\nkind: role\n`, /^bad\.yaml:\d+:\d+: version: missing required field/],
       ['a user named like a bot\'s user', 'kind: user\nversion: v2\nmetadata: {name: bot-deployer}\nspec: {roles: []}\n', /^bad\.yaml:3:18: metadata\.name: names starting with "bot-" are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates\); choose another name$/],
       ['an empty input', '\n---\n', /^no resources found, empty input\?$/],

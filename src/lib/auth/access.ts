@@ -9,16 +9,20 @@
 import {BlockList, isIP} from 'node:net'
 import {WidError, badInput} from '../errors.js'
 import type {LabelValues, Role, RoleConditions, RuleResource, Verb, WorkloadIdentity} from '../resources/types.js'
-import {compileRegex, isRegexPattern, matchDnsSan, matchSpiffePath} from './patterns.js'
+import {rolePatternProblems} from '../resources/role-patterns.js'
+import {isRegexPattern, matchDnsSan, matchRegex, matchSpiffePath, type Side} from './patterns.js'
 import {fenceRefusal} from './spiffe-fence.js'
 
 const quote = (value: string): string => JSON.stringify(value)
 const toList = (values: LabelValues): string[] => (typeof values === 'string' ? [values] : values)
 
-/** `*` matches anything, `^...$` is a regular expression (an invalid one matches nothing), anything else is exact. */
-export function matchLabelValue(pattern: string, value: string): boolean {
+/**
+ * `*` matches anything, `^...$` is a regular expression (one that may not be run matches
+ * nothing on the allow side, anything on the deny side), anything else is exact.
+ */
+export function matchLabelValue(pattern: string, value: string, side: Side = 'allow'): boolean {
   if (pattern === '*') return true
-  if (isRegexPattern(pattern)) return compileRegex(pattern)?.test(value) ?? false
+  if (isRegexPattern(pattern)) return matchRegex(pattern, value, side)
   return pattern === value
 }
 
@@ -26,13 +30,13 @@ export function matchLabelValue(pattern: string, value: string): boolean {
  * Every key of the selector must match (a label present whose value matches one of the
  * key's patterns); `{'*': '*'}` matches every resource. An empty selector matches nothing.
  */
-export function matchLabels(selector: Record<string, LabelValues> | undefined, labels: Record<string, string> | undefined): boolean {
+export function matchLabels(selector: Record<string, LabelValues> | undefined, labels: Record<string, string> | undefined, side: Side = 'allow'): boolean {
   const entries = Object.entries(selector ?? {})
   return (
     entries.length > 0 &&
     entries.every(([key, values]) => {
       if (key === '*') return toList(values).includes('*')
-      return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!))
+      return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!, side))
     })
   )
 }
@@ -43,8 +47,6 @@ export function checkLabelSelector(selector: Record<string, LabelValues>, field:
     if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
     if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
     if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
-    const invalid = patterns.find((pattern) => isRegexPattern(pattern) && !compileRegex(pattern))
-    if (invalid !== undefined) throw badInput(`auth: ${field}.${key}: invalid regular expression ${quote(invalid)}`)
   }
 }
 
@@ -83,11 +85,29 @@ function formatLabels(labels: Record<string, string> | undefined): string {
 export class AccessChecker {
   private readonly subject: string
   private readonly roles: Role[]
+  /** Why some of the roles' regular expressions are not run (stored before wid refused them), for refusals that patterns decide. */
+  private readonly unusable: string
 
-  /** `subject` names the caller in messages, e.g. `user "alice"` or `bot "my-bot"`. */
+  /**
+   * `subject` names the caller in messages, e.g. `user "alice"` or `bot "my-bot"`. The roles
+   * are checked as they are loaded: a `^regex$` that is invalid or could backtrack
+   * catastrophically is never run, and each refusal a pattern decides names it.
+   */
   constructor(subject: string, roles: Role[]) {
     this.subject = subject
     this.roles = roles
+    this.unusable = roles
+      .flatMap((role) =>
+        rolePatternProblems(role).map(
+          ({field, side, problem}) => `; role ${quote(role.metadata.name)} ${field}: ${problem}, so it matches ${side === 'deny' ? 'everything' : 'nothing'} until the role is fixed`,
+        ),
+      )
+      .join('')
+  }
+
+  /** A refusal that patterns decided, with why any of the roles' patterns were not run. */
+  private patternRefusal(message: string): WidError {
+    return new WidError('access_denied', message + this.unusable)
   }
 
   /** The first of `verbs` the roles refuse on `kind`, with the role that denies it if one does. */
@@ -121,7 +141,7 @@ export class AccessChecker {
       )
     }
     const outside = this.labelRefusal(identity, 'read')
-    return outside === undefined ? {allowed: true} : refuse(outside)
+    return outside === undefined ? {allowed: true} : refuse(outside + this.unusable)
   }
 
   /** The roles whose allow.workload_identity_labels match the identity's labels. */
@@ -142,7 +162,7 @@ export class AccessChecker {
    */
   private labelRefusal(identity: WorkloadIdentity, verb: 'read' | WriteVerb, which?: 'current' | 'new'): string | undefined {
     const labels = formatLabels(identity.metadata.labels)
-    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels))
+    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels, 'deny'))
     if (denying) return `role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${which ? `its ${which} labels ` : ''}${labels}`
     const scope = this.scopeRoles(identity)
     if (scope.length === 0) return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
@@ -163,7 +183,7 @@ export class AccessChecker {
    */
   checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | WriteVerb, which?: 'current' | 'new'): void {
     const outside = this.labelRefusal(identity, action, which)
-    if (outside !== undefined) throw new WidError('access_denied', `auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
+    if (outside !== undefined) throw this.patternRefusal(`auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
   }
 
   /**
@@ -174,15 +194,15 @@ export class AccessChecker {
     const refused = fenceRefusal({writers: this.writerRoles(identity, verb), all: this.roles, verb}, identity)
     if (!refused) return
     const value = refused.value === undefined ? '' : ` ${quote(refused.value)}`
-    throw new WidError('access_denied', `auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)
+    throw this.patternRefusal(`auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)
   }
 
   /** Every SVID, by path or from a workload identity: a deny.spiffe path matching its ID refuses it. */
   checkSpiffeDeny(path: string, workloadIdentity?: string): void {
-    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path)))
+    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path, 'deny')))
     if (!denying) return
     const from = workloadIdentity === undefined ? '' : ` from workload identity ${quote(workloadIdentity)}`
-    throw new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}${from}: denied by role ${quote(denying.metadata.name)}`)
+    throw this.patternRefusal(`auth: ${this.subject} may not issue spiffe path ${path}${from}: denied by role ${quote(denying.metadata.name)}`)
   }
 
   checkWorkloadIdentity(identity: WorkloadIdentity, verbs: Verb[]): void {
@@ -196,7 +216,7 @@ export class AccessChecker {
    */
   checkSpiffePath(path: string, dnsSans: string[], ipSans: string[]): void {
     this.checkSpiffeDeny(path)
-    const refuse = (why: string) => new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
+    const refuse = (why: string) => this.patternRefusal(`auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
     const entries = this.roles.flatMap((role) => (role.spec.allow?.spiffe ?? []).filter((entry) => matchSpiffePath(entry.path, path)))
     if (entries.length === 0) throw refuse(`no role allows it (add a role with allow.spiffe: [{path: ${path}}])`)
     if (entries.some((entry) => dnsSans.every((san) => allowsDnsSan(entry, san)) && ipSans.every((ip) => allowsIpSan(entry, ip)))) return

@@ -64,7 +64,7 @@ function denial({role, entry}: Entry, id: Shape): string | undefined {
     if (id.templated) {
       return `role ${quote(role)} denies spiffe path ${entry.path}, and no check can prove that a templated id never renders into a ^regex$ (use a static id, or write the deny entry as a glob)`
     }
-    return matchSpiffePath(entry.path, id.text) ? `role ${quote(role)} denies it (deny.spiffe path ${entry.path})` : undefined
+    return matchSpiffePath(entry.path, id.text, 'deny') ? `role ${quote(role)} denies it (deny.spiffe path ${entry.path})` : undefined
   }
   if (!globsOverlap(parseGlob(entry.path), id.glob)) return undefined
   return `role ${quote(role)} denies ${id.templated ? 'some of its renderings' : 'it'} (deny.spiffe path ${entry.path})`

@@ -13,6 +13,7 @@ import {parseDuration} from '../duration.js'
 import {isWidError, WidError} from '../errors.js'
 import {validatePath} from '../spiffeid/index.js'
 import {FieldError, formatPath, parseResourceStream, type FieldPath, type SourceDocument} from './parse.js'
+import {rolePatternProblems} from './role-patterns.js'
 import {KIND_VERSIONS, validateSchema} from './schema.js'
 import {KINDS, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
 
@@ -99,9 +100,13 @@ function checkSemantics(resource: Resource): void {
   switch (resource.kind) {
     case 'workload_identity':
       return checkWorkloadIdentity(resource)
-    case 'role':
+    case 'role': {
       checkRoleConditions(['spec', 'allow'], (resource as Role).spec.allow)
-      return checkRoleConditions(['spec', 'deny'], (resource as Role).spec.deny)
+      checkRoleConditions(['spec', 'deny'], (resource as Role).spec.deny)
+      const [unusable] = rolePatternProblems(resource as Role)
+      if (unusable) throw new FieldError(unusable.path, `${unusable.field}: ${unusable.problem}`)
+      return
+    }
     case 'integration':
       return at(['spec', 'aws_oidc', 'role_arn'], () => parseIamRoleArn(resource.spec.aws_oidc.role_arn, 'spec.aws_oidc.role_arn'))
     case 'token':

@@ -115,3 +115,31 @@ describe('resource shape limits (issue 10 item 6)', () => {
     expect(await checkResource(user)).toEqual({kind: 'user', version: 'v2', metadata: {name: 'u'}, spec: {roles: []}})
   })
 })
+
+describe('role regular expressions (review item: ReDoS)', () => {
+  it('refuses an invalid or catastrophically backtracking ^regex$ at file:line:col, in allow and deny, labels and spiffe paths', async () => {
+    // Given roles whose label values and spiffe paths are regular expressions that can backtrack catastrophically
+    const role = (conditions: string) => `kind: role\nversion: v7\nmetadata: {name: r}\nspec:\n${conditions}`
+    // When each is read, Then it is refused at the pattern, naming the field and the construct
+    expect((await rejection(readResources(role('  allow:\n    workload_identity_labels: {env: "^(a+)+$"}\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:37: spec.allow.workload_identity_labels.env: regular expression "^(a+)+$" can backtrack catastrophically (a repeated group contains a quantifier: (a+)+)',
+    )
+    expect((await rejection(readResources(role('  deny:\n    spiffe: [{path: "^/svc/(a|a)*$"}]\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:21: spec.deny.spiffe[0].path: regular expression "^/svc/(a|a)*$" can backtrack catastrophically (a repeated group has alternatives that do not each start with a different character: (a|a)*)',
+    )
+    expect((await rejection(readResources(role('  allow:\n    workload_identity_labels: {env: [prod, "^prod-($"]}\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:44: spec.allow.workload_identity_labels.env[1]: invalid regular expression "^prod-($"',
+    )
+    // And safe ones are accepted
+    expect(await readResources(role('  allow:\n    workload_identity_labels: {env: "^prod-[a-z]+$"}\n    spiffe: [{path: "^/svc/(foo|bar)/[a-z0-9-]+$"}]\n'), 'r.yaml')).toHaveLength(1)
+  })
+
+  it('refuses the same for a role a remote client sends (checkResource)', async () => {
+    const role = {kind: 'role', version: 'v7', metadata: {name: 'r'}, spec: {allow: {spiffe: [{path: '^/svc/([a-z0-9-]+)*$'}]}}} as Resource
+    const error = await rejection(checkResource(role))
+    expect([error.code, error.message]).toEqual([
+      'bad_input',
+      'spec.allow.spiffe[0].path: regular expression "^/svc/([a-z0-9-]+)*$" can backtrack catastrophically (a repeated group contains a quantifier: ([a-z0-9-]+)*)',
+    ])
+  })
+})
