@@ -169,6 +169,12 @@ spec:
         'kind: role\nversion: v7\nmetadata: {name: fresh}\nspec:\n  deny:\n    workload_identity_labels:\n      team: [a, "^(a|ab)*$"]\n',
         /^bad\.yaml:7:17: spec\.deny\.workload_identity_labels\.team\[1\]: regular expression "\^\(a\|ab\)\*\$" can backtrack catastrophically \(a repeated group has alternatives that do not each start with a different character: \(a\|ab\)\*\)$/,
       ],
+      [
+        'a terminal escape (OSC) in a subject template',
+        `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}    x509: {subject_template: {common_name: "\\e]0;CN\\ax"}}\n`,
+        /^bad\.yaml:10:44: spec\.spiffe\.x509\.subject_template\.common_name: contains a control character \(U\+001B\)$/,
+      ],
+      ['a C1 control in a label key', 'kind: role\nversion: v7\nmetadata:\n  name: fresh\n  labels: {"a\u009bb": x}\nspec: {}\n', /^bad\.yaml:5:12: metadata\.labels: a key contains a control character \(U\+009B\)$/],
       ['a second document that is bad', `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}---\nkind: role\n`, /^bad\.yaml:\d+:\d+: version: missing required field/],
       ['a user named like a bot\'s user', 'kind: user\nversion: v2\nmetadata: {name: bot-deployer}\nspec: {roles: []}\n', /^bad\.yaml:3:18: metadata\.name: names starting with "bot-" are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates\); choose another name$/],
       ['an empty input', '\n---\n', /^no resources found, empty input\?$/],
