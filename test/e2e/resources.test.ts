@@ -261,12 +261,26 @@ spec:
     expect(listed).toHaveLength(3)
     expect(listed).toEqual(expect.arrayContaining([added.id, appliedId]))
     const botsOwn = listed.find((id: string) => ![added.id, appliedId].includes(id))
+    // And wid get finds a token by that id, a prefix of 8 digits of it, or the token itself, and shows it by its id
+    for (const ref of [appliedId, appliedId.slice(0, 8), secret]) {
+      const got = await wid(['get', `token/${ref}`, '--format', 'json'])
+      expect(got.code, got.stderr).toBe(0)
+      expect(JSON.parse(got.stdout).metadata.name).toBe(appliedId)
+    }
+    // And an id shorter than 8 digits is refused saying so
+    const short = await wid(['tokens', 'rm', appliedId.slice(0, 4)])
+    expect([short.code, expectOneLineError(short)]).toEqual([2, `token id "${appliedId.slice(0, 4)}" is too short: ids are at least 8 hex digits (wid tokens ls shows them)`])
     // When they are removed (one by its id, one by its secret) and the bot with its last token
     const byId = await wid(['tokens', 'rm', added.id])
     expect(byId.stderr.trim()).toBe(`token ${added.id} has been deleted`)
     const bySecret = await wid(['rm', `token/${secret}`])
     expect(bySecret.stderr.trim()).toBe(`token "${appliedId}" has been deleted`)
     expect(bySecret.stderr).not.toContain(secret)
+    // And a removed token given by its secret is not found, naming it by its id, never by the secret
+    for (const args of [['rm', `token/${secret}`], ['get', `token/${secret}`], ['tokens', 'rm', secret]]) {
+      const gone = await wid(args)
+      expect([gone.code, expectOneLineError(gone)]).toEqual([3, `token not found (if what was given is a token, its id would be ${appliedId})`])
+    }
     // Then every token event in the audit log names the same 16-digit ids, never a hash or a secret
     const events = JSON.parse((await wid(['audit', 'ls', '--json'])).stdout).filter((e: {kind?: string}) => e.kind === 'token')
     const names = events.map((e: {type: string; name: string}) => `${e.type} ${e.name}`)
