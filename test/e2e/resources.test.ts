@@ -215,6 +215,11 @@ spec:
     it('a missing file, and get/rm of unknown things', async () => {
       expect(expectOneLineError(await wid(['create', '-f', join(tmp.path, 'nope.yaml')]))).toMatch(/does not exist/)
       expect(expectOneLineError(await wid(['get', 'gizmo']))).toMatch(/unknown kind "gizmo"/)
+      // names every JavaScript object inherits are unknown kinds too
+      for (const ref of ['constructor', 'constructor/x', '__proto__', 'toString/x']) {
+        const result = await wid(['get', ref])
+        expect([result.code, expectOneLineError(result)]).toEqual([2, `unknown kind "${ref.split('/')[0]}" (known: workload_identity, role, bot, user, token, integration)`])
+      }
       expect(expectOneLineError(await wid(['get', 'role/nope']))).toMatch(/role 'nope' not found/)
       expect(expectOneLineError(await wid(['rm', 'role']))).toMatch(/must name a resource/)
       expect(expectOneLineError(await wid(['rm', 'role/example-workload-identity-issuer']))).toMatch(/is used by bot "my-bot"/)
