@@ -176,7 +176,11 @@ spec:
       ],
       ['a C1 control in a label key', 'kind: role\nversion: v7\nmetadata:\n  name: fresh\n  labels: {"a\u009bb": x}\nspec: {}\n', /^bad\.yaml:5:12: metadata\.labels: a key contains a control character \(U\+009B\)$/],
       ['a second document that is bad', `${WORKLOAD_IDENTITY.replace('example-workload-identity', 'fresh')}---\nkind: role\n`, /^bad\.yaml:\d+:\d+: version: missing required field/],
-      ['a user named like a bot\'s user', 'kind: user\nversion: v2\nmetadata: {name: bot-deployer}\nspec: {roles: []}\n', /^bad\.yaml:3:18: metadata\.name: names starting with "bot-" are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates\); choose another name$/],
+      [
+        'a user named like a bot\'s user, in another case',
+        'kind: user\nversion: v2\nmetadata: {name: BOT-deployer}\nspec: {roles: []}\n',
+        /^bad\.yaml:3:18: metadata\.name: names starting with "bot-", in any case, are reserved for bots \(the bot NAME is user\.name "bot-NAME" in roles and templates, and DNS names ignore case\); choose another name$/,
+      ],
       ['an empty input', '\n---\n', /^no resources found, empty input\?$/],
       ['a YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\n${'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(',')}]`).join('\n')}\n`, /^bad\.yaml:\d+:\d+: excessive alias count/],
     ]
@@ -207,8 +211,13 @@ spec:
 
     it('wid users add with a name reserved for bots', async () => {
       const before = await snapshot()
-      const result = await wid(['users', 'add', 'bot-deployer'])
-      expect([result.code, expectOneLineError(result)]).toEqual([2, 'metadata.name: names starting with "bot-" are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates); choose another name'])
+      for (const name of ['bot-deployer', 'BOT-ci']) {
+        const result = await wid(['users', 'add', name])
+        expect([result.code, expectOneLineError(result)]).toEqual([
+          2,
+          'metadata.name: names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',
+        ])
+      }
       expect(await snapshot()).toBe(before)
     })
 
