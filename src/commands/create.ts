@@ -9,7 +9,7 @@ export default class Create extends WidCommand {
   }
   static override description = `Reads one or more YAML or JSON documents (separated by ---) and creates each resource in order. Kinds: workload_identity (v1), role (v6, v7), bot (v1), user (v2), token (v2), integration (v1, sub_kind aws-oidc).
 The whole stream is checked first (schema, unknown fields, SPIFFE paths, templates, rules, ARNs); a problem is reported at file:line:col and nothing is applied. Then resources are created in order, stopping at the first failure. A resource that exists already is refused unless --force, which replaces it.
-A user or bot (on a server) writes only the workload identities its roles' workload_identity_labels match, before and after the change, with SPIFFE IDs and DNS SANs its roles' allow.spiffe entries cover and a maximum_ttl of at most 24h; the local admin is not limited (see "Delegating to a team" in the README).`
+A user or bot (on a server) writes only the workload identities that the workload_identity_labels of a role allowing the write (create or update on workload_identity) match, before and after the change, with SPIFFE IDs and DNS SANs the allow.spiffe entries of such a role cover and a maximum_ttl of at most 24h; the local admin is not limited (see "Delegating to a team" in the README).`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> create -f workload-identity.yaml',

@@ -7,12 +7,13 @@ export default class Get extends WidCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.'}),
   }
-  static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id. A user or bot (on a server) sees only the workload identities its roles' workload_identity_labels match.`
+  static override description = `Prints one resource (KIND/NAME) or every resource of a kind (KIND). YAML output applies again unchanged with wid create -f; JSON is an object for one resource and a list for a kind; text is a table. Secrets are never shown: users appear without their credentials and join tokens by their id; token/ID takes that id (or 8 or more of its first hex digits) or the token itself. A user or bot (on a server) sees only the workload identities its roles' workload_identity_labels match.`
   static override examples = [
     '<%= config.bin %> get workload_identity/example-workload-identity',
     '<%= config.bin %> get role --format text',
     '<%= config.bin %> get bot/my-bot --format json',
     '<%= config.bin %> get workload_identity --as user/tara',
+    '<%= config.bin %> get token/3f9a61c2',
   ]
   static override flags = {
     as: as('read'),

@@ -4,9 +4,9 @@ import {as} from '../flags.js'
 
 export default class Rm extends WidCommand {
   static override args = {
-    ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to delete (tokens by id or by the token itself).', required: true}),
+    ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to delete (a token by its id, 8 or more of its first hex digits, or the token itself).', required: true}),
   }
-  static override description = 'Deletes one resource. A role that a user or bot still holds is refused; deleting a bot also deletes its join tokens. A user or bot (on a server) deletes only the workload identities the workload_identity_labels of its roles match.'
+  static override description = 'Deletes one resource. A role that a user or bot still holds is refused; deleting a bot also deletes its join tokens. A user or bot (on a server) deletes only the workload identities that the workload_identity_labels of a role allowing delete on workload_identity match.'
   static override examples = [
     '<%= config.bin %> rm workload_identity/example-workload-identity',
     '<%= config.bin %> rm role/old-role',

@@ -29,6 +29,8 @@ describe('delegating workload identities to a team', () => {
   const admin = widIn(serverHome)
   const taraHome = join(tmp.path, 'tara')
   const tara = widIn(taraHome)
+  const annHome = join(tmp.path, 'ann')
+  const ann = widIn(annHome)
   const example = readmeExample()
   let server: WidServer
 
@@ -50,6 +52,8 @@ describe('delegating workload identities to a team', () => {
       workloadIdentity('team-b-api', 'b', 'id: /svc/team-b/api'),
       workloadIdentity('break-glass', 'a', 'id: /svc/break-glass/team-a'),
       'kind: role\nversion: v7\nmetadata: {name: no-break-glass}\nspec:\n  deny:\n    spiffe: [{path: /svc/break-glass/*}]\n',
+      // team b's issuer role: it reads team b's identities and issues team b's IDs by path
+      'kind: role\nversion: v7\nmetadata: {name: team-b-issuer}\nspec:\n  allow:\n    workload_identity_labels: {team: [b]}\n    rules: [{resources: [workload_identity], verbs: [list, read]}]\n    spiffe: [{path: /svc/team-b/*}]\n',
     ].join('---\n')
     const created = await admin(['create', '-f', '-'], {input: setup})
     expect(created.code, created.stderr).toBe(0)
@@ -58,6 +62,10 @@ describe('delegating workload identities to a team', () => {
     const pin = JSON.parse((await admin(['status', '--json'])).stdout).hostCaPins[0]
     const login = await tara(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'tara', '--invite-file', inviteFile(tmp.path, invite), '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
     expect(login.code, login.stderr).toBe(0)
+    // ann administers team a and issues for team b
+    const annInvite = (await admin(['users', 'add', 'ann', '--roles', 'team-a-admin,team-b-issuer'])).stdout.trim()
+    const annLogin = await ann(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'ann', '--invite', annInvite, '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
+    expect(annLogin.code, annLogin.stderr).toBe(0)
   })
   afterAll(async () => {
     await server?.stop()
@@ -108,6 +116,25 @@ describe('delegating workload identities to a team', () => {
     expect(teamB).toMatchObject({metadata: {labels: {team: 'b'}}, spec: {spiffe: {id: '/svc/team-b/api'}}})
   })
 
+  it('lets a read-only role widen only what its holder reads: ann, team a\'s admin and team b\'s issuer, cannot write team b\'s identity', async () => {
+    // When ann overwrites team b's identity with an ID of her team, or deletes it
+    const hijack = workloadIdentity('team-b-api', 'a', 'id: /svc/team-a/hijacked')
+    const because = 'only role "team-b-issuer" has workload_identity_labels matching its current labels {team: b}, and it does not allow update on workload_identity'
+    expect(denied(await ann(['create', '--force', '-f', '-'], {input: hijack}))).toBe(`stdin:1:1: auth: user "ann" may not update workload_identity "team-b-api": ${because} (nothing was applied)`)
+    expect(denied(await ann(['rm', 'workload_identity/team-b-api']))).toBe(
+      'auth: user "ann" may not delete workload_identity "team-b-api": only role "team-b-issuer" has workload_identity_labels matching its labels {team: b}, and it does not allow delete on workload_identity',
+    )
+    // Then both are refused, and team b's identity is untouched; she still reads it
+    const teamB = JSON.parse((await ann(['get', 'workload_identity/team-b-api', '--format', 'json'])).stdout)
+    expect(teamB).toMatchObject({metadata: {labels: {team: 'b'}}, spec: {spiffe: {id: '/svc/team-b/api'}}})
+    // When she defines team b's ID, which she may issue by path, in an identity labelled team: a
+    const borrowed = await ann(['create', '-f', '-'], {input: workloadIdentity('borrowed', 'a', 'id: /svc/team-b/db')})
+    // Then it is refused: only the entries of the role that lets her write it count
+    expect(denied(borrowed)).toBe(
+      'stdin:1:1: auth: user "ann" may not set spec.spiffe.id "/svc/team-b/db" on workload_identity "borrowed": no allow.spiffe entry of a role that lets it create this identity covers it (team-a-admin allows /svc/team-a/*; role "team-b-issuer" allows /svc/team-b/*, which does not count here: it does not let it create this identity) (nothing was applied)',
+    )
+  })
+
   it.each([
     ['/svc/prod-db', 'it'],
     ['/svc/team-b/api', 'it'],
@@ -117,7 +144,7 @@ describe('delegating workload identities to a team', () => {
     const result = await taraCreates(workloadIdentity('claim', 'a', `id: "${id}"`))
     // Then it is refused naming the field, the value and her entitlement
     expect(denied(result)).toBe(
-      `stdin:1:1: auth: user "tara" may not set spec.spiffe.id "${id}" on workload_identity "claim": no allow.spiffe entry of its roles covers ${what} (team-a-admin allows /svc/team-a/*) (nothing was applied)`,
+      `stdin:1:1: auth: user "tara" may not set spec.spiffe.id "${id}" on workload_identity "claim": no allow.spiffe entry of a role that lets it create this identity covers ${what} (team-a-admin allows /svc/team-a/*) (nothing was applied)`,
     )
   })
 

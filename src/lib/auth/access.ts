@@ -2,21 +2,27 @@
  * Role-based access decisions (DESIGN §4): verbs on kinds through `rules`, workload
  * identities through `workload_identity_labels` (to use them, and the scope of every read
  * and write of them), SPIFFE IDs through `spiffe[]` (issuance by path, the IDs a writer may
- * define, see spiffe-fence.ts). A matching deny always beats any allow.
+ * define, see spiffe-fence.ts). A matching deny always beats any allow. Reads see the union
+ * of the roles' label scopes; a write counts only the roles that themselves allow its verb
+ * on workload_identity, so a read-only role never widens what its holder may write.
  */
 import {BlockList, isIP} from 'node:net'
 import {WidError, badInput} from '../errors.js'
 import type {LabelValues, Role, RoleConditions, RuleResource, Verb, WorkloadIdentity} from '../resources/types.js'
-import {compileRegex, isRegexPattern, matchDnsSan, matchSpiffePath} from './patterns.js'
+import {rolePatternProblems} from '../resources/role-patterns.js'
+import {isRegexPattern, matchDnsSan, matchRegex, matchSpiffePath, type Side} from './patterns.js'
 import {fenceRefusal} from './spiffe-fence.js'
 
 const quote = (value: string): string => JSON.stringify(value)
 const toList = (values: LabelValues): string[] => (typeof values === 'string' ? [values] : values)
 
-/** `*` matches anything, `^...$` is a regular expression (an invalid one matches nothing), anything else is exact. */
-export function matchLabelValue(pattern: string, value: string): boolean {
+/**
+ * `*` matches anything, `^...$` is a regular expression (one that may not be run matches
+ * nothing on the allow side, anything on the deny side), anything else is exact.
+ */
+export function matchLabelValue(pattern: string, value: string, side: Side = 'allow'): boolean {
   if (pattern === '*') return true
-  if (isRegexPattern(pattern)) return compileRegex(pattern)?.test(value) ?? false
+  if (isRegexPattern(pattern)) return matchRegex(pattern, value, side)
   return pattern === value
 }
 
@@ -24,13 +30,13 @@ export function matchLabelValue(pattern: string, value: string): boolean {
  * Every key of the selector must match (a label present whose value matches one of the
  * key's patterns); `{'*': '*'}` matches every resource. An empty selector matches nothing.
  */
-export function matchLabels(selector: Record<string, LabelValues> | undefined, labels: Record<string, string> | undefined): boolean {
+export function matchLabels(selector: Record<string, LabelValues> | undefined, labels: Record<string, string> | undefined, side: Side = 'allow'): boolean {
   const entries = Object.entries(selector ?? {})
   return (
     entries.length > 0 &&
     entries.every(([key, values]) => {
       if (key === '*') return toList(values).includes('*')
-      return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!))
+      return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!, side))
     })
   )
 }
@@ -41,10 +47,10 @@ export function checkLabelSelector(selector: Record<string, LabelValues>, field:
     if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
     if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
     if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
-    const invalid = patterns.find((pattern) => isRegexPattern(pattern) && !compileRegex(pattern))
-    if (invalid !== undefined) throw badInput(`auth: ${field}.${key}: invalid regular expression ${quote(invalid)}`)
   }
 }
+
+export type WriteVerb = 'create' | 'update' | 'delete'
 
 function grants(conditions: RoleConditions | undefined, kind: RuleResource, verb: Verb): boolean {
   return (conditions?.rules ?? []).some(
@@ -79,11 +85,29 @@ function formatLabels(labels: Record<string, string> | undefined): string {
 export class AccessChecker {
   private readonly subject: string
   private readonly roles: Role[]
+  /** Why some of the roles' regular expressions are not run (stored before wid refused them), for refusals that patterns decide. */
+  private readonly unusable: string
 
-  /** `subject` names the caller in messages, e.g. `user "alice"` or `bot "my-bot"`. */
+  /**
+   * `subject` names the caller in messages, e.g. `user "alice"` or `bot "my-bot"`. The roles
+   * are checked as they are loaded: a `^regex$` that is invalid or could backtrack
+   * catastrophically is never run, and each refusal a pattern decides names it.
+   */
   constructor(subject: string, roles: Role[]) {
     this.subject = subject
     this.roles = roles
+    this.unusable = roles
+      .flatMap((role) =>
+        rolePatternProblems(role).map(
+          ({field, side, problem}) => `; role ${quote(role.metadata.name)} ${field}: ${problem}, so it matches ${side === 'deny' ? 'everything' : 'nothing'} until the role is fixed`,
+        ),
+      )
+      .join('')
+  }
+
+  /** A refusal that patterns decided, with why any of the roles' patterns were not run. */
+  private patternRefusal(message: string): WidError {
+    return new WidError('access_denied', message + this.unusable)
   }
 
   /** The first of `verbs` the roles refuse on `kind`, with the role that denies it if one does. */
@@ -116,52 +140,69 @@ export class AccessChecker {
         `no role allows ${refused.verb} on workload_identity (add a role with allow.rules: [{resources: [workload_identity], verbs: [${verbs.join(', ')}]}])`,
       )
     }
-    const outside = this.labelRefusal(identity)
-    return outside === undefined ? {allowed: true} : refuse(outside)
+    const outside = this.labelRefusal(identity, 'read')
+    return outside === undefined ? {allowed: true} : refuse(outside + this.unusable)
+  }
+
+  /** The roles whose allow.workload_identity_labels match the identity's labels. */
+  private scopeRoles(identity: WorkloadIdentity): Role[] {
+    return this.roles.filter((role) => matchLabels(role.spec.allow?.workload_identity_labels, identity.metadata.labels))
+  }
+
+  /** The roles that let their holder write the identity: they allow `verb` on workload_identity and their labels match. */
+  private writerRoles(identity: WorkloadIdentity, verb: WriteVerb): Role[] {
+    return this.scopeRoles(identity).filter((role) => grants(role.spec.allow, 'workload_identity', verb))
   }
 
   /**
-   * Why the identity's labels lie outside the roles' scope (some allow.workload_identity_labels
-   * match, no deny ones do), or undefined. `which` says which labels of a change they are.
+   * Why the identity's labels lie outside the scope of `verb` (no deny.workload_identity_labels
+   * of any role may match; to read, some role's allow ones must; to write, those of a role that
+   * itself allows the verb on workload_identity), or undefined. `which` says which labels of a
+   * change they are.
    */
-  private labelRefusal(identity: WorkloadIdentity, which?: 'current' | 'new'): string | undefined {
+  private labelRefusal(identity: WorkloadIdentity, verb: 'read' | WriteVerb, which?: 'current' | 'new'): string | undefined {
     const labels = formatLabels(identity.metadata.labels)
-    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels))
+    const denying = this.roles.find((role) => matchLabels(role.spec.deny?.workload_identity_labels, identity.metadata.labels, 'deny'))
     if (denying) return `role ${quote(denying.metadata.name)} denies it: its deny.workload_identity_labels match ${which ? `its ${which} labels ` : ''}${labels}`
-    if (!this.roles.some((role) => matchLabels(role.spec.allow?.workload_identity_labels, identity.metadata.labels))) {
-      return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
-    }
-    return undefined
+    const scope = this.scopeRoles(identity)
+    if (scope.length === 0) return `no role's workload_identity_labels match its ${which ? `${which} ` : ''}labels ${labels}`
+    if (verb === 'read' || this.writerRoles(identity, verb).length > 0) return undefined
+    const names = scope.map((role) => quote(role.metadata.name)).join(', ')
+    const [they, have, doNot] = scope.length === 1 ? ['role', 'has', 'it does not'] : ['roles', 'have', 'they do not']
+    return `only ${they} ${names} ${have} workload_identity_labels matching its ${which ? `${which} ` : ''}labels ${labels}, and ${doNot} allow ${verb} on workload_identity`
   }
 
   /** Whether a read or list shows the identity: its labels lie in the roles' scope. */
   inWorkloadIdentityScope(identity: WorkloadIdentity): boolean {
-    return this.labelRefusal(identity) === undefined
+    return this.labelRefusal(identity, 'read') === undefined
   }
 
   /**
    * Reading one identity, and each side of a write (the labels before an update or delete,
-   * after a create or update), must lie in the roles' label scope.
+   * after a create or update), must lie in the scope of the action (see labelRefusal).
    */
-  checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | 'create' | 'update' | 'delete', which?: 'current' | 'new'): void {
-    const outside = this.labelRefusal(identity, which)
-    if (outside !== undefined) throw new WidError('access_denied', `auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
+  checkWorkloadIdentityScope(identity: WorkloadIdentity, action: 'read' | WriteVerb, which?: 'current' | 'new'): void {
+    const outside = this.labelRefusal(identity, action, which)
+    if (outside !== undefined) throw this.patternRefusal(`auth: ${this.subject} may not ${action} workload_identity ${quote(identity.metadata.name)}: ${outside}`)
   }
 
-  /** A created or updated identity defines only SPIFFE IDs, SANs and TTLs its writer is entitled to. */
-  checkWorkloadIdentitySpec(identity: WorkloadIdentity): void {
-    const refused = fenceRefusal(this.roles, identity)
+  /**
+   * A created or updated identity defines only SPIFFE IDs, SANs and TTLs its writer is
+   * entitled to by the roles that let it write this identity (any role's deny still counts).
+   */
+  checkWorkloadIdentitySpec(identity: WorkloadIdentity, verb: 'create' | 'update'): void {
+    const refused = fenceRefusal({writers: this.writerRoles(identity, verb), all: this.roles, verb}, identity)
     if (!refused) return
     const value = refused.value === undefined ? '' : ` ${quote(refused.value)}`
-    throw new WidError('access_denied', `auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)
+    throw this.patternRefusal(`auth: ${this.subject} may not set ${refused.field}${value} on workload_identity ${quote(identity.metadata.name)}: ${refused.why}`)
   }
 
   /** Every SVID, by path or from a workload identity: a deny.spiffe path matching its ID refuses it. */
   checkSpiffeDeny(path: string, workloadIdentity?: string): void {
-    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path)))
+    const denying = this.roles.find((role) => role.spec.deny?.spiffe?.some((entry) => matchSpiffePath(entry.path, path, 'deny')))
     if (!denying) return
     const from = workloadIdentity === undefined ? '' : ` from workload identity ${quote(workloadIdentity)}`
-    throw new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}${from}: denied by role ${quote(denying.metadata.name)}`)
+    throw this.patternRefusal(`auth: ${this.subject} may not issue spiffe path ${path}${from}: denied by role ${quote(denying.metadata.name)}`)
   }
 
   checkWorkloadIdentity(identity: WorkloadIdentity, verbs: Verb[]): void {
@@ -175,7 +216,7 @@ export class AccessChecker {
    */
   checkSpiffePath(path: string, dnsSans: string[], ipSans: string[]): void {
     this.checkSpiffeDeny(path)
-    const refuse = (why: string) => new WidError('access_denied', `auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
+    const refuse = (why: string) => this.patternRefusal(`auth: ${this.subject} may not issue spiffe path ${path}: ${why}`)
     const entries = this.roles.flatMap((role) => (role.spec.allow?.spiffe ?? []).filter((entry) => matchSpiffePath(entry.path, path)))
     if (entries.length === 0) throw refuse(`no role allows it (add a role with allow.spiffe: [{path: ${path}}])`)
     if (entries.some((entry) => dnsSans.every((san) => allowsDnsSan(entry, san)) && ipSans.every((ip) => allowsIpSan(entry, ip)))) return

@@ -7,7 +7,7 @@ import {createHash, randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
-import type {Bot, Kind, Resource, Role, Token, User, UserStatus, Verb, WorkloadIdentity} from '../resources/types.js'
+import {MIN_TOKEN_LENGTH, type Bot, type Kind, type Resource, type Role, type Token, type User, type UserStatus, type Verb, type WorkloadIdentity} from '../resources/types.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
@@ -22,11 +22,14 @@ export function resourceLabel(kind: Kind, name: string): string {
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 export const newSecret = (): string => randomBytes(16).toString('hex')
+/** How long a token id is, and the shortest prefix of one that names a token. */
+const TOKEN_ID_DIGITS = 16
+const MIN_TOKEN_ID_DIGITS = 8
 /**
  * How a stored resource is named to people and in the audit log: a token (stored under the
  * hash of its secret) by its id, the hash's first 16 hex digits; everything else by its name.
  */
-export const shownName = (kind: Kind, storedName: string): string => (kind === 'token' ? storedName.slice(0, 16) : storedName)
+export const shownName = (kind: Kind, storedName: string): string => (kind === 'token' ? storedName.slice(0, TOKEN_ID_DIGITS) : storedName)
 /** The id a token is shown, listed, audited and removed by. */
 export const tokenId = (token: Token): string => shownName('token', token.metadata.name)
 
@@ -47,15 +50,17 @@ function requireVerbs(principal: Principal, kind: Kind, verbs: Verb[]): void {
 
 /**
  * A workload identity written by a user or bot under access control: its labels before the
- * change (unless it is a create, which must find nothing) and after it lie in the writer's
- * label scope, and what it defines within the writer's SPIFFE entitlements.
+ * change (unless it is a create, which must find nothing) and after it lie in the label
+ * scope of roles that allow the write, and what it defines within the SPIFFE entitlements
+ * of the roles that allow writing it.
  */
 function checkDelegatedWrite(principal: Principal, before: WorkloadIdentity | undefined, after: WorkloadIdentity): void {
   const access = principal.access
   if (!access) return
-  if (before) access.checkWorkloadIdentityScope(before, 'update', 'current')
-  access.checkWorkloadIdentityScope(after, before ? 'update' : 'create', before ? 'new' : undefined)
-  access.checkWorkloadIdentitySpec(after)
+  const verb = before ? 'update' : 'create'
+  if (before) access.checkWorkloadIdentityScope(before, verb, 'current')
+  access.checkWorkloadIdentityScope(after, verb, before ? 'new' : undefined)
+  access.checkWorkloadIdentitySpec(after, verb)
 }
 
 /** A listing shows a user or bot only the workload identities in its label scope. */
@@ -145,10 +150,12 @@ export async function applyResource(ctx: AdminContext, principal: Principal, inp
   return action
 }
 
-export async function readResource(ctx: AdminContext, principal: Principal, kind: Kind, name: string): Promise<Resource> {
+/** Reads one resource (a token by its id or its secret, as deleteResource takes it). */
+export async function readResource(ctx: AdminContext, principal: Principal, kind: Kind, nameOrId: string): Promise<Resource> {
   requireVerbs(principal, kind, ['read'])
+  const name = kind === 'token' ? await resolveTokenName(ctx, nameOrId) : nameOrId
   const resource = await getResource(ctx.backend, kind, name)
-  if (!resource) throw new WidError('not_found', `${resourceLabel(kind, name)} not found`)
+  if (!resource) throw new WidError('not_found', `${resourceLabel(kind, shownName(kind, name))} not found`)
   if (resource.kind === 'workload_identity') principal.access?.checkWorkloadIdentityScope(resource, 'read')
   return publicView(resource)
 }
@@ -158,13 +165,26 @@ export async function listResourcesOf(ctx: AdminContext, principal: Principal, k
   return (await listResources(ctx.backend, kind)).filter((resource) => inScope(principal, resource)).map(publicView)
 }
 
-/** Tokens are removed by their id (a prefix of at least 8 hex digits) or by the secret itself. */
+/**
+ * Tokens are read and removed by their id (or a prefix of it of at least 8 hex digits) or by
+ * the token itself. A message shows what was given only when it is shorter than any token:
+ * anything else may be one (a removed token, or a mistyped one), and is named by the id it
+ * would have.
+ */
 async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<string> {
   const byHash = await getResource<Token>(ctx.backend, 'token', hashSecret(idOrSecret))
   if (byHash) return byHash.metadata.name
-  if (!/^[0-9a-f]{8,64}$/.test(idOrSecret)) throw new WidError('not_found', `token "${idOrSecret}" not found`)
+  const hex = /^[0-9a-f]+$/.test(idOrSecret)
+  if (hex && idOrSecret.length < MIN_TOKEN_ID_DIGITS) {
+    throw new WidError('bad_input', `token id "${idOrSecret}" is too short: ids are at least ${MIN_TOKEN_ID_DIGITS} hex digits (wid tokens ls shows them)`)
+  }
+  const notFound = () =>
+    idOrSecret.length < MIN_TOKEN_LENGTH
+      ? new WidError('not_found', `token "${idOrSecret}" not found`)
+      : new WidError('not_found', `token not found (if what was given is a token, its id would be ${hashSecret(idOrSecret).slice(0, TOKEN_ID_DIGITS)})`)
+  if (!hex || idOrSecret.length > TOKEN_ID_DIGITS) throw notFound()
   const matches = (await listResources<Token>(ctx.backend, 'token')).filter((t) => t.metadata.name.startsWith(idOrSecret))
-  if (matches.length === 0) throw new WidError('not_found', `token "${idOrSecret}" not found`)
+  if (matches.length === 0) throw notFound()
   if (matches.length > 1) throw new WidError('bad_input', `token id "${idOrSecret}" is ambiguous; give more digits`)
   return matches[0]!.metadata.name
 }

@@ -54,7 +54,10 @@ function actorOf(caller: Caller): {actor: string; as?: string} {
   return caller.kind !== 'admin' && caller.rehearsedBy !== undefined ? {actor: `admin:${caller.rehearsedBy}`, as: self} : {actor: self}
 }
 
-/** Teleport names a bot's user `bot-<name>`; templates see that as user.name. So no user may be named so (schemas/user.v2.json). */
+/**
+ * Teleport names a bot's user `bot-<name>`; templates see that as user.name. So no user may be
+ * named so, in any case: rendered DNS SANs are lower case (schemas/user.v2.json).
+ */
 const BOT_USER_PREFIX = 'bot-'
 export const botUserName = (bot: string): string => `${BOT_USER_PREFIX}${bot}`
 
@@ -89,12 +92,12 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
   if (caller.kind === 'user') {
     const user = await getResource<User>(backend, 'user', caller.name)
     if (!user) throw new WidError('access_denied', `auth: user "${caller.name}" does not exist`)
-    if (caller.name.startsWith(BOT_USER_PREFIX)) {
-      // Stored before such names were reserved: in rules and templates it would pass for the bot.
+    if (caller.name.toLowerCase().startsWith(BOT_USER_PREFIX)) {
+      // Stored before such names were reserved: in rules and templates (and DNS SANs) it would pass for the bot.
       const bot = caller.name.slice(BOT_USER_PREFIX.length)
       throw new WidError(
         'access_denied',
-        `auth: user "${caller.name}" is refused: user names starting with "${BOT_USER_PREFIX}" are reserved for bots, and the bot "${bot}" is user.name "${caller.name}"; remove the user (wid users rm ${caller.name}) and add it under another name`,
+        `auth: user "${caller.name}" is refused: user names starting with "${BOT_USER_PREFIX}", in any case, are reserved for bots, and the bot "${bot}" is user.name "${botUserName(bot)}"; remove the user (wid users rm ${caller.name}) and add it under another name`,
       )
     }
     if (caller.loginId !== undefined && caller.loginId !== (user.status?.login_id ?? '')) {

@@ -7,6 +7,13 @@
  * match a `deny.spiffe` path, and `maximum_ttl` stays within the cap of issuance by path.
  * A template stands for any text in place of each `{{ expr }}` (see globs.ts). The local
  * admin is never fenced.
+ *
+ * Only the allow entries of the roles that let the writer write this identity count (they
+ * allow the verb on workload_identity and their labels match its labels). Any role may
+ * grant issuance by path, and an identity is used by everyone its labels reach: counting
+ * every role's entries would let a holder of a team's writer role and of another role
+ * (an issuer role for team b's IDs, a break-glass role) hand those IDs to everyone who
+ * uses the team's identities. Deny entries count from every role.
  */
 import {formatDuration, parseDuration} from '../duration.js'
 import type {Role, RoleConditions, WorkloadIdentity} from '../resources/types.js'
@@ -57,19 +64,26 @@ function denial({role, entry}: Entry, id: Shape): string | undefined {
     if (id.templated) {
       return `role ${quote(role)} denies spiffe path ${entry.path}, and no check can prove that a templated id never renders into a ^regex$ (use a static id, or write the deny entry as a glob)`
     }
-    return matchSpiffePath(entry.path, id.text) ? `role ${quote(role)} denies it (deny.spiffe path ${entry.path})` : undefined
+    return matchSpiffePath(entry.path, id.text, 'deny') ? `role ${quote(role)} denies it (deny.spiffe path ${entry.path})` : undefined
   }
   if (!globsOverlap(parseGlob(entry.path), id.glob)) return undefined
   return `role ${quote(role)} denies ${id.templated ? 'some of its renderings' : 'it'} (deny.spiffe path ${entry.path})`
 }
 
-function describeAllowed(allowed: Entry[], templated: boolean): string {
-  if (allowed.length === 0) return 'its roles allow no SPIFFE IDs: add allow.spiffe: [{path: ...}] to one'
-  const byRole = new Map<string, string[]>()
-  for (const {role, entry} of allowed) byRole.set(role, [...(byRole.get(role) ?? []), entry.path])
-  const described = [...byRole].map(([role, paths]) => `${role} allows ${paths.join(', ')}`).join('; ')
-  const regexNote = templated && allowed.some(({entry}) => isRegexPattern(entry.path)) ? '; a ^regex$ path cannot cover a templated id: write the entry as a glob' : ''
-  return described + regexNote
+/** The writer roles' entries, then the other roles' entries that would have covered the id but do not count for this write. */
+function describeAllowed(roles: FenceRoles, allowed: Entry[], id: Shape): string {
+  const described = roles.writers.map((role) => {
+    const paths = allowed.filter((entry) => entry.role === role.metadata.name).map(({entry}) => entry.path)
+    return paths.length === 0 ? `${role.metadata.name} allows no SPIFFE IDs: add allow.spiffe: [{path: ...}] to it` : `${role.metadata.name} allows ${paths.join(', ')}`
+  })
+  if (described.length === 0) described.push(`no role lets it ${roles.verb} this identity`)
+  const regexNote = id.templated && allowed.some(({entry}) => isRegexPattern(entry.path)) ? '; a ^regex$ path cannot cover a templated id: write the entry as a glob' : ''
+  const others = entriesOf(
+    roles.all.filter((role) => !roles.writers.includes(role)),
+    'allow',
+  ).filter(({entry}) => covers(entry.path, id))
+  const otherNote = others.map(({role, entry}) => `; role ${quote(role)} allows ${entry.path}, which does not count here: it does not let it ${roles.verb} this identity`)
+  return described.join('; ') + regexNote + otherNote.join('')
 }
 
 function describeSans(covering: Entry[]): string {
@@ -80,8 +94,15 @@ function describeSans(covering: Entry[]): string {
 
 const allowsSan = ({entry}: Entry, san: Shape): boolean => (entry.dns_sans ?? []).some((pattern) => globContains(parseGlob(pattern.toLowerCase()), san.glob))
 
-/** The first thing in `identity` that the `roles` do not entitle their holder to define, or undefined. */
-export function fenceRefusal(roles: Role[], identity: WorkloadIdentity): FenceRefusal | undefined {
+/** The caller's roles; `writers` are those that let it make this write (`verb`) of this identity. */
+export interface FenceRoles {
+  writers: Role[]
+  all: Role[]
+  verb: 'create' | 'update'
+}
+
+/** The first thing in `identity` that the roles do not entitle their holder to define, or undefined. */
+export function fenceRefusal(roles: FenceRoles, identity: WorkloadIdentity): FenceRefusal | undefined {
   const {spiffe} = identity.spec
   const ttl = spiffe.x509?.maximum_ttl
   if (ttl !== undefined && parseDuration(ttl) > MAX_SVID_TTL_SECONDS) {
@@ -92,15 +113,16 @@ export function fenceRefusal(roles: Role[], identity: WorkloadIdentity): FenceRe
     }
   }
   const id = shapeOf(spiffe.id, 'spec.spiffe.id')
-  for (const entry of entriesOf(roles, 'deny')) {
+  for (const entry of entriesOf(roles.all, 'deny')) {
     const why = denial(entry, id)
     if (why !== undefined) return {field: 'spec.spiffe.id', value: spiffe.id, why}
   }
-  const allowed = entriesOf(roles, 'allow')
+  const allowed = entriesOf(roles.writers, 'allow')
   const covering = allowed.filter(({entry}) => covers(entry.path, id))
   if (covering.length === 0) {
     const what = id.templated ? 'every rendering of it' : 'it'
-    return {field: 'spec.spiffe.id', value: spiffe.id, why: `no allow.spiffe entry of its roles covers ${what} (${describeAllowed(allowed, id.templated)})`}
+    const why = `no allow.spiffe entry of a role that lets it ${roles.verb} this identity covers ${what} (${describeAllowed(roles, allowed, id)})`
+    return {field: 'spec.spiffe.id', value: spiffe.id, why}
   }
   const sans = (spiffe.x509?.dns_sans ?? []).map((san, i) => {
     const field = `spec.spiffe.x509.dns_sans[${i}]`

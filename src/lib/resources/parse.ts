@@ -5,13 +5,14 @@
  */
 import {isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node} from 'yaml'
 import {WidError} from '../errors.js'
+import type {FieldPath} from './field-path.js'
+
+export {formatPath, type FieldPath} from './field-path.js'
 
 /** Largest stream `wid create` reads; anything bigger is refused before parsing. */
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024
 /** Alias expansions allowed per document (YAML "billion laughs" protection). */
 const MAX_ALIAS_COUNT = 100
-
-export type FieldPath = (string | number)[]
 
 export interface SourceDocument {
   source: string
@@ -20,11 +21,6 @@ export interface SourceDocument {
   value: unknown
   /** `file:line:col` of the field at `path` (of its key when `key` is set), or of the nearest parent that exists. */
   locate(path: FieldPath, key?: boolean): string
-}
-
-/** `spec.rules.allow[0].conditions[1]` */
-export function formatPath(path: FieldPath): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
 }
 
 export class FieldError extends WidError {

@@ -1,5 +1,4 @@
 /** `KIND[/NAME]` references on the command line, label selectors, and `--as` identities. */
-import type {UserOrBot} from '../auth/principal.js'
 import {badInput} from '../errors.js'
 import {KINDS, type Kind} from './types.js'
 
@@ -15,8 +14,9 @@ const ALIASES: Record<string, Kind> = {
   integrations: 'integration',
 }
 
+/** A kind or an alias of one; own properties only, so `constructor` or `__proto__` are no kinds. */
 export function parseKind(value: string): Kind {
-  const kind = (KINDS as readonly string[]).includes(value) ? (value as Kind) : ALIASES[value]
+  const kind = (KINDS as readonly string[]).includes(value) ? (value as Kind) : Object.hasOwn(ALIASES, value) ? ALIASES[value] : undefined
   if (!kind) throw badInput(`unknown kind "${value}" (known: ${KINDS.join(', ')})`)
   return kind
 }
@@ -43,14 +43,14 @@ export function parseLabelSelector(value: string, flag = '--labels'): Record<str
     const labelValue = part.slice(eq + 1).trim()
     if (!LABEL_KEY.test(key)) throw bad(`"${key}" is not a label key`)
     if (labelValue === '') throw bad(`label "${key}" has no value`)
-    if (key in labels) throw bad(`label "${key}" is given twice`)
+    if (Object.hasOwn(labels, key)) throw bad(`label "${key}" is given twice`)
     labels[key] = labelValue
   }
   return labels
 }
 
-/** `user/NAME` or `bot/NAME` */
-export function parseAs(value: string): UserOrBot {
+/** `user/NAME` or `bot/NAME` (a caller of auth/principal.ts) */
+export function parseAs(value: string): {kind: 'user' | 'bot'; name: string} {
   const match = /^(user|bot)\/([A-Za-z0-9][A-Za-z0-9._@-]*)$/.exec(value)
   if (!match) throw badInput(`invalid --as "${value}" (expected user/NAME or bot/NAME)`)
   return {kind: match[1] as 'user' | 'bot', name: match[2]!}

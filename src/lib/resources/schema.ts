@@ -33,7 +33,8 @@ const SHARED_SCHEMAS = ['common.json', 'role-conditions.json']
 const PATTERN_HINTS: Record<string, string> = {
   '^(\\d+[hms])+$': 'must be a duration such as 24h, 90m or 1h30m',
   '^[A-Za-z0-9][A-Za-z0-9._@-]*$': "must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'",
-  '^(?!bot-)': 'names starting with "bot-" are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates); choose another name',
+  '^(?![Bb][Oo][Tt]-)':
+    'names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',
 }
 
 let ajvPromise: Promise<{compile: (schema: object) => ValidateFunction}> | undefined

@@ -97,6 +97,9 @@ export type Kind = Resource['kind']
 
 export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user', 'token', 'integration']
 
+/** The shortest join token (a token's metadata.name in a document): no shorter text given for a token can be one. */
+export const MIN_TOKEN_LENGTH = 16
+
 /** What role rules grant verbs on: every kind, and the audit log. */
 export type RuleResource = Kind | 'audit'
 

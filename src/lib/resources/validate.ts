@@ -13,8 +13,9 @@ import {parseDuration} from '../duration.js'
 import {isWidError, WidError} from '../errors.js'
 import {validatePath} from '../spiffeid/index.js'
 import {FieldError, formatPath, parseResourceStream, type FieldPath, type SourceDocument} from './parse.js'
+import {rolePatternProblems} from './role-patterns.js'
 import {KIND_VERSIONS, validateSchema} from './schema.js'
-import {KINDS, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
+import {KINDS, MIN_TOKEN_LENGTH, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
 
 export const X509_MAX_TTL_CAP_SECONDS = 336 * 3600
 export const JWT_MAX_TTL_CAP_SECONDS = 24 * 3600
@@ -99,16 +100,20 @@ function checkSemantics(resource: Resource): void {
   switch (resource.kind) {
     case 'workload_identity':
       return checkWorkloadIdentity(resource)
-    case 'role':
+    case 'role': {
       checkRoleConditions(['spec', 'allow'], (resource as Role).spec.allow)
-      return checkRoleConditions(['spec', 'deny'], (resource as Role).spec.deny)
+      checkRoleConditions(['spec', 'deny'], (resource as Role).spec.deny)
+      const [unusable] = rolePatternProblems(resource as Role)
+      if (unusable) throw new FieldError(unusable.path, `${unusable.field}: ${unusable.problem}`)
+      return
+    }
     case 'integration':
       return at(['spec', 'aws_oidc', 'role_arn'], () => parseIamRoleArn(resource.spec.aws_oidc.role_arn, 'spec.aws_oidc.role_arn'))
     case 'token':
       if (resource.metadata.expires && Date.parse(resource.metadata.expires) <= Date.now()) {
         throw new FieldError(['metadata', 'expires'], 'metadata.expires: is in the past')
       }
-      if (resource.metadata.name.length < 16) throw new FieldError(['metadata', 'name'], 'metadata.name: a join token must be at least 16 characters')
+      if (resource.metadata.name.length < MIN_TOKEN_LENGTH) throw new FieldError(['metadata', 'name'], `metadata.name: a join token must be at least ${MIN_TOKEN_LENGTH} characters`)
       return
     default:
       return
@@ -162,6 +167,40 @@ function tooDeep(node: unknown, path: FieldPath = []): FieldPath | undefined {
   return undefined
 }
 
+/** Where a newline is text: the free-form description. */
+const MULTILINE_FIELDS = ['metadata.description']
+
+/**
+ * The first control character of `text`: C0 but tab (and newline where `multiline`), DEL and
+ * C1. They drive terminals (OSC, CSI) wherever a resource is shown, and a newline fakes lines.
+ */
+function controlCharacter(text: string, multiline: boolean): number | undefined {
+  for (const char of text) {
+    const code = char.codePointAt(0)!
+    if ((code < 0x20 && code !== 0x09 && !(multiline && code === 0x0a)) || (code >= 0x7f && code <= 0x9f)) return code
+  }
+  return undefined
+}
+
+const codePoint = (code: number): string => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+
+/** A string (value or key) anywhere in the document with a control character; the message never shows the string. */
+function withControlCharacter(node: unknown, path: FieldPath = []): FieldError | undefined {
+  if (typeof node === 'string') {
+    const code = controlCharacter(node, MULTILINE_FIELDS.includes(formatPath(path)))
+    return code === undefined ? undefined : new FieldError(path, `${formatPath(path)}: contains a control character (${codePoint(code)})`)
+  }
+  if (!node || typeof node !== 'object') return undefined
+  for (const [key, child] of Object.entries(node)) {
+    const at = [...path, Array.isArray(node) ? Number(key) : key]
+    const code = controlCharacter(key, false)
+    if (code !== undefined) return new FieldError(at, `${path.length ? `${formatPath(path)}: ` : ''}a key contains a control character (${codePoint(code)})`, true)
+    const found = withControlCharacter(child, at)
+    if (found) return found
+  }
+  return undefined
+}
+
 /** Kinds whose stored form has a status that wid keeps itself: one in a document is ignored, never taken. */
 const STATUS_KINDS: readonly string[] = ['user', 'token']
 
@@ -170,6 +209,8 @@ async function checkDocument(document: SourceDocument): Promise<Resource> {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new FieldError([], 'a resource must be a mapping with kind, version, metadata and spec')
   const deep = tooDeep(value)
   if (deep) throw new FieldError(deep.slice(0, 8), `${formatPath(deep.slice(0, 8))}…: nested deeper than ${MAX_NESTING} levels`)
+  const control = withControlCharacter(value)
+  if (control) throw control
   if (value.kind === undefined) throw new FieldError([], 'kind: missing required field')
   if (typeof value.kind !== 'string' || !(KINDS as readonly string[]).includes(value.kind)) {
     throw new FieldError(['kind'], `kind: unknown kind "${String(value.kind)}" (known: ${KINDS.join(', ')})`)

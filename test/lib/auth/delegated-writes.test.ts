@@ -130,7 +130,7 @@ describe('a team scoped to team: a and /svc/team-a/*', () => {
   ])('refuses the SPIFFE ID %j', async (id, what) => {
     await refused(
       auth.applyResource(tara, identity('claim', 'a', {id}), 'create'),
-      `auth: user "tara" may not set spec.spiffe.id ${JSON.stringify(id)} on workload_identity "claim": no allow.spiffe entry of its roles covers ${what} (team-a-admin allows /svc/team-a/*)`,
+      `auth: user "tara" may not set spec.spiffe.id ${JSON.stringify(id)} on workload_identity "claim": no allow.spiffe entry of a role that lets it create this identity covers ${what} (team-a-admin allows /svc/team-a/*)`,
     )
   })
 

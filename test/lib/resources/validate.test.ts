@@ -115,3 +115,68 @@ describe('resource shape limits (issue 10 item 6)', () => {
     expect(await checkResource(user)).toEqual({kind: 'user', version: 'v2', metadata: {name: 'u'}, spec: {roles: []}})
   })
 })
+
+describe('role regular expressions (review item: ReDoS)', () => {
+  it('refuses an invalid or catastrophically backtracking ^regex$ at file:line:col, in allow and deny, labels and spiffe paths', async () => {
+    // Given roles whose label values and spiffe paths are regular expressions that can backtrack catastrophically
+    const role = (conditions: string) => `kind: role\nversion: v7\nmetadata: {name: r}\nspec:\n${conditions}`
+    // When each is read, Then it is refused at the pattern, naming the field and the construct
+    expect((await rejection(readResources(role('  allow:\n    workload_identity_labels: {env: "^(a+)+$"}\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:37: spec.allow.workload_identity_labels.env: regular expression "^(a+)+$" can backtrack catastrophically (a repeated group contains a quantifier: (a+)+)',
+    )
+    expect((await rejection(readResources(role('  deny:\n    spiffe: [{path: "^/svc/(a|a)*$"}]\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:21: spec.deny.spiffe[0].path: regular expression "^/svc/(a|a)*$" can backtrack catastrophically (a repeated group has alternatives that do not each start with a different character: (a|a)*)',
+    )
+    expect((await rejection(readResources(role('  allow:\n    workload_identity_labels: {env: [prod, "^prod-($"]}\n'), 'r.yaml'))).message).toBe(
+      'r.yaml:6:44: spec.allow.workload_identity_labels.env[1]: invalid regular expression "^prod-($"',
+    )
+    // And safe ones are accepted
+    expect(await readResources(role('  allow:\n    workload_identity_labels: {env: "^prod-[a-z]+$"}\n    spiffe: [{path: "^/svc/(foo|bar)/[a-z0-9-]+$"}]\n'), 'r.yaml')).toHaveLength(1)
+  })
+
+  it('refuses the same for a role a remote client sends (checkResource)', async () => {
+    const role = {kind: 'role', version: 'v7', metadata: {name: 'r'}, spec: {allow: {spiffe: [{path: '^/svc/([a-z0-9-]+)*$'}]}}} as Resource
+    const error = await rejection(checkResource(role))
+    expect([error.code, error.message]).toEqual([
+      'bad_input',
+      'spec.allow.spiffe[0].path: regular expression "^/svc/([a-z0-9-]+)*$" can backtrack catastrophically (a repeated group contains a quantifier: ([a-z0-9-]+)*)',
+    ])
+  })
+})
+
+describe('control characters (review item: terminal escapes in stored resources)', () => {
+  const identity = (field: string) => `kind: workload_identity\nversion: v1\nmetadata:\n  name: w\n${field}spec:\n  spiffe:\n    id: /svc/w\n    x509:\n      subject_template:\n        common_name: "{{ user.name }}"\n`
+
+  it.each([
+    ['an OSC escape in a subject template', 'kind: workload_identity\nversion: v1\nmetadata: {name: w}\nspec:\n  spiffe:\n    id: /svc/w\n    x509: {subject_template: {common_name: "\\e]0;CN\\ax"}}\n', 'x.yaml:7:44: spec.spiffe.x509.subject_template.common_name: contains a control character (U+001B)'],
+    ['a C1 control (CSI) in a label value', identity('  labels: {team: "a\\u009b2J"}\n'), 'x.yaml:5:18: metadata.labels.team: contains a control character (U+009B)'],
+    ['a control character in a label key', identity('  labels: {"te\\u0007am": a}\n'), 'x.yaml:5:12: metadata.labels: a key contains a control character (U+0007)'],
+    ['DEL in a description', identity('  description: "a\\x7fb"\n'), 'x.yaml:5:16: metadata.description: contains a control character (U+007F)'],
+    ['a carriage return in a description', identity('  description: "a\\rb"\n'), 'x.yaml:5:16: metadata.description: contains a control character (U+000D)'],
+    ['a newline outside the description', identity('  labels: {team: "a\\nb"}\n'), 'x.yaml:5:18: metadata.labels.team: contains a control character (U+000A)'],
+    ['a kind that is an escape sequence', 'kind: "\\e[2J"\nversion: v1\n', 'x.yaml:1:7: kind: contains a control character (U+001B)'],
+  ])('refuses %s at file:line:col, without echoing it', async (_, text, message) => {
+    // Given a document with a control character in a string (value or key)
+    // When it is read
+    const error = await rejection(readResources(text, 'x.yaml'))
+    // Then it is bad input naming the field and the character's code point
+    expect([error.code, error.message]).toEqual(['bad_input', message])
+  })
+
+  it('accepts tabs anywhere, and newlines in metadata.description', async () => {
+    const [checked] = await readResources(identity('  description: "first line\\nsecond\\tline"\n  labels: {team: "a\\tb"}\n'), 'x.yaml')
+    expect(checked!.resource.metadata).toMatchObject({description: 'first line\nsecond\tline', labels: {team: 'a\tb'}})
+  })
+
+  it('refuses them over the API too: a client sending a resource to AuthServer', async () => {
+    // Given a cluster and a role whose description carries a C1 control, as a remote client would send it
+    const backend = new MemoryBackend()
+    await initializeCluster(backend, {clusterName: 'example.org', defaultClusterName: 'unused', now: new Date()})
+    const auth = await AuthServer.open(backend)
+    const role = {kind: 'role', version: 'v7', metadata: {name: 'r', description: 'x\u009b31mred'}, spec: {}} as Resource
+    // When it is applied, Then it is refused and nothing is stored
+    const error = await rejection(auth.applyResource(admin, role, 'create'))
+    expect([error.code, error.message]).toEqual(['bad_input', 'metadata.description: contains a control character (U+009B)'])
+    expect((await rejection(auth.getResource(admin, 'role', 'r'))).code).toBe('not_found')
+  })
+})
