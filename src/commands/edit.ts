@@ -14,7 +14,7 @@ A refused document opens again with the error at the top (as kubectl edit does);
     const {args} = await this.parse(Edit)
     const {parseKindRef} = await import('../lib/resources/refs.js')
     const {editResource} = await import('../lib/cluster/edit.js')
-    const {resourceLabel} = await import('../lib/auth/admin.js')
+    const {resourceLabel} = await import('../lib/resources/names.js')
     const {kind, name} = parseKindRef(args.ref, true)
     const cluster = await this.cluster()
     const result = await editResource(cluster, kind, name!, {

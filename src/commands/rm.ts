@@ -18,7 +18,7 @@ export default class Rm extends WidCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Rm)
     const {parseAs, parseKindRef} = await import('../lib/resources/refs.js')
-    const {resourceLabel} = await import('../lib/auth/admin.js')
+    const {resourceLabel} = await import('../lib/resources/names.js')
     const {kind, name} = parseKindRef(args.ref, true)
     const cluster = await this.cluster({as: flags.as === undefined ? undefined : parseAs(flags.as)})
     const shown = await cluster.deleteResource(kind, name!)

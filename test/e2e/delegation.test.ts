@@ -64,7 +64,7 @@ describe('delegating workload identities to a team', () => {
     expect(login.code, login.stderr).toBe(0)
     // ann administers team a and issues for team b
     const annInvite = (await admin(['users', 'add', 'ann', '--roles', 'team-a-admin,team-b-issuer'])).stdout.trim()
-    const annLogin = await ann(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'ann', '--invite', annInvite, '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
+    const annLogin = await ann(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'ann', '--invite-file', inviteFile(tmp.path, annInvite), '--ca-pin', pin, '--password-stdin'], {input: `${PASSWORD}\n`})
     expect(annLogin.code, annLogin.stderr).toBe(0)
   })
   afterAll(async () => {

@@ -10,7 +10,7 @@ export default class TokensLs extends WidCommand {
   async run() {
     await this.parse(TokensLs)
     const {toText} = await import('../../lib/resources/render.js')
-    const {tokenId} = await import('../../lib/auth/admin.js')
+    const {tokenId} = await import('../../lib/resources/names.js')
     const tokens = (await (await this.cluster()).listResources('token')) as Token[]
     if (!this.jsonEnabled()) process.stdout.write(toText('token', tokens) || 'no tokens\n')
     return tokens.map((t) => ({id: tokenId(t), bot: t.spec.bot_name, joinMethod: t.spec.join_method, expires: t.metadata.expires}))

@@ -7,7 +7,7 @@
  * on workload_identity, so a read-only role never widens what its holder may write.
  */
 import {BlockList, isIP} from 'node:net'
-import {WidError, badInput} from '../errors.js'
+import {WidError} from '../errors.js'
 import type {LabelValues, Role, RoleConditions, RuleResource, Verb, WorkloadIdentity} from '../resources/types.js'
 import {rolePatternProblems} from '../resources/role-patterns.js'
 import {isRegexPattern, matchDnsSan, matchRegex, matchSpiffePath, type Side} from './patterns.js'
@@ -39,15 +39,6 @@ export function matchLabels(selector: Record<string, LabelValues> | undefined, l
       return labels !== undefined && Object.hasOwn(labels, key) && toList(values).some((pattern) => matchLabelValue(pattern, labels[key]!, side))
     })
   )
-}
-
-export function checkLabelSelector(selector: Record<string, LabelValues>, field: string): void {
-  for (const [key, values] of Object.entries(selector)) {
-    const patterns = toList(values)
-    if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
-    if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
-    if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
-  }
 }
 
 export type WriteVerb = 'create' | 'update' | 'delete'

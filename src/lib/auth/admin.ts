@@ -8,6 +8,7 @@ import type {Backend, Condition, Operation} from '../backend/backend.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
 import {MIN_TOKEN_LENGTH, type Bot, type Kind, type Resource, type Role, type Token, type User, type UserStatus, type Verb, type WorkloadIdentity} from '../resources/types.js'
+import {resourceLabel, shownName, TOKEN_ID_DIGITS, tokenId} from '../resources/names.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
@@ -15,23 +16,11 @@ import {auditActor, type Principal} from './principal.js'
 
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
 
-/** How `wid create` reports a resource: Teleport quotes some kinds with '…' and others with "…". */
-export function resourceLabel(kind: Kind, name: string): string {
-  return kind === 'role' || kind === 'integration' ? `${kind} '${name}'` : `${kind} "${name}"`
-}
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 export const newSecret = (): string => randomBytes(16).toString('hex')
 /** How long a token id is, and the shortest prefix of one that names a token. */
-const TOKEN_ID_DIGITS = 16
 const MIN_TOKEN_ID_DIGITS = 8
-/**
- * How a stored resource is named to people and in the audit log: a token (stored under the
- * hash of its secret) by its id, the hash's first 16 hex digits; everything else by its name.
- */
-export const shownName = (kind: Kind, storedName: string): string => (kind === 'token' ? storedName.slice(0, TOKEN_ID_DIGITS) : storedName)
-/** The id a token is shown, listed, audited and removed by. */
-export const tokenId = (token: Token): string => shownName('token', token.metadata.name)
 
 export interface AdminContext {
   backend: Backend

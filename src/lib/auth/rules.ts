@@ -2,42 +2,15 @@
  * Workload identity rules (DESIGN §4): `spec.rules.allow[]` rules are OR'd, the
  * `conditions[]` of a rule AND'd; no rules at all means anyone may use the identity.
  */
-import {WidError, badInput} from '../errors.js'
+import {WidError} from '../errors.js'
+import {checkRulesAt} from '../resources/rules.js'
 import type {Condition, WorkloadIdentitySpec} from '../resources/types.js'
-import {isKnownAttribute, resolveAttribute, unknownAttribute, type Attributes, type AttributeValue} from './attributes.js'
+import {resolveAttribute, type Attributes, type AttributeValue} from './attributes.js'
 
 type Rules = WorkloadIdentitySpec['rules']
 
-const OPERATORS = ['eq', 'not_eq', 'in', 'not_in'] as const
-
 const quote = (value: string): string => JSON.stringify(value)
 const quoteAll = (values: string[]): string => `[${values.map(quote).join(', ')}]`
-
-function checkCondition(condition: Condition, where: string): void {
-  const operators = OPERATORS.filter((operator) => condition[operator] !== undefined)
-  if (operators.length !== 1) throw badInput(`auth: ${where}: exactly one of ${OPERATORS.join(', ')} is required`)
-  if (!condition.attribute) throw badInput(`auth: ${where}: attribute is required`)
-  if (!isKnownAttribute(condition.attribute)) throw badInput(`auth: ${where}: ${unknownAttribute(condition.attribute)}`)
-  const operator = operators[0]!
-  if (operator === 'eq' || operator === 'not_eq') {
-    if (typeof condition[operator]?.value !== 'string') throw badInput(`auth: ${where}: ${operator}.value is required`)
-  } else if (!Array.isArray(condition[operator]?.values) || condition[operator].values.length === 0) {
-    throw badInput(`auth: ${where}: ${operator}.values must list at least one value`)
-  }
-}
-
-function checkRulesAt(rules: Rules, where: string): void {
-  for (const [index, rule] of (rules?.allow ?? []).entries()) {
-    for (const [position, condition] of (rule.conditions ?? []).entries()) {
-      checkCondition(condition, `${where}.allow[${index}].conditions[${position}]`)
-    }
-  }
-}
-
-/** Create-time validation: every condition has one operator with its value(s) and a known attribute. */
-export function checkRules(rules: Rules): void {
-  checkRulesAt(rules, 'spec.rules')
-}
 
 /**
  * Whether a condition holds. Values compare as strings; an unset attribute compares as the

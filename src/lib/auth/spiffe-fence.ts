@@ -20,7 +20,7 @@ import type {Role, RoleConditions, WorkloadIdentity} from '../resources/types.js
 import {globContains, globsOverlap, parseGlob, type Glob} from './globs.js'
 import {MAX_SVID_TTL_SECONDS} from './issuance.js'
 import {isRegexPattern, matchSpiffePath} from './patterns.js'
-import {templateGlob} from './templates.js'
+import {templateGlob} from '../resources/templates.js'
 
 /** The field refused, its value as written (absent for a whole list), and why. */
 export interface FenceRefusal {

@@ -1,5 +1,6 @@
 /** `wid create -f`: check the whole stream, then apply it in order, stopping at the first failure. */
-import {hashSecret, resourceLabel} from '../auth/admin.js'
+import {hashSecret} from '../auth/admin.js'
+import {resourceLabel} from '../resources/names.js'
 import type {Cluster} from './cluster.js'
 import {WidError} from '../errors.js'
 import {readResources} from '../resources/validate.js'

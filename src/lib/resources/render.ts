@@ -1,5 +1,5 @@
 /** Resources for people and for round trips: YAML (re-applies with `wid create -f`), JSON, tables. */
-import {tokenId} from '../auth/admin.js'
+import {tokenId} from './names.js'
 import {renderTable} from '../output/table.js'
 import type {Bot, Integration, Kind, Resource, Role, RoleConditions, Token, User, WorkloadIdentity} from './types.js'
 

@@ -4,9 +4,10 @@
  * backtrack catastrophically (regex-safety.ts), is refused when the role is applied; one
  * stored before is never run (see AccessChecker).
  */
+import {badInput} from '../errors.js'
 import {formatPath, type FieldPath} from './field-path.js'
 import {backtrackingHazard} from './regex-safety.js'
-import type {Role} from './types.js'
+import type {LabelValues, Role} from './types.js'
 
 export const isRegexPattern = (pattern: string): boolean => pattern.length >= 2 && pattern.startsWith('^') && pattern.endsWith('$')
 
@@ -46,4 +47,14 @@ export function rolePatternProblems(role: Role): PatternProblem[] {
     conditions?.spiffe?.forEach((entry, i) => check(['spec', side, 'spiffe', i, 'path'], side, entry.path))
   }
   return problems
+}
+
+/** The grammar of a `workload_identity_labels` selector: keys, at least one value each, `*` only as `{"*": "*"}`. */
+export function checkLabelSelector(selector: Record<string, LabelValues>, field: string): void {
+  for (const [key, values] of Object.entries(selector)) {
+    const patterns = typeof values === 'string' ? [values] : values
+    if (key === '') throw badInput(`auth: ${field}: label key must not be empty`)
+    if (patterns.length === 0) throw badInput(`auth: ${field}.${key}: at least one value is required`)
+    if (key === '*' && patterns.some((pattern) => pattern !== '*')) throw badInput(`auth: ${field}: the "*" key only takes the value "*"`)
+  }
 }

@@ -6,14 +6,13 @@
  */
 import {isIP} from 'node:net'
 import {parseIamRoleArn} from '../aws/arn.js'
-import {checkLabelSelector} from '../auth/access.js'
-import {checkRules} from '../auth/rules.js'
-import {checkTemplate, isTemplated} from '../auth/templates.js'
 import {parseDuration} from '../duration.js'
 import {isWidError, WidError} from '../errors.js'
 import {validatePath} from '../spiffeid/index.js'
+import {checkRules} from './rules.js'
+import {checkTemplate, isTemplated} from './templates.js'
 import {FieldError, formatPath, parseResourceStream, type FieldPath, type SourceDocument} from './parse.js'
-import {rolePatternProblems} from './role-patterns.js'
+import {checkLabelSelector, rolePatternProblems} from './role-patterns.js'
 import {KIND_VERSIONS, validateSchema} from './schema.js'
 import {KINDS, MIN_TOKEN_LENGTH, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
 

@@ -1,7 +1,7 @@
 /** Globs whose only wildcard is `*`, and templates seen as globs (src/lib/auth/globs.ts, templateGlob). */
 import {describe, expect, it} from 'vitest'
 import {globContains, globMatches, globsOverlap, parseGlob} from '../../../src/lib/auth/globs.js'
-import {templateGlob} from '../../../src/lib/auth/templates.js'
+import {templateGlob} from '../../../src/lib/resources/templates.js'
 
 /** A role pattern is a glob; a workload identity's field is a template, each {{ }} standing for any text. */
 const template = (value: string) => templateGlob(value, 'spec.spiffe.id')
@@ -25,20 +25,6 @@ describe('globMatches', () => {
   ])('%j matches %j: %s', (pattern, value, matched) => {
     // Given a glob, When it is matched against a value, Then * stands for any text, the rest is literal
     expect(globMatches(parseGlob(pattern), value)).toBe(matched)
-  })
-})
-
-describe('templateGlob', () => {
-  it.each([
-    ['/svc/team-a/{{ user.name }}', ['/svc/team-a/', '']],
-    ['/svc/team-a{{user.name}}', ['/svc/team-a', '']],
-    ['/{{ user.name }}/{{ workload.unix.uid }}/x', ['/', '/', '/x']],
-    ['/svc/static', ['/svc/static']],
-    ['/a*b', ['/a*b']],
-  ])('%j is the glob %j', (value, parts) => {
-    // Given a template, When it is seen as a glob
-    // Then each expression is a wildcard and the text around it, even a literal *, is literal
-    expect(template(value)).toEqual(parts)
   })
 })
 
