@@ -1,4 +1,7 @@
-/** What every wid command shares: one error path, and how to reach the cluster. */
+/**
+ * What every wid command shares (one error path, notes, colours), and what the commands
+ * that act on a cluster add: how to reach it, and --local.
+ */
 import {Command, Flags, ux} from '@oclif/core'
 import type {UserOrBot} from './lib/auth/principal.js'
 import type {Cluster} from './lib/cluster/cluster.js'
@@ -9,38 +12,6 @@ import {paint} from './style.js'
 import {usageMessage, type CommandShape} from './usage-errors.js'
 
 export abstract class WidCommand extends Command {
-  static override baseFlags = {
-    local: Flags.boolean({description: 'Use the embedded cluster in $WID_HOME even when logged in to a server.', helpGroup: 'GLOBAL'}),
-  }
-
-  private clusters: Cluster[] = []
-
-  /**
-   * The cluster this invocation talks to: the server of the current `wid login`, or with
-   * --local (or when nobody logged in) the embedded one in $WID_HOME, as the local admin
-   * or `as`.
-   */
-  protected async cluster(options: {as?: UserOrBot} = {}): Promise<Cluster> {
-    const {widHome} = await import('./lib/home.js')
-    const home = widHome()
-    if (!this.argv.includes('--local')) {
-      const {currentProfile} = await import('./lib/cluster/profiles.js')
-      const profile = await currentProfile(home)
-      if (profile) {
-        if (options.as) throw badInput(`--as rehearses access in local mode only; add --local (logged in to ${profile.proxy} as ${profile.user})`)
-        const {RemoteCluster} = await import('./lib/cluster/remote.js')
-        const remote = new RemoteCluster(profile)
-        this.clusters.push(remote)
-        return remote
-      }
-    }
-    const {LocalCluster} = await import('./lib/cluster/local.js')
-    const cluster = await LocalCluster.open({...options, home})
-    this.clusters.push(cluster)
-    if (cluster.created) this.success(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
-    return cluster
-  }
-
   /** Chatter for humans goes to stderr, so that stdout carries only data. */
   protected note(message: string): void {
     if (!this.jsonEnabled()) this.logToStderr(message)
@@ -81,6 +52,41 @@ export abstract class WidCommand extends Command {
       this.logJson({error: {code, message}})
     }
     process.exitCode = printError(error)
+  }
+}
+
+/** A command that acts on the cluster: the server of the current login, or the embedded one. */
+export abstract class ClusterCommand extends WidCommand {
+  static override baseFlags = {
+    local: Flags.boolean({description: 'Use the embedded cluster in $WID_HOME even when logged in to a server.', helpGroup: 'GLOBAL'}),
+  }
+
+  private clusters: Cluster[] = []
+
+  /**
+   * The cluster this invocation talks to: the server of the current `wid login`, or with
+   * --local (or when nobody logged in) the embedded one in $WID_HOME, as the local admin
+   * or `as`.
+   */
+  protected async cluster(options: {as?: UserOrBot} = {}): Promise<Cluster> {
+    const {widHome} = await import('./lib/home.js')
+    const home = widHome()
+    if (!this.argv.includes('--local')) {
+      const {currentProfile} = await import('./lib/cluster/profiles.js')
+      const profile = await currentProfile(home)
+      if (profile) {
+        if (options.as) throw badInput(`--as rehearses access in local mode only; add --local (logged in to ${profile.proxy} as ${profile.user})`)
+        const {RemoteCluster} = await import('./lib/cluster/remote.js')
+        const remote = new RemoteCluster(profile)
+        this.clusters.push(remote)
+        return remote
+      }
+    }
+    const {LocalCluster} = await import('./lib/cluster/local.js')
+    const cluster = await LocalCluster.open({...options, home})
+    this.clusters.push(cluster)
+    if (cluster.created) this.success(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
+    return cluster
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

@@ -3,7 +3,7 @@
  * command file is one line that picks its kind here.
  */
 import {Args} from '@oclif/core'
-import {WidCommand} from './base-command.js'
+import {ClusterCommand} from './base-command.js'
 import {roleChange} from './flags.js'
 import {badInput} from './lib/errors.js'
 import type {Bot, User} from './lib/resources/types.js'
@@ -11,7 +11,7 @@ import type {Bot, User} from './lib/resources/types.js'
 type HolderKind = 'bot' | 'user'
 
 export function listCommand(kind: HolderKind) {
-  return class extends WidCommand {
+  return class extends ClusterCommand {
     static override description = `Lists every ${kind} with its roles.`
     static override enableJsonFlag = true
     static override examples = [`<%= config.bin %> ${kind}s ls`, `<%= config.bin %> ${kind}s ls --json`]
@@ -31,7 +31,7 @@ export function listCommand(kind: HolderKind) {
 }
 
 export function removeCommand(kind: HolderKind, description: string) {
-  return class extends WidCommand {
+  return class extends ClusterCommand {
     static override args = {name: Args.string({ignoreStdin: true, description: `Name of the ${kind}.`, required: true})}
     static override description = description
     static override examples = [`<%= config.bin %> ${kind}s rm ${kind === 'bot' ? 'my-bot' : 'alice'}`]
@@ -47,7 +47,7 @@ export function removeCommand(kind: HolderKind, description: string) {
 
 export function updateCommand(kind: HolderKind, exampleRole: string) {
   const example = kind === 'bot' ? 'my-bot' : 'alice'
-  return class extends WidCommand {
+  return class extends ClusterCommand {
     static override args = {name: Args.string({ignoreStdin: true, description: `Name of the ${kind}.`, required: true})}
     static override description = `Adds roles to a ${kind} (--add-roles) or replaces its roles (--set-roles). Every role must exist; a concurrent change to the ${kind} is not overwritten.`
     static override enableJsonFlag = true

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import {WidCommand} from '../base-command.js'
+import {ClusterCommand} from '../base-command.js'
 import {as} from '../flags.js'
 import {badInput} from '../lib/errors.js'
 
-export default class Create extends WidCommand {
+export default class Create extends ClusterCommand {
   static override args = {
     file: Args.string({ignoreStdin: true, description: 'File to read, or - for stdin (the same as -f, as tctl create takes it).'}),
   }

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
-import {WidCommand} from '../base-command.js'
+import {ClusterCommand} from '../base-command.js'
 
-export default class Edit extends WidCommand {
+export default class Edit extends ClusterCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to edit.', required: true}),
   }

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import {WidCommand} from '../base-command.js'
+import {ClusterCommand} from '../base-command.js'
 import {as} from '../flags.js'
 import {badInput} from '../lib/errors.js'
 
-export default class Get extends WidCommand {
+export default class Get extends ClusterCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND or KIND/NAME, e.g. workload_identity or role/example-workload-identity-issuer.'}),
   }

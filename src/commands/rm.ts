@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
-import {WidCommand} from '../base-command.js'
+import {ClusterCommand} from '../base-command.js'
 import {as} from '../flags.js'
 
-export default class Rm extends WidCommand {
+export default class Rm extends ClusterCommand {
   static override args = {
     ref: Args.string({ignoreStdin: true, description: 'KIND/NAME of the resource to delete (a token by its id, 8 or more of its first hex digits, or the token itself).', required: true}),
   }

@@ -1,6 +1,6 @@
-import {WidCommand} from '../base-command.js'
+import {ClusterCommand} from '../base-command.js'
 
-export default class Status extends WidCommand {
+export default class Status extends ClusterCommand {
   static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs and of the host CA that wid login pins (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, the JWT issuer, and where the data lives. When logged in to a server: the proxy, your user, roles and when the login expires (--local shows the embedded cluster).'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> status', "<%= config.bin %> status --json | jq -r '.caPins[0]'"]

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
-export default class AuditLs extends WidCommand {
+export default class AuditLs extends ClusterCommand {
   static override description = `Lists audit events, oldest first: every resource created, updated or deleted (resource.created, resource.updated, resource.deleted), every SVID issued (svid.issued), every user reset (user.reset), and on a server every login (user.login) and invite redeemed (user.invite_redeemed), with the client address, and every login refused for a wrong password or invite (user.login_failed, with the client address as actor and the reason), with who did it. What the local admin did as a user or bot (--as) names the admin as actor, e.g. admin:root (as bot:my-bot).`
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> audit ls --since 1h', '<%= config.bin %> audit ls --type svid.issued --json']

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {force} from '../../flags.js'
 import {TRUST_EXPORT_TYPES} from '../../lib/auth/auth-server.js'
 
-export default class AuthExport extends WidCommand {
+export default class AuthExport extends ClusterCommand {
   static override description = `Prints public trust material only, never a private key.
 --type tls-spiffe: PEM of every trusted SPIFFE X.509 CA certificate (an AWS IAM Roles Anywhere trust anchor, or openssl -CAfile).
 --type jwks: JWKS of every trusted JWT-SVID key (use: sig, alg, kid), as OIDC relying parties fetch it.

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 
-export default class AwsOidcProvider extends WidCommand {
+export default class AwsOidcProvider extends ClusterCommand {
   static override description = `Prints what to register in AWS IAM as the OpenID Connect identity provider for JWT-SVIDs: the provider URL (the cluster's JWT issuer, <public-addr>/workload-identity), the audience (sts.amazonaws.com), and the thumbprint (SHA-1 of the top certificate of the chain the public address presents, when it can be reached). --integration gives the aws-oidc integration's provider instead (the public address itself, audience discover.teleport).`
   static override enableJsonFlag = true
   static override examples = [

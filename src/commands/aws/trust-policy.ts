@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {badInput} from '../../lib/errors.js'
 
-export default class AwsTrustPolicy extends WidCommand {
+export default class AwsTrustPolicy extends ClusterCommand {
   static override description = `Prints the trust policy of an IAM role that wid identities assume, as JSON for IAM or (--format terraform) as an aws_iam_role with its assume_role_policy.
 --oidc: Federated principal (the IAM OIDC provider of the cluster's JWT issuer), sts:AssumeRoleWithWebIdentity, StringEquals on <issuer>:aud and <issuer>:sub.
 --roles-anywhere: Service rolesanywhere.amazonaws.com, sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity, StringEquals on aws:PrincipalTag/x509SAN/URI and ArnEquals on aws:SourceArn (the trust anchor).

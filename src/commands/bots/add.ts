@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {duration, roles} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
-export default class BotsAdd extends WidCommand {
+export default class BotsAdd extends ClusterCommand {
   static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the bot.', required: true})}
   static override description = `Creates a bot holding the given roles, and a one-time join token for it (stored only as a hash). The token is printed on stdout; keep it secret and hand it to the machine that will run the bot.`
   static override enableJsonFlag = true

@@ -3,7 +3,7 @@ import {WidCommand} from '../../base-command.js'
 
 export default class ServerStart extends WidCommand {
   static override description = `Serves the cluster over HTTPS (TLS 1.2+):
-- public endpoints, without a client certificate: /workload-identity/.well-known/openid-configuration and /workload-identity/jwt-jwks.json (what AWS STS fetches), /.well-known/openid-configuration (the aws-oidc integration issuer), /webapi/spiffe/bundle.json, /webapi/thumbprint, /webapi/find, /healthz, /readyz;
+- public endpoints, without a client certificate: /workload-identity/.well-known/openid-configuration and /workload-identity/jwt-jwks.json (what AWS STS fetches), /.well-known/openid-configuration and /.well-known/jwks-oidc (the aws-oidc integration issuer and its keys), /webapi/spiffe/bundle.json, /webapi/thumbprint, /webapi/find, /healthz, /readyz;
 - POST /v1/login (password or invite) and the cluster API under /v1/, which requires a client certificate from wid login and applies the same access rules as local mode; every body is checked against schemas/api/<method>.json (400 naming the field).
 Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. Without --tls-cert/--tls-key the cluster's host CA issues the certificate (clients pin that CA). Logs are JSON lines on stdout; SIGTERM or SIGINT stops accepting connections and finishes the requests in flight (sent again meanwhile, it changes nothing; SIGKILL stops at once). Local-mode commands may use the same data directory while it runs.`
   static override examples = [

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {as, duration, force, keyType} from '../../flags.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 
-export default class SvidIssue extends WidCommand {
+export default class SvidIssue extends ClusterCommand {
   static override args = {
     path: Args.string({ignoreStdin: true, description: 'SPIFFE ID path to issue (legacy: anyone but the local admin needs a role with allow.spiffe), e.g. /svc/example-service; the ID is spiffe://<cluster-name><path>. Omit with --name or --labels.'}),
   }

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
-export default class TokensAdd extends WidCommand {
+export default class TokensAdd extends ClusterCommand {
   static override description = 'Creates another join token for an existing bot (for example, a new machine that runs it). The token is printed once and stored only as a hash.'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> tokens add --type bot --bot-name my-bot', '<%= config.bin %> tokens add --type bot --bot-name my-bot --ttl 10m --json']

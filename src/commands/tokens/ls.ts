@@ -1,7 +1,7 @@
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import type {Token} from '../../lib/resources/types.js'
 
-export default class TokensLs extends WidCommand {
+export default class TokensLs extends ClusterCommand {
   static override description = 'Lists join tokens by id (the start of the hash they are stored under), with their bot and expiry. The tokens themselves cannot be shown: only their hashes are stored.'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> tokens ls']

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {duration, roles} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
-export default class UsersAdd extends WidCommand {
+export default class UsersAdd extends ClusterCommand {
   static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the user.', required: true})}
   static override description = `Creates a user holding the given roles and prints a one-time invite token (stored only as a hash). The user redeems it with wid login to set a password; until then the invite is the only way in.`
   static override enableJsonFlag = true

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
-import {WidCommand} from '../../base-command.js'
+import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
 import {parseDuration} from '../../lib/duration.js'
 
-export default class UsersReset extends WidCommand {
+export default class UsersReset extends ClusterCommand {
   static override args = {name: Args.string({ignoreStdin: true, description: 'Name of the user.', required: true})}
   static override description = `For a user who forgot the password or is locked out: clears the password, forgets the failed logins, refuses the user's current logins, and prints a new one-time invite (stored only as a hash) that the user redeems with wid login --invite to set a new password. Roles and traits are kept.`
   static override enableJsonFlag = true
