@@ -5,7 +5,7 @@
 // Everything stays on 127.0.0.1 and in temporary directories that are removed afterwards.
 import {spawn, spawnSync} from 'node:child_process'
 import {generateKeyPairSync, sign} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -150,7 +150,10 @@ try {
   await waitHealthy(url, server, () => serverStderr)
   const pin = JSON.parse(runWid(serverHome, ['status', '--json'])).hostCaPins?.[0]
   if (!pin) throw new Error('wid status --json shows no hostCaPins')
-  runWid(clientHome, ['login', '--proxy', proxy, '--user', 'bench', '--invite', invite, '--password-stdin', '--ca-pin', pin], PASSWORD + '\n')
+  // (an invite never goes on a command line: wid login reads it from a file)
+  const inviteFile = join(clientHome, 'invite')
+  writeFileSync(inviteFile, invite + '\n', {mode: 0o600})
+  runWid(clientHome, ['login', '--proxy', proxy, '--user', 'bench', '--invite-file', inviteFile, '--password-stdin', '--ca-pin', pin], PASSWORD + '\n')
 
   // 2. the client's identity from the profile wid login stored
   const profile = join(clientHome, 'profiles', readFileSync(join(clientHome, 'current-profile'), 'utf8').trim().replace(/[^A-Za-z0-9._-]/g, '_'))

@@ -69,11 +69,12 @@ describe('colour on a terminal (and only there)', () => {
   const RED = '\u001b[31m'
   const YELLOW = '\u001b[33m'
 
-  /** Runs wid under script(1), which gives it a real terminal, and returns what the terminal showed. */
+  /** Runs wid under script(1), which gives it a real terminal, and returns what the terminal showed.
+   *  CI is unset: Node, like most tools, keeps to plain text when CI is set and names no known service. */
   function onTerminal(args: string[], env: NodeJS.ProcessEnv = {}): string {
     const command = [process.execPath, WID_BIN, ...args].map((a) => `'${a}'`).join(' ')
     try {
-      return execFileSync('script', ['-qec', command, '/dev/null'], {env: {...process.env, WID_HOME: join(tmp.path, 'home'), TERM: 'xterm-256color', NO_COLOR: undefined, FORCE_COLOR: undefined, ...env}, encoding: 'utf8'})
+      return execFileSync('script', ['-qec', command, '/dev/null'], {env: {...process.env, WID_HOME: join(tmp.path, 'home'), TERM: 'xterm-256color', NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, ...env}, encoding: 'utf8'})
     } catch (error) {
       return (error as {stdout: string}).stdout
     }
