@@ -1,0 +1,267 @@
+/**
+ * `wid bot start`: joins (or opens the embedded cluster as a named bot), then drives one
+ * Loop for the bot's own identity and one per output service; outputs that renew together
+ * share one batch request. SIGUSR1 renews everything now, SIGHUP reloads the configuration
+ * (a bad one is refused and the old one kept), SIGTERM and SIGINT stop cleanly. With
+ * `oneshot`, everything is written once and the agent exits.
+ */
+import type {Cluster} from '../cluster/cluster.js'
+import {LocalCluster} from '../cluster/local.js'
+import {WidError, isWidError} from '../errors.js'
+import {SvidBatcher} from './batch.js'
+import type {BotConfig, ServiceConfig} from './config.js'
+import {openDestination} from './destination.js'
+import {startDiagServer} from './diag.js'
+import {BotIdentityKeeper} from './identity.js'
+import type {AgentLogger} from './log.js'
+import {Loop} from './loop.js'
+import {RolesAnywhereService} from './services/aws-roles-anywhere.js'
+import {JwtService} from './services/jwt.js'
+import type {OutputService} from './services/service.js'
+import {SpiffeSvidOutput} from './services/spiffe-svid.js'
+import {X509Service} from './services/x509.js'
+import {AgentStatus, IDENTITY} from './status.js'
+import {BotStorage} from './storage.js'
+
+const OUTPUT_TRIES = 5
+const IDENTITY_TRIES = 7
+const FAR_FUTURE = new Date(8.64e15)
+
+export interface AgentOptions {
+  config: BotConfig
+  /** Reads the configuration again for SIGHUP; without it SIGHUP is refused in the log. */
+  reload?: () => Promise<BotConfig>
+  /** Issue from the embedded cluster in this WID_HOME as this bot, with exactly its roles. */
+  local?: {home: string; bot: string}
+  logger: AgentLogger
+  /** Told when the diagnostics server listens (tests use port 0). */
+  onDiagListening?: (port: number) => void
+}
+
+function message(error: unknown): string {
+  return isWidError(error) ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`
+}
+
+/** The output services of a configuration, their destinations checked before anything runs. */
+async function buildServices(config: BotConfig): Promise<OutputService[]> {
+  const services: OutputService[] = []
+  for (const service of config.services) {
+    services.push(await buildService(service))
+  }
+  return services
+}
+
+async function buildService(service: ServiceConfig): Promise<OutputService> {
+  if (service.type === 'workload-identity-api') {
+    throw new WidError('bad_input', `bot: service "${service.name}": the workload-identity-api service is not available in this version of wid`)
+  }
+  const destination = openDestination(service.destination)
+  await destination.check()
+  switch (service.type) {
+    case 'workload-identity-x509':
+      return new X509Service(service, destination)
+    case 'workload-identity-jwt':
+      return new JwtService(service, destination)
+    case 'workload-identity-aws-roles-anywhere':
+      return new RolesAnywhereService(service, destination)
+    case 'spiffe-svid':
+      return new SpiffeSvidOutput(service, destination)
+  }
+}
+
+export class Agent {
+  private config: BotConfig
+  private readonly options: AgentOptions
+  private readonly logger: AgentLogger
+  private services: OutputService[] = []
+  private status: AgentStatus
+  private keeper?: BotIdentityKeeper
+  private local?: LocalCluster
+  private identityLoop?: Loop
+  private serviceLoops: Loop[] = []
+  private batcher: SvidBatcher
+  private release?: () => Promise<void>
+  private diag?: {close: () => Promise<void>}
+  private identityReady?: Promise<void>
+  private stopped?: () => void
+
+  constructor(options: AgentOptions) {
+    this.options = options
+    this.config = options.config
+    this.logger = options.logger
+    this.status = new AgentStatus(options.config.services.map((s) => s.name))
+    this.batcher = new SvidBatcher((items) => this.cluster().issueSvids(items))
+  }
+
+  private cluster(): Cluster {
+    if (this.local) return this.local
+    return this.keeper!.cluster()
+  }
+
+  /** Everything that can be refused before the agent runs: destinations, the storage and its lock, the embedded cluster. */
+  private async prepare(): Promise<void> {
+    this.services = await buildServices(this.config)
+    if (this.options.local) {
+      this.local = await LocalCluster.open({home: this.options.local.home, as: {kind: 'bot', name: this.options.local.bot}})
+      return
+    }
+    if (this.config.storage.type === 'memory') {
+      throw new WidError('bad_input', 'bot: storage type memory keeps no identity between runs; give storage: {type: directory, path: …}')
+    }
+    const {storage, release} = await BotStorage.open(this.config.storage.path)
+    this.release = release
+    this.keeper = new BotIdentityKeeper(storage, this.config)
+  }
+
+  private async renewIdentity(first: boolean): Promise<void> {
+    const identity = first ? await this.keeper!.ensure() : await this.keeper!.renew()
+    this.status.succeeded(IDENTITY, new Date(identity.notAfter))
+    this.logger.info(first ? 'bot identity ready' : 'bot identity renewed', {bot: identity.botName, instance: identity.instanceId, generation: identity.generation, expires: identity.notAfter})
+  }
+
+  private async renewService(service: OutputService): Promise<void> {
+    const result = await service.renew({issue: (items) => this.batcher.issue(items), now: () => new Date()})
+    this.status.succeeded(service.name, result.expires)
+    this.logger.info('output renewed', {service: service.name, spiffe_id: result.spiffeIds.join(','), expires: result.expires.toISOString()})
+  }
+
+  /** `--oneshot`: the identity, then every output once; the verdict names each failure. */
+  async runOnce(): Promise<void> {
+    await this.prepare()
+    try {
+      if (this.keeper) await this.renewIdentity(true)
+      const failures: string[] = []
+      await Promise.all(
+        this.services.map((service) =>
+          this.renewService(service).catch((error: unknown) => {
+            this.logger.error('output failed', {service: service.name, error: message(error)})
+            failures.push(message(error))
+          }),
+        ),
+      )
+      if (failures.length === 1) throw new WidError('unavailable', failures[0]!)
+      if (failures.length > 1) throw new WidError('unavailable', `bot: ${failures.length} of ${this.services.length} outputs failed: ${failures.join('; ')}`)
+    } finally {
+      await this.close()
+    }
+  }
+
+  /** Runs until SIGTERM or SIGINT. */
+  async run(): Promise<void> {
+    await this.prepare()
+    if (this.config.diagAddr) {
+      const diag = await startDiagServer(this.config.diagAddr, () => this.status)
+      this.diag = diag
+      this.options.onDiagListening?.(diag.port)
+      this.logger.info('diagnostics listening', {addr: this.config.diagAddr, port: diag.port})
+    }
+    const done = new Promise<void>((resolve) => (this.stopped = resolve))
+    const signals: Array<[NodeJS.Signals, () => void]> = [
+      ['SIGUSR1', () => this.renewNow()],
+      ['SIGHUP', () => void this.reload()],
+      ['SIGTERM', () => void this.stop()],
+      ['SIGINT', () => void this.stop()],
+    ]
+    for (const [signal, handler] of signals) process.on(signal, handler)
+    try {
+      this.startIdentity()
+      this.startServices()
+      await done
+    } finally {
+      for (const [signal, handler] of signals) process.off(signal, handler)
+    }
+  }
+
+  private startIdentity(): void {
+    if (!this.keeper) {
+      this.status.succeeded(IDENTITY, FAR_FUTURE)
+      this.identityReady = Promise.resolve()
+      return
+    }
+    let first = true
+    let ready: () => void
+    this.identityReady = new Promise((resolve) => (ready = resolve))
+    this.identityLoop = new Loop({
+      name: IDENTITY,
+      intervalMs: this.config.renewalIntervalSeconds * 1000,
+      tries: IDENTITY_TRIES,
+      run: async () => {
+        await this.renewIdentity(first)
+        first = false
+        ready()
+      },
+      onFailure: (error, attempt, willRetry) => {
+        this.status.failed(IDENTITY, message(error))
+        this.logger.error('bot identity renewal failed', {attempt, retry: willRetry, error: message(error)})
+      },
+    })
+    this.identityLoop.start()
+  }
+
+  private startServices(): void {
+    const ready = this.identityReady!
+    this.serviceLoops = this.services.map((service) => {
+      const loop = new Loop({
+        name: service.name,
+        intervalMs: service.intervalMs,
+        tries: OUTPUT_TRIES,
+        run: () => this.renewService(service),
+        onFailure: (error, attempt, willRetry) => {
+          this.status.failed(service.name, message(error))
+          this.logger.error('output renewal failed', {service: service.name, attempt, retry: willRetry, error: message(error)})
+        },
+      })
+      // Outputs wait for the first bot identity; until then /readyz says so.
+      void ready.then(() => loop.start())
+      return loop
+    })
+  }
+
+  renewNow(): void {
+    this.logger.info('renewing everything now (SIGUSR1)')
+    this.identityLoop?.trigger()
+    for (const loop of this.serviceLoops) loop.trigger()
+  }
+
+  /** SIGHUP: the new configuration replaces the outputs; a bad one is refused and the old one kept. */
+  async reload(): Promise<void> {
+    if (!this.options.reload) {
+      this.logger.warn('SIGHUP ignored: the configuration came from flags, there is no file to read again')
+      return
+    }
+    let config: BotConfig
+    let services: OutputService[]
+    try {
+      config = await this.options.reload()
+      services = await buildServices(config)
+    } catch (error) {
+      this.logger.error('configuration not reloaded; the old one stays', {error: message(error)})
+      return
+    }
+    await Promise.all(this.serviceLoops.map((loop) => loop.stop()))
+    this.config = config
+    this.keeper?.reconfigure(config)
+    this.services = services
+    this.status = new AgentStatus(config.services.map((s) => s.name))
+    if (this.keeper?.identity) this.status.succeeded(IDENTITY, new Date(this.keeper.identity.notAfter))
+    else if (!this.keeper) this.status.succeeded(IDENTITY, FAR_FUTURE)
+    this.startServices()
+    this.logger.info('configuration reloaded', {services: services.map((s) => s.name).join(',')})
+  }
+
+  async stop(): Promise<void> {
+    this.logger.info('stopping')
+    await Promise.all([this.identityLoop?.stop(), ...this.serviceLoops.map((loop) => loop.stop())])
+    await this.close()
+    this.stopped?.()
+  }
+
+  private async close(): Promise<void> {
+    await this.diag?.close()
+    this.diag = undefined
+    await this.keeper?.close()
+    await this.local?.close()
+    await this.release?.()
+    this.release = undefined
+  }
+}

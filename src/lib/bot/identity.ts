@@ -1,0 +1,166 @@
+/**
+ * The bot's own identity: joined once with a token (the cluster's CA checked against
+ * `onboarding.ca_pins`), kept in the storage, and renewed before it expires. Every renewal
+ * presents the current identity, whose generation the cluster checks: a copy used from
+ * elsewhere locks the instance.
+ */
+import {X509Certificate} from 'node:crypto'
+import type {BotIdentity} from '../auth/bot-join.js'
+import {joinBot, renewBot} from '../cluster/bot-client.js'
+import {discoverCluster} from '../cluster/login.js'
+import type {ClientProfile} from '../cluster/profiles.js'
+import {RemoteCluster} from '../cluster/remote.js'
+import {encodePem} from '../crypto/pem.js'
+import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {WidError} from '../errors.js'
+import {readBounded} from '../output/read.js'
+import type {BotConfig} from './config.js'
+import type {BotStorage, StoredIdentity} from './storage.js'
+
+async function newKeyPair(): Promise<{key: string; publicKey: string}> {
+  const keys = await generateKeyPair('ec-p256')
+  return {key: await exportPkcs8Pem(keys.privateKey), publicKey: encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))}
+}
+
+function pinOf(pem: string): string {
+  return spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'})))
+}
+
+/** The CA to trust: from `onboarding.ca_path`, else the one the server presents if its pin is in `ca_pins`. */
+async function trustedAuthority(config: BotConfig, proxy: string): Promise<{authority: string; verifyHostname: boolean}> {
+  const {caPins, caPath} = config.onboarding
+  if (caPath !== undefined) {
+    const pem = (await readBounded(caPath, {prefix: 'bot', maxBytes: 64 * 1024, what: 'a CA certificate'}))?.toString('utf8')
+    if (pem === undefined) throw new WidError('bad_input', `bot: onboarding.ca_path ${caPath} does not exist`)
+    const discovered = await discoverCluster(proxy)
+    if (pinOf(pem) !== discovered.pin) {
+      throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
+    }
+    return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
+  }
+  if (caPins.length === 0) {
+    throw new WidError('bad_input', 'bot: onboarding.ca_pins (or --ca-pin) is needed to join: the cluster\'s CA pin, as wid status on the cluster shows it (hostCaPins)')
+  }
+  const discovered = await discoverCluster(proxy)
+  if (!caPins.includes(discovered.pin)) {
+    throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, which is not in onboarding.ca_pins (${caPins.join(', ')}); check the pin with wid status on the cluster`)
+  }
+  return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
+}
+
+function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}): StoredIdentity {
+  return {
+    proxy,
+    clusterName: issued.clusterName,
+    botName: issued.botName,
+    instanceId: issued.instanceId,
+    generation: issued.generation,
+    notAfter: issued.notAfter,
+    certificate: issued.certificate,
+    key,
+    authority: pinned.authority,
+    verifyHostname: pinned.verifyHostname,
+  }
+}
+
+export class BotIdentityKeeper {
+  private readonly storage: BotStorage
+  private config: BotConfig
+  private current?: StoredIdentity
+  private remote?: RemoteCluster
+
+  constructor(storage: BotStorage, config: BotConfig) {
+    this.storage = storage
+    this.config = config
+  }
+
+  /** A reloaded configuration applies from the next renewal. */
+  reconfigure(config: BotConfig): void {
+    this.config = config
+  }
+
+  get identity(): StoredIdentity | undefined {
+    return this.current
+  }
+
+  private proxy(): string {
+    const proxy = this.config.proxyServer ?? this.config.authServer
+    if (!proxy) throw new WidError('bad_input', 'bot: no proxy_server (or --proxy-server) to join')
+    return proxy
+  }
+
+  /**
+   * Makes sure there is a usable identity: the stored one if it is for this proxy and not
+   * expired (then renewed at once, which also proves it is not a copy), else a new join.
+   */
+  async ensure(now = new Date()): Promise<StoredIdentity> {
+    const proxy = this.proxy()
+    const kept = this.current ?? (await this.storage.load())
+    if (kept && kept.proxy === proxy && Date.parse(kept.notAfter) > now.getTime()) {
+      this.current = kept
+      return this.renew()
+    }
+    return this.join(kept !== undefined && kept.proxy === proxy)
+  }
+
+  private async join(expired: boolean): Promise<StoredIdentity> {
+    const proxy = this.proxy()
+    const token = this.config.onboarding.token
+    if (!token) {
+      throw new WidError(
+        'bad_input',
+        expired
+          ? `bot: the identity in ${this.storage.dir} has expired and there is no onboarding.token to join again; add a new token (wid bots add or wid tokens add)`
+          : 'bot: onboarding.token (or --token) is needed to join the first time',
+      )
+    }
+    const pinned = await trustedAuthority(this.config, proxy)
+    const {key, publicKey} = await newKeyPair()
+    const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
+    return this.keep(stored(proxy, issued, key, pinned))
+  }
+
+  /** A new certificate for a new key, presenting the current one. */
+  async renew(): Promise<StoredIdentity> {
+    const current = this.current
+    if (!current) return this.ensure()
+    const {key, publicKey} = await newKeyPair()
+    const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
+    const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, {publicKey, ttlSeconds: this.config.credentialTtlSeconds})
+    return this.keep(stored(current.proxy, issued, key, pinned))
+  }
+
+  private async keep(identity: StoredIdentity): Promise<StoredIdentity> {
+    await this.storage.save(identity)
+    const previous = this.remote
+    this.current = identity
+    this.remote = undefined
+    await previous?.close()
+    return identity
+  }
+
+  /** The cluster as this bot: a new connection pool for each identity, so a renewed certificate is used at once. */
+  cluster(): RemoteCluster {
+    const identity = this.current
+    if (!identity) throw new WidError('unavailable', 'bot: not joined yet')
+    if (!this.remote) {
+      const profile: ClientProfile = {
+        proxy: identity.proxy,
+        clusterName: identity.clusterName,
+        user: `bot-${identity.botName}`,
+        roles: [],
+        expires: identity.notAfter,
+        verifyHostname: identity.verifyHostname,
+        key: identity.key,
+        certificate: identity.certificate,
+        hostAuthorities: [identity.authority],
+      }
+      this.remote = new RemoteCluster(profile)
+    }
+    return this.remote
+  }
+
+  async close(): Promise<void> {
+    await this.remote?.close()
+  }
+}

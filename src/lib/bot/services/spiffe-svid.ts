@@ -1,0 +1,45 @@
+/**
+ * The legacy output `spiffe-svid`: an X.509-SVID by SPIFFE ID path (with its SANs) and a
+ * JWT-SVID per `jwts[]` entry for the same path, all in one file set.
+ */
+import type {ServiceConfig} from '../config.js'
+import type {Destination} from '../destination.js'
+import {jwtOf, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+import {x509Files, x509Request} from './x509.js'
+
+type SpiffeSvidConfig = Extract<ServiceConfig, {type: 'spiffe-svid'}>
+
+export class SpiffeSvidOutput implements OutputService {
+  readonly type = 'spiffe-svid'
+  readonly name: string
+  readonly intervalMs: number
+  private readonly config: SpiffeSvidConfig
+  private readonly destination: Destination
+
+  constructor(config: SpiffeSvidConfig, destination: Destination) {
+    this.config = config
+    this.name = config.name
+    this.intervalMs = config.renewalIntervalSeconds * 1000
+    this.destination = destination
+  }
+
+  async renew(context: ServiceContext): Promise<RenewalResult> {
+    const {svid: want, jwts} = this.config
+    const ttlSeconds = this.config.credentialTtlSeconds
+    const {key, request} = await x509Request({
+      path: want.path,
+      ttlSeconds,
+      ...(want.sans.dns.length ? {dnsSans: want.sans.dns} : {}),
+      ...(want.sans.ip.length ? {ipSans: want.sans.ip} : {}),
+    })
+    const results = await context.issue([
+      {type: 'x509', ...request},
+      ...jwts.map((jwt) => ({type: 'jwt' as const, path: want.path, audiences: [jwt.audience], ttlSeconds})),
+    ])
+    const svid = x509Of(results[0], this.name)
+    const tokens = jwts.map((jwt, i) => ({file: jwt.fileName, token: jwtOf(results[i + 1], this.name)}))
+    await this.destination.write([...x509Files(svid, key), ...tokens.map(({file, token}) => ({name: file, data: token.token, mode: 0o600}))])
+    const expires = Math.min(Date.parse(svid.notAfter), ...tokens.map(({token}) => Date.parse(token.expiresAt)))
+    return {expires: new Date(expires), spiffeIds: [svid.spiffeId]}
+  }
+}

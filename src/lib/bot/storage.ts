@@ -1,0 +1,110 @@
+/**
+ * The agent's storage: a private directory (0700, files 0600) holding the bot identity as
+ * one consistent file set, and a lock that keeps a second agent off it.
+ */
+import {promises as fs} from 'node:fs'
+import {join} from 'node:path'
+import {WidError} from '../errors.js'
+import {ensureDirectory, ioError, writeFileSet} from '../output/files.js'
+import {shortPath} from '../output/paths.js'
+import {readBounded} from '../output/read.js'
+
+const FILES = {
+  meta: 'identity.json',
+  certificate: 'identity.pem',
+  key: 'identity_key.pem',
+  authority: 'host_ca.pem',
+} as const
+const LOCK = 'agent.lock'
+
+/** What the agent keeps of its bot identity between runs. */
+export interface StoredIdentity {
+  proxy: string
+  clusterName: string
+  botName: string
+  instanceId: string
+  generation: number
+  notAfter: string
+  certificate: string
+  key: string
+  /** The certificate the server's chain ends in, pinned at join: renewals trust only it. */
+  authority: string
+  verifyHostname: boolean
+}
+
+type Meta = Omit<StoredIdentity, 'certificate' | 'key' | 'authority'>
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export class BotStorage {
+  readonly dir: string
+
+  private constructor(dir: string) {
+    this.dir = dir
+  }
+
+  /** Creates the directory (0700) if needed, refuses one that others could change, and takes the agent lock. */
+  static async open(dir: string): Promise<{storage: BotStorage; release: () => Promise<void>}> {
+    await ensureDirectory(dir)
+    const storage = new BotStorage(dir)
+    const release = await storage.lock()
+    return {storage, release}
+  }
+
+  private async lock(): Promise<() => Promise<void>> {
+    const path = join(this.dir, LOCK)
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        await fs.writeFile(path, `${process.pid}\n`, {flag: 'wx', mode: 0o600})
+        return () => fs.rm(path, {force: true})
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(path, error)
+      }
+      const holder = Number((await fs.readFile(path, 'utf8').catch(() => '')).trim())
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder) && holder !== process.pid) {
+        throw new WidError('state', `bot: the storage ${shortPath(this.dir)} is in use by another agent (process ${holder}); give each agent a storage of its own`)
+      }
+      // Left by an agent that died: taken over.
+      await fs.rm(path, {force: true})
+    }
+    throw new WidError('state', `bot: cannot take the lock ${shortPath(path)}`)
+  }
+
+  async load(): Promise<StoredIdentity | undefined> {
+    const read = async (name: string) => (await readBounded(join(this.dir, name), {prefix: 'bot', maxBytes: 64 * 1024, what: 'a bot identity file'}))?.toString('utf8')
+    const metaText = await read(FILES.meta)
+    if (metaText === undefined) return undefined
+    const [certificate, key, authority] = await Promise.all([read(FILES.certificate), read(FILES.key), read(FILES.authority)])
+    let meta: Meta
+    try {
+      meta = JSON.parse(metaText) as Meta
+    } catch {
+      throw new WidError('state', `bot: ${shortPath(join(this.dir, FILES.meta))} is not JSON; remove the storage directory and join again with a new token`)
+    }
+    if (!certificate || !key || !authority || typeof meta.instanceId !== 'string' || typeof meta.generation !== 'number') {
+      throw new WidError('state', `bot: the identity in ${shortPath(this.dir)} is incomplete; remove the storage directory and join again with a new token`)
+    }
+    return {...meta, certificate, key, authority}
+  }
+
+  async save(identity: StoredIdentity): Promise<void> {
+    const {certificate, key, authority, ...meta} = identity
+    await writeFileSet(
+      this.dir,
+      [
+        {name: FILES.meta, data: JSON.stringify(meta, null, 2) + '\n', mode: 0o600},
+        {name: FILES.certificate, data: certificate, mode: 0o600},
+        {name: FILES.key, data: key, mode: 0o600},
+        {name: FILES.authority, data: authority, mode: 0o600},
+      ],
+      {force: true},
+    )
+  }
+}
