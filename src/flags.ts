@@ -25,3 +25,22 @@ export const roleChange = {
   'add-roles': Flags.string({description: 'Roles to add (comma-separated); every role must exist.', exclusive: ['set-roles'], helpValue: '<role,...>'}),
   'set-roles': Flags.string({description: 'Replace all roles with these (comma-separated); every role must exist.', exclusive: ['add-roles'], helpValue: '<role,...>'}),
 }
+
+/** The bot agent's flags, as `tbot start` names them: `wid bot start` and `wid bot configure` take the same. */
+export const botFlags = {
+  audience: Flags.string({description: 'Audience of the JWT-SVID to issue (repeatable): with a selector the service issues JWT-SVIDs instead of X.509-SVIDs; with --svid-path each audience adds a jwt_svid file.', multiple: true, multipleNonGreedy: true}),
+  'ca-pin': Flags.string({description: 'sha256:<hex> pin of the cluster CA to trust when joining (repeatable; wid status shows it).', multiple: true, multipleNonGreedy: true}),
+  'certificate-ttl': duration('How long issued credentials are valid (default: 1h).'),
+  config: Flags.string({char: 'c', description: "tbot's v2 YAML configuration to read; the other flags replace its top-level fields and add a service.", helpValue: '<file>'}),
+  destination: Flags.string({description: 'Directory to keep the issued SVIDs in (needs --name-selector, --label-selector or --svid-path).', helpValue: '<dir>'}),
+  'diag-addr': Flags.string({description: 'HOST:PORT to serve the diagnostics endpoint on.', helpValue: '<host:port>'}),
+  'join-method': Flags.option({description: 'How the bot joins the cluster.', options: ['token'] as const})(),
+  'label-selector': Flags.string({description: 'Issue from the workload identities whose labels match (k=v[,k=v]).', exclusive: ['name-selector', 'svid-path'], helpValue: '<k=v,...>'}),
+  'name-selector': Flags.string({description: 'Issue from the workload identity of this name.', exclusive: ['label-selector', 'svid-path'], helpValue: '<name>'}),
+  oneshot: Flags.boolean({description: 'Issue everything once, then exit (no renewal loop).'}),
+  'proxy-server': Flags.string({description: 'Address of the cluster to join (the wid server, HOST:PORT).', helpValue: '<host:port>'}),
+  'renewal-interval': duration('How often to renew credentials; must be below the TTL (default: 20m).'),
+  storage: Flags.string({description: "Directory for the bot's own identity (default: /var/lib/wid/bot).", helpValue: '<dir>'}),
+  'svid-path': Flags.string({description: 'Issue an X.509-SVID for this SPIFFE ID path into --destination (a legacy spiffe-svid output), e.g. /svc/foo.', exclusive: ['name-selector', 'label-selector'], helpValue: '<path>'}),
+  token: Flags.string({description: 'Join token, or the path of a file whose first line is the token.', helpValue: '<token|file>'}),
+}
