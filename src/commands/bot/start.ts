@@ -14,7 +14,6 @@ Signals: SIGUSR1 renews everything now, SIGHUP reads the configuration file agai
   ]
   static override flags = {
     ...botFlags,
-    config: Flags.string({char: 'c', description: 'tbot v2 YAML configuration file.'}),
     local: Flags.boolean({description: 'Issue from the embedded cluster in WID_HOME as the bot named by --bot (no join, no storage).', dependsOn: ['bot']}),
     bot: Flags.string({description: 'With --local: the bot to issue as.', dependsOn: ['local']}),
     'log-format': Flags.string({description: 'Log lines on stderr as text (default) or JSON.', options: ['text', 'json'], default: 'text'}),

@@ -9,7 +9,7 @@ import type {Cluster} from '../cluster/cluster.js'
 import {LocalCluster} from '../cluster/local.js'
 import {WidError, isWidError} from '../errors.js'
 import {SvidBatcher} from './batch.js'
-import type {BotConfig, ServiceConfig} from './config.js'
+import {serviceTiming, type BotConfig, type ServiceConfig, type ServiceTiming} from './config.js'
 import {openDestination} from './destination.js'
 import {startDiagServer} from './diag.js'
 import {BotIdentityKeeper} from './identity.js'
@@ -46,12 +46,12 @@ function message(error: unknown): string {
 async function buildServices(config: BotConfig): Promise<OutputService[]> {
   const services: OutputService[] = []
   for (const service of config.services) {
-    services.push(await buildService(service))
+    services.push(await buildService(service, serviceTiming(config, service)))
   }
   return services
 }
 
-async function buildService(service: ServiceConfig): Promise<OutputService> {
+async function buildService(service: ServiceConfig, timing: ServiceTiming): Promise<OutputService> {
   if (service.type === 'workload-identity-api') {
     throw new WidError('bad_input', `bot: service "${service.name}": the workload-identity-api service is not available in this version of wid`)
   }
@@ -59,13 +59,13 @@ async function buildService(service: ServiceConfig): Promise<OutputService> {
   await destination.check()
   switch (service.type) {
     case 'workload-identity-x509':
-      return new X509Service(service, destination)
+      return new X509Service(service, destination, timing)
     case 'workload-identity-jwt':
-      return new JwtService(service, destination)
+      return new JwtService(service, destination, timing)
     case 'workload-identity-aws-roles-anywhere':
-      return new RolesAnywhereService(service, destination)
+      return new RolesAnywhereService(service, destination, timing)
     case 'spiffe-svid':
-      return new SpiffeSvidOutput(service, destination)
+      return new SpiffeSvidOutput(service, destination, timing)
   }
 }
 

@@ -268,7 +268,12 @@ export function requireAddress(config: BotConfig): string {
 }
 
 /** A service's credential TTL and renewal interval: its own, else the top level's. */
-export function serviceTiming(config: BotConfig, service: ServiceConfig): {credentialTtlSeconds: number; renewalIntervalSeconds: number} {
+export interface ServiceTiming {
+  credentialTtlSeconds: number
+  renewalIntervalSeconds: number
+}
+
+export function serviceTiming(config: BotConfig, service: ServiceConfig): ServiceTiming {
   return {
     credentialTtlSeconds: service.credentialTtlSeconds ?? config.credentialTtlSeconds,
     renewalIntervalSeconds: service.renewalIntervalSeconds ?? config.renewalIntervalSeconds,

@@ -5,7 +5,7 @@
 import {join} from 'node:path'
 import {checkOutputDirectory, writeFileSet, type OutputFile} from '../output/files.js'
 import {readBounded} from '../output/read.js'
-import type {DestinationConfig} from './config.js'
+import type {Destination as DestinationConfig} from './config.js'
 
 export interface Destination {
   readonly description: string

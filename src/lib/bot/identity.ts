@@ -14,7 +14,7 @@ import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
 import {readBounded} from '../output/read.js'
-import type {BotConfig} from './config.js'
+import {requireAddress, type BotConfig} from './config.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
 
 async function newKeyPair(): Promise<{key: string; publicKey: string}> {
@@ -84,9 +84,7 @@ export class BotIdentityKeeper {
   }
 
   private proxy(): string {
-    const proxy = this.config.proxyServer ?? this.config.authServer
-    if (!proxy) throw new WidError('bad_input', 'bot: no proxy_server (or --proxy-server) to join')
-    return proxy
+    return requireAddress(this.config)
   }
 
   /**

@@ -58,7 +58,7 @@ export class Loop {
   /** Waits `ms` unless triggered or stopped first. */
   private sleep(ms: number): Promise<void> {
     if (this.stopped || this.triggered) return Promise.resolve()
-    return new Promise((resolve) => {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms)
       function done() {
         clearTimeout(timer)

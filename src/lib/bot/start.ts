@@ -1,7 +1,8 @@
 /** What `wid bot start` does once its flags are parsed: the configuration, the log, and the agent. */
 import {widHome} from '../home.js'
 import {Agent} from './agent.js'
-import {configFromFlags, loadBotConfig, mergeFlags, type BotConfig, type BotFlags} from './config.js'
+import type {BotConfig} from './config.js'
+import {resolveBotConfig, type BotFlags} from './config-flags.js'
 import {createLogger, type LogFormat} from './log.js'
 
 export interface StartOptions {
@@ -12,7 +13,7 @@ export interface StartOptions {
 }
 
 async function readConfig(options: StartOptions): Promise<BotConfig> {
-  return options.configPath === undefined ? configFromFlags(options.flags) : mergeFlags(await loadBotConfig(options.configPath), options.flags)
+  return resolveBotConfig({...options.flags, ...(options.configPath === undefined ? {} : {config: options.configPath})})
 }
 
 export async function startAgent(options: StartOptions): Promise<void> {

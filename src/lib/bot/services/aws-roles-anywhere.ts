@@ -8,14 +8,14 @@
 import {promises as fs} from 'node:fs'
 import {createRolesAnywhereSession} from '../../aws/roles-anywhere.js'
 import {badInput} from '../../errors.js'
-import type {ServiceConfig} from '../config.js'
+import type {ServiceConfig, ServiceTiming} from '../config.js'
 import type {Destination} from '../destination.js'
 import {clusterSelector, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
 import {x509Request} from './x509.js'
 
 type RolesAnywhereConfig = Extract<ServiceConfig, {type: 'workload-identity-aws-roles-anywhere'}>
 
-/** The SVID only signs the CreateSession request: a few minutes is plenty. */
+/** The SVID only signs the CreateSession request: a few minutes is plenty (or less, with a shorter credential_ttl). */
 const SVID_TTL_SECONDS = 10 * 60
 const HEADER = /^\s*\[([^\]]*)\]\s*$/
 
@@ -46,18 +46,20 @@ export class RolesAnywhereService implements OutputService {
   readonly type = 'workload-identity-aws-roles-anywhere'
   readonly name: string
   readonly intervalMs: number
+  private readonly ttlSeconds: number
   private readonly config: RolesAnywhereConfig
   private readonly destination: Destination
 
-  constructor(config: RolesAnywhereConfig, destination: Destination) {
+  constructor(config: RolesAnywhereConfig, destination: Destination, timing: ServiceTiming) {
     this.config = config
     this.name = config.name
     this.intervalMs = config.sessionRenewalIntervalSeconds * 1000
+    this.ttlSeconds = timing.credentialTtlSeconds
     this.destination = destination
   }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
-    const {key, request} = await x509Request({...clusterSelector(this.config.selector, this.name), ttlSeconds: SVID_TTL_SECONDS})
+    const {key, request} = await x509Request({...clusterSelector(this.config.selector, this.name), ttlSeconds: Math.min(SVID_TTL_SECONDS, this.ttlSeconds)})
     const [result] = await context.issue([{type: 'x509', ...request}])
     const svid = x509Of(result, this.name)
     const caBundle = process.env.AWS_CA_BUNDLE

@@ -7,7 +7,7 @@ import {exportPkcs8Pem, exportSpkiDer, generateKeyPair} from '../../crypto/keys.
 import type {X509SvidRequest, X509SvidResponse} from '../../auth/issuance.js'
 import type {OutputFile} from '../../output/files.js'
 import {SVID_FILES} from '../../svid/issue.js'
-import type {ServiceConfig} from '../config.js'
+import type {ServiceConfig, ServiceTiming} from '../config.js'
 import type {Destination} from '../destination.js'
 import {clusterSelector, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
 
@@ -31,18 +31,20 @@ export class X509Service implements OutputService {
   readonly type = 'workload-identity-x509'
   readonly name: string
   readonly intervalMs: number
+  private readonly ttlSeconds: number
   private readonly config: X509Config
   private readonly destination: Destination
 
-  constructor(config: X509Config, destination: Destination) {
+  constructor(config: X509Config, destination: Destination, timing: ServiceTiming) {
     this.config = config
     this.name = config.name
-    this.intervalMs = config.renewalIntervalSeconds * 1000
+    this.intervalMs = timing.renewalIntervalSeconds * 1000
+    this.ttlSeconds = timing.credentialTtlSeconds
     this.destination = destination
   }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
-    const {key, request} = await x509Request({...clusterSelector(this.config.selector, this.name), ttlSeconds: this.config.credentialTtlSeconds})
+    const {key, request} = await x509Request({...clusterSelector(this.config.selector, this.name), ttlSeconds: this.ttlSeconds})
     const [result] = await context.issue([{type: 'x509', ...request}])
     const svid = x509Of(result, this.name)
     await this.destination.write(x509Files(svid, key))
