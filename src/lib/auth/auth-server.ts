@@ -31,7 +31,7 @@ import {
   type RoleChange,
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
-import {joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
+import {JoinRefused, joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
@@ -215,7 +215,14 @@ export class AuthServer {
   async joinBot(request: JoinRequest): Promise<BotIdentity> {
     const now = this.now()
     const context = {backend: this.backend, now, clientCa: await this.clientSigner.get(this.backend), throttle: this.loginThrottle, gate: this.loginGate}
-    return this.botIdentity(await joinBot(context, request))
+    try {
+      return this.botIdentity(await joinBot(context, request))
+    } catch (error) {
+      if (error instanceof JoinRefused) {
+        await this.audit.append({time: isoString(now), type: 'bot.join_failed', actor: `address:${request.address}`, reason: error.message})
+      }
+      throw error
+    }
   }
 
   /** A bot instance renews its client certificate with the one it holds (see bot-join.ts). */

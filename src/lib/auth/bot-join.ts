@@ -78,10 +78,19 @@ export interface BotCredential {
 
 /** How often a join or renewal is tried again when another write to the same items came first. */
 const ATTEMPTS = 5
-/** The longest join token taken: tokens are 32 hex digits. */
-const MAX_TOKEN_LENGTH = 1024
 
-const unknownToken = () => new WidError('access_denied', 'join: the token is not known to the cluster (it may have been used already, or removed)')
+/**
+ * A join refused after its token was looked up (unknown, expired, not a bot's, its bot
+ * removed): what the audit log records, as it records failed logins. These are throttled
+ * per address, so a flood cannot fill the log.
+ */
+export class JoinRefused extends WidError {
+  constructor(message: string) {
+    super('access_denied', message)
+  }
+}
+
+const unknownToken = () => new JoinRefused('join: the token is not known to the cluster (it may have been used already, or removed)')
 
 const isCompareFailed = (error: unknown): boolean => error instanceof WidError && error.code === 'compare_failed'
 
@@ -106,7 +115,6 @@ function certificateFor(ctx: BotContext, instance: BotInstance, spki: Uint8Array
 export async function joinBot(ctx: BotContext & {throttle: LoginThrottle; gate: LoginGate}, request: JoinRequest): Promise<BotCredential> {
   const spki = checkedKey(request.publicKey)
   const ttlSeconds = checkTtl(request.ttlSeconds ?? DEFAULT_BOT_TTL_SECONDS, MAX_BOT_TTL_SECONDS)
-  if (request.token.length > MAX_TOKEN_LENGTH) throw unknownToken()
   const attempt = {throttle: ctx.throttle, gate: ctx.gate, user: undefined, address: request.address, now: ctx.now.getTime()}
   return throttledCheck(attempt, () => redeemToken(ctx, request, spki, ttlSeconds))
 }
@@ -119,11 +127,11 @@ async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Arr
     if (!token) throw unknownToken()
     const id = tokenId(token)
     const botName = token.spec.bot_name
-    if (token.spec.join_method !== 'token' || !botName) throw new WidError('access_denied', `join: the token ${id} is not a bot's join token`)
+    if (token.spec.join_method !== 'token' || !botName) throw new JoinRefused(`join: the token ${id} is not a bot's join token`)
     const expires = token.metadata.expires
-    if (expires !== undefined && !(Date.parse(expires) > now.getTime())) throw new WidError('access_denied', `join: the token ${id} expired at ${expires}`)
+    if (expires !== undefined && !(Date.parse(expires) > now.getTime())) throw new JoinRefused(`join: the token ${id} expired at ${expires}`)
     const bot = await getResource<Bot>(backend, 'bot', botName)
-    if (!bot) throw new WidError('access_denied', `join: the bot "${botName}" of the token ${id} was removed`)
+    if (!bot) throw new JoinRefused(`join: the bot "${botName}" of the token ${id} was removed`)
     const time = isoString(now)
     const instance: BotInstance = {bot: botName, id: randomHex(16), joinMethod: 'token', tokenId: id, created: time, lastSeen: time, generation: 1, address: request.address}
     const certificate = certificateFor(ctx, instance, spki, ttlSeconds)

@@ -101,6 +101,9 @@ describe('joining with a one-time token', () => {
     const removed = await rejection(auth.joinBot({token, publicKey: publicKey(), address: '10.0.0.1'}))
     expect([removed.code, removed.message]).toEqual(['access_denied', `join: the bot "my-bot" of the token ${hashSecret(token).slice(0, 16)} was removed`])
     expect(await auth.listBotInstances(admin)).toEqual([])
+    // And each refusal is in the audit log, with the address it came from
+    const failed = (await listAuditEvents(backend, {type: 'bot.join_failed'})).map((e) => `${e.actor} ${e.reason}`)
+    expect(failed.sort()).toEqual([UNKNOWN, expired.message, removed.message].map((reason) => `address:10.0.0.1 ${reason}`).sort())
   })
 
   it('refuses a bad public key before it looks at the token, which stays usable', async () => {
