@@ -64,6 +64,19 @@ const BAD_BODIES: [string, string, object][] = [
   ['addUser', 'roles[0]: must be a string', {name: 'x', roles: [1], inviteTtlSeconds: 60}],
   ['listAudit', 'since: must be a string', {since: 5}],
   ['listAudit', 'type: must be a string', {type: ['svid.issued']}],
+  ['joinBot', 'token: missing required field', {publicKey}],
+  ['joinBot', 'token: must be a string', {token: 5, publicKey}],
+  ['joinBot', 'ttlSeconds: must be a whole number', {token: 'abc', publicKey, ttlSeconds: '1h'}],
+  ['joinBot', 'bot: unknown field (allowed: token, publicKey, ttlSeconds)', {token: 'abc', publicKey, bot: 'b'}],
+  ['renewBot', 'publicKey: missing required field', {}],
+  ['renewBot', 'generation: unknown field (allowed: publicKey, ttlSeconds)', {publicKey, generation: 2}],
+  ['issueSvids', 'items: missing required field', {}],
+  ['issueSvids', 'items: must have at least 1 item(s)', {items: []}],
+  ['issueSvids', 'items: must NOT have more than 100 items', {items: Array(101).fill({type: 'jwt', name: 'example-workload-identity', audiences: ['a']})}],
+  ['issueSvids', 'items[0].publicKey: missing required field', {items: [{type: 'x509', name: 'example-workload-identity'}]}],
+  ['issueSvids', 'items[1].audiences: must be a list', {items: [{type: 'jwt', name: 'x', audiences: ['a']}, {type: 'jwt', name: 'x', audiences: 'a'}]}],
+  ['listBotInstances', 'bot: must be a string', {bot: 5}],
+  ['deleteBotInstance', 'id: missing required field', {bot: 'b'}],
   // and what a schema cannot say
   ['listAudit', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
 ]
@@ -98,7 +111,7 @@ describe('wid server checks every API body against its schema', () => {
   })
 
   const call = async (method: string, body: object) => {
-    const response = await (method === 'login' ? anonymous : client).request({
+    const response = await (method === 'login' || method === 'joinBot' ? anonymous : client).request({
       path: `/v1/${method}`,
       method: 'POST',
       headers: {'content-type': 'application/json'},
@@ -128,6 +141,9 @@ describe('wid server checks every API body against its schema', () => {
     expect(await call('getResource', {kind: 'user', name: 'tina'})).toMatchObject({status: 200, body: {result: {spec: {traits: {team: ['blue']}}}}})
     expect((await call('addBot', {name: 'robo', roles: ['access'], traits: [{name: 'team', values: ['red']}], tokenTtlSeconds: 60})).status).toBe(200)
     expect(await call('getResource', {kind: 'bot', name: 'robo'})).toMatchObject({status: 200, body: {result: {spec: {traits: [{name: 'team', values: ['red']}]}}}})
+    expect(await call('listBotInstances', {})).toEqual({status: 200, body: {result: []}})
+    expect(await call('listBotInstances', {bot: 'robo'})).toEqual({status: 200, body: {result: []}})
+    expect((await call('issueSvids', {items: [{type: 'jwt', name: 'example-workload-identity', audiences: ['a'], ttlSeconds: 600}]})).status).toBe(200)
     // And a login with the optional fields wid login sends
     const login = await call('login', {user: 'alice', password: PASSWORD, publicKey, ttlSeconds: 600})
     expect(login.status).toBe(200)

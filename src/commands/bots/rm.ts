@@ -1,3 +1,3 @@
 import {removeCommand} from '../../role-holder-commands.js'
 
-export default removeCommand('bot', 'Deletes a bot and its join tokens.')
+export default removeCommand('bot', 'Deletes a bot, its join tokens and its instances (their identities are refused from then on).')

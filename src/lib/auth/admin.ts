@@ -10,6 +10,7 @@ import {WidError} from '../errors.js'
 import {MIN_TOKEN_LENGTH, type Bot, type Kind, type Resource, type Role, type Token, type User, type UserStatus, type Verb, type WorkloadIdentity} from '../resources/types.js'
 import {resourceLabel, shownName, TOKEN_ID_DIGITS, tokenId} from '../resources/names.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
+import {BOT_INSTANCE_ID, botInstanceKey, getBotInstance, listBotInstances, type BotInstance} from '../services/bot-instances.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
 import {userFailuresKey} from './login.js'
 import {auditActor, type Principal} from './principal.js'
@@ -197,6 +198,8 @@ export async function deleteResource(ctx: AdminContext, principal: Principal, ki
       if (token.spec.bot_name !== name) continue
       operations.push({key: resourceKey('token', token.metadata.name), type: 'delete'}, auditOperation(event(ctx, principal, 'resource.deleted', 'token', token.metadata.name)))
     }
+    // Listed after the bot was read: a join writes the bot too, so one that lands in between fails the write below.
+    for (const instance of await listBotInstances(ctx.backend, name)) operations.push(...instanceRemoval(ctx, principal, instance))
   }
   try {
     await ctx.backend.atomicWrite([{key, type: 'revision', revision: existing.revision}], operations)
@@ -344,4 +347,31 @@ export async function addUser(
     throw error
   }
   return {user, invite}
+}
+
+/** The writes that remove a bot instance, with its audit event. */
+function instanceRemoval(ctx: AdminContext, principal: Principal, instance: BotInstance): Operation[] {
+  const removed: AuditEvent = {time: ctx.now().toISOString(), type: 'bot.instance_removed', ...auditActor(principal), kind: 'bot', name: instance.bot, instance: instance.id}
+  return [{key: botInstanceKey(instance.bot, instance.id), type: 'delete'}, auditOperation(removed)]
+}
+
+/** The instances of every bot, or of one (which must exist). */
+export async function listBotInstancesOf(ctx: AdminContext, principal: Principal, bot?: string): Promise<BotInstance[]> {
+  principal.access?.checkVerbs('bot_instance', ['list', 'read'])
+  if (bot !== undefined && !(await getResource<Bot>(ctx.backend, 'bot', bot))) throw new WidError('not_found', `bot "${bot}" not found`)
+  return listBotInstances(ctx.backend, bot)
+}
+
+/** Removes one instance of a bot: its identity is refused from then on, and the bot must join again with a new token. */
+export async function deleteBotInstance(ctx: AdminContext, principal: Principal, bot: string, id: string): Promise<void> {
+  principal.access?.checkVerbs('bot_instance', ['delete'])
+  if (!BOT_INSTANCE_ID.test(id)) throw new WidError('bad_input', `bots: "${id}" is not a bot instance id: ids are 32 lowercase hex digits (wid bots instances ls shows them)`)
+  const stored = await getBotInstance(ctx.backend, bot, id)
+  if (!stored) throw new WidError('not_found', `bot instance ${id} of bot "${bot}" not found`)
+  try {
+    await ctx.backend.atomicWrite([{key: botInstanceKey(bot, id), type: 'exists'}], instanceRemoval(ctx, principal, stored.instance))
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') throw new WidError('not_found', `bot instance ${id} of bot "${bot}" not found`)
+    throw error
+  }
 }

@@ -8,7 +8,7 @@ import {buildJwks} from '../bundle/jwks.js'
 import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
 import {spkiPin} from '../crypto/keys.js'
 import {readCertificateFields} from '../crypto/certificate.js'
-import {WidError} from '../errors.js'
+import {isWidError, WidError} from '../errors.js'
 import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {getResource as getStoredResource} from '../services/resources.js'
@@ -17,6 +17,8 @@ import {
   addBot,
   addBotToken,
   addUser,
+  deleteBotInstance,
+  listBotInstancesOf,
   resetUser,
   applyResource,
   deleteResource,
@@ -29,6 +31,7 @@ import {
   type RoleChange,
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
+import {JoinRefused, joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentity} from './workload-issuance.js'
@@ -183,6 +186,73 @@ export class AuthServer {
       ...(svid.workloadIdentity ? {workload_identity: svid.workloadIdentity} : {}),
     })
     return svid
+  }
+
+  /**
+   * A batch of SVIDs for one caller, resolved once: each item is checked, issued and audited
+   * as issueX509Svid and issueJwtSvid do it alone, and a refused item fails only itself.
+   */
+  async issueSvids(caller: CallerOrPrincipal, items: SvidItem[]): Promise<SvidItemResult[]> {
+    const principal = await principalOf(this.backend, caller)
+    return Promise.all(
+      items.map(async (item): Promise<SvidItemResult> => {
+        try {
+          if (item.type === 'x509') {
+            const {type: _x509, ...request} = item
+            return {x509: await this.issueX509Svid(principal, request)}
+          }
+          const {type: _jwt, ...request} = item
+          return {jwt: await this.issueJwtSvid(principal, request)}
+        } catch (error) {
+          if (!isWidError(error)) throw error
+          return {error: {code: error.code, message: error.message}}
+        }
+      }),
+    )
+  }
+
+  /** A bot joins with a one-time token (no login: the token is the credential). */
+  async joinBot(request: JoinRequest): Promise<BotIdentity> {
+    const now = this.now()
+    const context = {backend: this.backend, now, clientCa: await this.clientSigner.get(this.backend), throttle: this.loginThrottle, gate: this.loginGate}
+    try {
+      return this.botIdentity(await joinBot(context, request))
+    } catch (error) {
+      if (error instanceof JoinRefused) {
+        await this.audit.append({time: isoString(now), type: 'bot.join_failed', actor: `address:${request.address}`, reason: error.message})
+      }
+      throw error
+    }
+  }
+
+  /** A bot instance renews its client certificate with the one it holds (see bot-join.ts). */
+  async renewBot(caller: CallerOrPrincipal, request: RenewRequest): Promise<BotIdentity> {
+    const who = (await principalOf(this.backend, caller)).caller
+    if (who.kind !== 'bot' || who.instanceId === undefined || who.generation === undefined || who.rehearsedBy !== undefined) {
+      throw new WidError('access_denied', 'renew: only a bot renews its identity')
+    }
+    const context = {backend: this.backend, now: this.now(), clientCa: await this.clientSigner.get(this.backend)}
+    return this.botIdentity(await renewBot(context, {bot: who.name, instanceId: who.instanceId, generation: who.generation}, request))
+  }
+
+  private async botIdentity({instance, certificate}: BotCredential): Promise<BotIdentity> {
+    return {
+      botName: instance.bot,
+      instanceId: instance.id,
+      generation: instance.generation,
+      certificate: certificate.certificate,
+      notAfter: certificate.notAfter,
+      clusterName: this.config.clusterName,
+      hostAuthorities: await this.hostAuthorities(),
+    }
+  }
+
+  async listBotInstances(caller: CallerOrPrincipal, bot?: string): Promise<BotInstance[]> {
+    return listBotInstancesOf(this.admin, await principalOf(this.backend, caller), bot)
+  }
+
+  async deleteBotInstance(caller: CallerOrPrincipal, bot: string, id: string): Promise<void> {
+    return deleteBotInstance(this.admin, await principalOf(this.backend, caller), bot, id)
   }
 
   async applyResource(caller: CallerOrPrincipal, resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {

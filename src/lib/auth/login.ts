@@ -90,18 +90,20 @@ export class LoginThrottle {
   }
 
   /**
-   * Changes the failure lists of this user and this address together, in one write that is
-   * retried when another process changed either meanwhile. `edit` may refuse by throwing.
+   * Changes the failure lists of this user (none for a bot's join) and this address together,
+   * in one write that is retried when another process changed either meanwhile. `edit` may
+   * refuse by throwing.
    */
-  private async change(user: string, address: string, now: number, edit: (failures: {user: number[]; address: number[]}) => {user: number[]; address: number[]}): Promise<void> {
-    const userKey = this.key('user', user)
+  private async change(user: string | undefined, address: string, now: number, edit: (failures: {user: number[]; address: number[]}) => {user: number[]; address: number[]}): Promise<void> {
+    const userKey = user === undefined ? undefined : this.key('user', user)
     const addressKey = this.key('address', addressGroup(address))
     for (let attempt = 0; attempt < 20; attempt++) {
-      const [userItem, addressItem] = await Promise.all([this.backend.get(userKey), this.backend.get(addressKey)])
+      const [userItem, addressItem] = await Promise.all([userKey === undefined ? undefined : this.backend.get(userKey), this.backend.get(addressKey)])
       const next = edit({user: this.recent(userItem?.value, now), address: this.recent(addressItem?.value, now)})
       const conditions: Condition[] = []
       const operations: Operation[] = []
-      for (const [key, item, failures] of [[userKey, userItem, next.user], [addressKey, addressItem, next.address]] as const) {
+      const lists = [...(userKey === undefined ? [] : [[userKey, userItem, next.user] as const]), [addressKey, addressItem, next.address] as const]
+      for (const [key, item, failures] of lists) {
         conditions.push(item ? {key, type: 'revision', revision: item.revision} : {key, type: 'absent'})
         if (failures.length > 0) operations.push({key, type: 'put', value: JSON.stringify({failures})})
         else if (item) operations.push({key, type: 'delete'})
@@ -120,14 +122,16 @@ export class LoginThrottle {
    * Admits an attempt, counting it as failed before it is checked, or refuses it when the
    * user or the address is at its limit. The check and the count are one conditional write,
    * so parallel guesses, from any number of server processes, cannot slip past the limit.
-   * Returns how many recent failures the address had before this attempt.
+   * Returns how many recent failures the address had before this attempt. A bot's join
+   * (`user` undefined) is counted against the address only.
    */
-  async admit(user: string, address: string, now: number, options: {countUser?: boolean} = {}): Promise<{addressFailures: number}> {
-    const countUser = options.countUser ?? true
+  async admit(user: string | undefined, address: string, now: number, options: {countUser?: boolean} = {}): Promise<{addressFailures: number}> {
+    const countUser = user !== undefined && (options.countUser ?? true)
     let addressFailures = 0
     await this.change(user, address, now, (failures) => {
       const wait = this.wait(countUser ? failures.user : [], failures.address, now)
-      if (wait > 0) throw new WidError('access_denied', `auth: too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`)
+      const what = user === undefined ? 'logins and joins from this address' : 'logins'
+      if (wait > 0) throw new WidError('access_denied', `auth: too many failed ${what}; try again in ${Math.ceil(wait / 60_000)} min`)
       addressFailures = failures.address.length
       return {user: countUser ? [...failures.user, now] : failures.user, address: [...failures.address, now]}
     })
@@ -140,13 +144,13 @@ export class LoginThrottle {
   }
 
   /** An admitted attempt succeeded: the user's failures are forgotten, and the address is not charged for it. */
-  async succeeded(user: string, address: string, attemptedAt: number, now: number): Promise<void> {
+  async succeeded(user: string | undefined, address: string, attemptedAt: number, now: number): Promise<void> {
     await this.change(user, address, now, (failures) => ({user: [], address: without(failures.address, attemptedAt)}))
   }
 
   /** An admitted attempt was never checked (no password-check slot came free): its advance count is taken back. */
-  async withdraw(user: string, address: string, attemptedAt: number, now: number, options: {countUser?: boolean} = {}): Promise<void> {
-    const countUser = options.countUser ?? true
+  async withdraw(user: string | undefined, address: string, attemptedAt: number, now: number, options: {countUser?: boolean} = {}): Promise<void> {
+    const countUser = user !== undefined && (options.countUser ?? true)
     await this.change(user, address, now, (failures) => ({
       user: countUser ? without(failures.user, attemptedAt) : failures.user,
       address: without(failures.address, attemptedAt),
@@ -220,8 +224,7 @@ const wrongPassword = () => new LoginRefused('auth: invalid user name or passwor
 /**
  * Checks a login (or redeems an invite, setting the password) and returns the user. The
  * invite is consumed in the same transaction that stores the password, so it works once.
- * The address's own limits come first (one login at a time, its failures), and only then
- * does it wait for one of the password-check slots that all addresses share.
+ * The check runs behind the throttle and the gate (throttledCheck).
  */
 export async function authenticateUser(backend: Backend, throttle: LoginThrottle, gate: LoginGate, attempt: LoginAttempt, now: Date): Promise<User> {
   if (!USER_NAME.test(attempt.user)) throw refused()
@@ -231,18 +234,33 @@ export async function authenticateUser(backend: Backend, throttle: LoginThrottle
   // against the address only, and a user locked out by someone else's guesses can still
   // use the invite of wid users reset.
   const counted = {countUser: attempt.invite === undefined}
-  const pass = gate.enter(addressGroup(attempt.address))
+  return throttledCheck({throttle, gate, user: attempt.user, address: attempt.address, now: t, ...counted}, () => checkCredentials(backend, attempt, now))
+}
+
+/**
+ * Runs a credential check (a password, an invite, a bot's join token) behind the throttle
+ * and the gate: the address's own limits come first (one attempt at a time, its failures),
+ * and only then does it wait for one of the slots that all addresses share. The attempt is
+ * counted as failed until `check` succeeds. `user` is the user named, if any (not a join).
+ */
+export async function throttledCheck<T>(
+  options: {throttle: LoginThrottle; gate: LoginGate; user: string | undefined; address: string; now: number; countUser?: boolean},
+  check: () => Promise<T>,
+): Promise<T> {
+  const {throttle, user, address, now: t} = options
+  const counted = {countUser: options.countUser ?? true}
+  const pass = options.gate.enter(addressGroup(address))
   try {
-    const {addressFailures} = await throttle.admit(attempt.user, attempt.address, t, counted)
+    const {addressFailures} = await throttle.admit(user, address, t, counted)
     try {
       await pass.slot(addressFailures === 0)
     } catch (error) {
-      await throttle.withdraw(attempt.user, attempt.address, t, t, counted)
+      await throttle.withdraw(user, address, t, t, counted)
       throw error
     }
-    const user = await checkCredentials(backend, attempt, now)
-    await throttle.succeeded(attempt.user, attempt.address, t, t)
-    return user
+    const result = await check()
+    await throttle.succeeded(user, address, t, t)
+    return result
   } finally {
     pass.leave()
   }

@@ -6,6 +6,7 @@
 import type {Backend} from '../backend/backend.js'
 import {WidError} from '../errors.js'
 import type {Bot, Role, User} from '../resources/types.js'
+import {getBotInstance, type BotInstance} from '../services/bot-instances.js'
 import {getResource} from '../services/resources.js'
 import {AccessChecker} from './access.js'
 import type {Attributes} from './attributes.js'
@@ -19,7 +20,8 @@ export type Caller =
   | {kind: 'admin'; name: string}
   /** loginId: the UserStatus.login_id a client certificate carries ('' for one without); unset in local mode. */
   | ({kind: 'user'; name: string; loginId?: string} & Rehearsal)
-  | ({kind: 'bot'; name: string; join?: {method: string; tokenName?: string}} & Rehearsal)
+  /** instanceId, generation: the bot instance a client certificate names, and its generation; unset in local mode. */
+  | ({kind: 'bot'; name: string; join?: {method: string; tokenName?: string}; instanceId?: string; generation?: number} & Rehearsal)
 
 /** Whom the local admin may rehearse with `--as`. */
 export type UserOrBot = Exclude<Caller, {kind: 'admin'}>
@@ -82,7 +84,17 @@ export async function principalOf(backend: Backend, who: CallerOrPrincipal): Pro
   return 'actor' in who ? who : resolvePrincipal(backend, who)
 }
 
-/** Refuses a caller that no longer exists (or was reset, or re-created, since its login) or holds a role that does not. */
+/** Why the calls of a bot instance are refused: it was removed, or it is locked (else undefined). */
+export function instanceRefusal(bot: string, id: string, instance: BotInstance | undefined): WidError | undefined {
+  if (!instance) return new WidError('access_denied', `auth: bot instance ${id} of bot "${bot}" was removed; join again with a new token`)
+  if (!instance.locked) return undefined
+  return new WidError('access_denied', `auth: bot instance ${id} of bot "${bot}" is locked: ${instance.locked.reason}; remove it (wid bots instances rm ${bot}/${id}) and join again`)
+}
+
+/**
+ * Refuses a caller that no longer exists (or was reset, or re-created, since its login; a bot
+ * instance removed or locked) or holds a role that does not.
+ */
 export async function resolvePrincipal(backend: Backend, caller: Caller): Promise<Principal> {
   const description = describeCaller(caller)
   const who = actorOf(caller)
@@ -111,11 +123,17 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
   }
   const bot = await getResource<Bot>(backend, 'bot', caller.name)
   if (!bot) throw new WidError('access_denied', `auth: bot "${caller.name}" does not exist`)
+  const instance = caller.instanceId === undefined ? undefined : (await getBotInstance(backend, caller.name, caller.instanceId))?.instance
+  if (caller.instanceId !== undefined) {
+    const refusal = instanceRefusal(caller.name, caller.instanceId, instance)
+    if (refusal) throw refusal
+  }
   const roles = await loadRoles(backend, description, bot.spec.roles)
   const traits = Object.fromEntries((bot.spec.traits ?? []).map((t) => [t.name, t.values]))
   const attributes: Attributes = {
     user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
   }
-  if (caller.join) attributes.join = {meta: {join_method: caller.join.method, join_token_name: caller.join.tokenName}}
+  const join = caller.join ?? (instance && {method: instance.joinMethod, tokenName: instance.tokenId})
+  if (join) attributes.join = {meta: {join_method: join.method, join_token_name: join.tokenName}}
   return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
 }

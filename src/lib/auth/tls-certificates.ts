@@ -2,8 +2,9 @@
  * Certificates of remote mode: the server's TLS certificate (host CA) and the client
  * certificates that users and bots present (client CA). A client certificate names its
  * holder in the subject (CN = name, OU = user|bot, and for a user serialNumber = its
- * login_id, which changes when the user is deleted and created again); what they may do is decided from the
- * store on every call, so a role change takes effect without a new login.
+ * login_id, which changes when the user is deleted and created again; for a bot serialNumber =
+ * its instance id and pseudonym = the instance's generation); what they may do is decided from
+ * the store on every call, so a role change takes effect without a new login.
  */
 import {isIP} from 'node:net'
 import {
@@ -64,6 +65,9 @@ export function issueClientCertificate(ca: SigningAuthority, holder: Caller, spk
       {oid: OID.organizationalUnit, value: holder.kind},
       {oid: OID.commonName, value: holder.name},
       ...(holder.kind === 'user' && holder.loginId ? [{oid: OID.serialNumber, value: holder.loginId}] : []),
+      ...(holder.kind === 'bot' && holder.instanceId !== undefined && holder.generation !== undefined
+        ? [{oid: OID.serialNumber, value: holder.instanceId}, {oid: OID.pseudonym, value: String(holder.generation)}]
+        : []),
     ]),
     notBefore: new Date(now.getTime() - 60_000),
     notAfter,

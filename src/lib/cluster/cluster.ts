@@ -5,6 +5,7 @@
  */
 import type {IssuedSecret, ApplyMode, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
+import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
@@ -14,6 +15,8 @@ export interface Cluster {
   status(): Promise<ClusterStatus>
   issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse>
   issueJwtSvid(request: JwtSvidRequest): Promise<JwtSvidResponse>
+  /** 1 to 100 SVIDs at once; the results in the items' order, a refused item as its error. */
+  issueSvids(items: SvidItem[]): Promise<SvidItemResult[]>
   exportTrust(type: TrustExportType): Promise<string>
   applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'>
   getResource(kind: Kind, name: string): Promise<Resource>
@@ -22,6 +25,8 @@ export interface Cluster {
   deleteResource(kind: Kind, name: string): Promise<string>
   addBot(options: {name: string; roles: string[]; traits?: Bot['spec']['traits']; tokenTtlSeconds: number}): Promise<{bot: Bot; join: IssuedSecret}>
   addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}>
+  listBotInstances(bot?: string): Promise<BotInstance[]>
+  deleteBotInstance(bot: string, id: string): Promise<void>
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]>
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   resetUser(options: {name: string; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>

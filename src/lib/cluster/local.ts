@@ -4,6 +4,7 @@ import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
 import type {UserOrBot} from '../auth/principal.js'
 import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
+import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
 import {SqliteBackend} from '../backend/sqlite.js'
@@ -134,6 +135,10 @@ export class LocalCluster implements Cluster {
     return this.auth.issueJwtSvid(this.caller, request)
   }
 
+  issueSvids(items: SvidItem[]): Promise<SvidItemResult[]> {
+    return this.auth.issueSvids(this.caller, items)
+  }
+
   exportTrust(type: TrustExportType): Promise<string> {
     return this.auth.exportTrust(type)
   }
@@ -160,6 +165,14 @@ export class LocalCluster implements Cluster {
 
   addBotToken(botName: string, ttlSeconds: number): ReturnType<Cluster['addBotToken']> {
     return this.auth.addBotToken(this.caller, botName, ttlSeconds)
+  }
+
+  listBotInstances(bot?: string): Promise<BotInstance[]> {
+    return this.auth.listBotInstances(this.caller, bot)
+  }
+
+  deleteBotInstance(bot: string, id: string): Promise<void> {
+    return this.auth.deleteBotInstance(this.caller, bot, id)
   }
 
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {

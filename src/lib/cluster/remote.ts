@@ -6,6 +6,7 @@
 import type {Agent} from 'undici'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
+import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import {knownCode, WidError, type ErrorCode} from '../errors.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
@@ -76,6 +77,10 @@ export class RemoteCluster implements Cluster {
   issueJwtSvid(request: JwtSvidRequest): Promise<JwtSvidResponse> {
     return this.call('issueJwtSvid', request)
   }
+  async issueSvids(items: SvidItem[]): Promise<SvidItemResult[]> {
+    const {results} = await this.call<{results: SvidItemResult[]}>('issueSvids', {items})
+    return results
+  }
   exportTrust(type: TrustExportType): Promise<string> {
     return this.call('exportTrust', {type})
   }
@@ -97,6 +102,12 @@ export class RemoteCluster implements Cluster {
   }
   addBotToken(botName: string, ttlSeconds: number): Promise<IssuedSecret & {id: string}> {
     return this.call('addBotToken', {botName, ttlSeconds})
+  }
+  listBotInstances(bot?: string): Promise<BotInstance[]> {
+    return this.call('listBotInstances', bot === undefined ? {} : {bot})
+  }
+  async deleteBotInstance(bot: string, id: string): Promise<void> {
+    await this.call('deleteBotInstance', {bot, id})
   }
   updateRoles(kind: 'bot' | 'user', name: string, change: RoleChange): Promise<string[]> {
     return this.call('updateRoles', {kind, name, change})

@@ -15,6 +15,7 @@ export const OID = {
   organization: '2.5.4.10',
   organizationalUnit: '2.5.4.11',
   country: '2.5.4.6',
+  pseudonym: '2.5.4.65',
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',

@@ -100,7 +100,7 @@ export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user
 /** The shortest join token (a token's metadata.name in a document): no shorter text given for a token can be one. */
 export const MIN_TOKEN_LENGTH = 16
 
-/** What role rules grant verbs on: every kind, and the audit log. */
-export type RuleResource = Kind | 'audit'
+/** What role rules grant verbs on: every kind, the audit log, and bots' instances. */
+export type RuleResource = Kind | 'audit' | 'bot_instance'
 
 export type Verb = 'list' | 'read' | 'create' | 'update' | 'delete'

@@ -6,6 +6,7 @@
  */
 import type {AuthServer, TrustExportType} from '../auth/auth-server.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
+import type {SvidItem} from '../auth/bot-join.js'
 import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
 import {badInput, WidError} from '../errors.js'
@@ -14,12 +15,23 @@ import {parseKind} from '../resources/refs.js'
 import {validateConfig} from '../resources/schema.js'
 import type {Bot, Resource} from '../resources/types.js'
 
+/** What a method may know of its request beyond the body: the client's address. */
+export interface RequestContext {
+  address: string
+}
+
 /** A method's body is what its schema (schemas/api/<method>.json) lets through. */
-type Handler<Body = never> = (auth: AuthServer, principal: Principal, body: Body) => Promise<unknown>
+type Handler<Body = never> = (auth: AuthServer, principal: Principal, body: Body, request: RequestContext) => Promise<unknown>
 
 interface Named {
   kind: string
   name: string
+}
+
+interface JoinBody {
+  token: string
+  publicKey: string
+  ttlSeconds?: number
 }
 
 interface LoginBody {
@@ -46,6 +58,13 @@ const API: Record<string, Handler> = {
   whoami: (auth, principal) => auth.whoami(principal),
   issueX509Svid: (auth, principal, body: X509SvidRequest) => auth.issueX509Svid(principal, body),
   issueJwtSvid: (auth, principal, body: JwtSvidRequest) => auth.issueJwtSvid(principal, body),
+  issueSvids: async (auth, principal, body: {items: SvidItem[]}) => ({results: await auth.issueSvids(principal, body.items)}),
+  renewBot: (auth, principal, body: {publicKey: string; ttlSeconds?: number}, request) => auth.renewBot(principal, {...body, address: request.address}),
+  listBotInstances: (auth, principal, body: {bot?: string}) => auth.listBotInstances(principal, body.bot),
+  deleteBotInstance: async (auth, principal, body: {bot: string; id: string}) => {
+    await auth.deleteBotInstance(principal, body.bot, body.id)
+    return null
+  },
   exportTrust: (auth, _principal, body: {type: TrustExportType}) => auth.exportTrust(body.type),
   applyResource: (auth, principal, body: {resource: Resource; mode: ApplyMode}) => auth.applyResource(principal, body.resource, body.mode),
   getResource: (auth, principal, body: Named) => auth.getResource(principal, parseKind(body.kind), body.name),
@@ -71,14 +90,14 @@ async function checkBody(method: string, body: Record<string, unknown>): Promise
   }
 }
 
-type Method = (auth: AuthServer, principal: Principal, body: Record<string, unknown>) => Promise<unknown>
+type Method = (auth: AuthServer, principal: Principal, body: Record<string, unknown>, request: RequestContext) => Promise<unknown>
 
 const METHODS = new Map<string, Method>(
   Object.entries(API).map(([name, handler]) => [
     name,
-    async (auth, principal, body) => {
+    async (auth, principal, body, request) => {
       await checkBody(name, body)
-      return handler(auth, principal, body as never)
+      return handler(auth, principal, body as never, request)
     },
   ]),
 )
@@ -94,12 +113,18 @@ export async function loginBody(body: Record<string, unknown>): Promise<LoginBod
   return body as unknown as LoginBody
 }
 
+/** A /v1/joinBot body, checked against its schema. */
+export async function joinBody(body: Record<string, unknown>): Promise<JoinBody> {
+  await checkBody('joinBot', body)
+  return body as unknown as JoinBody
+}
+
 /**
  * Compiles the schema of every method now (by checking an empty body, which most refuse),
  * so that a missing or broken schema stops the server at start, not its first call.
  */
 export async function compileApiSchemas(): Promise<void> {
-  for (const method of ['login', ...METHODS.keys()]) {
+  for (const method of ['login', 'joinBot', ...METHODS.keys()]) {
     await checkBody(method, {}).catch((error: unknown) => {
       if (!(error instanceof WidError) || error.code !== 'bad_input') throw error
     })

@@ -16,7 +16,7 @@ import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
-import {apiMethod, compileApiSchemas, loginBody} from './api.js'
+import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
 import {ConnectionGate} from './connections.js'
 import {PublicDocuments} from './public-documents.js'
 
@@ -152,7 +152,11 @@ function verifiedCaller(socket: TLSSocket): Verified {
   if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
     throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
   }
-  if (kind === 'bot') return {caller: {kind, name}, notAfter}
+  if (kind === 'bot') {
+    const {serialNumber: instanceId, pseudonym} = certificate.subject as {serialNumber?: unknown; pseudonym?: unknown}
+    const instance = typeof instanceId === 'string' && typeof pseudonym === 'string' ? {instanceId, generation: Number(pseudonym)} : {}
+    return {caller: {kind, name, ...instance}, notAfter}
+  }
   const loginId = certificate.subject.serialNumber
   return {caller: {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}, notAfter}
 }
@@ -231,16 +235,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
       const body = await readJson(req)
+      const address = req.socket.remoteAddress ?? 'unknown'
       if (path === '/v1/login') {
         const {user, password, invite, publicKey, ttlSeconds} = await loginBody(body)
-        const result = await auth.login({user, password, invite, address: req.socket.remoteAddress ?? 'unknown'}, publicKey, ttlSeconds)
+        const result = await auth.login({user, password, invite, address}, publicKey, ttlSeconds)
         return send(res, 200, JSON.stringify(result))
+      }
+      // A bot's join: the one-time token is the credential, as the password is for a login.
+      if (path === '/v1/joinBot') {
+        const {token, publicKey, ttlSeconds} = await joinBody(body)
+        return send(res, 200, JSON.stringify(await auth.joinBot({token, publicKey, ttlSeconds, address})))
       }
       caller = callerOf(req)
       const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
-      const result = await method(auth, await auth.authenticate(caller), body)
+      const result = await method(auth, await auth.authenticate(caller), body, {address})
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500

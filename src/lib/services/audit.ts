@@ -13,7 +13,7 @@ import {parseStored} from './cluster-config.js'
 export interface AuditEvent {
   time: string
   type: string
-  /** `admin:root`, `user:alice`, `bot:my-bot`, `address:192.0.2.7` (a refused login) */
+  /** `admin:root`, `user:alice`, `bot:my-bot`, `address:192.0.2.7` (a refused login or join) */
   actor: string
   /** The user or bot the local admin acted as with `--as` (`bot:my-bot`); the actor is then the admin. */
   as?: string
@@ -24,10 +24,19 @@ export interface AuditEvent {
   svid_type?: 'x509' | 'jwt'
   ttl_seconds?: number
   workload_identity?: string
-  /** The client address a login or an invite came from (user.login, user.invite_redeemed). */
+  /** The client address a login, an invite, a join or a renewal came from (user.login, user.invite_redeemed, bot.*). */
   address?: string
-  /** Why an attempt failed (user.login_failed). */
+  /** Why an attempt failed (user.login_failed, bot.join_failed). */
   reason?: string
+  /** The bot instance of bot.joined, bot.renewed, bot.instance_locked and bot.instance_removed (the bot is `name`). */
+  instance?: string
+  /** The join token a bot instance used (bot.joined). */
+  token_id?: string
+  /** The generation a renewal gave the instance (bot.renewed). */
+  generation?: number
+  /** The generation a locked instance's certificate presented, and the one stored (bot.instance_locked). */
+  presented?: number
+  expected?: number
 }
 
 export const AUDIT_PREFIX = '/audit/'

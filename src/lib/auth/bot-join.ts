@@ -1,0 +1,205 @@
+/**
+ * A bot's own identity (DESIGN §4.1): a one-time join token is exchanged for a bot instance
+ * and a client certificate that names the instance and its generation; each renewal must
+ * present the generation the store holds and moves it on by one. A copy of the identity,
+ * renewed from a second place, presents a generation that is no longer current: the
+ * instance is then locked, and both copies are refused from then on.
+ */
+import type {Backend} from '../backend/backend.js'
+import {randomHex} from '../crypto/random.js'
+import {subjectPublicKeyType} from '../crypto/spki.js'
+import {WidError, type ErrorCode} from '../errors.js'
+import {tokenId} from '../resources/names.js'
+import type {Bot, Token} from '../resources/types.js'
+import {auditOperation} from '../services/audit.js'
+import {botInstanceKey, getBotInstance, putBotInstance, type BotInstance} from '../services/bot-instances.js'
+import {getResource, putResource, resourceKey} from '../services/resources.js'
+import type {SigningAuthority} from '../svid/x509.js'
+import {isoString} from '../time.js'
+import {hashSecret} from './admin.js'
+import {checkTtl, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
+import type {LoginGate} from './login-gate.js'
+import {throttledCheck, type LoginThrottle} from './login.js'
+import {instanceRefusal} from './principal.js'
+import {issueClientCertificate, type IssuedCertificate} from './tls-certificates.js'
+
+export type {BotInstance} from '../services/bot-instances.js'
+
+export const DEFAULT_BOT_TTL_SECONDS = 3600
+export const MAX_BOT_TTL_SECONDS = 24 * 3600
+
+/** What a join or a renewal answers: the bot's client certificate and what it needs to reach the cluster. */
+export interface BotIdentity {
+  botName: string
+  instanceId: string
+  generation: number
+  /** PEM, issued by the client CA for the key the bot generated. */
+  certificate: string
+  notAfter: string
+  clusterName: string
+  /** PEM certificates of the CA that signs the servers' TLS certificates. */
+  hostAuthorities: string[]
+}
+
+/** One SVID of a batch (POST /v1/issueSvids). */
+export type SvidItem = ({type: 'x509'} & X509SvidRequest) | ({type: 'jwt'} & JwtSvidRequest)
+
+/** The answer for one item of a batch, in the items' order. */
+export type SvidItemResult = {x509: X509SvidResponse} | {jwt: JwtSvidResponse} | {error: {code: ErrorCode; message: string}}
+
+export interface JoinRequest {
+  /** The join token's secret. */
+  token: string
+  /** SubjectPublicKeyInfo of the bot's key, PEM `PUBLIC KEY`. */
+  publicKey: string
+  ttlSeconds?: number
+  /** The client address, for the throttle and the audit log. */
+  address: string
+}
+
+export interface RenewRequest {
+  publicKey: string
+  ttlSeconds?: number
+  address: string
+}
+
+export interface BotContext {
+  backend: Backend
+  now: Date
+  /** The client CA, which signs bots' certificates. */
+  clientCa: SigningAuthority
+}
+
+/** The instance a certificate was issued for, as stored with it. */
+export interface BotCredential {
+  instance: BotInstance
+  certificate: IssuedCertificate
+}
+
+/** How often a join or renewal is tried again when another write to the same items came first. */
+const ATTEMPTS = 5
+
+/**
+ * A join refused after its token was looked up (unknown, expired, not a bot's, its bot
+ * removed): what the audit log records, as it records failed logins. These are throttled
+ * per address, so a flood cannot fill the log.
+ */
+export class JoinRefused extends WidError {
+  constructor(message: string) {
+    super('access_denied', message)
+  }
+}
+
+const unknownToken = () => new JoinRefused('join: the token is not known to the cluster (it may have been used already, or removed)')
+
+const isCompareFailed = (error: unknown): boolean => error instanceof WidError && error.code === 'compare_failed'
+
+/** The bot's public key, checked (as issuance checks one) before anything is spent on the request. */
+function checkedKey(publicKey: string): Uint8Array {
+  const spki = publicKeyDer(publicKey)
+  subjectPublicKeyType(spki)
+  return spki
+}
+
+function certificateFor(ctx: BotContext, instance: BotInstance, spki: Uint8Array, ttlSeconds: number): IssuedCertificate {
+  return issueClientCertificate(ctx.clientCa, {kind: 'bot', name: instance.bot, instanceId: instance.id, generation: instance.generation}, spki, ctx.now, ttlSeconds)
+}
+
+/**
+ * Redeems a join token: a new instance of the token's bot, generation 1. The token is
+ * deleted in the write that stores the instance and its audit event, on the condition that
+ * it is still the token that was checked, so a token makes exactly one instance however many
+ * joins race for it. Attempts are throttled per address like logins (with them), so a flood
+ * of guessed tokens is refused long before it could find one.
+ */
+export async function joinBot(ctx: BotContext & {throttle: LoginThrottle; gate: LoginGate}, request: JoinRequest): Promise<BotCredential> {
+  const spki = checkedKey(request.publicKey)
+  const ttlSeconds = checkTtl(request.ttlSeconds ?? DEFAULT_BOT_TTL_SECONDS, MAX_BOT_TTL_SECONDS)
+  const attempt = {throttle: ctx.throttle, gate: ctx.gate, user: undefined, address: request.address, now: ctx.now.getTime()}
+  return throttledCheck(attempt, () => redeemToken(ctx, request, spki, ttlSeconds))
+}
+
+async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Array, ttlSeconds: number): Promise<BotCredential> {
+  const {backend, now} = ctx
+  const hash = hashSecret(request.token)
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const token = await getResource<Token>(backend, 'token', hash)
+    if (!token) throw unknownToken()
+    const id = tokenId(token)
+    const botName = token.spec.bot_name
+    if (token.spec.join_method !== 'token' || !botName) throw new JoinRefused(`join: the token ${id} is not a bot's join token`)
+    const expires = token.metadata.expires
+    if (expires !== undefined && !(Date.parse(expires) > now.getTime())) throw new JoinRefused(`join: the token ${id} expired at ${expires}`)
+    const bot = await getResource<Bot>(backend, 'bot', botName)
+    if (!bot) throw new JoinRefused(`join: the bot "${botName}" of the token ${id} was removed`)
+    const time = isoString(now)
+    const instance: BotInstance = {bot: botName, id: randomHex(16), joinMethod: 'token', tokenId: id, created: time, lastSeen: time, generation: 1, address: request.address}
+    const certificate = certificateFor(ctx, instance, spki, ttlSeconds)
+    try {
+      await backend.atomicWrite(
+        [
+          {key: resourceKey('token', hash), type: 'revision', revision: token.metadata.revision!},
+          {key: resourceKey('bot', botName), type: 'revision', revision: bot.metadata.revision!},
+          {key: botInstanceKey(botName, instance.id), type: 'absent'},
+        ],
+        [
+          {key: resourceKey('token', hash), type: 'delete'},
+          // The bot is written again (unchanged) so that its revision moves: removing the bot,
+          // which lists its instances and then deletes them on the condition of the bot's
+          // revision, cannot miss an instance that joined in between.
+          putResource(bot),
+          putBotInstance(instance),
+          auditOperation({time, type: 'bot.joined', actor: `bot:${botName}`, kind: 'bot', name: botName, instance: instance.id, token_id: id, address: request.address}),
+        ],
+      )
+      return {instance, certificate}
+    } catch (error) {
+      // The token was used or removed meanwhile (the next attempt says so), or the bot changed.
+      if (!isCompareFailed(error)) throw error
+    }
+  }
+  throw new WidError('unavailable', 'join: the bot changed during the join, again and again; try again')
+}
+
+/**
+ * Renews the identity of the instance `caller` names: the generation it presents must be
+ * the stored one, which then moves on by one. A mismatch locks the instance (stored, with
+ * its audit event) and is refused, as is every later call of either copy.
+ */
+export async function renewBot(
+  ctx: BotContext,
+  caller: {bot: string; instanceId: string; generation: number},
+  request: RenewRequest,
+): Promise<BotCredential> {
+  const spki = checkedKey(request.publicKey)
+  const ttlSeconds = checkTtl(request.ttlSeconds ?? DEFAULT_BOT_TTL_SECONDS, MAX_BOT_TTL_SECONDS)
+  const {backend, now} = ctx
+  const {bot, instanceId} = caller
+  const time = isoString(now)
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const stored = await getBotInstance(backend, bot, instanceId)
+    const refusal = instanceRefusal(bot, instanceId, stored?.instance)
+    if (refusal) throw refusal
+    const {instance, revision} = stored!
+    const unchanged = [{key: botInstanceKey(bot, instanceId), type: 'revision' as const, revision}]
+    const expected = instance.generation
+    const matches = caller.generation === expected
+    const next: BotInstance = matches
+      ? {...instance, generation: expected + 1, lastSeen: time}
+      : {...instance, locked: {at: time, reason: `its identity was used from two places (generation ${caller.generation} presented, ${expected} expected)`}}
+    const event = matches
+      ? {time, type: 'bot.renewed', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, generation: next.generation, address: request.address}
+      : {time, type: 'bot.instance_locked', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, presented: caller.generation, expected, address: request.address}
+    const certificate = matches ? certificateFor(ctx, next, spki, ttlSeconds) : undefined
+    try {
+      await backend.atomicWrite(unchanged, [putBotInstance(next), auditOperation(event)])
+    } catch (error) {
+      // Renewed (by the other copy) or removed meanwhile: the next attempt decides again.
+      if (!isCompareFailed(error)) throw error
+      continue
+    }
+    if (!certificate) throw instanceRefusal(bot, instanceId, next)!
+    return {instance: next, certificate}
+  }
+  throw new WidError('unavailable', 'renew: the bot instance changed during the renewal, again and again; try again')
+}
