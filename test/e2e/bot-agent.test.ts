@@ -85,7 +85,10 @@ beforeAll(async () => {
   for (const doc of [WORKLOAD_IDENTITY, ISSUER_ROLE, LEGACY_ROLE]) {
     expect((await admin(['create', '-f', '-'], {input: doc})).code).toBe(0)
   }
-  expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-workload-identity-issuer,example-service-legacy'])).code).toBe(0)
+  // the legacy output asks for a DNS SAN, which the role must allow for the path
+  const sanRole = 'kind: role\nversion: v6\nmetadata:\n  name: example-service-san\nspec:\n  allow:\n    spiffe:\n      - path: /svc/example-service\n        dns_sans: [example-service.internal]\n'
+  expect((await admin(['create', '-f', '-'], {input: sanRole})).code).toBe(0)
+  expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-workload-identity-issuer,example-service-legacy,example-service-san'])).code).toBe(0)
   pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
   port = await freePort()
   server = await startWidServer(serverHome, port)
@@ -152,7 +155,7 @@ describe('wid bot start --oneshot', () => {
     const outA = join(tmp.path, 'out-copy-a')
     const outB = join(tmp.path, 'out-copy-b')
     expect((await bot(['bot', 'start', '-c', writeConfig('copy-0.yaml', botYaml({storage: original, out: outA, token: await newToken()})), '--oneshot'])).code).toBe(0)
-    cpSync(original, copy, {recursive: true})
+    cpSync(original, copy, {recursive: true, verbatimSymlinks: true}) // as cp -a: the file set's links stay relative
     chmodSync(copy, 0o700)
     expect((await bot(['bot', 'start', '-c', writeConfig('copy-a.yaml', botYaml({storage: original, out: outA})), '--oneshot'])).code).toBe(0)
     const stolen = await bot(['bot', 'start', '-c', writeConfig('copy-b.yaml', botYaml({storage: copy, out: outB})), '--oneshot'])
