@@ -317,6 +317,13 @@ describe('wid bot start (the daemon)', () => {
       await within(10, () => agent.log().includes('configuration not reloaded'), agent.log)
       expect(agent.child.exitCode).toBe(null)
 
+      // SIGHUP with a good file: its new output appears
+      const added = join(out, 'added')
+      writeFileSync(config, yaml.replace('diag_addr:', `  - type: spiffe-svid\n    destination:\n      type: directory\n      path: ${added}\n    svid:\n      path: /svc/example-service\ndiag_addr:`))
+      agent.child.kill('SIGHUP')
+      await within(20, () => existsSync(join(added, 'svid.pem')), agent.log)
+      expect(agent.log()).toContain('configuration reloaded')
+
       expect(await agent.stop('SIGTERM')).toBe(0)
       expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
     } finally {
@@ -337,9 +344,13 @@ describe('wid bot start (the daemon)', () => {
       path: ${join(out, 'none')}
 `
     const yaml = botYaml({storage, out, token: await newToken(), renewal: '1m', ttl: '5m'}).replace('outputs:', `${extra}outputs:`) + `diag_addr: 127.0.0.1:${diag}\n`
-    const agent = startAgent(writeConfig('nomatch.yaml', yaml), join(tmp.path, 'nomatch-home'))
+    const agent = startAgent(writeConfig('nomatch.yaml', yaml), join(tmp.path, 'nomatch-home'), ['--log-format', 'json'])
     try {
       await within(30, () => existsSync(join(out, 'x509', 'svid.pem')) && agent.log().includes('nothing-here'), agent.log)
+      // every log line is one JSON object, for machines
+      const lines = agent.log().split('\n').filter((l) => l.trim() !== '')
+      for (const line of lines) expect(JSON.parse(line)).toMatchObject({time: expect.any(String), level: expect.any(String), msg: expect.any(String)})
+      expect(lines.map((l) => JSON.parse(l) as {service?: string; error?: string}).find((l) => l.service === 'nothing-here')?.error).toContain('no-such-identity')
       const ready = await get(`http://127.0.0.1:${diag}/readyz`)
       expect(ready.status).toBe(503)
       expect(ready.body).toContain('nothing-here')
@@ -347,6 +358,63 @@ describe('wid bot start (the daemon)', () => {
       expect(existsSync(join(out, 'jwt', 'jwt_svid'))).toBe(true)
     } finally {
       await agent.stop()
+    }
+  }, 60_000)
+})
+
+describe('the workload-identity-aws-roles-anywhere service', () => {
+  it('trades its X.509-SVID for a Roles Anywhere session and writes an AWS credentials file the SDK reads, keeping other profiles', async () => {
+    // a local HTTPS stand-in for Roles Anywhere, reached as the AWS SDKs are told to: AWS_ENDPOINT_URL_ROLESANYWHERE and AWS_CA_BUNDLE
+    const dir = join(tmp.path, 'ra')
+    mkdirSync(dir)
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ra.key'), '-out', join(dir, 'ra.pem'), '-subj', '/CN=127.0.0.1', '-days', '1', '-addext', 'subjectAltName=IP:127.0.0.1'])
+    const requests: Array<{url: string; headers: Record<string, unknown>; body: string}> = []
+    const {createServer} = await import('node:https')
+    const fake = createServer({key: readFileSync(join(dir, 'ra.key')), cert: readFileSync(join(dir, 'ra.pem'))}, (req, res) => {
+      let body = ''
+      req.on('data', (d) => (body += d))
+      req.on('end', () => {
+        requests.push({url: req.url!, headers: req.headers, body})
+        const expiration = new Date(Date.now() + 6 * 3600_000).toISOString()
+        res.writeHead(201, {'content-type': 'application/json'}).end(JSON.stringify({credentialSet: [{credentials: {accessKeyId: 'ASIARA', secretAccessKey: 'ra-secret', sessionToken: 'ra-token', expiration}}]}))
+      })
+    })
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve))
+    const endpoint = `https://127.0.0.1:${(fake.address() as {port: number}).port}`
+    const home = join(tmp.path, 'ra-home')
+    const local = widIn(home)
+    try {
+      expect((await local(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+      for (const doc of [WORKLOAD_IDENTITY, ISSUER_ROLE]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+      expect((await local(['bots', 'add', 'aws-bot', '--roles', 'example-workload-identity-issuer'])).code).toBe(0)
+      const out = join(tmp.path, 'ra-out')
+      mkdirSync(out, {mode: 0o700})
+      writeFileSync(join(out, 'aws_credentials'), '[other]\naws_access_key_id = KEEPME\n', {mode: 0o600})
+      const config = writeConfig('ra.yaml', `version: v2
+services:
+  - type: workload-identity-aws-roles-anywhere
+    selector:
+      name: example-workload-identity
+    role_arn: arn:aws:iam::123456789012:role/example
+    profile_arn: arn:aws:rolesanywhere:us-east-1:123456789012:profile/0d5c2b61-9a3e-4e1a-8f3c-1f2e3d4c5b6a
+    trust_anchor_arn: arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6f3a9e1c-2b4d-4c8e-9f1a-7b6c5d4e3f2a
+    destination:
+      type: directory
+      path: ${out}
+`)
+      const result = await local(['bot', 'start', '-c', config, '--oneshot', '--local', '--bot', 'aws-bot'], {env: {AWS_ENDPOINT_URL_ROLESANYWHERE: endpoint, AWS_CA_BUNDLE: join(dir, 'ra.pem')}})
+      expect(result.code, result.stderr).toBe(0)
+      expect(requests).toHaveLength(1)
+      expect(JSON.parse(requests[0]!.body)).toEqual({durationSeconds: 6 * 3600})
+      expect(String(requests[0]!.headers.authorization)).toMatch(/^AWS4-X509-ECDSA-SHA256 Credential=\d+\//)
+      const file = join(out, 'aws_credentials')
+      expect(mode(file)).toBe(0o600)
+      expect(readFileSync(file, 'utf8')).toContain('aws_access_key_id = KEEPME')
+      const {fromIni} = await import('@aws-sdk/credential-providers')
+      const credentials = await fromIni({profile: 'default', filepath: file, configFilepath: join(dir, 'no-config')})()
+      expect(credentials).toMatchObject({accessKeyId: 'ASIARA', secretAccessKey: 'ra-secret', sessionToken: 'ra-token'})
+    } finally {
+      fake.close()
     }
   }, 60_000)
 })

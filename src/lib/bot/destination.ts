@@ -11,7 +11,8 @@ export interface Destination {
   readonly description: string
   /** Refuses a directory that others could change, before anything is written. */
   check(): Promise<void>
-  write(files: OutputFile[]): Promise<void>
+  /** `replace`: the files may replace ones wid did not write (their content was read and kept, or is to be overwritten). */
+  write(files: OutputFile[], options?: {replace?: boolean}): Promise<void>
   read(name: string): Promise<string | undefined>
 }
 
@@ -28,8 +29,8 @@ export class DirectoryDestination implements Destination {
     await checkOutputDirectory(this.dir)
   }
 
-  async write(files: OutputFile[]): Promise<void> {
-    await writeFileSet(this.dir, files)
+  async write(files: OutputFile[], options: {replace?: boolean} = {}): Promise<void> {
+    await writeFileSet(this.dir, files, {force: options.replace === true})
   }
 
   async read(name: string): Promise<string | undefined> {

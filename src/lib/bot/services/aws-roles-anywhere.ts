@@ -82,7 +82,8 @@ export class RolesAnywhereService implements OutputService {
     ]
     const artifact = this.config.artifactName
     const existing = this.config.overwriteCredentialFile ? '' : ((await this.destination.read(artifact)) ?? '')
-    await this.destination.write([{name: artifact, data: upsertCredentials(existing, this.config.credentialProfileName, lines), mode: 0o600}])
+    // The file's other profiles were read above and are kept (unless overwrite_credential_file), so it may be replaced.
+    await this.destination.write([{name: artifact, data: upsertCredentials(existing, this.config.credentialProfileName, lines), mode: 0o600}], {replace: true})
     return {expires: new Date(credentials.Expiration), spiffeIds: [svid.spiffeId]}
   }
 }
