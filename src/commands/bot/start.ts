@@ -9,7 +9,7 @@ Signals: SIGUSR1 renews everything now, SIGHUP reads the configuration file agai
 --diag-addr serves /healthz, /readyz (503 naming the services that have no output yet) and /metrics (Prometheus). --local issues from the embedded cluster in WID_HOME as the bot --bot, with exactly that bot's roles (no join).`
   static override examples = [
     '<%= config.bin %> bot start -c /etc/wid/bot.yaml',
-    '<%= config.bin %> bot start --proxy-server wid.example.org:3443 --token $(cat /run/wid-token) --ca-pin sha256:… --storage /var/lib/wid/bot --destination /opt/svid --name-selector example-workload-identity',
+    '<%= config.bin %> bot start --proxy-server wid.example.org:3443 --token /var/lib/wid/bot-token --ca-pin sha256:… --storage /var/lib/wid/bot --destination /opt/svid --name-selector example-workload-identity',
     '<%= config.bin %> bot start --oneshot --local --bot my-bot --destination /opt/svid --svid-path /svc/foo',
   ]
   static override flags = {
