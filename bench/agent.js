@@ -60,7 +60,8 @@ outputs:
     jwts: [{audience: sts.amazonaws.com, file_name: jwt_svid}]
   - type: spiffe-svid
     destination: {type: directory, path: ${join(out, 'c')}}
-    svid: {path: /svc/bench, sans: {dns: [bench.internal]}}
+    svid: {path: /svc/bench}
+    jwts: [{audience: mys3, file_name: jwt_mys3}]
 ${extra}`
   const token = () => runWid(serverHome, ['tokens', 'add', '--bot-name', 'bench-bot']).trim()
   const oneshotFile = join(tmp, 'oneshot.yaml')
@@ -96,7 +97,9 @@ ${extra}`
   const atReady = rssMiB(daemon.pid)
   await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000))
   console.log(`\nwid bot start, three outputs: resident memory ${atReady.toFixed(1)} MiB when ready, ${rssMiB(daemon.pid).toFixed(1)} MiB after ${IDLE_SECONDS} s idle (goal ≤ 80 MiB)`)
-  console.log(`  (node -e "setInterval(()=>{},1000)" for scale: ${idleNodeRss().toFixed(1)} MiB)`)
+  console.log(`  of which private (RssAnon: heap, code, buffers) ${rssMiB(daemon.pid, 'RssAnon').toFixed(1)} MiB, and pages of files (RssFile: mostly the node binary, shared by every Node process) ${rssMiB(daemon.pid, 'RssFile').toFixed(1)} MiB`)
+  const idle = idleNodeRss()
+  console.log(`  for scale, an idle node -e "setTimeout(…)": ${idle.rss.toFixed(1)} MiB (private ${idle.anon.toFixed(1)}, files ${idle.file.toFixed(1)})`)
 } finally {
   daemon?.kill('SIGTERM')
   await stopServer(server)
@@ -104,6 +107,7 @@ ${extra}`
 }
 
 function idleNodeRss() {
-  const child = spawnSync(process.execPath, ['-e', `setTimeout(() => { console.log(require('fs').readFileSync('/proc/self/status', 'utf8').match(/VmRSS:\\s+(\\d+)/)[1]) }, 500)`], {encoding: 'utf8'})
-  return Number(child.stdout.trim()) / 1024
+  const script = `setTimeout(() => { const s = require('fs').readFileSync('/proc/self/status', 'utf8'); console.log(['VmRSS', 'RssAnon', 'RssFile'].map((f) => s.match(new RegExp(f + ':\\\\s+(\\\\d+)'))[1]).join(' ')) }, 500)`
+  const [rss, anon, file] = spawnSync(process.execPath, ['-e', script], {encoding: 'utf8'}).stdout.trim().split(' ').map((kb) => Number(kb) / 1024)
+  return {rss, anon, file}
 }

@@ -68,10 +68,10 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** Resident memory of a process in MiB, from /proc/<pid>/status (Linux only). */
-export function rssMiB(pid) {
+/** Resident memory of a process in MiB, from /proc/<pid>/status (Linux only): VmRSS, or another field such as RssAnon. */
+export function rssMiB(pid, field = 'VmRSS') {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return match ? Number(match[1]) / 1024 : NaN
   } catch {
     return NaN

@@ -18,6 +18,25 @@ function findSchemaDir(): URL {
 
 export const SCHEMA_DIR = findSchemaDir()
 
+/**
+ * The validators that the build compiled from schemas/ (scripts/validators.mjs, into
+ * dist/validators/): loading one costs a fraction of compiling it, and Ajv itself is then
+ * never loaded. Without a build (tests of the sources), schemas are compiled here.
+ */
+function findValidatorDir(): URL | undefined {
+  for (let dir = new URL('./', import.meta.url); dir.pathname !== '/'; dir = new URL('../', dir)) {
+    if (existsSync(new URL('validators/compiled.json', dir))) return new URL('validators/', dir)
+    if (existsSync(new URL('schemas/common.json', dir))) return undefined
+  }
+  return undefined
+}
+
+const VALIDATOR_DIR = findValidatorDir()
+
+/** How every schema is compiled, here and by the build. */
+export const AJV_OPTIONS = {strict: true, allowUnionTypes: true, allErrors: true, verbose: true} as const
+export const SHARED_SCHEMAS = ['common.json', 'role-conditions.json']
+
 /** The versions each kind accepts; the first is what `wid` writes. */
 export const KIND_VERSIONS: Record<Kind, string[]> = {
   workload_identity: ['v1'],
@@ -27,8 +46,6 @@ export const KIND_VERSIONS: Record<Kind, string[]> = {
   token: ['v2'],
   integration: ['v1'],
 }
-
-const SHARED_SCHEMAS = ['common.json', 'role-conditions.json']
 
 const PATTERN_HINTS: Record<string, string> = {
   '^(\\d+[hms])+$': 'must be a duration such as 24h, 90m or 1h30m',
@@ -51,8 +68,13 @@ async function validatorFor(kind: Kind, version: string): Promise<ValidateFuncti
 async function validatorForFile(id: string): Promise<ValidateFunction> {
   const cached = validators.get(id)
   if (cached) return cached
-  ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({strict: true, allowUnionTypes: true, allErrors: true, verbose: true, schemas: SHARED_SCHEMAS.map(readSchema)}))
-  const validate = (await ajvPromise).compile(readSchema(`${id}.json`))
+  let validate: ValidateFunction
+  if (VALIDATOR_DIR) {
+    validate = ((await import(new URL(`${id}.js`, VALIDATOR_DIR).href)) as {default: ValidateFunction}).default
+  } else {
+    ajvPromise ??= import('ajv').then(({Ajv}) => new Ajv({...AJV_OPTIONS, schemas: SHARED_SCHEMAS.map(readSchema)}))
+    validate = (await ajvPromise).compile(readSchema(`${id}.json`))
+  }
   validators.set(id, validate)
   return validate
 }
