@@ -1,7 +1,7 @@
 // What the bench scripts share: running wid, free ports, waiting for a server, percentiles,
 // process CPU and memory from /proc, and a server with one logged-in user.
 import {spawn, spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {openSync, readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -84,9 +84,11 @@ export async function startServer(home) {
   const proxy = `127.0.0.1:${port}`
   const url = `https://${proxy}`
   let serverStderr = ''
+  // BENCH_SERVER_LOG=FILE keeps the server's log (JSON lines) for a look afterwards
+  const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, 'w') : 'ignore'
   const child = spawn(process.execPath, [wid, 'server', 'start', '--listen', proxy, '--public-addr', url], {
     env: {...process.env, WID_HOME: home},
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', log, 'pipe'],
   })
   child.stderr.setEncoding('utf8').on('data', (chunk) => (serverStderr = (serverStderr + chunk).slice(-4000)))
   await waitHealthy(url, child, () => serverStderr)
