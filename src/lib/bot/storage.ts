@@ -5,7 +5,7 @@
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
-import {ensureDirectory, ioError, writeFileSet} from '../output/files.js'
+import {ensureDirectory, ioError, isAlive, writeFileSet} from '../output/files.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 
@@ -33,15 +33,6 @@ export interface StoredIdentity {
 }
 
 type Meta = Omit<StoredIdentity, 'certificate' | 'key' | 'authority'>
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export class BotStorage {
   readonly dir: string

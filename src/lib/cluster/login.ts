@@ -12,7 +12,7 @@ import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
-import {proxyUrl} from './remote.js'
+import {proxyUrl} from './api-client.js'
 
 export const DEFAULT_PROXY_PORT = 3443
 

@@ -8,17 +8,12 @@ import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
-import {knownCode, WidError, type ErrorCode} from '../errors.js'
+import {WidError} from '../errors.js'
+import {postApi} from './api-client.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
 import type {Cluster} from './cluster.js'
 import type {ClientProfile} from './profiles.js'
-
-const TIMEOUT_MS = 30_000
-
-export function proxyUrl(proxy: string): string {
-  return `https://${proxy}`
-}
 
 export class RemoteCluster implements Cluster {
   readonly mode = 'remote'
@@ -33,39 +28,14 @@ export class RemoteCluster implements Cluster {
     if (Date.parse(this.profile.expires) <= Date.now()) {
       throw new WidError('access_denied', `login: your login to ${this.profile.proxy} expired at ${this.profile.expires}; run wid login --proxy ${this.profile.proxy} --user ${this.profile.user}`)
     }
-    const {Agent, request} = await import('undici')
+    const {Agent} = await import('undici')
     const pinned = this.profile.verifyHostname ? {} : {checkServerIdentity: () => undefined}
     this.agent ??= new Agent({
       connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned},
       keepAliveTimeout: 10_000,
     })
-    let status: number
-    let text: string
-    try {
-      const response = await request(`${proxyUrl(this.profile.proxy)}/v1/${method}`, {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: {'content-type': 'application/json'},
-        body: JSON.stringify(body),
-        headersTimeout: TIMEOUT_MS,
-        bodyTimeout: TIMEOUT_MS,
-      })
-      status = response.statusCode
-      text = await response.body.text()
-    } catch (error) {
-      throw new WidError('unavailable', `remote: cannot reach ${this.profile.proxy}: ${(error as Error).message} (use --local for the embedded cluster)`)
-    }
-    let parsed: {result?: T; error?: {code: ErrorCode; message: string}}
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new WidError('unavailable', `remote: ${this.profile.proxy} answered ${status} with something that is not JSON`)
-    }
-    if (parsed?.error !== undefined || status !== 200) {
-      const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `remote: ${this.profile.proxy} answered ${status} without an explanation`
-      throw new WidError(knownCode(parsed?.error?.code), message)
-    }
-    return parsed.result as T
+    const answer = await postApi(this.profile.proxy, `/v1/${method}`, this.agent, body, 'remote', ' (use --local for the embedded cluster)')
+    return answer.result as T
   }
 
   status(): Promise<ClusterStatus> {

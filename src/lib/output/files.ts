@@ -274,7 +274,8 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (one of another user counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

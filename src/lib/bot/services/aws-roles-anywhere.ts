@@ -10,7 +10,7 @@ import {createRolesAnywhereSession} from '../../aws/roles-anywhere.js'
 import {badInput} from '../../errors.js'
 import type {ServiceConfig, ServiceTiming} from '../config.js'
 import type {Destination} from '../destination.js'
-import {clusterSelector, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+import {clusterSelector, x509Of, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
 import {x509Request} from './x509.js'
 
 type RolesAnywhereConfig = Extract<ServiceConfig, {type: 'workload-identity-aws-roles-anywhere'}>
@@ -42,20 +42,11 @@ export function upsertCredentials(text: string, name: string, lines: string[]): 
   return out.join('\n') + '\n'
 }
 
-export class RolesAnywhereService implements OutputService {
+export class RolesAnywhereService extends DestinationService<RolesAnywhereConfig> {
   readonly type = 'workload-identity-aws-roles-anywhere'
-  readonly name: string
-  readonly intervalMs: number
-  private readonly ttlSeconds: number
-  private readonly config: RolesAnywhereConfig
-  private readonly destination: Destination
 
   constructor(config: RolesAnywhereConfig, destination: Destination, timing: ServiceTiming) {
-    this.config = config
-    this.name = config.name
-    this.intervalMs = config.sessionRenewalIntervalSeconds * 1000
-    this.ttlSeconds = timing.credentialTtlSeconds
-    this.destination = destination
+    super(config, destination, timing, config.sessionRenewalIntervalSeconds)
   }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {

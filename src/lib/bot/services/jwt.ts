@@ -1,26 +1,12 @@
 /** `workload-identity-jwt`: a JWT-SVID of the selected workload identity for `audiences`, written as jwt_svid. */
 import {SVID_FILES} from '../../svid/issue.js'
-import type {ServiceConfig, ServiceTiming} from '../config.js'
-import type {Destination} from '../destination.js'
-import {clusterSelector, jwtOf, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+import type {ServiceConfig} from '../config.js'
+import {clusterSelector, jwtOf, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
 
 type JwtConfig = Extract<ServiceConfig, {type: 'workload-identity-jwt'}>
 
-export class JwtService implements OutputService {
+export class JwtService extends DestinationService<JwtConfig> {
   readonly type = 'workload-identity-jwt'
-  readonly name: string
-  readonly intervalMs: number
-  private readonly ttlSeconds: number
-  private readonly config: JwtConfig
-  private readonly destination: Destination
-
-  constructor(config: JwtConfig, destination: Destination, timing: ServiceTiming) {
-    this.config = config
-    this.name = config.name
-    this.intervalMs = timing.renewalIntervalSeconds * 1000
-    this.ttlSeconds = timing.credentialTtlSeconds
-    this.destination = destination
-  }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
     const selector = clusterSelector(this.config.selector, this.name)

@@ -6,7 +6,8 @@ import type {SvidItem, SvidItemResult} from '../../auth/bot-join.js'
 import type {JwtSvidResponse, X509SvidResponse} from '../../auth/issuance.js'
 import type {SvidSelector} from '../../auth/workload-issuance.js'
 import {WidError, knownCode} from '../../errors.js'
-import type {Selector} from '../config.js'
+import type {Selector, ServiceTiming} from '../config.js'
+import type {Destination} from '../destination.js'
 
 export interface ServiceContext {
   issue(items: SvidItem[]): Promise<SvidItemResult[]>
@@ -25,6 +26,26 @@ export interface OutputService {
   readonly type: string
   readonly intervalMs: number
   renew(context: ServiceContext): Promise<RenewalResult>
+}
+
+/** An output that writes to a destination: what every service type shares. */
+export abstract class DestinationService<Config extends {name: string}> implements OutputService {
+  abstract readonly type: string
+  readonly name: string
+  readonly intervalMs: number
+  protected readonly ttlSeconds: number
+  protected readonly config: Config
+  protected readonly destination: Destination
+
+  constructor(config: Config, destination: Destination, timing: ServiceTiming, intervalSeconds = timing.renewalIntervalSeconds) {
+    this.config = config
+    this.name = config.name
+    this.intervalMs = intervalSeconds * 1000
+    this.ttlSeconds = timing.credentialTtlSeconds
+    this.destination = destination
+  }
+
+  abstract renew(context: ServiceContext): Promise<RenewalResult>
 }
 
 /** A workload-identity selector as the cluster takes it: one value per label. */

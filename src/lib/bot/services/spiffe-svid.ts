@@ -2,28 +2,14 @@
  * The legacy output `spiffe-svid`: an X.509-SVID by SPIFFE ID path (with its SANs) and a
  * JWT-SVID per `jwts[]` entry for the same path, all in one file set.
  */
-import type {ServiceConfig, ServiceTiming} from '../config.js'
-import type {Destination} from '../destination.js'
-import {jwtOf, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+import type {ServiceConfig} from '../config.js'
+import {jwtOf, x509Of, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
 import {x509Files, x509Request} from './x509.js'
 
 type SpiffeSvidConfig = Extract<ServiceConfig, {type: 'spiffe-svid'}>
 
-export class SpiffeSvidOutput implements OutputService {
+export class SpiffeSvidOutput extends DestinationService<SpiffeSvidConfig> {
   readonly type = 'spiffe-svid'
-  readonly name: string
-  readonly intervalMs: number
-  private readonly ttlSeconds: number
-  private readonly config: SpiffeSvidConfig
-  private readonly destination: Destination
-
-  constructor(config: SpiffeSvidConfig, destination: Destination, timing: ServiceTiming) {
-    this.config = config
-    this.name = config.name
-    this.intervalMs = timing.renewalIntervalSeconds * 1000
-    this.ttlSeconds = timing.credentialTtlSeconds
-    this.destination = destination
-  }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
     const {svid: want, jwts} = this.config

@@ -7,9 +7,8 @@ import {exportPkcs8Pem, exportSpkiDer, generateKeyPair} from '../../crypto/keys.
 import type {X509SvidRequest, X509SvidResponse} from '../../auth/issuance.js'
 import type {OutputFile} from '../../output/files.js'
 import {SVID_FILES} from '../../svid/issue.js'
-import type {ServiceConfig, ServiceTiming} from '../config.js'
-import type {Destination} from '../destination.js'
-import {clusterSelector, x509Of, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+import type {ServiceConfig} from '../config.js'
+import {clusterSelector, x509Of, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
 
 type X509Config = Extract<ServiceConfig, {type: 'workload-identity-x509'}>
 
@@ -27,21 +26,8 @@ export function x509Files(svid: X509SvidResponse, key: string): OutputFile[] {
   ]
 }
 
-export class X509Service implements OutputService {
+export class X509Service extends DestinationService<X509Config> {
   readonly type = 'workload-identity-x509'
-  readonly name: string
-  readonly intervalMs: number
-  private readonly ttlSeconds: number
-  private readonly config: X509Config
-  private readonly destination: Destination
-
-  constructor(config: X509Config, destination: Destination, timing: ServiceTiming) {
-    this.config = config
-    this.name = config.name
-    this.intervalMs = timing.renewalIntervalSeconds * 1000
-    this.ttlSeconds = timing.credentialTtlSeconds
-    this.destination = destination
-  }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
     const {key, request} = await x509Request({...clusterSelector(this.config.selector, this.name), ttlSeconds: this.ttlSeconds})

@@ -1,0 +1,54 @@
+/**
+ * One POST to the cluster API as every client makes it: JSON in, and the answer's JSON out,
+ * or the server's refusal as a WidError with the server's code and message.
+ */
+import type {Dispatcher} from 'undici'
+import {knownCode, WidError} from '../errors.js'
+
+const TIMEOUT_MS = 30_000
+
+export function proxyUrl(proxy: string): string {
+  return `https://${proxy}`
+}
+
+export interface ApiAnswer {
+  /** What an authenticated method answers in; a join or a login answers at the top level. */
+  result?: unknown
+  error?: {code?: unknown; message?: unknown}
+}
+
+/**
+ * POSTs `body` to `path` on `proxy` through `dispatcher`. `what` prefixes the messages it
+ * makes itself (`remote`, `join`); `unreachable` is added to the one for a server that cannot
+ * be reached.
+ */
+export async function postApi(proxy: string, path: string, dispatcher: Dispatcher, body: object, what: string, unreachable = ''): Promise<ApiAnswer> {
+  const {request} = await import('undici')
+  let status: number
+  let text: string
+  try {
+    const response = await request(`${proxyUrl(proxy)}${path}`, {
+      method: 'POST',
+      dispatcher,
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify(body),
+      headersTimeout: TIMEOUT_MS,
+      bodyTimeout: TIMEOUT_MS,
+    })
+    status = response.statusCode
+    text = await response.body.text()
+  } catch (error) {
+    throw new WidError('unavailable', `${what}: cannot reach ${proxy}: ${(error as Error).message}${unreachable}`)
+  }
+  let parsed: ApiAnswer
+  try {
+    parsed = JSON.parse(text) as ApiAnswer
+  } catch {
+    throw new WidError('unavailable', `${what}: ${proxy} answered ${status} with something that is not JSON; is it a wid server?`)
+  }
+  if (parsed?.error !== undefined || status !== 200) {
+    const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `${what}: ${proxy} answered ${status} without an explanation`
+    throw new WidError(knownCode(parsed?.error?.code), message)
+  }
+  return parsed
+}
