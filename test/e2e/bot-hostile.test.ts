@@ -1,0 +1,136 @@
+/**
+ * The bot agent and the bot API under attack: signals sent the way impatient people and
+ * process supervisors send them, hostile files around the agent, and calls the agent would
+ * never make. The built `wid bot start` against a real `wid server` on 127.0.0.1.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {LEGACY_ROLE} from '../helpers/design-documents.js'
+import {freePort, startWidServer, within, type WidServer} from '../helpers/server.js'
+
+const tmp = tempDir('wid-bot-hostile-')
+afterAll(() => tmp.cleanup())
+const serverHome = join(tmp.path, 'server')
+const admin = widIn(serverHome)
+let server: WidServer
+let port: number
+let pin: string
+
+beforeAll(async () => {
+  expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+  expect((await admin(['create', '-f', '-'], {input: LEGACY_ROLE})).code).toBe(0)
+  expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-service-legacy'])).code).toBe(0)
+  pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
+  port = await freePort()
+  server = await startWidServer(serverHome, port)
+}, 60_000)
+afterAll(async () => {
+  await server?.stop()
+})
+
+async function newToken(): Promise<string> {
+  const result = await admin(['tokens', 'add', '--bot-name', 'my-bot'])
+  expect(result.code).toBe(0)
+  return result.stdout.trim()
+}
+
+/** One legacy output by path (`svidPath`: one the bot's role does not allow makes it fail and retry). */
+async function botConfig(name: string, options: {svidPath?: string} = {}): Promise<{config: string; storage: string; out: string}> {
+  const storage = join(tmp.path, `${name}-storage`)
+  const out = join(tmp.path, `${name}-out`)
+  const config = join(tmp.path, `${name}.yaml`)
+  writeFileSync(
+    config,
+    `version: v2
+proxy_server: 127.0.0.1:${port}
+onboarding:
+  token: ${await newToken()}
+  ca_pins: [${pin}]
+storage:
+  type: directory
+  path: ${storage}
+credential_ttl: 10m
+renewal_interval: 5m
+outputs:
+  - type: spiffe-svid
+    destination:
+      type: directory
+      path: ${out}
+    svid:
+      path: ${options.svidPath ?? '/svc/example-service'}
+`,
+    {mode: 0o600},
+  )
+  return {config, storage, out}
+}
+
+interface RunningAgent {
+  child: ChildProcess
+  log: () => string
+  exited: Promise<number | null>
+}
+
+function startAgent(config: string, home: string): RunningAgent {
+  const child = spawn(process.execPath, [WID_BIN, 'bot', 'start', '-c', config], {env: {...process.env, WID_HOME: home, DEBUG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
+  let output = ''
+  child.stdout!.on('data', (d) => (output += d))
+  child.stderr!.on('data', (d) => (output += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {child, log: () => output, exited}
+}
+
+/** The exit code, or 'running' when the agent is still there after `seconds`. */
+async function exitWithin(agent: RunningAgent, seconds: number): Promise<number | null | 'running'> {
+  const timer = new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), seconds * 1000))
+  const result = await Promise.race([agent.exited, timer])
+  if (result === 'running') agent.child.kill('SIGKILL')
+  return result
+}
+
+const count = (log: string, text: string) => log.split('\n').filter((line) => line.includes(text)).length
+
+describe('wid bot start under signals', () => {
+  it('a storm of SIGHUPs leaves one set of outputs, and SIGTERM then stops the agent', async () => {
+    const {config, storage} = await botConfig('hup-storm')
+    const agent = startAgent(config, join(tmp.path, 'hup-home'))
+    try {
+      await within(30, () => agent.log().includes('output renewed'), agent.log)
+      for (let i = 0; i < 20; i++) {
+        agent.child.kill('SIGHUP')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      await within(30, () => count(agent.log(), 'configuration reloaded') + count(agent.log(), 'configuration not reloaded') >= 1, agent.log)
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      // one output, one renewal each time: no loop of a replaced configuration left running
+      const before = count(agent.log(), 'output renewed')
+      agent.child.kill('SIGUSR1')
+      await within(20, () => count(agent.log(), 'bot identity renewed') >= 1 && count(agent.log(), 'output renewed') > before, agent.log)
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      expect(count(agent.log(), 'output renewed')).toBe(before + 1)
+      agent.child.kill('SIGTERM')
+      expect(await exitWithin(agent, 15), agent.log()).toBe(0)
+      expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
+    } finally {
+      agent.child.kill('SIGKILL')
+    }
+  }, 120_000)
+
+  it('SIGTERM and SIGINT at once (a supervisor and a Ctrl-C) stop it cleanly, with no stack trace', async () => {
+    // an output the role refuses keeps the agent retrying when the signals come
+    const {config, storage} = await botConfig('two-signals', {svidPath: '/svc/not-allowed'})
+    const agent = startAgent(config, join(tmp.path, 'two-signals-home'))
+    try {
+      await within(30, () => agent.log().includes('output renewal failed'), agent.log)
+      agent.child.kill('SIGTERM')
+      agent.child.kill('SIGINT')
+      expect(await exitWithin(agent, 15), agent.log()).toBe(0)
+      expect(agent.log()).not.toMatch(/\n\s+at /)
+      expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
+    } finally {
+      agent.child.kill('SIGKILL')
+    }
+  }, 60_000)
+})
