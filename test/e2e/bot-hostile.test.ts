@@ -5,9 +5,10 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, WID_BIN, widIn} from '../helpers/cli.js'
 import {LEGACY_ROLE} from '../helpers/design-documents.js'
 import {freePort, startWidServer, within, type WidServer} from '../helpers/server.js'
 
@@ -131,6 +132,22 @@ describe('wid bot start under signals', () => {
       expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
     } finally {
       agent.child.kill('SIGKILL')
+    }
+  }, 60_000)
+})
+
+describe('wid bot start leaves nothing behind when it cannot start', () => {
+  it('a --diag-addr that is in use: one line, and the storage lock is released', async () => {
+    const {config, storage} = await botConfig('diag-in-use')
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const address = `127.0.0.1:${(taken.address() as {port: number}).port}`
+      const result = await widIn(join(tmp.path, 'diag-home'))(['bot', 'start', '-c', config, '--diag-addr', address])
+      expect(expectOneLineError(result)).toContain(`cannot listen on --diag-addr ${address}: the address is in use`)
+      expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
+    } finally {
+      taken.close()
     }
   }, 60_000)
 })

@@ -153,7 +153,11 @@ export class Agent {
   async run(): Promise<void> {
     await this.prepare()
     if (this.config.diagAddr) {
-      const diag = await startDiagServer(this.config.diagAddr, () => this.status)
+      // An address it cannot listen on stops the agent before it runs: the storage lock is given back.
+      const diag = await startDiagServer(this.config.diagAddr, () => this.status).catch(async (error: unknown) => {
+        await this.close()
+        throw error
+      })
       this.diag = diag
       this.options.onDiagListening?.(diag.port)
       this.logger.info('diagnostics listening', {addr: this.config.diagAddr, port: diag.port})
