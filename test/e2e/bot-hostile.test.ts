@@ -4,7 +4,7 @@
  * never make. The built `wid bot start` against a real `wid server` on 127.0.0.1.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -38,8 +38,8 @@ async function newToken(): Promise<string> {
   return result.stdout.trim()
 }
 
-/** One legacy output by path (`svidPath`: one the bot's role does not allow makes it fail and retry). */
-async function botConfig(name: string, options: {svidPath?: string} = {}): Promise<{config: string; storage: string; out: string}> {
+/** One legacy output by path (`svidPath`: one the bot's role does not allow makes it fail and retry; `token`: a token file). */
+async function botConfig(name: string, options: {svidPath?: string; token?: string} = {}): Promise<{config: string; storage: string; out: string}> {
   const storage = join(tmp.path, `${name}-storage`)
   const out = join(tmp.path, `${name}-out`)
   const config = join(tmp.path, `${name}.yaml`)
@@ -48,7 +48,7 @@ async function botConfig(name: string, options: {svidPath?: string} = {}): Promi
     `version: v2
 proxy_server: 127.0.0.1:${port}
 onboarding:
-  token: ${await newToken()}
+  token: ${options.token ?? (await newToken())}
   ca_pins: [${pin}]
 storage:
   type: directory
@@ -149,5 +149,43 @@ describe('wid bot start leaves nothing behind when it cannot start', () => {
     } finally {
       taken.close()
     }
+  }, 60_000)
+})
+
+describe('wid bot start with a token file others could use', () => {
+  const bot = widIn(join(tmp.path, 'token-file-home'))
+  const tokenFile = async (path: string, mode: number) => {
+    writeFileSync(path, `${await newToken()}\n`, {mode})
+    chmodSync(path, mode)
+    return path
+  }
+
+  it('refuses to join with one another user could read, and joins once it is 0600 (then it no longer matters)', async () => {
+    const path = await tokenFile(join(tmp.path, 'loose-token'), 0o644)
+    const {config, storage} = await botConfig('loose-token', {token: path})
+    const refused = await bot(['bot', 'start', '-c', config, '--oneshot'])
+    expect(expectOneLineError(refused)).toBe(`bot: token file ${path} is readable or writable by group or others (mode 0644), so another user could join with it first; chmod 600 ${path}`)
+    expect(existsSync(join(storage, 'identity.json'))).toBe(false)
+    chmodSync(path, 0o600)
+    expect((await bot(['bot', 'start', '-c', config, '--oneshot'])).code).toBe(0)
+    // joined: the spent token's file is not looked at again
+    chmodSync(path, 0o644)
+    expect((await bot(['bot', 'start', '-c', config, '--oneshot'])).code).toBe(0)
+  }, 60_000)
+
+  it.runIf(process.getuid?.() === 0)('refuses one another user owns, who could write another bot\'s token into it', async () => {
+    const path = await tokenFile(join(tmp.path, 'foreign-token'), 0o600)
+    chownSync(path, 65534, 65534)
+    const {config} = await botConfig('foreign-token', {token: path})
+    expect(expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))).toContain(`token file ${path} is owned by another user (uid 65534)`)
+  }, 60_000)
+
+  it('refuses one in a directory others can write, where it could be swapped', async () => {
+    const shared = join(tmp.path, 'shared')
+    mkdirSync(shared)
+    chmodSync(shared, 0o777)
+    const path = await tokenFile(join(shared, 'bot-token'), 0o600)
+    const {config} = await botConfig('shared-token', {token: path})
+    expect(expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))).toContain(`bot: token file: ${shared}, a parent of ${path}, is writable by others (mode 0777)`)
   }, 60_000)
 })

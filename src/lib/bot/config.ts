@@ -4,13 +4,11 @@
  * Every refusal names the field and, for a file, its `file:line:col`, before anything starts.
  * The shape is checked by schemas/bot-config.v2.json; values and how fields relate, here.
  */
-import {statSync} from 'node:fs'
 import {isIP} from 'node:net'
 import {dirname, isAbsolute, resolve} from 'node:path'
 import {checkRegion, parseArn, parseIamRoleArn} from '../aws/arn.js'
 import {formatDuration, parseDuration} from '../duration.js'
 import {badInput, WidError} from '../errors.js'
-import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
 import {FieldError, formatPath, MAX_INPUT_BYTES, parseResourceStream, type FieldPath, type SourceDocument} from '../resources/parse.js'
 import {validateConfig} from '../resources/schema.js'
@@ -351,27 +349,7 @@ async function token(r: Reader, value: string): Promise<{token: string; tokenFil
   if (data === undefined) return {token: value}
   const first = data.toString('utf8').split(/\r?\n/, 1)[0]!.trim()
   if (first === '') r.fail(at, `token file: ${file} is empty or starts with an empty line (expected the join token on its first line)`)
-  r.at(at, () => checkTokenFile(file))
   return {token: first, tokenFile: file}
-}
-
-/**
- * As ssh refuses an unprotected private key: a token file that another user could read (and
- * join with first, the token being good for one join) or change (to another bot's token), or
- * that lies in a directory they could change (see private-dir.ts).
- */
-function checkTokenFile(file: string): void {
-  checkPrivateDirectory(file, {prefix: 'token file'})
-  const uid = process.geteuid?.()
-  if (uid === undefined) return
-  const stat = statSync(file)
-  if (stat.uid !== uid && stat.uid !== 0) {
-    throw new WidError('bad_input', `token file: ${file} is owned by another user (uid ${stat.uid}); give it to the agent's user (chown), or write it again`)
-  }
-  if ((stat.mode & 0o077) !== 0) {
-    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
-    throw new WidError('bad_input', `token file: ${file} is readable or writable by group or others (mode ${mode}), so another user could join with it first; chmod 600 ${file}`)
-  }
 }
 
 function destination(r: Reader, at: FieldPath, raw: RawDestination, defaultPath?: string): Destination {

@@ -5,6 +5,7 @@
  * elsewhere locks the instance.
  */
 import {X509Certificate} from 'node:crypto'
+import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
 import {joinBot, renewBot} from '../cluster/bot-client.js'
 import {discoverCluster} from '../cluster/login.js'
@@ -13,6 +14,7 @@ import {RemoteCluster} from '../cluster/remote.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
 import {requireAddress, type BotConfig} from './config.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
@@ -46,6 +48,26 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
     throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, which is not in onboarding.ca_pins (${caPins.join(', ')}); check the pin with wid status on the cluster`)
   }
   return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
+}
+
+/**
+ * As ssh refuses an unprotected private key, a join is refused with a token file that another
+ * user could read (and join with first, a token being good for one join) or change (to another
+ * bot's token), or that lies in a directory they could change (see private-dir.ts). Once the
+ * agent has joined, the spent token's file no longer matters.
+ */
+function checkTokenFile(file: string): void {
+  checkPrivateDirectory(file, {prefix: 'bot: token file'})
+  const uid = process.geteuid?.()
+  if (uid === undefined) return
+  const stat = statSync(file)
+  if (stat.uid !== uid && stat.uid !== 0) {
+    throw new WidError('bad_input', `bot: token file ${file} is owned by another user (uid ${stat.uid}); give it to the agent's user (chown), or write it again`)
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
+    throw new WidError('bad_input', `bot: token file ${file} is readable or writable by group or others (mode ${mode}), so another user could join with it first; chmod 600 ${file}`)
+  }
 }
 
 function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}): StoredIdentity {
@@ -112,6 +134,7 @@ export class BotIdentityKeeper {
           : 'bot: onboarding.token (or --token) is needed to join the first time',
       )
     }
+    if (this.config.onboarding.tokenFile !== undefined) checkTokenFile(this.config.onboarding.tokenFile)
     const pinned = await trustedAuthority(this.config, proxy)
     const {key, publicKey} = await newKeyPair()
     const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
