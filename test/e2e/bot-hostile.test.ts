@@ -4,7 +4,7 @@
  * never make. The built `wid bot start` against a real `wid server` on 127.0.0.1.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -188,4 +188,29 @@ describe('wid bot start with a token file others could use', () => {
     const {config} = await botConfig('shared-token', {token: path})
     expect(expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))).toContain(`bot: token file: ${shared}, a parent of ${path}, is writable by others (mode 0777)`)
   }, 60_000)
+})
+
+describe('wid bot start after its instance was removed on the cluster', () => {
+  const bot = widIn(join(tmp.path, 'removed-home'))
+  const instanceOf = (storage: string) => (JSON.parse(readFileSync(join(storage, 'identity.json'), 'utf8')) as {instanceId: string}).instanceId
+
+  it('joins again with the new token it is given, as the refusal says to', async () => {
+    const path = join(tmp.path, 'removed-token')
+    writeFileSync(path, `${await newToken()}\n`, {mode: 0o600})
+    const {config, storage} = await botConfig('removed', {token: path})
+    expect((await bot(['bot', 'start', '-c', config, '--oneshot'])).code).toBe(0)
+    const first = instanceOf(storage)
+    expect((await admin(['bots', 'instances', 'rm', `my-bot/${first}`])).code).toBe(0)
+
+    // with the spent token still in place: the refusal of the renewal, and of the join
+    const refused = expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))
+    expect(refused).toContain(`bot instance ${first} of bot "my-bot" was removed`)
+    expect(refused).toContain('the token is not known to the cluster')
+
+    // with a new token: a new instance, and the outputs written
+    writeFileSync(path, `${await newToken()}\n`, {mode: 0o600})
+    const rejoined = await bot(['bot', 'start', '-c', config, '--oneshot'])
+    expect(rejoined.code, rejoined.stderr).toBe(0)
+    expect(instanceOf(storage)).not.toBe(first)
+  }, 90_000)
 })

@@ -13,7 +13,7 @@ import type {ClientProfile} from '../cluster/profiles.js'
 import {RemoteCluster} from '../cluster/remote.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
-import {WidError} from '../errors.js'
+import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
 import {requireAddress, type BotConfig} from './config.js'
@@ -111,14 +111,23 @@ export class BotIdentityKeeper {
 
   /**
    * Makes sure there is a usable identity: the stored one if it is for this proxy and not
-   * expired (then renewed at once, which also proves it is not a copy), else a new join.
+   * expired (then renewed at once, which also proves it is not a copy), else a new join. A
+   * stored identity the cluster refuses (its instance removed or locked) gives way to a join
+   * with the token, which is how the refusal says to come back.
    */
   async ensure(now = new Date()): Promise<StoredIdentity> {
     const proxy = this.proxy()
     const kept = this.current ?? (await this.storage.load())
     if (kept && kept.proxy === proxy && Date.parse(kept.notAfter) > now.getTime()) {
       this.current = kept
-      return this.renew()
+      try {
+        return await this.renew()
+      } catch (refused) {
+        if (!isWidError(refused) || refused.code !== 'access_denied' || !this.config.onboarding.token) throw refused
+        return this.join(false).catch((error: unknown) => {
+          throw isWidError(error) ? new WidError(error.code, `${refused.message}; a join with onboarding.token was refused too: ${error.message}`) : error
+        })
+      }
     }
     return this.join(kept !== undefined && kept.proxy === proxy)
   }
