@@ -4,7 +4,7 @@
  * never make. The built `wid bot start` against a real `wid server` on 127.0.0.1.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -212,5 +212,33 @@ describe('wid bot start after its instance was removed on the cluster', () => {
     const rejoined = await bot(['bot', 'start', '-c', config, '--oneshot'])
     expect(rejoined.code, rejoined.stderr).toBe(0)
     expect(instanceOf(storage)).not.toBe(first)
+  }, 90_000)
+})
+
+describe('wid bot start after a renewal it could not keep', () => {
+  it('asks for it again, for the same key, and goes on instead of being taken for a copy and locked', async () => {
+    const {config, storage} = await botConfig('lost-answer')
+    const agent = startAgent(config, join(tmp.path, 'lost-home'))
+    const generation = () => (JSON.parse(readFileSync(join(storage, 'identity.json'), 'utf8')) as {generation: number}).generation
+    const renewals = () => count(server.log(), '"path":"/v1/renewBot","status":200')
+    try {
+      await within(30, () => agent.log().includes('output renewed'), agent.log)
+      const before = generation()
+      const renewed = renewals()
+      // When the cluster renews the identity but the agent cannot keep the answer (as with a full disk)
+      const blocker = join(storage, 'identity_key.pem')
+      rmSync(blocker)
+      mkdirSync(blocker)
+      agent.child.kill('SIGUSR1')
+      await within(20, () => renewals() > renewed && agent.log().includes('bot identity renewal failed'), agent.log)
+      rmSync(blocker, {recursive: true})
+      // Then a retry gets that generation again, and the instance is not locked
+      await within(30, () => agent.log().includes('bot identity renewed'), agent.log)
+      expect(generation()).toBe(before + 1)
+      expect(agent.log()).not.toContain('locked')
+      expect((await admin(['audit', 'ls', '--json'])).stdout).toMatch(/"repeated": ?true/)
+    } finally {
+      agent.child.kill('SIGKILL')
+    }
   }, 90_000)
 })

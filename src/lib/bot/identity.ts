@@ -89,6 +89,8 @@ export class BotIdentityKeeper {
   private readonly storage: BotStorage
   private config: BotConfig
   private current?: StoredIdentity
+  /** The key of the renewal under way, until it succeeds (see renew). */
+  private pending?: {key: string; publicKey: string}
   private remote?: RemoteCluster
 
   constructor(storage: BotStorage, config: BotConfig) {
@@ -150,11 +152,18 @@ export class BotIdentityKeeper {
     return this.keep(stored(proxy, issued, key, pinned))
   }
 
-  /** A new certificate for a new key, presenting the current one. */
+  /**
+   * A new certificate for a new key, presenting the current one. The key is kept until the
+   * renewal succeeds: one whose answer was lost (a dropped connection, a server killed after
+   * its write) is asked again for the same key, which the cluster answers again instead of
+   * taking the bot for a copy of itself. (It is kept in memory only: a copy of the storage
+   * must not hold it.)
+   */
   async renew(): Promise<StoredIdentity> {
     const current = this.current
     if (!current) return this.ensure()
-    const {key, publicKey} = await newKeyPair()
+    this.pending ??= await newKeyPair()
+    const {key, publicKey} = this.pending
     const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
     const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, {publicKey, ttlSeconds: this.config.credentialTtlSeconds})
     return this.keep(stored(current.proxy, issued, key, pinned))
@@ -164,6 +173,7 @@ export class BotIdentityKeeper {
     await this.storage.save(identity)
     const previous = this.remote
     this.current = identity
+    this.pending = undefined
     this.remote = undefined
     await previous?.close()
     return identity
