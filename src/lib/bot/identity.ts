@@ -7,6 +7,7 @@
 import {X509Certificate} from 'node:crypto'
 import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
+import {hashSecret} from '../auth/admin.js'
 import {joinBot, renewBot} from '../cluster/bot-client.js'
 import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'
@@ -16,6 +17,7 @@ import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto
 import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
+import {shownName} from '../resources/names.js'
 import {requireAddress, type BotConfig} from './config.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
 
@@ -70,9 +72,13 @@ function checkTokenFile(file: string): void {
   }
 }
 
-function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}): StoredIdentity {
+/** The id a token goes by (wid tokens ls). */
+const tokenIdOf = (token: string): string => shownName('token', hashSecret(token))
+
+function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}, tokenId: string | undefined): StoredIdentity {
   return {
     proxy,
+    ...(tokenId === undefined ? {} : {tokenId}),
     clusterName: issued.clusterName,
     botName: issued.botName,
     instanceId: issued.instanceId,
@@ -115,7 +121,7 @@ export class BotIdentityKeeper {
    * Makes sure there is a usable identity: the stored one if it is for this proxy and not
    * expired (then renewed at once, which also proves it is not a copy), else a new join. A
    * stored identity the cluster refuses (its instance removed or locked) gives way to a join
-   * with the token, which is how the refusal says to come back.
+   * with a new token, which is how the refusal says to come back.
    */
   async ensure(now = new Date()): Promise<StoredIdentity> {
     const proxy = this.proxy()
@@ -125,23 +131,26 @@ export class BotIdentityKeeper {
       try {
         return await this.renew()
       } catch (refused) {
-        if (!isWidError(refused) || refused.code !== 'access_denied' || !this.config.onboarding.token) throw refused
-        return this.join(false).catch((error: unknown) => {
+        const token = this.config.onboarding.token
+        // The token it joined with is spent: only a new one is worth a join.
+        if (!isWidError(refused) || refused.code !== 'access_denied' || !token || tokenIdOf(token) === kept.tokenId) throw refused
+        return this.join(undefined).catch((error: unknown) => {
           throw isWidError(error) ? new WidError(error.code, `${refused.message}; a join with onboarding.token was refused too: ${error.message}`) : error
         })
       }
     }
-    return this.join(kept !== undefined && kept.proxy === proxy)
+    return this.join(kept !== undefined && kept.proxy === proxy ? kept : undefined)
   }
 
-  private async join(expired: boolean): Promise<StoredIdentity> {
+  /** A join with the token; `expired`: the identity it replaces, whose token is spent. */
+  private async join(expired: StoredIdentity | undefined): Promise<StoredIdentity> {
     const proxy = this.proxy()
     const token = this.config.onboarding.token
-    if (!token) {
+    if (!token || (expired && tokenIdOf(token) === expired.tokenId)) {
       throw new WidError(
         'bad_input',
         expired
-          ? `bot: the identity in ${this.storage.dir} has expired and there is no onboarding.token to join again; add a new token (wid bots add or wid tokens add)`
+          ? `bot: the identity in ${this.storage.dir} has expired and onboarding.token holds no new token to join again (the one it joined with is spent); add a new token (wid bots add or wid tokens add)`
           : 'bot: onboarding.token (or --token) is needed to join the first time',
       )
     }
@@ -149,7 +158,7 @@ export class BotIdentityKeeper {
     const pinned = await trustedAuthority(this.config, proxy)
     const {key, publicKey} = await newKeyPair()
     const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(proxy, issued, key, pinned))
+    return this.keep(stored(proxy, issued, key, pinned, tokenIdOf(token)))
   }
 
   /**
@@ -166,7 +175,7 @@ export class BotIdentityKeeper {
     const {key, publicKey} = this.pending
     const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
     const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, {publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(current.proxy, issued, key, pinned))
+    return this.keep(stored(current.proxy, issued, key, pinned, current.tokenId))
   }
 
   private async keep(identity: StoredIdentity): Promise<StoredIdentity> {

@@ -21,6 +21,8 @@ const LOCK = 'agent.lock'
 /** What the agent keeps of its bot identity between runs. */
 export interface StoredIdentity {
   proxy: string
+  /** The id of the token it joined with (wid tokens ls): spent, so never tried again. */
+  tokenId?: string
   clusterName: string
   botName: string
   instanceId: string
