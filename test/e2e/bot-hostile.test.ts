@@ -190,6 +190,45 @@ describe('wid bot start with a token file others could use', () => {
   }, 60_000)
 })
 
+describe('wid bot start with an onboarding.ca_path others could change', () => {
+  const bot = widIn(join(tmp.path, 'ca-path-home'))
+  const caFile = (dir: string) => {
+    mkdirSync(dir, {recursive: true})
+    const path = join(dir, 'host-ca.pem')
+    writeFileSync(path, authority, {mode: 0o644})
+    return path
+  }
+  const withCaPath = async (name: string, path: string) => {
+    const {config} = await botConfig(name)
+    writeFileSync(config, readFileSync(config, 'utf8').replace(`  ca_pins: [${pin}]\n`, `  ca_path: ${path}\n`))
+    return config
+  }
+
+  let authority: string
+  beforeAll(async () => {
+    // the cluster's host CA, as an agent that joined with the pin keeps it
+    const {config, storage} = await botConfig('ca-source')
+    expect((await bot(['bot', 'start', '-c', config, '--oneshot'])).code).toBe(0)
+    authority = readFileSync(join(storage, 'host_ca.pem'), 'utf8')
+  }, 60_000)
+
+  it('joins with one that is private, and refuses one in a directory others can write or that others can write', async () => {
+    const good = caFile(join(tmp.path, 'ca-good'))
+    expect((await bot(['bot', 'start', '-c', await withCaPath('ca-good', good), '--oneshot'])).code).toBe(0)
+
+    const shared = join(tmp.path, 'ca-shared')
+    const swappable = caFile(shared)
+    chmodSync(shared, 0o777)
+    expect(expectOneLineError(await bot(['bot', 'start', '-c', await withCaPath('ca-shared', swappable), '--oneshot']))).toContain(`bot: CA file: ${shared}, a parent of ${swappable}, is writable by others (mode 0777)`)
+
+    const loose = caFile(join(tmp.path, 'ca-loose'))
+    chmodSync(loose, 0o666)
+    expect(expectOneLineError(await bot(['bot', 'start', '-c', await withCaPath('ca-loose', loose), '--oneshot']))).toBe(
+      `bot: CA file ${loose} is writable by group or others (mode 0666), so another user could make the agent trust their server; chmod go-w ${loose}`,
+    )
+  }, 60_000)
+})
+
 describe('wid bot start after its instance was removed on the cluster', () => {
   const bot = widIn(join(tmp.path, 'removed-home'))
   const instanceOf = (storage: string) => (JSON.parse(readFileSync(join(storage, 'identity.json'), 'utf8')) as {instanceId: string}).instanceId

@@ -36,6 +36,7 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
   if (caPath !== undefined) {
     const pem = (await readBounded(caPath, {prefix: 'bot', maxBytes: 64 * 1024, what: 'a CA certificate'}))?.toString('utf8')
     if (pem === undefined) throw new WidError('bad_input', `bot: onboarding.ca_path ${caPath} does not exist`)
+    checkCaFile(caPath)
     const discovered = await discoverCluster(proxy)
     if (pinOf(pem) !== discovered.pin) {
       throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
@@ -52,25 +53,31 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
   return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
 }
 
+/** Refuses a file another user could change (or, when `secret`, read), or one in a directory they could change. */
+function checkOwnFile(file: string, what: string, secret: boolean, why: string, fix: string): void {
+  checkPrivateDirectory(file, {prefix: `bot: ${what}`})
+  const uid = process.geteuid?.()
+  if (uid === undefined) return
+  const stat = statSync(file)
+  if (stat.uid !== uid && stat.uid !== 0) {
+    throw new WidError('bad_input', `bot: ${what} ${file} is owned by another user (uid ${stat.uid}); give it to the agent's user (chown), or write it again`)
+  }
+  if ((stat.mode & (secret ? 0o077 : 0o022)) !== 0) {
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
+    throw new WidError('bad_input', `bot: ${what} ${file} is ${secret ? 'readable or writable' : 'writable'} by group or others (mode ${mode}), so another user could ${why}; ${fix} ${file}`)
+  }
+}
+
 /**
  * As ssh refuses an unprotected private key, a join is refused with a token file that another
  * user could read (and join with first, a token being good for one join) or change (to another
  * bot's token), or that lies in a directory they could change (see private-dir.ts). Once the
  * agent has joined, the spent token's file no longer matters.
  */
-function checkTokenFile(file: string): void {
-  checkPrivateDirectory(file, {prefix: 'bot: token file'})
-  const uid = process.geteuid?.()
-  if (uid === undefined) return
-  const stat = statSync(file)
-  if (stat.uid !== uid && stat.uid !== 0) {
-    throw new WidError('bad_input', `bot: token file ${file} is owned by another user (uid ${stat.uid}); give it to the agent's user (chown), or write it again`)
-  }
-  if ((stat.mode & 0o077) !== 0) {
-    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
-    throw new WidError('bad_input', `bot: token file ${file} is readable or writable by group or others (mode ${mode}), so another user could join with it first; chmod 600 ${file}`)
-  }
-}
+const checkTokenFile = (file: string): void => checkOwnFile(file, 'token file', true, 'join with it first', 'chmod 600')
+
+/** The CA of onboarding.ca_path decides which server the token is given to: nobody else may change it. */
+const checkCaFile = (file: string): void => checkOwnFile(file, 'CA file', false, 'make the agent trust their server', 'chmod go-w')
 
 /** The id a token goes by (wid tokens ls). */
 const tokenIdOf = (token: string): string => shownName('token', hashSecret(token))
