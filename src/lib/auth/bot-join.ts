@@ -7,6 +7,7 @@
  */
 import type {Backend} from '../backend/backend.js'
 import {randomHex} from '../crypto/random.js'
+import {spkiPin} from '../crypto/keys.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {WidError, type ErrorCode} from '../errors.js'
 import {tokenId} from '../resources/names.js'
@@ -164,7 +165,8 @@ async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Arr
 /**
  * Renews the identity of the instance `caller` names: the generation it presents must be
  * the stored one, which then moves on by one. A mismatch locks the instance (stored, with
- * its audit event) and is refused, as is every later call of either copy.
+ * its audit event) and is refused, as is every later call of either copy; but the last
+ * renewal, asked again with the generation before it for the same key, is answered again.
  */
 export async function renewBot(
   ctx: BotContext,
@@ -183,12 +185,17 @@ export async function renewBot(
     const {instance, revision} = stored!
     const unchanged = [{key: botInstanceKey(bot, instanceId), type: 'revision' as const, revision}]
     const expected = instance.generation
-    const matches = caller.generation === expected
-    const next: BotInstance = matches
-      ? {...instance, generation: expected + 1, lastSeen: time}
-      : {...instance, locked: {at: time, reason: `its identity was used from two places (generation ${caller.generation} presented, ${expected} expected)`}}
+    const pin = spkiPin(spki)
+    // The last renewal asked again (its answer was lost): the same generation, for the key it certified, which only the bot holds.
+    const repeated = caller.generation === expected - 1 && instance.renewalKey === pin
+    const matches = caller.generation === expected || repeated
+    const next: BotInstance = repeated
+      ? {...instance, lastSeen: time}
+      : matches
+        ? {...instance, generation: expected + 1, renewalKey: pin, lastSeen: time}
+        : {...instance, locked: {at: time, reason: `its identity was used from two places (generation ${caller.generation} presented, ${expected} expected)`}}
     const event = matches
-      ? {time, type: 'bot.renewed', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, generation: next.generation, address: request.address}
+      ? {time, type: 'bot.renewed', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, generation: next.generation, ...(repeated ? {repeated: true} : {}), address: request.address}
       : {time, type: 'bot.instance_locked', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, presented: caller.generation, expected, address: request.address}
     const certificate = matches ? certificateFor(ctx, next, spki, ttlSeconds) : undefined
     try {

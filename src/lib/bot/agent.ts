@@ -84,6 +84,9 @@ export class Agent {
   private diag?: {close: () => Promise<void>}
   private identityReady?: Promise<void>
   private stopped?: () => void
+  /** Reloads and the stop, one at a time in the order the signals came: none undoes another's loops. */
+  private changes: Promise<void> = Promise.resolve()
+  private stopping?: Promise<void>
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -150,7 +153,11 @@ export class Agent {
   async run(): Promise<void> {
     await this.prepare()
     if (this.config.diagAddr) {
-      const diag = await startDiagServer(this.config.diagAddr, () => this.status)
+      // An address it cannot listen on stops the agent before it runs: the storage lock is given back.
+      const diag = await startDiagServer(this.config.diagAddr, () => this.status).catch(async (error: unknown) => {
+        await this.close()
+        throw error
+      })
       this.diag = diag
       this.options.onDiagListening?.(diag.port)
       this.logger.info('diagnostics listening', {addr: this.config.diagAddr, port: diag.port})
@@ -223,8 +230,21 @@ export class Agent {
     for (const loop of this.serviceLoops) loop.trigger()
   }
 
-  /** SIGHUP: the new configuration replaces the outputs; a bad one is refused and the old one kept. */
-  async reload(): Promise<void> {
+  /** Runs `change` after the reloads and the stop asked for before it. */
+  private serialised(change: () => Promise<void>): Promise<void> {
+    const done = this.changes.then(change)
+    this.changes = done.catch(() => {})
+    return done
+  }
+
+  /** SIGHUP: the new configuration replaces the outputs; a bad one is refused and the old one kept. Ignored once stopping. */
+  reload(): Promise<void> {
+    return this.serialised(async () => {
+      if (!this.stopping) await this.reloadNow()
+    })
+  }
+
+  private async reloadNow(): Promise<void> {
     if (!this.options.reload) {
       this.logger.warn('SIGHUP ignored: the configuration came from flags, there is no file to read again')
       return
@@ -249,11 +269,16 @@ export class Agent {
     this.logger.info('configuration reloaded', {services: services.map((s) => s.name).join(',')})
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM, SIGINT: once, however many come. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping
     this.logger.info('stopping')
-    await Promise.all([this.identityLoop?.stop(), ...this.serviceLoops.map((loop) => loop.stop())])
-    await this.close()
-    this.stopped?.()
+    this.stopping = this.serialised(async () => {
+      await Promise.all([this.identityLoop?.stop(), ...this.serviceLoops.map((loop) => loop.stop())])
+      await this.close()
+      this.stopped?.()
+    })
+    return this.stopping
   }
 
   private async close(): Promise<void> {

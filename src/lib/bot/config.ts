@@ -128,6 +128,7 @@ const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
 const CA_PIN = /^sha256:[0-9a-fA-F]{64}$/
 const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+const PROFILE_NAME = /^[^\s\p{Cc}[\]#;=]+$/u
 
 // The YAML as the schema lets it through (snake_case, as tbot writes it).
 type Scalar = string | number | boolean
@@ -457,6 +458,9 @@ function rolesAnywhere(r: Reader, at: FieldPath, raw: RawService): Omit<RolesAny
   if (renewal >= session) {
     r.fail(p(raw.session_renewal_interval === undefined ? 'session_duration' : 'session_renewal_interval'), `the session renewal interval (${formatDuration(renewal)}) must be shorter than the session duration (${formatDuration(session)})`)
   }
+  const profileName = raw.credential_profile_name ?? DEFAULTS.credentialProfileName
+  // It becomes the line [name] of an INI file: a newline or a bracket in it would write other profiles' lines.
+  if (!PROFILE_NAME.test(profileName)) r.fail(p('credential_profile_name'), `invalid profile name "${profileName}" (no spaces, control characters, brackets, '#', ';' or '=')`)
   const artifactName = raw.artifact_name ?? DEFAULTS.artifactName
   if (!FILE_NAME.test(artifactName) || /^\.+$/.test(artifactName)) r.fail(p('artifact_name'), `invalid file name "${artifactName}" (letters, digits, '.', '_' and '-')`)
   return {
@@ -468,7 +472,7 @@ function rolesAnywhere(r: Reader, at: FieldPath, raw: RawService): Omit<RolesAny
     region: raw.region === undefined ? anchor.region : r.at(p('region'), () => checkRegion(raw.region!, 'region')),
     sessionDurationSeconds: session,
     sessionRenewalIntervalSeconds: renewal,
-    credentialProfileName: raw.credential_profile_name ?? DEFAULTS.credentialProfileName,
+    credentialProfileName: profileName,
     artifactName,
     overwriteCredentialFile: raw.overwrite_credential_file ?? false,
   }

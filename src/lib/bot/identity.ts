@@ -5,15 +5,19 @@
  * elsewhere locks the instance.
  */
 import {X509Certificate} from 'node:crypto'
+import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
+import {hashSecret} from '../auth/admin.js'
 import {joinBot, renewBot} from '../cluster/bot-client.js'
 import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'
 import {RemoteCluster} from '../cluster/remote.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
-import {WidError} from '../errors.js'
+import {isWidError, WidError} from '../errors.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
+import {shownName} from '../resources/names.js'
 import {requireAddress, type BotConfig} from './config.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
 
@@ -32,6 +36,7 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
   if (caPath !== undefined) {
     const pem = (await readBounded(caPath, {prefix: 'bot', maxBytes: 64 * 1024, what: 'a CA certificate'}))?.toString('utf8')
     if (pem === undefined) throw new WidError('bad_input', `bot: onboarding.ca_path ${caPath} does not exist`)
+    checkCaFile(caPath)
     const discovered = await discoverCluster(proxy)
     if (pinOf(pem) !== discovered.pin) {
       throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
@@ -48,9 +53,39 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
   return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
 }
 
-function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}): StoredIdentity {
+/** Refuses a file another user could change (or, when `secret`, read), or one in a directory they could change. */
+function checkOwnFile(file: string, what: string, secret: boolean, why: string, fix: string): void {
+  checkPrivateDirectory(file, {prefix: `bot: ${what}`})
+  const uid = process.geteuid?.()
+  if (uid === undefined) return
+  const stat = statSync(file)
+  if (stat.uid !== uid && stat.uid !== 0) {
+    throw new WidError('bad_input', `bot: ${what} ${file} is owned by another user (uid ${stat.uid}); give it to the agent's user (chown), or write it again`)
+  }
+  if ((stat.mode & (secret ? 0o077 : 0o022)) !== 0) {
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0')
+    throw new WidError('bad_input', `bot: ${what} ${file} is ${secret ? 'readable or writable' : 'writable'} by group or others (mode ${mode}), so another user could ${why}; ${fix} ${file}`)
+  }
+}
+
+/**
+ * As ssh refuses an unprotected private key, a join is refused with a token file that another
+ * user could read (and join with first, a token being good for one join) or change (to another
+ * bot's token), or that lies in a directory they could change (see private-dir.ts). Once the
+ * agent has joined, the spent token's file no longer matters.
+ */
+const checkTokenFile = (file: string): void => checkOwnFile(file, 'token file', true, 'join with it first', 'chmod 600')
+
+/** The CA of onboarding.ca_path decides which server the token is given to: nobody else may change it. */
+const checkCaFile = (file: string): void => checkOwnFile(file, 'CA file', false, 'make the agent trust their server', 'chmod go-w')
+
+/** The id a token goes by (wid tokens ls). */
+const tokenIdOf = (token: string): string => shownName('token', hashSecret(token))
+
+function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}, tokenId: string | undefined): StoredIdentity {
   return {
     proxy,
+    ...(tokenId === undefined ? {} : {tokenId}),
     clusterName: issued.clusterName,
     botName: issued.botName,
     instanceId: issued.instanceId,
@@ -67,6 +102,8 @@ export class BotIdentityKeeper {
   private readonly storage: BotStorage
   private config: BotConfig
   private current?: StoredIdentity
+  /** The key of the renewal under way, until it succeeds (see renew). */
+  private pending?: {key: string; publicKey: string}
   private remote?: RemoteCluster
 
   constructor(storage: BotStorage, config: BotConfig) {
@@ -89,49 +126,70 @@ export class BotIdentityKeeper {
 
   /**
    * Makes sure there is a usable identity: the stored one if it is for this proxy and not
-   * expired (then renewed at once, which also proves it is not a copy), else a new join.
+   * expired (then renewed at once, which also proves it is not a copy), else a new join. A
+   * stored identity the cluster refuses (its instance removed or locked) gives way to a join
+   * with a new token, which is how the refusal says to come back.
    */
   async ensure(now = new Date()): Promise<StoredIdentity> {
     const proxy = this.proxy()
     const kept = this.current ?? (await this.storage.load())
     if (kept && kept.proxy === proxy && Date.parse(kept.notAfter) > now.getTime()) {
       this.current = kept
-      return this.renew()
+      try {
+        return await this.renew()
+      } catch (refused) {
+        const token = this.config.onboarding.token
+        // The token it joined with is spent: only a new one is worth a join.
+        if (!isWidError(refused) || refused.code !== 'access_denied' || !token || tokenIdOf(token) === kept.tokenId) throw refused
+        return this.join(undefined).catch((error: unknown) => {
+          throw isWidError(error) ? new WidError(error.code, `${refused.message}; a join with onboarding.token was refused too: ${error.message}`) : error
+        })
+      }
     }
-    return this.join(kept !== undefined && kept.proxy === proxy)
+    return this.join(kept !== undefined && kept.proxy === proxy ? kept : undefined)
   }
 
-  private async join(expired: boolean): Promise<StoredIdentity> {
+  /** A join with the token; `expired`: the identity it replaces, whose token is spent. */
+  private async join(expired: StoredIdentity | undefined): Promise<StoredIdentity> {
     const proxy = this.proxy()
     const token = this.config.onboarding.token
-    if (!token) {
+    if (!token || (expired && tokenIdOf(token) === expired.tokenId)) {
       throw new WidError(
         'bad_input',
         expired
-          ? `bot: the identity in ${this.storage.dir} has expired and there is no onboarding.token to join again; add a new token (wid bots add or wid tokens add)`
+          ? `bot: the identity in ${this.storage.dir} has expired and onboarding.token holds no new token to join again (the one it joined with is spent); add a new token (wid bots add or wid tokens add)`
           : 'bot: onboarding.token (or --token) is needed to join the first time',
       )
     }
+    if (this.config.onboarding.tokenFile !== undefined) checkTokenFile(this.config.onboarding.tokenFile)
     const pinned = await trustedAuthority(this.config, proxy)
     const {key, publicKey} = await newKeyPair()
     const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(proxy, issued, key, pinned))
+    return this.keep(stored(proxy, issued, key, pinned, tokenIdOf(token)))
   }
 
-  /** A new certificate for a new key, presenting the current one. */
+  /**
+   * A new certificate for a new key, presenting the current one. The key is kept until the
+   * renewal succeeds: one whose answer was lost (a dropped connection, a server killed after
+   * its write) is asked again for the same key, which the cluster answers again instead of
+   * taking the bot for a copy of itself. (It is kept in memory only: a copy of the storage
+   * must not hold it.)
+   */
   async renew(): Promise<StoredIdentity> {
     const current = this.current
     if (!current) return this.ensure()
-    const {key, publicKey} = await newKeyPair()
+    this.pending ??= await newKeyPair()
+    const {key, publicKey} = this.pending
     const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
     const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, {publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(current.proxy, issued, key, pinned))
+    return this.keep(stored(current.proxy, issued, key, pinned, current.tokenId))
   }
 
   private async keep(identity: StoredIdentity): Promise<StoredIdentity> {
     await this.storage.save(identity)
     const previous = this.remote
     this.current = identity
+    this.pending = undefined
     this.remote = undefined
     await previous?.close()
     return identity

@@ -26,6 +26,9 @@ export function backoffDelay(attempt: number, baseMs: number, intervalMs: number
   return Math.round(full / 2 + (full / 2) * random())
 }
 
+/** setTimeout's longest delay, 2^31 - 1 ms (24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export class Loop {
   readonly name: string
   private readonly options: LoopOptions
@@ -55,15 +58,22 @@ export class Loop {
     await this.running
   }
 
-  /** Waits `ms` unless triggered or stopped first. */
+  /** Waits `ms` unless triggered or stopped first, in steps a timer can take (a longer delay would fire at once). */
   private sleep(ms: number): Promise<void> {
     if (this.stopped || this.triggered) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done() {
+      let left = ms
+      let timer: NodeJS.Timeout
+      const done = () => {
         clearTimeout(timer)
         resolve()
       }
+      const wait = () => {
+        const step = Math.min(left, MAX_TIMER_MS)
+        left -= step
+        timer = setTimeout(() => (left > 0 ? wait() : done()), step)
+      }
+      wait()
       this.wake = done
     }).then(() => {
       this.wake = undefined

@@ -5,7 +5,8 @@
 import {promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {WidError} from '../errors.js'
-import {ensureDirectory, ioError, isAlive, writeFileSet} from '../output/files.js'
+import {ensureDirectory, ioError, writeFileSet} from '../output/files.js'
+import {lockHolder, lockText} from '../output/lock-holder.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 
@@ -20,6 +21,8 @@ const LOCK = 'agent.lock'
 /** What the agent keeps of its bot identity between runs. */
 export interface StoredIdentity {
   proxy: string
+  /** The id of the token it joined with (wid tokens ls): spent, so never tried again. */
+  tokenId?: string
   clusterName: string
   botName: string
   instanceId: string
@@ -53,16 +56,16 @@ export class BotStorage {
     const path = join(this.dir, LOCK)
     for (let tries = 0; tries < 2; tries++) {
       try {
-        await fs.writeFile(path, `${process.pid}\n`, {flag: 'wx', mode: 0o600})
+        await fs.writeFile(path, `${lockText()}\n`, {flag: 'wx', mode: 0o600})
         return () => fs.rm(path, {force: true})
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(path, error)
       }
-      const holder = Number((await fs.readFile(path, 'utf8').catch(() => '')).trim())
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder) && holder !== process.pid) {
-        throw new WidError('state', `bot: the storage ${shortPath(this.dir)} is in use by another agent (process ${holder}); give each agent a storage of its own`)
+      const holder = lockHolder(await fs.readFile(path, 'utf8').catch(() => ''))
+      if (holder.alive && holder.pid !== process.pid) {
+        throw new WidError('state', `bot: the storage ${shortPath(this.dir)} is in use by another agent (process ${holder.pid}); give each agent a storage of its own`)
       }
-      // Left by an agent that died: taken over.
+      // Left by an agent that died (its pid may name another process by now): taken over.
       await fs.rm(path, {force: true})
     }
     throw new WidError('state', `bot: cannot take the lock ${shortPath(path)}`)

@@ -17,6 +17,7 @@ import {randomBytes} from 'node:crypto'
 import {constants, promises as fs, type Stats} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 import {WidError} from '../errors.js'
+import {lockHolder, lockText} from './lock-holder.js'
 import {fileKind, shortPath} from './paths.js'
 import {checkPrivateDirectory} from './private-dir.js'
 
@@ -212,7 +213,7 @@ async function createLockFile(path: string): Promise<boolean> {
     throw error
   }
   try {
-    await handle.writeFile(String(process.pid))
+    await handle.writeFile(lockText())
   } catch (error) {
     // Not left behind empty, which would hold every other writer up for STALE_EMPTY_LOCK_MS.
     await handle.close()
@@ -224,15 +225,16 @@ async function createLockFile(path: string): Promise<boolean> {
 }
 
 /**
- * Whether the lock at `path` is held by nobody: its holder has exited, or it names no
- * holder (one that died between creating it and writing its pid) and is older than that
- * could take. Answers the holder's pid too, for messages.
+ * Whether the lock at `path` is held by nobody: its holder has exited (its pid may name a
+ * process started since, see lock-holder.ts), or it names no holder (one that died between
+ * creating it and writing its pid) and is older than that could take. Answers the holder's
+ * pid too, for messages.
  */
 async function staleLock(path: string): Promise<{stale: boolean; holder: number}> {
   const [text, stat] = await Promise.all([fs.readFile(path, 'utf8').catch(() => undefined), lstatOrUndefined(path)])
   if (text === undefined || !stat) return {stale: false, holder: 0}
-  const holder = Number(text)
-  if (holder > 0) return {stale: !isAlive(holder), holder}
+  const holder = lockHolder(text)
+  if (holder.pid > 0) return {stale: !holder.alive, holder: holder.pid}
   return {stale: Date.now() - stat.mtimeMs > STALE_EMPTY_LOCK_MS, holder: 0}
 }
 
@@ -271,16 +273,6 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
       throw ioError(dir, error)
     }
     await new Promise((resolve) => setTimeout(resolve, delay))
-  }
-}
-
-/** Whether process `pid` exists (one of another user counts). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -18,6 +18,11 @@ export interface BotInstance {
   lastSeen: string
   /** 1 at the join, one more at every renewal; the bot's certificate carries it. */
   generation: number
+  /**
+   * The pin (sha256:…) of the key the last renewal certified: that renewal, asked again with
+   * the generation before for the same key, is answered again (its answer may have been lost).
+   */
+  renewalKey?: string
   /** Set when two copies of the identity were seen: every call of the instance is refused. */
   locked?: {at: string; reason: string}
   /** The client address of the join. */

@@ -168,6 +168,38 @@ describe('renewing a bot identity', () => {
     ])
   })
 
+  it('answers a renewal again when its answer was lost, for the same key only: a retry is no copy', async () => {
+    // Given a renewal to generation 2 whose answer never reached the bot (a dropped connection, a server killed after its write)
+    const {backend, auth, token} = await cluster()
+    const joined = await auth.joinBot({token, publicKey: publicKey(), address: '10.0.0.7'})
+    const key = publicKey()
+    const lost = await auth.renewBot(callerOf(joined), {publicKey: key, address: '10.0.0.7'})
+    // When the bot asks again, still with its generation 1 certificate, for the same key
+    const again = await auth.renewBot(callerOf(joined), {publicKey: key, address: '10.0.0.7'})
+    // Then it gets generation 2 for that key, and the instance is not locked
+    expect(again).toMatchObject({instanceId: joined.instanceId, generation: 2})
+    expect(new X509Certificate(again.certificate).publicKey.export({type: 'spki', format: 'pem'})).toBe(key)
+    expect(await auth.listBotInstances(admin)).toMatchObject([{generation: 2}])
+    expect((await auth.listBotInstances(admin))[0]!.locked).toBeUndefined()
+    expect((await listAuditEvents(backend, {type: 'bot.renewed'})).map((e) => `generation ${e.generation}${(e as {repeated?: boolean}).repeated ? ', repeated' : ''}`).sort()).toEqual(['generation 2', 'generation 2, repeated'])
+    // And it goes on from generation 2 (either certificate of it)
+    expect((await auth.renewBot(callerOf(lost), {publicKey: publicKey(), address: '10.0.0.7'})).generation).toBe(3)
+    // But generation 1 with another key is a copy: the instance is locked
+    const copy = await rejection(auth.renewBot(callerOf(joined), {publicKey: publicKey(), address: '198.51.100.3'}))
+    expect(copy.message).toContain('is locked: its identity was used from two places (generation 1 presented, 3 expected)')
+  })
+
+  it('locks the instance when a copy asks again for the key of the last renewal (a retry is for the generation just before only)', async () => {
+    const {auth, token} = await cluster()
+    const joined = await auth.joinBot({token, publicKey: publicKey(), address: '10.0.0.7'})
+    const key = publicKey()
+    const second = await auth.renewBot(callerOf(joined), {publicKey: key, address: '10.0.0.7'})
+    await auth.renewBot(callerOf(second), {publicKey: key, address: '10.0.0.7'})
+    // generation 1 presented, 3 expected: not the renewal just made, whatever the key
+    const copy = await rejection(auth.renewBot(callerOf(joined), {publicKey: key, address: '198.51.100.3'}))
+    expect(copy.message).toContain('is locked: its identity was used from two places (generation 1 presented, 3 expected)')
+  })
+
   it('locks the instance when two copies renew the same generation at once', async () => {
     const {auth, token} = await cluster()
     const joined = await auth.joinBot({token, publicKey: publicKey(), address: '10.0.0.7'})

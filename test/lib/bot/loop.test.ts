@@ -29,6 +29,20 @@ describe('Loop', () => {
     await loop.stop()
   })
 
+  it('waits an interval longer than a timer can (24.8 days), instead of running again at once', async () => {
+    const run = vi.fn(async () => {})
+    const day = 24 * 3600 * 1000
+    const loop = new Loop({name: 't', intervalMs: 30 * day, tries: 5, run})
+    loop.start()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(run).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(30 * day - 1001)
+    expect(run).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(run).toHaveBeenCalledTimes(2)
+    await loop.stop()
+  })
+
   it('retries a failure with backoff the given number of times, then waits for the next interval', async () => {
     const failures: Array<[number, boolean]> = []
     const run = vi.fn(async () => {

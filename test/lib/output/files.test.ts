@@ -2,7 +2,7 @@
  * The file writer (src/lib/output/files.ts): atomic single files that never follow or
  * clobber what wid did not write, and Kubernetes-style file sets published via `..data`.
  */
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {
   chmodSync,
   existsSync,
@@ -490,6 +490,23 @@ describe('writeFileSet: the writer lock', () => {
     expect(consistentVersion(dir)).toMatch(/^cert\.pem v\d+$/)
     expect(readdirSync(dir).filter((name) => name.startsWith('..wid.lock'))).toEqual([])
     expect(versionDirs(dir)).toHaveLength(1)
+  })
+
+  it.runIf(existsSync('/proc/self/stat'))('breaks the lock of a writer whose pid now names a process started since (after a crash and a reboot)', async () => {
+    // Given a lock naming a live process, but with a start that is not that process's
+    const dir = join(root, 'reused-pid')
+    await writeFileSet(dir, files('0'))
+    const other = spawn('sleep', ['30'], {stdio: 'ignore'})
+    try {
+      writeFileSync(join(dir, '..wid.lock'), `${other.pid} 00000000-0000-0000-0000-000000000000/1`)
+      // When a writer publishes
+      await writeFileSet(dir, files('1'))
+      // Then it broke the lock at once, instead of waiting for it and giving up
+      expect(consistentVersion(dir)).toBe('cert.pem v1')
+      expect(readdirSync(dir).filter((name) => name.startsWith('..wid.lock'))).toEqual([])
+    } finally {
+      other.kill('SIGKILL')
+    }
   })
 
   it('breaks a lock that names no holder once it is older than a writer takes to fill it in', async () => {
