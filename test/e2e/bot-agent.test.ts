@@ -8,24 +8,19 @@ import {chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, statS
 import {X509Certificate} from 'node:crypto'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, WID_BIN, widIn, type RunOptions} from '../helpers/cli.js'
+import {startBotCluster, type BotCluster} from '../helpers/bot-cluster.js'
 import {ISSUER_ROLE, LEGACY_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {openssl} from '../helpers/openssl.js'
-import {freePort, startWidServer, within, type WidServer} from '../helpers/server.js'
+import {freePort, within} from '../helpers/server.js'
 
 const tmp = tempDir('wid-bot-')
 afterAll(() => tmp.cleanup())
-const serverHome = join(tmp.path, 'server')
-const admin = widIn(serverHome)
-let server: WidServer
+let cluster: BotCluster
 let port: number
 let pin: string
-
-async function newToken(): Promise<string> {
-  const result = await admin(['tokens', 'add', '--bot-name', 'my-bot'])
-  expect(result.code).toBe(0)
-  return result.stdout.trim()
-}
+const admin = (args: string[], options?: RunOptions) => cluster.admin(args, options)
+const newToken = () => cluster.newToken()
 
 /** A tbot v2 configuration as the documents write it, with this test's addresses and paths. */
 function botYaml(options: {storage: string; out: string; token?: string; extra?: string; renewal?: string; ttl?: string}): string {
@@ -80,21 +75,19 @@ function jwtClaims(path: string): {sub: string; aud: string | string[]; exp: num
   return JSON.parse(Buffer.from(readFileSync(path, 'utf8').split('.')[1]!, 'base64url').toString('utf8'))
 }
 
+// the legacy output asks for a DNS SAN, which the role must allow for the path
+const SAN_ROLE = 'kind: role\nversion: v6\nmetadata:\n  name: example-service-san\nspec:\n  allow:\n    spiffe:\n      - path: /svc/example-service\n        dns_sans: [example-service.internal]\n'
+
 beforeAll(async () => {
-  expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
-  for (const doc of [WORKLOAD_IDENTITY, ISSUER_ROLE, LEGACY_ROLE]) {
-    expect((await admin(['create', '-f', '-'], {input: doc})).code).toBe(0)
-  }
-  // the legacy output asks for a DNS SAN, which the role must allow for the path
-  const sanRole = 'kind: role\nversion: v6\nmetadata:\n  name: example-service-san\nspec:\n  allow:\n    spiffe:\n      - path: /svc/example-service\n        dns_sans: [example-service.internal]\n'
-  expect((await admin(['create', '-f', '-'], {input: sanRole})).code).toBe(0)
-  expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-workload-identity-issuer,example-service-legacy,example-service-san'])).code).toBe(0)
-  pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
-  port = await freePort()
-  server = await startWidServer(serverHome, port)
+  cluster = await startBotCluster(tmp.path, {
+    documents: [WORKLOAD_IDENTITY, ISSUER_ROLE, LEGACY_ROLE, SAN_ROLE],
+    bot: 'my-bot',
+    roles: ['example-workload-identity-issuer', 'example-service-legacy', 'example-service-san'],
+  })
+  ;({port, pin} = cluster)
 }, 60_000)
 afterAll(async () => {
-  await server?.stop()
+  await cluster?.stop()
 })
 
 describe('wid bot start --oneshot', () => {
@@ -298,7 +291,7 @@ describe('wid bot start (the daemon)', () => {
       await within(10, () => renewals() >= before + 3, agent.log)
 
       // the server dies: the agent keeps the last good files and keeps trying
-      await server.stop('SIGKILL')
+      await cluster.server.stop('SIGKILL')
       const kept = serial()
       await within(20, () => agent.log().includes('output renewal failed'), agent.log)
       expect(existsSync(join(out, 'x509', 'svid.pem'))).toBe(true)
@@ -308,7 +301,7 @@ describe('wid bot start (the daemon)', () => {
       expect(metrics.body).toContain('wid_bot_output_expiry_seconds{service="identity"}')
 
       // back again on the same port: renewals resume with no action from anyone
-      server = await startWidServer(serverHome, port)
+      await cluster.restart()
       await within(40, () => serial() !== kept, agent.log)
 
       // SIGHUP with a bad file: refused, the old configuration kept

@@ -8,35 +8,26 @@ import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, write
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, WID_BIN, widIn, type RunOptions} from '../helpers/cli.js'
+import {startBotCluster, type BotCluster} from '../helpers/bot-cluster.js'
 import {LEGACY_ROLE} from '../helpers/design-documents.js'
-import {freePort, startWidServer, within, type WidServer} from '../helpers/server.js'
+import {within} from '../helpers/server.js'
 
 const tmp = tempDir('wid-bot-hostile-')
 afterAll(() => tmp.cleanup())
-const serverHome = join(tmp.path, 'server')
-const admin = widIn(serverHome)
-let server: WidServer
+let cluster: BotCluster
 let port: number
 let pin: string
+const admin = (args: string[], options?: RunOptions) => cluster.admin(args, options)
+const newToken = () => cluster.newToken()
 
 beforeAll(async () => {
-  expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
-  expect((await admin(['create', '-f', '-'], {input: LEGACY_ROLE})).code).toBe(0)
-  expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-service-legacy'])).code).toBe(0)
-  pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
-  port = await freePort()
-  server = await startWidServer(serverHome, port)
+  cluster = await startBotCluster(tmp.path, {documents: [LEGACY_ROLE], bot: 'my-bot', roles: ['example-service-legacy']})
+  ;({port, pin} = cluster)
 }, 60_000)
 afterAll(async () => {
-  await server?.stop()
+  await cluster?.stop()
 })
-
-async function newToken(): Promise<string> {
-  const result = await admin(['tokens', 'add', '--bot-name', 'my-bot'])
-  expect(result.code).toBe(0)
-  return result.stdout.trim()
-}
 
 /** One legacy output by path (`svidPath`: one the bot's role does not allow makes it fail and retry; `token`: a token file; `ttl`, `renewal`: the bot's). */
 async function botConfig(name: string, options: {svidPath?: string; token?: string; ttl?: string; renewal?: string} = {}): Promise<{config: string; storage: string; out: string}> {
@@ -243,7 +234,7 @@ describe('wid bot start after its instance was removed on the cluster', () => {
 
     // with the spent token still in place: the refusal of the renewal, and no join with that token
     // (an agent restarted in a loop would fill the address's failed-join budget, shared with logins)
-    const joins = () => count(server.log(), '"path":"/v1/joinBot"')
+    const joins = () => count(cluster.server.log(), '"path":"/v1/joinBot"')
     const joined = joins()
     const refused = expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))
     expect(refused).toBe(`auth: bot instance ${first} of bot "my-bot" was removed; join again with a new token`)
@@ -265,7 +256,7 @@ describe('wid bot start with an expired identity', () => {
     const bot = widIn(join(tmp.path, 'expired-home'))
     expect((await bot(['bot', 'start', '-c', config, '--oneshot'])).code).toBe(0)
     await new Promise((resolve) => setTimeout(resolve, 2500))
-    const joins = () => count(server.log(), '"path":"/v1/joinBot"')
+    const joins = () => count(cluster.server.log(), '"path":"/v1/joinBot"')
     const joined = joins()
     const refused = expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))
     expect(refused).toBe(`bot: the identity in ${storage} has expired and onboarding.token holds no new token to join again (the one it joined with is spent); add a new token (wid bots add or wid tokens add)`)
@@ -278,7 +269,7 @@ describe('wid bot start after a renewal it could not keep', () => {
     const {config, storage} = await botConfig('lost-answer')
     const agent = startAgent(config, join(tmp.path, 'lost-home'))
     const generation = () => (JSON.parse(readFileSync(join(storage, 'identity.json'), 'utf8')) as {generation: number}).generation
-    const renewals = () => count(server.log(), '"path":"/v1/renewBot","status":200')
+    const renewals = () => count(cluster.server.log(), '"path":"/v1/renewBot","status":200')
     try {
       await within(30, () => agent.log().includes('output renewed'), agent.log)
       const before = generation()

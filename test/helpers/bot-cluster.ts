@@ -1,0 +1,48 @@
+/** A cluster for the bot agent's tests: `wid init`, resources, a bot, and `wid server start` on a free loopback port. */
+import {join} from 'node:path'
+import {expect} from 'vitest'
+import {widIn} from './cli.js'
+import {freePort, startWidServer, type WidServer} from './server.js'
+
+export interface BotCluster {
+  serverHome: string
+  admin: ReturnType<typeof widIn>
+  port: number
+  /** The host CA pin the agent's onboarding.ca_pins names. */
+  pin: string
+  server: WidServer
+  /** A new one-time join token of the bot. */
+  newToken(): Promise<string>
+  /** Starts the server again on the same port (after a test stopped it). */
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function startBotCluster(dir: string, options: {documents: string[]; bot: string; roles: string[]}): Promise<BotCluster> {
+  const serverHome = join(dir, 'server')
+  const admin = widIn(serverHome)
+  expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+  for (const doc of options.documents) expect((await admin(['create', '-f', '-'], {input: doc})).code).toBe(0)
+  expect((await admin(['bots', 'add', options.bot, '--roles', options.roles.join(',')])).code).toBe(0)
+  const pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
+  const port = await freePort()
+  const cluster: BotCluster = {
+    serverHome,
+    admin,
+    port,
+    pin,
+    server: await startWidServer(serverHome, port),
+    newToken: async () => {
+      const result = await admin(['tokens', 'add', '--bot-name', options.bot])
+      expect(result.code).toBe(0)
+      return result.stdout.trim()
+    },
+    restart: async () => {
+      cluster.server = await startWidServer(serverHome, port)
+    },
+    stop: async () => {
+      await cluster.server.stop()
+    },
+  }
+  return cluster
+}
