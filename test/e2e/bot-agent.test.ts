@@ -312,10 +312,14 @@ describe('wid bot start (the daemon)', () => {
 
       // SIGHUP with a good file: its new output appears
       const added = join(out, 'added')
-      writeFileSync(config, yaml.replace('diag_addr:', `  - type: spiffe-svid\n    destination:\n      type: directory\n      path: ${added}\n    svid:\n      path: /svc/example-service\ndiag_addr:`))
+      // (and a new diag_addr, which only a start can apply: it says so and keeps the old one)
+      const reloaded = yaml.replace(`diag_addr: 127.0.0.1:${diag}`, `diag_addr: 127.0.0.1:${diag + 1}`)
+      writeFileSync(config, reloaded.replace('diag_addr:', `  - type: spiffe-svid\n    destination:\n      type: directory\n      path: ${added}\n    svid:\n      path: /svc/example-service\ndiag_addr:`))
       agent.child.kill('SIGHUP')
       await within(20, () => existsSync(join(added, 'svid.pem')), agent.log)
       expect(agent.log()).toContain('configuration reloaded')
+      expect(agent.log()).toContain('diag_addr changed: the running agent keeps the old value until it is started again')
+      expect((await get(`http://127.0.0.1:${diag}/healthz`)).status).toBe(200)
 
       expect(await agent.stop('SIGTERM')).toBe(0)
       expect(existsSync(join(storage, 'agent.lock'))).toBe(false)
@@ -336,7 +340,8 @@ describe('wid bot start (the daemon)', () => {
       type: directory
       path: ${join(out, 'none')}
 `
-    const yaml = botYaml({storage, out, token: await newToken(), renewal: '1m', ttl: '5m'}).replace('outputs:', `${extra}outputs:`) + `diag_addr: 127.0.0.1:${diag}\n`
+    // (on every address: it works, with a warning)
+    const yaml = botYaml({storage, out, token: await newToken(), renewal: '1m', ttl: '5m'}).replace('outputs:', `${extra}outputs:`) + `diag_addr: 0.0.0.0:${diag}\n`
     const agent = startAgent(writeConfig('nomatch.yaml', yaml), join(tmp.path, 'nomatch-home'), ['--log-format', 'json'])
     try {
       await within(30, () => existsSync(join(out, 'x509', 'svid.pem')) && agent.log().includes('nothing-here'), agent.log)
@@ -344,6 +349,7 @@ describe('wid bot start (the daemon)', () => {
       const lines = agent.log().split('\n').filter((l) => l.trim() !== '')
       for (const line of lines) expect(JSON.parse(line)).toMatchObject({time: expect.any(String), level: expect.any(String), msg: expect.any(String)})
       expect(lines.map((l) => JSON.parse(l) as {service?: string; error?: string}).find((l) => l.service === 'nothing-here')?.error).toContain('no-such-identity')
+      expect(lines.map((l) => JSON.parse(l) as {level: string; msg: string}).find((l) => l.level === 'warn')?.msg).toMatch(/^the diagnostics endpoints answer anyone/)
       const ready = await get(`http://127.0.0.1:${diag}/readyz`)
       expect(ready.status).toBe(503)
       expect(ready.body).toContain('nothing-here')

@@ -135,6 +135,28 @@ describe('a bot joins, renews, issues in batches and is locked when copied', () 
     expect(row).toMatch(new RegExp(`^my-bot +${first.instanceId} +token +\\S+ +\\S+ +2 +no$`))
   })
 
+  it('refuses a bot certificate that names no instance, even one the client CA signed', async () => {
+    // Given such a certificate, made here with the cluster's own client CA (no join makes one)
+    const {SqliteBackend} = await dist<typeof import('../../src/lib/backend/sqlite.js')>('lib/backend/sqlite.js')
+    const {getAuthority} = await dist<typeof import('../../src/lib/services/authorities.js')>('lib/services/authorities.js')
+    const {x509Signer} = await dist<typeof import('../../src/lib/auth/authorities.js')>('lib/auth/authorities.js')
+    const {issueClientCertificate} = await dist<typeof import('../../src/lib/auth/tls-certificates.js')>('lib/auth/tls-certificates.js')
+    const backend = await SqliteBackend.open(join(serverHome, 'wid.db'))
+    const {key, publicKey} = newKey()
+    let certificate: string
+    try {
+      const {authority: clientCa} = await getAuthority(backend, 'client')
+      const spki = new Uint8Array(Buffer.from(publicKey.replace(/-----[^-]+-----|\s/g, ''), 'base64'))
+      certificate = issueClientCertificate(x509Signer(clientCa), {kind: 'bot', name: 'my-bot'}, spki, new Date(), 600).certificate
+    } finally {
+      await backend.close()
+    }
+    // When it calls, Then it is refused before any method runs
+    const answer = await callAs({certificate, key}, 'whoami', {})
+    expect(answer.status).toBe(401)
+    expect(answer.body.error?.message).toBe('api: the bot certificate names no bot instance; join again with a new token')
+  })
+
   it('locks the instance when the copied first identity renews: both copies are refused, wherever they call', async () => {
     // When the first identity (a copy, left behind) renews
     const locked = await thrown(client.renewBot(proxy, authority, first, {publicKey: newKey().publicKey}))

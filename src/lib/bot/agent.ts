@@ -69,6 +69,22 @@ async function buildService(service: ServiceConfig, timing: ServiceTiming): Prom
   }
 }
 
+/** Whether a --diag-addr HOST:PORT is on a loopback address. */
+function isLoopback(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
+/** The settings a reload cannot change (the identity's storage and cluster, the diagnostics listener) that `next` changes. */
+function changedAtStartOnly(current: BotConfig, next: BotConfig): string[] {
+  const fields: Array<[string, (c: BotConfig) => unknown]> = [
+    ['proxy_server', (c) => c.proxyServer ?? c.authServer],
+    ['storage', (c) => JSON.stringify(c.storage)],
+    ['diag_addr', (c) => c.diagAddr],
+  ]
+  return fields.filter(([, value]) => value(current) !== value(next)).map(([name]) => name)
+}
+
 export class Agent {
   private config: BotConfig
   private readonly options: AgentOptions
@@ -161,6 +177,9 @@ export class Agent {
       this.diag = diag
       this.options.onDiagListening?.(diag.port)
       this.logger.info('diagnostics listening', {addr: this.config.diagAddr, port: diag.port})
+      if (!isLoopback(this.config.diagAddr)) {
+        this.logger.warn('the diagnostics endpoints answer anyone who can reach this address, without authentication; bind them to 127.0.0.1 unless a firewall keeps others out', {addr: this.config.diagAddr})
+      }
     }
     const done = new Promise<void>((resolve) => (this.stopped = resolve))
     const signals: Array<[NodeJS.Signals, () => void]> = [
@@ -259,6 +278,8 @@ export class Agent {
       return
     }
     await Promise.all(this.serviceLoops.map((loop) => loop.stop()))
+    const kept = changedAtStartOnly(this.config, config)
+    if (kept.length > 0) this.logger.warn(`${kept.join(', ')} changed: the running agent keeps the old ${kept.length > 1 ? 'values' : 'value'} until it is started again`)
     this.config = config
     this.keeper?.reconfigure(config)
     this.services = services

@@ -153,9 +153,14 @@ function verifiedCaller(socket: TLSSocket): Verified {
     throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
   }
   if (kind === 'bot') {
+    // Every bot certificate names its instance and generation (a join makes them); one that
+    // does not would pass by the checks of removed and locked instances.
     const {serialNumber: instanceId, pseudonym} = certificate.subject as {serialNumber?: unknown; pseudonym?: unknown}
-    const instance = typeof instanceId === 'string' && typeof pseudonym === 'string' ? {instanceId, generation: Number(pseudonym)} : {}
-    return {caller: {kind, name, ...instance}, notAfter}
+    const generation = Number(pseudonym)
+    if (typeof instanceId !== 'string' || typeof pseudonym !== 'string' || !Number.isSafeInteger(generation)) {
+      throw new HttpError(401, 'access_denied', 'api: the bot certificate names no bot instance; join again with a new token')
+    }
+    return {caller: {kind, name, instanceId, generation}, notAfter}
   }
   const loginId = certificate.subject.serialNumber
   return {caller: {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}, notAfter}
