@@ -208,8 +208,8 @@ try {
   row('+ issuance in the bench process without HTTP (rules, DER, audit record) less the signature', issueMicros - signMicros)
   row('+ one P-256 signature (node:crypto)', signMicros)
   row('+ the audit record committed: SQLite through the writer thread (the same on SQLite − on memory)', commitMicros)
-  row('= the sum of the parts', authenticated + issueMicros + commitMicros)
-  row('measured per single-SVID request', single)
+  row('= the sum of the parts, each request with a commit of its own', authenticated + issueMicros + commitMicros)
+  row('measured per single-SVID request (concurrent requests share commits: lower)', single)
   row(`measured per SVID in batches of ${BATCH} (one request; its items' records share one commit)`, batch / BATCH)
   row(`  the sum of the parts per SVID in batches: (whoami + commit + ${BATCH} × issuance) / ${BATCH}`, (authenticated + commitMicros + BATCH * issueMicros) / BATCH)
 } finally {
