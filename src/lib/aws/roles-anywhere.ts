@@ -7,6 +7,7 @@ import {createPrivateKey, X509Certificate, type KeyObject} from 'node:crypto'
 import type {IncomingHttpHeaders} from 'node:http'
 import {decodePem} from '../crypto/pem.js'
 import {badInput, WidError, type ErrorCode} from '../errors.js'
+import {httpsRequest} from '../https.js'
 import {parseArn, parseIamRoleArn, type Arn} from './arn.js'
 import type {AwsCredentials} from './credentials.js'
 import {signX509Request, uriEncode, type X509Credentials} from './sigv4-x509.js'
@@ -162,20 +163,13 @@ export async function createRolesAnywhereSession(request: RolesAnywhereSessionRe
     now: request.now ?? new Date(),
   })
 
-  const {Agent, request: send} = await import('undici')
   const timeoutMs = request.timeoutMs ?? 10_000
-  const dispatcher = new Agent({connect: {timeout: timeoutMs, ...(request.ca === undefined ? {} : {ca: request.ca})}})
-  const signal = AbortSignal.timeout(timeoutMs)
   const endpoint = base.origin
   let response: {status: number; headers: IncomingHttpHeaders; text: string}
   try {
-    const answer = await send(url, {method: 'POST', headers, body, signal, dispatcher})
-    response = {status: answer.statusCode, headers: answer.headers, text: await answer.body.text()}
+    response = await httpsRequest(url, {method: 'POST', headers, body, timeoutMs, tls: request.ca === undefined ? {} : {ca: request.ca}})
   } catch (error) {
-    const why = signal.aborted ? `no answer within the ${timeoutMs} ms timeout` : oneLine((error as Error).message)
-    throw new WidError('unavailable', `aws: cannot reach Roles Anywhere at ${endpoint}: ${why}`, {cause: error})
-  } finally {
-    await dispatcher.destroy()
+    throw new WidError('unavailable', `aws: cannot reach Roles Anywhere at ${endpoint}: ${oneLine((error as Error).message)}`, {cause: error})
   }
   if (response.status < 200 || response.status > 299) throw refusal(response.status, response.headers, response.text, endpoint, region)
   return sessionCredentials(response.text, endpoint)

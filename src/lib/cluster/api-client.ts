@@ -2,8 +2,9 @@
  * One POST to the cluster API as every client makes it: JSON in, and the answer's JSON out,
  * or the server's refusal as a WidError with the server's code and message.
  */
-import type {Dispatcher} from 'undici'
+import type {Agent} from 'node:https'
 import {knownCode, WidError} from '../errors.js'
+import {httpsRequest} from '../https.js'
 
 const TIMEOUT_MS = 30_000
 
@@ -18,25 +19,23 @@ export interface ApiAnswer {
 }
 
 /**
- * POSTs `body` to `path` on `proxy` through `dispatcher`. `what` prefixes the messages it
+ * POSTs `body` to `path` on `proxy` through the connection pool `agent`. `what` prefixes the messages it
  * makes itself (`remote`, `join`); `unreachable` is added to the one for a server that cannot
  * be reached.
  */
-export async function postApi(proxy: string, path: string, dispatcher: Dispatcher, body: object, what: string, unreachable = ''): Promise<ApiAnswer> {
-  const {request} = await import('undici')
+export async function postApi(proxy: string, path: string, agent: Agent, body: object, what: string, unreachable = ''): Promise<ApiAnswer> {
   let status: number
   let text: string
   try {
-    const response = await request(`${proxyUrl(proxy)}${path}`, {
+    const answer = await httpsRequest(`${proxyUrl(proxy)}${path}`, {
       method: 'POST',
-      dispatcher,
+      agent,
       headers: {'content-type': 'application/json'},
       body: JSON.stringify(body),
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
+      timeoutMs: TIMEOUT_MS,
     })
-    status = response.statusCode
-    text = await response.body.text()
+    status = answer.status
+    text = answer.text
   } catch (error) {
     throw new WidError('unavailable', `${what}: cannot reach ${proxy}: ${(error as Error).message}${unreachable}`)
   }

@@ -12,6 +12,7 @@ import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
+import {httpsRequest} from '../https.js'
 import {proxyUrl} from './api-client.js'
 
 export const DEFAULT_PROXY_PORT = 3443
@@ -115,18 +116,14 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   const certificate = new X509Certificate(top.raw)
   const spki = certificate.publicKey.export({type: 'spki', format: 'der'})
   const verifyHostname = !isPrivateRoot(certificate, authority)
-  const {Agent, request} = await import('undici')
-  const agent = new Agent({connect: pinnedConnect({authority, verifyHostname})})
   try {
-    const response = await request(`${proxyUrl(proxy)}/webapi/find`, {dispatcher: agent, headersTimeout: 10_000})
-    const find = (await response.body.json()) as {clusterName?: unknown}
+    const answer = await httpsRequest(`${proxyUrl(proxy)}/webapi/find`, {tls: pinnedConnect({authority, verifyHostname}), timeoutMs: 10_000})
+    const find = JSON.parse(answer.text) as {clusterName?: unknown}
     // Shown in the trust question: only trust-domain characters, never terminal control codes.
     const clusterName = String(find.clusterName ?? 'unknown').replace(/[^a-z0-9._-]/g, '?').slice(0, 255)
     return {authority, pin: spkiPin(new Uint8Array(spki)), clusterName, verifyHostname}
   } catch (error) {
     throw new WidError('unavailable', `login: ${proxy} is not a wid server (${(error as Error).message})`)
-  } finally {
-    await agent.close()
   }
 }
 
@@ -151,28 +148,23 @@ export interface LoginOptions {
 export async function login(options: LoginOptions): Promise<ClientProfile> {
   const keys = await generateKeyPair('ec-p256')
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
-  const {Agent, request} = await import('undici')
-  const agent = new Agent({connect: pinnedConnect(options.identity)})
   let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
   try {
-    const response = await request(`${proxyUrl(options.proxy)}/v1/login`, {
+    const answer = await httpsRequest(`${proxyUrl(options.proxy)}/v1/login`, {
       method: 'POST',
-      dispatcher: agent,
+      tls: pinnedConnect(options.identity),
       headers: {'content-type': 'application/json'},
       body: JSON.stringify({user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}),
-      headersTimeout: 30_000,
+      timeoutMs: 30_000,
     })
-    const text = await response.body.text()
     try {
-      body = JSON.parse(text) as typeof body
+      body = JSON.parse(answer.text) as typeof body
     } catch {
-      throw new WidError('unavailable', `login: ${options.proxy} answered ${response.statusCode} with something that is not JSON; is it a wid server?`)
+      throw new WidError('unavailable', `login: ${options.proxy} answered ${answer.status} with something that is not JSON; is it a wid server?`)
     }
   } catch (error) {
     if (error instanceof WidError) throw error
     throw new WidError('unavailable', `login: cannot reach ${options.proxy}: ${(error as Error).message}`)
-  } finally {
-    await agent.close()
   }
   if (body?.error !== undefined) {
     throw new WidError(knownCode(body.error?.code), typeof body.error?.message === 'string' && body.error.message ? body.error.message : `login: ${options.proxy} refused the login without an explanation`)

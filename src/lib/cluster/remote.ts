@@ -3,7 +3,7 @@
  * every Cluster method is one POST to /v1/<method> over mutual TLS, with the server's host
  * CA pinned (only that CA's certificates are trusted, whatever the host name).
  */
-import type {Agent} from 'undici'
+import type {Agent} from 'node:https'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
@@ -28,12 +28,10 @@ export class RemoteCluster implements Cluster {
     if (Date.parse(this.profile.expires) <= Date.now()) {
       throw new WidError('access_denied', `login: your login to ${this.profile.proxy} expired at ${this.profile.expires}; run wid login --proxy ${this.profile.proxy} --user ${this.profile.user}`)
     }
-    const {Agent} = await import('undici')
+    const {Agent} = await import('node:https')
     const pinned = this.profile.verifyHostname ? {} : {checkServerIdentity: () => undefined}
-    this.agent ??= new Agent({
-      connect: {ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned},
-      keepAliveTimeout: 10_000,
-    })
+    // Idle connections are closed after 10 s, before the server closes them (30 s).
+    this.agent ??= new Agent({ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned, keepAlive: true, timeout: 10_000})
     const answer = await postApi(this.profile.proxy, `/v1/${method}`, this.agent, body, 'remote', ' (use --local for the embedded cluster)')
     return answer.result as T
   }
@@ -93,6 +91,6 @@ export class RemoteCluster implements Cluster {
     return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})
   }
   async close(): Promise<void> {
-    await this.agent?.close()
+    this.agent?.destroy()
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * One HTTPS request with Node's own client (node:https), the answer read whole (bounded),
+ * within a deadline. wid's clients use it rather than undici: it needs no WebAssembly (so the
+ * bot agent can run in V8's lite mode, see bin/run.js) and it is already in memory.
+ */
+import {Agent, request, type AgentOptions} from 'node:https'
+import type {IncomingHttpHeaders} from 'node:http'
+
+export interface HttpsAnswer {
+  status: number
+  headers: IncomingHttpHeaders
+  text: string
+}
+
+export interface HttpsOptions {
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  /** A connection pool to use (and keep); without it one is made for this request and closed after it. */
+  agent?: Agent
+  /** TLS settings of the pool made for this request (ca, cert, key, checkServerIdentity, …). */
+  tls?: AgentOptions
+  /** For the whole exchange: connecting, the answer and its body. */
+  timeoutMs: number
+  /** The largest answer read (default 4 MiB). */
+  maxBytes?: number
+}
+
+class HttpsTimeout extends Error {}
+
+export function httpsRequest(url: URL | string, options: HttpsOptions): Promise<HttpsAnswer> {
+  const agent = options.agent ?? new Agent({...options.tls, keepAlive: false})
+  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024
+  const body = options.body
+  return new Promise<HttpsAnswer>((resolve, reject) => {
+    const sent = request(url, {
+      method: options.method ?? (body === undefined ? 'GET' : 'POST'),
+      agent,
+      headers: {...options.headers, ...(body === undefined ? {} : {'content-length': String(Buffer.byteLength(body))})},
+    })
+    let settled = false
+    const settle = (error: Error | undefined, answer?: HttpsAnswer) => {
+      if (settled) return
+      settled = true
+      clearTimeout(deadline)
+      if (error) reject(error)
+      else resolve(answer!)
+    }
+    const deadline = setTimeout(() => {
+      const error = new HttpsTimeout(`no answer within the ${options.timeoutMs} ms timeout`)
+      sent.destroy(error)
+      settle(error)
+    }, options.timeoutMs)
+    sent.once('error', (error) => settle(error))
+    sent.once('response', (response) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > maxBytes) {
+          settle(new Error(`the answer is larger than ${maxBytes} bytes`))
+          response.destroy()
+          sent.destroy()
+          return
+        }
+        chunks.push(chunk)
+      })
+      response.once('error', (error) => settle(error))
+      response.once('end', () => settle(undefined, {status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8')}))
+    })
+    sent.end(body)
+  }).finally(() => {
+    if (!options.agent) agent.destroy()
+  })
+}
