@@ -90,8 +90,12 @@ export async function checkOutputDirectory(dir: string, use: DirectoryUse = {}):
     stat = await fs.stat(dir)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' && (await lstatOrUndefined(dir))) throw new WidError('bad_input', `output: ${shortPath(dir)} is a dangling symlink`)
     if (code !== 'ENOENT') throw ioError(dir, error)
+    // Something there now that stat did not find: a dangling symlink, or a directory that a
+    // concurrent writer made in between (then it is checked as found).
+    const link = await lstatOrUndefined(dir)
+    if (link?.isSymbolicLink() && !(await fs.stat(dir).catch(() => undefined))) throw new WidError('bad_input', `output: ${shortPath(dir)} is a dangling symlink`)
+    if (link) stat = await fs.stat(dir).catch((again: unknown) => Promise.reject(ioError(dir, again)))
   }
   if (stat && !stat.isDirectory()) throw new WidError('bad_input', `output: ${shortPath(dir)} exists and is not a directory`)
   return checkPrivateDirectory(dir, {prefix: 'output', allowSticky: use.singleFiles})
