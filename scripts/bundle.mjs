@@ -54,7 +54,6 @@ try {
       'jose',
       'yaml',
       'ajv',
-      'undici',
       '@inquirer/prompts',
       'pino',
       'fast-xml-parser',

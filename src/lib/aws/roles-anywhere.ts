@@ -7,7 +7,7 @@ import {createPrivateKey, X509Certificate, type KeyObject} from 'node:crypto'
 import type {IncomingHttpHeaders} from 'node:http'
 import {decodePem} from '../crypto/pem.js'
 import {badInput, WidError, type ErrorCode} from '../errors.js'
-import {httpsRequest} from '../https.js'
+import {httpRequest} from '../http-client.js'
 import {parseArn, parseIamRoleArn, type Arn} from './arn.js'
 import type {AwsCredentials} from './credentials.js'
 import {signX509Request, uriEncode, type X509Credentials} from './sigv4-x509.js'
@@ -167,7 +167,7 @@ export async function createRolesAnywhereSession(request: RolesAnywhereSessionRe
   const endpoint = base.origin
   let response: {status: number; headers: IncomingHttpHeaders; text: string}
   try {
-    response = await httpsRequest(url, {method: 'POST', headers, body, timeoutMs, tls: request.ca === undefined ? {} : {ca: request.ca}})
+    response = await httpRequest(url, {method: 'POST', headers, body, timeoutMs, tls: request.ca === undefined ? {} : {ca: request.ca}})
   } catch (error) {
     throw new WidError('unavailable', `aws: cannot reach Roles Anywhere at ${endpoint}: ${oneLine((error as Error).message)}`, {cause: error})
   }

@@ -4,6 +4,7 @@
  * check on the AWS side or in wid.
  */
 import {WidError} from '../errors.js'
+import {HttpTimeout, httpRequest} from '../http-client.js'
 import {checkRegion, parseIamRoleArn} from './arn.js'
 import type {AwsCredentials} from './credentials.js'
 
@@ -101,28 +102,21 @@ export async function assumeRoleWithWebIdentity(request: WebIdentityRequest): Pr
     WebIdentityToken: request.token,
     DurationSeconds: String(request.durationSeconds ?? 3600),
   })
-  const {Agent, request: send} = await import('undici')
   const timeout = request.timeoutMs ?? 10_000
-  const dispatcher = new Agent({connect: {timeout}})
   let status: number
   let body: string
   try {
-    const response = await send(endpoint, {
+    const answer = await httpRequest(endpoint, {
       method: 'POST',
       headers: {'content-type': 'application/x-www-form-urlencoded; charset=utf-8', accept: 'application/xml'},
       body: form.toString(),
-      dispatcher,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
+      timeoutMs: timeout,
     })
-    status = response.statusCode
-    body = await response.body.text()
+    status = answer.status
+    body = answer.text
   } catch (error) {
-    const code = (error as {code?: string}).code
-    const why = code?.startsWith('UND_ERR_') && code.includes('TIMEOUT') ? `no answer within ${timeout / 1000}s` : (error as Error).message
+    const why = error instanceof HttpTimeout ? `no answer within ${timeout / 1000}s` : (error as Error).message
     throw new WidError('unavailable', `aws: cannot reach STS at ${endpoint}: ${why}`)
-  } finally {
-    await dispatcher.close()
   }
   const {XMLParser} = await import('fast-xml-parser')
   let document: Record<string, Record<string, Record<string, Record<string, unknown>>>>

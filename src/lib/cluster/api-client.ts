@@ -4,7 +4,7 @@
  */
 import type {Agent} from 'node:https'
 import {knownCode, WidError} from '../errors.js'
-import {httpsRequest} from '../https.js'
+import {httpRequest} from '../http-client.js'
 
 const TIMEOUT_MS = 30_000
 
@@ -27,7 +27,7 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
   let status: number
   let text: string
   try {
-    const answer = await httpsRequest(`${proxyUrl(proxy)}${path}`, {
+    const answer = await httpRequest(`${proxyUrl(proxy)}${path}`, {
       method: 'POST',
       agent,
       headers: {'content-type': 'application/json'},

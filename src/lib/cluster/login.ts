@@ -12,7 +12,7 @@ import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
-import {httpsRequest} from '../https.js'
+import {httpRequest} from '../http-client.js'
 import {proxyUrl} from './api-client.js'
 
 export const DEFAULT_PROXY_PORT = 3443
@@ -117,7 +117,7 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   const spki = certificate.publicKey.export({type: 'spki', format: 'der'})
   const verifyHostname = !isPrivateRoot(certificate, authority)
   try {
-    const answer = await httpsRequest(`${proxyUrl(proxy)}/webapi/find`, {tls: pinnedConnect({authority, verifyHostname}), timeoutMs: 10_000})
+    const answer = await httpRequest(`${proxyUrl(proxy)}/webapi/find`, {tls: pinnedConnect({authority, verifyHostname}), timeoutMs: 10_000})
     const find = JSON.parse(answer.text) as {clusterName?: unknown}
     // Shown in the trust question: only trust-domain characters, never terminal control codes.
     const clusterName = String(find.clusterName ?? 'unknown').replace(/[^a-z0-9._-]/g, '?').slice(0, 255)
@@ -150,7 +150,7 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
   let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
   try {
-    const answer = await httpsRequest(`${proxyUrl(options.proxy)}/v1/login`, {
+    const answer = await httpRequest(`${proxyUrl(options.proxy)}/v1/login`, {
       method: 'POST',
       tls: pinnedConnect(options.identity),
       headers: {'content-type': 'application/json'},

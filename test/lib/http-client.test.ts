@@ -1,10 +1,10 @@
-/** httpsRequest against a local HTTPS server whose certificate openssl made (trusted through `ca`). */
+/** httpRequest against a local HTTPS server whose certificate openssl made (trusted through `ca`). */
 import {createServer, type Server} from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {httpsRequest} from '../../src/lib/https.js'
+import {httpRequest} from '../../src/lib/http-client.js'
 import {tempDir} from '../helpers/cli.js'
 import {openssl} from '../helpers/openssl.js'
 
@@ -34,22 +34,22 @@ afterAll(() => {
   tmp.cleanup()
 })
 
-describe('httpsRequest', () => {
+describe('httpRequest', () => {
   it('sends the body and headers and reads the answer whole', async () => {
-    const answer = await httpsRequest(`${base}/echo`, {method: 'POST', body: '{"a":1}', headers: {'content-type': 'application/json'}, tls: {ca}, timeoutMs: 5000})
+    const answer = await httpRequest(`${base}/echo`, {method: 'POST', body: '{"a":1}', headers: {'content-type': 'application/json'}, tls: {ca}, timeoutMs: 5000})
     expect(answer).toMatchObject({status: 201, text: 'POST {"a":1}'})
     expect(answer.headers['x-got']).toBe('application/json')
   })
 
   it('refuses a server its ca does not vouch for', async () => {
-    await expect(httpsRequest(`${base}/echo`, {timeoutMs: 5000})).rejects.toThrow(/self.signed/)
+    await expect(httpRequest(`${base}/echo`, {timeoutMs: 5000})).rejects.toThrow(/self.signed/)
   })
 
   it('stops reading an answer larger than maxBytes', async () => {
-    await expect(httpsRequest(`${base}/large`, {tls: {ca}, timeoutMs: 5000, maxBytes: 1024})).rejects.toThrow('the answer is larger than 1024 bytes')
+    await expect(httpRequest(`${base}/large`, {tls: {ca}, timeoutMs: 5000, maxBytes: 1024})).rejects.toThrow('the answer is larger than 1024 bytes')
   })
 
   it('gives up at the deadline when nothing answers', async () => {
-    await expect(httpsRequest(`${base}/silent`, {tls: {ca}, timeoutMs: 300})).rejects.toThrow('no answer within the 300 ms timeout')
+    await expect(httpRequest(`${base}/silent`, {tls: {ca}, timeoutMs: 300})).rejects.toThrow('no answer within the 300 ms timeout')
   })
 })

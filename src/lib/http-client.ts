@@ -1,18 +1,19 @@
 /**
- * One HTTPS request with Node's own client (node:https), the answer read whole (bounded),
- * within a deadline. wid's clients use it rather than undici: it needs no WebAssembly (so the
- * bot agent can run in V8's lite mode, see bin/run.js) and it is already in memory.
+ * One HTTP request with Node's own client (node:https; node:http for the plain http:// URLs
+ * that a caller allows, such as a local STS), the answer read whole (bounded), within a
+ * deadline. wid's clients use it rather than undici: it needs no WebAssembly (so the bot
+ * agent can run in V8's lite mode, see bin/run.js) and it is already in memory.
  */
+import {request as plainRequest, type IncomingHttpHeaders} from 'node:http'
 import {Agent, request, type AgentOptions} from 'node:https'
-import type {IncomingHttpHeaders} from 'node:http'
 
-export interface HttpsAnswer {
+export interface HttpAnswer {
   status: number
   headers: IncomingHttpHeaders
   text: string
 }
 
-export interface HttpsOptions {
+export interface HttpOptions {
   method?: 'GET' | 'POST'
   headers?: Record<string, string>
   body?: string
@@ -26,20 +27,22 @@ export interface HttpsOptions {
   maxBytes?: number
 }
 
-class HttpsTimeout extends Error {}
+/** The deadline passed with no whole answer. */
+export class HttpTimeout extends Error {}
 
-export function httpsRequest(url: URL | string, options: HttpsOptions): Promise<HttpsAnswer> {
-  const agent = options.agent ?? new Agent({...options.tls, keepAlive: false})
+export function httpRequest(url: URL | string, options: HttpOptions): Promise<HttpAnswer> {
+  const plain = new URL(url).protocol === 'http:'
+  const agent = plain ? undefined : (options.agent ?? new Agent({...options.tls, keepAlive: false}))
   const maxBytes = options.maxBytes ?? 4 * 1024 * 1024
   const body = options.body
-  return new Promise<HttpsAnswer>((resolve, reject) => {
-    const sent = request(url, {
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const settings = {
       method: options.method ?? (body === undefined ? 'GET' : 'POST'),
-      agent,
       headers: {...options.headers, ...(body === undefined ? {} : {'content-length': String(Buffer.byteLength(body))})},
-    })
+    }
+    const sent = plain ? plainRequest(url, settings) : request(url, {...settings, agent})
     let settled = false
-    const settle = (error: Error | undefined, answer?: HttpsAnswer) => {
+    const settle = (error: Error | undefined, answer?: HttpAnswer) => {
       if (settled) return
       settled = true
       clearTimeout(deadline)
@@ -47,7 +50,7 @@ export function httpsRequest(url: URL | string, options: HttpsOptions): Promise<
       else resolve(answer!)
     }
     const deadline = setTimeout(() => {
-      const error = new HttpsTimeout(`no answer within the ${options.timeoutMs} ms timeout`)
+      const error = new HttpTimeout(`no answer within the ${options.timeoutMs} ms timeout`)
       sent.destroy(error)
       settle(error)
     }, options.timeoutMs)
@@ -70,6 +73,6 @@ export function httpsRequest(url: URL | string, options: HttpsOptions): Promise<
     })
     sent.end(body)
   }).finally(() => {
-    if (!options.agent) agent.destroy()
+    if (!options.agent) agent?.destroy()
   })
 }
