@@ -1,7 +1,15 @@
-/** Control characters (from user input, stored names, remote messages) shown escaped, never sent to a terminal. */
+/**
+ * Control characters (from user input, stored names, remote messages) shown escaped, never
+ * sent to a terminal: C0, DEL and C1 as \xNN; the line and paragraph separators and the
+ * bidirectional controls (which reorder what a terminal shows, "Trojan Source") as \uNNNN.
+ */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+      .replace(/[\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  )
 }
 
 /**
