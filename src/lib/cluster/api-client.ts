@@ -2,7 +2,8 @@
  * One POST to the cluster API as every client makes it: JSON in, and the answer's JSON out,
  * or the server's refusal as a WidError with the server's code and message.
  */
-import type {Agent} from 'node:https'
+import {createPublicKey, X509Certificate} from 'node:crypto'
+import {Agent, type AgentOptions} from 'node:https'
 import {knownCode, WidError} from '../errors.js'
 import {httpRequest} from '../http-client.js'
 
@@ -50,4 +51,23 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
     throw new WidError(knownCode(parsed?.error?.code), message)
   }
   return parsed
+}
+
+/** POSTs `body` to `path` on a connection of its own (a login or a join has no client certificate; a renewal has the one it replaces). */
+export async function postOnce(proxy: string, path: string, tls: AgentOptions, body: object, what: string): Promise<ApiAnswer> {
+  const agent = new Agent({...tls, keepAlive: false})
+  try {
+    return await postApi(proxy, path, agent, body, what)
+  } finally {
+    agent.destroy()
+  }
+}
+
+/** Whether `certificate` (PEM) is for the public key `publicKeyPem`: what a client checks of a certificate it asked for. */
+export function certifiesKey(certificate: string, publicKeyPem: string): boolean {
+  try {
+    return new X509Certificate(certificate).publicKey.equals(createPublicKey(publicKeyPem))
+  } catch {
+    return false
+  }
 }

@@ -8,12 +8,12 @@ import {connect, rootCertificates, type DetailedPeerCertificate} from 'node:tls'
 import type {LoginResult} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
-import {badInput, knownCode, WidError, type ErrorCode} from '../errors.js'
+import {badInput, WidError} from '../errors.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
 import {httpRequest} from '../http-client.js'
-import {proxyUrl} from './api-client.js'
+import {certifiesKey, postOnce, proxyUrl} from './api-client.js'
 
 export const DEFAULT_PROXY_PORT = 3443
 
@@ -127,14 +127,6 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   }
 }
 
-function certifiesKey(certificate: string, publicKeyPem: string): boolean {
-  try {
-    return new X509Certificate(certificate).publicKey.export({type: 'spki', format: 'pem'}) === publicKeyPem
-  } catch {
-    return false
-  }
-}
-
 export interface LoginOptions {
   home: string
   proxy: string
@@ -148,28 +140,9 @@ export interface LoginOptions {
 export async function login(options: LoginOptions): Promise<ClientProfile> {
   const keys = await generateKeyPair('ec-p256')
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
-  let body: {result?: never; error?: {code: ErrorCode; message: string}} & Partial<LoginResult>
-  try {
-    const answer = await httpRequest(`${proxyUrl(options.proxy)}/v1/login`, {
-      method: 'POST',
-      tls: pinnedConnect(options.identity),
-      headers: {'content-type': 'application/json'},
-      body: JSON.stringify({user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}),
-      timeoutMs: 30_000,
-    })
-    try {
-      body = JSON.parse(answer.text) as typeof body
-    } catch {
-      throw new WidError('unavailable', `login: ${options.proxy} answered ${answer.status} with something that is not JSON; is it a wid server?`)
-    }
-  } catch (error) {
-    if (error instanceof WidError) throw error
-    throw new WidError('unavailable', `login: cannot reach ${options.proxy}: ${(error as Error).message}`)
-  }
-  if (body?.error !== undefined) {
-    throw new WidError(knownCode(body.error?.code), typeof body.error?.message === 'string' && body.error.message ? body.error.message : `login: ${options.proxy} refused the login without an explanation`)
-  }
-  const result = body as LoginResult
+  const body = {user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}
+  const answer = await postOnce(options.proxy, '/v1/login', pinnedConnect(options.identity), body, 'login')
+  const result = answer as unknown as LoginResult
   const valid =
     !!result &&
     typeof result.certificate === 'string' &&
