@@ -10,7 +10,6 @@ describe('Workload API messages against the official proto', () => {
   beforeAll(async () => {
     official = new protobuf.Root()
     official.resolvePath = (origin, target) => (target.startsWith('google/protobuf/') ? target : protobuf.util.path.resolve(origin, target))
-    protobuf.common('google/protobuf/struct.proto', protobuf.common['google/protobuf/struct.proto'] as never)
     await official.load(PROTO, {keepCase: true})
   })
 
