@@ -19,6 +19,7 @@ import {RolesAnywhereService} from './services/aws-roles-anywhere.js'
 import {JwtService} from './services/jwt.js'
 import type {OutputService} from './services/service.js'
 import {SpiffeSvidOutput} from './services/spiffe-svid.js'
+import {WorkloadApiService, type WorkloadApiLink} from './services/workload-api.js'
 import {X509Service} from './services/x509.js'
 import {AgentStatus, IDENTITY} from './status.js'
 import {BotStorage} from './storage.js'
@@ -43,18 +44,16 @@ function message(error: unknown): string {
 }
 
 /** The output services of a configuration, their destinations checked before anything runs. */
-async function buildServices(config: BotConfig): Promise<OutputService[]> {
+async function buildServices(config: BotConfig, link: WorkloadApiLink): Promise<OutputService[]> {
   const services: OutputService[] = []
   for (const service of config.services) {
-    services.push(await buildService(service, serviceTiming(config, service)))
+    services.push(await buildService(service, serviceTiming(config, service), link))
   }
   return services
 }
 
-async function buildService(service: ServiceConfig, timing: ServiceTiming): Promise<OutputService> {
-  if (service.type === 'workload-identity-api') {
-    throw new WidError('bad_input', `bot: service "${service.name}": the workload-identity-api service is not available in this version of wid`)
-  }
+async function buildService(service: ServiceConfig, timing: ServiceTiming, link: WorkloadApiLink): Promise<OutputService> {
+  if (service.type === 'workload-identity-api') return new WorkloadApiService(service, timing, link)
   const destination = openDestination(service.destination)
   await destination.check()
   switch (service.type) {
@@ -67,6 +66,10 @@ async function buildService(service: ServiceConfig, timing: ServiceTiming): Prom
     case 'spiffe-svid':
       return new SpiffeSvidOutput(service, destination, timing)
   }
+}
+
+async function closeServers(services: OutputService[]): Promise<void> {
+  await Promise.all(services.map((service) => service.close?.()))
 }
 
 /** Whether a --diag-addr HOST:PORT is on a loopback address. */
@@ -103,6 +106,8 @@ export class Agent {
   /** Reloads and the stop, one at a time in the order the signals came: none undoes another's loops. */
   private changes: Promise<void> = Promise.resolve()
   private stopping?: Promise<void>
+  private readonly link: WorkloadApiLink
+  private trustDomain?: string
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -110,6 +115,19 @@ export class Agent {
     this.logger = options.logger
     this.status = new AgentStatus(options.config.services.map((s) => s.name))
     this.batcher = new SvidBatcher((items) => this.cluster().issueSvids(items))
+    this.link = {
+      issue: (items) => this.batcher.issue(items),
+      ready: () => this.local !== undefined || this.keeper?.identity !== undefined,
+      logger: options.logger,
+    }
+  }
+
+  /** The trust domain's bundles, as the Workload API serves them. */
+  private async trust(): Promise<{trustDomain: string; certificates: string; jwks: string}> {
+    const cluster = this.cluster()
+    this.trustDomain ??= (await cluster.status()).clusterName
+    const [certificates, jwks] = await Promise.all([cluster.exportTrust('tls-spiffe'), cluster.exportTrust('jwks')])
+    return {trustDomain: this.trustDomain, certificates, jwks}
   }
 
   private cluster(): Cluster {
@@ -119,7 +137,7 @@ export class Agent {
 
   /** Everything that can be refused before the agent runs: destinations, the storage and its lock, the embedded cluster. */
   private async prepare(): Promise<void> {
-    this.services = await buildServices(this.config)
+    this.services = await buildServices(this.config, this.link)
     if (this.options.local) {
       this.local = await LocalCluster.open({home: this.options.local.home, as: {kind: 'bot', name: this.options.local.bot}})
       return
@@ -139,7 +157,7 @@ export class Agent {
   }
 
   private async renewService(service: OutputService): Promise<void> {
-    const result = await service.renew({issue: (items) => this.batcher.issue(items), now: () => new Date()})
+    const result = await service.renew({issue: (items) => this.batcher.issue(items), trust: () => this.trust(), now: () => new Date()})
     this.status.succeeded(service.name, result.expires)
     this.logger.info('output renewed', {service: service.name, spiffe_id: result.spiffeIds.join(','), expires: result.expires.toISOString()})
   }
@@ -147,6 +165,10 @@ export class Agent {
   /** `--oneshot`: the identity, then every output once; the verdict names each failure. */
   async runOnce(): Promise<void> {
     await this.prepare()
+    for (const service of this.services.filter((s) => s.start)) {
+      this.logger.warn('the Workload API does not run in oneshot mode', {service: service.name})
+    }
+    this.services = this.services.filter((s) => !s.start)
     try {
       if (this.keeper) await this.renewIdentity(true)
       const failures: string[] = []
@@ -168,6 +190,11 @@ export class Agent {
   /** Runs until SIGTERM or SIGINT. */
   async run(): Promise<void> {
     await this.prepare()
+    // A socket it cannot serve (another agent's, say) stops the agent before it runs.
+    await this.startServers(this.services).catch(async (error: unknown) => {
+      await this.close()
+      throw error
+    })
     if (this.config.diagAddr) {
       // An address it cannot listen on stops the agent before it runs: the storage lock is given back.
       const diag = await startDiagServer(this.config.diagAddr, () => this.status).catch(async (error: unknown) => {
@@ -195,6 +222,21 @@ export class Agent {
       await done
     } finally {
       for (const [signal, handler] of signals) process.off(signal, handler)
+    }
+  }
+
+  /** The services that serve (the Workload API) listen; if one cannot, those started are closed. */
+  private async startServers(services: OutputService[]): Promise<void> {
+    const started: OutputService[] = []
+    try {
+      for (const service of services) {
+        if (!service.start) continue
+        await service.start()
+        started.push(service)
+      }
+    } catch (error) {
+      await closeServers(started)
+      throw error
     }
   }
 
@@ -272,12 +314,20 @@ export class Agent {
     let services: OutputService[]
     try {
       config = await this.options.reload()
-      services = await buildServices(config)
+      services = await buildServices(config, this.link)
     } catch (error) {
       this.logger.error('configuration not reloaded; the old one stays', {error: message(error)})
       return
     }
     await Promise.all(this.serviceLoops.map((loop) => loop.stop()))
+    // The Workload API listeners are replaced: a new one may take the old one's socket.
+    await closeServers(this.services)
+    try {
+      await this.startServers(services)
+    } catch (error) {
+      this.logger.error('a Workload API of the new configuration cannot listen; its service stays down', {error: message(error)})
+      services = services.filter((s) => !s.start)
+    }
     const kept = changedAtStartOnly(this.config, config)
     if (kept.length > 0) this.logger.warn(`${kept.join(', ')} changed: the running agent keeps the old ${kept.length > 1 ? 'values' : 'value'} until it is started again`)
     this.config = config
@@ -303,6 +353,7 @@ export class Agent {
   }
 
   private async close(): Promise<void> {
+    await closeServers(this.services)
     await this.diag?.close()
     this.diag = undefined
     await this.keeper?.close()

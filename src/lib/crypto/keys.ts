@@ -72,8 +72,12 @@ export function keyTypeOf(key: CryptoKey | KeyObject): KeyType {
   throw badInput(`crypto: unsupported key algorithm ${object.asymmetricKeyType ?? 'unknown'}`)
 }
 
+export async function exportPkcs8Der(privateKey: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.exportKey('pkcs8', privateKey))
+}
+
 export async function exportPkcs8Pem(privateKey: CryptoKey): Promise<string> {
-  return encodePem('PRIVATE KEY', new Uint8Array(await crypto.subtle.exportKey('pkcs8', privateKey)))
+  return encodePem('PRIVATE KEY', await exportPkcs8Der(privateKey))
 }
 
 export async function exportSpkiDer(publicKey: CryptoKey): Promise<Uint8Array> {

@@ -11,6 +11,8 @@ import type {Destination} from '../destination.js'
 
 export interface ServiceContext {
   issue(items: SvidItem[]): Promise<SvidItemResult[]>
+  /** The trust domain's name and trust bundles: CA certificates (PEM) and JWT keys (JWKS JSON). */
+  trust(): Promise<{trustDomain: string; certificates: string; jwks: string}>
   now(): Date
 }
 
@@ -26,6 +28,9 @@ export interface OutputService {
   readonly type: string
   readonly intervalMs: number
   renew(context: ServiceContext): Promise<RenewalResult>
+  /** Services that serve (the Workload API) listen here, before their first renewal. */
+  start?(): Promise<void>
+  close?(): Promise<void>
 }
 
 /** An output that writes to a destination: what every service type shares. */

@@ -1,0 +1,90 @@
+/**
+ * `workload-identity-api`: the SPIFFE Workload API on a unix socket (or loopback TCP, with no
+ * attestation). The listener and the SVID cache live as long as the service; its renewal
+ * fetches the trust bundles, so that open streams learn of a new CA at the next interval.
+ */
+import {X509Certificate} from 'node:crypto'
+import type {SvidItem, SvidItemResult} from '../../auth/bot-join.js'
+import {WidError} from '../../errors.js'
+import {SvidCache} from '../../workloadapi/cache.js'
+import {unixPeerAttestor} from '../../workloadapi/peer.js'
+import {WorkloadApiServer} from '../../workloadapi/server.js'
+import {TrustState} from '../../workloadapi/trust.js'
+import type {ServiceConfig, ServiceTiming} from '../config.js'
+import type {AgentLogger} from '../log.js'
+import {clusterSelector, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
+
+type ApiConfig = Extract<ServiceConfig, {type: 'workload-identity-api'}>
+
+/** How often the trust bundles are fetched at most, whatever the renewal interval. */
+const TRUST_REFRESH_SECONDS = 10
+
+export interface WorkloadApiLink {
+  issue(items: SvidItem[]): Promise<SvidItemResult[]>
+  /** Whether the agent holds a bot identity (the cluster can be asked). */
+  ready(): boolean
+  logger: AgentLogger
+}
+
+export class WorkloadApiService implements OutputService {
+  readonly type = 'workload-identity-api'
+  readonly name: string
+  readonly intervalMs: number
+  private readonly config: ApiConfig
+  private readonly cache: SvidCache
+  private readonly trust = new TrustState()
+  private readonly server: WorkloadApiServer
+  private readonly logger: AgentLogger
+
+  constructor(config: ApiConfig, timing: ServiceTiming, link: WorkloadApiLink) {
+    for (const attestor of ['kubernetes', 'docker', 'podman', 'systemd'] as const) {
+      if (config.attestors[attestor]?.enabled) {
+        throw new WidError('bad_input', `bot: service "${config.name}": the ${attestor} attestor is not available in this version of wid; the unix attestor is always on`)
+      }
+    }
+    this.config = config
+    this.name = config.name
+    this.intervalMs = Math.min(timing.renewalIntervalSeconds, TRUST_REFRESH_SECONDS) * 1000
+    this.logger = link.logger
+    this.cache = new SvidCache({
+      selector: clusterSelector(config.selector, config.name),
+      ttlSeconds: timing.credentialTtlSeconds,
+      renewalIntervalMs: timing.renewalIntervalSeconds * 1000,
+      issue: link.issue,
+      onRenewalError: (error) => this.logger.error('workload svid renewal failed', {service: this.name, error: error.message}),
+    })
+    this.server = new WorkloadApiServer({
+      listen: config.listen,
+      cache: this.cache,
+      trust: this.trust,
+      ready: link.ready,
+      attestor: unixPeerAttestor(config.attestors.unix?.binaryHashMaxSizeBytes),
+      log: (message, fields) => this.logger.warn(message, {service: this.name, ...(fields as Record<string, string | number | undefined>)}),
+    })
+  }
+
+  /** Where it listens, as the configuration wrote it (the actual port for tcp://…:0). */
+  get address(): string {
+    const {listen} = this.config
+    return listen.network === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${this.server.port ?? listen.port}`
+  }
+
+  async start(): Promise<void> {
+    await this.server.listen()
+    this.logger.info('workload api listening', {service: this.name, listen: this.address})
+  }
+
+  async renew(context: ServiceContext): Promise<RenewalResult> {
+    const trust = await context.trust()
+    if (this.trust.update(trust.trustDomain, trust.certificates, trust.jwks)) {
+      this.logger.info('trust bundle updated', {service: this.name, trust_domain: trust.trustDomain})
+    }
+    const expiries = this.trust.current!.x509.map((der) => Date.parse(new X509Certificate(der).validTo))
+    return {expires: new Date(Math.min(...expiries)), spiffeIds: []}
+  }
+
+  async close(): Promise<void> {
+    this.cache.close()
+    await this.server.close()
+  }
+}
