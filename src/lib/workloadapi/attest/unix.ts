@@ -1,0 +1,128 @@
+/**
+ * The unix workload attestor (tbot's `unix` attestor, SPIRE's unix plugin): who is at the
+ * other end of a Workload API connection, from the kernel (SO_PEERCRED) and /proc, never
+ * from the client. The attributes are Teleport's WorkloadAttrs `unix` fields.
+ *
+ * A pid names a process only until it exits; then it can be reused. So the process's start
+ * time is recorded when the credentials are taken and checked again once its executable has
+ * been read: if it changed, the path and hash may be another process's and the attestation
+ * fails. `stillRunning` repeats that check for a caller about to answer the process.
+ */
+import {open, readlink} from 'node:fs/promises'
+import type {Socket} from 'node:net'
+import {join} from 'node:path'
+import {WidError} from '../../errors.js'
+import {peerCredentials} from '../peercred.js'
+import {BinaryHashCache, type BinaryHashStats} from './binary-hash.js'
+import {readProcStat} from './proc.js'
+
+/** Teleport's WorkloadAttrs unix fields, exactly as named there. */
+export interface UnixWorkload {
+  attested: true
+  pid: number
+  uid: number
+  gid: number
+  binary_path?: string
+  binary_hash?: string
+}
+
+/** One process for its whole life: its pid and its start time (clock ticks after boot, /proc/PID/stat field 22). Not an attribute. */
+export interface ProcessHandle {
+  pid: number
+  startTime: number
+}
+
+export interface UnixAttestation {
+  /** the attributes, and nothing else: safe to send as `workload.unix` */
+  unix: UnixWorkload
+  process: ProcessHandle
+}
+
+export interface UnixAttestorOptions {
+  /** executables larger than this get no binary_hash (tbot: 1 GiB) */
+  maxHashBytes?: number
+  /** how many executables' hashes are remembered */
+  hashCacheEntries?: number
+}
+
+export const DEFAULT_MAX_HASH_BYTES = 1024 * 1024 * 1024
+const DEFAULT_HASH_CACHE_ENTRIES = 256
+const PROC = '/proc'
+
+function exited(pid: number, when: string): WidError {
+  return new WidError('access_denied', `workloadapi: attestation failed: process ${pid} exited ${when}`)
+}
+
+function isDenied(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'EACCES' || code === 'EPERM'
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ESRCH'
+}
+
+export class UnixAttestor {
+  private readonly hashes: BinaryHashCache
+
+  constructor(options: UnixAttestorOptions = {}) {
+    const {maxHashBytes = DEFAULT_MAX_HASH_BYTES, hashCacheEntries = DEFAULT_HASH_CACHE_ENTRIES} = options
+    if (!Number.isSafeInteger(maxHashBytes) || maxHashBytes < 0) throw new WidError('bad_input', `workloadapi: maxHashBytes must be a whole number of bytes, not ${maxHashBytes}`)
+    if (!Number.isSafeInteger(hashCacheEntries) || hashCacheEntries < 1) throw new WidError('bad_input', `workloadapi: hashCacheEntries must be a whole number from 1, not ${hashCacheEntries}`)
+    this.hashes = new BinaryHashCache(maxHashBytes, hashCacheEntries)
+  }
+
+  /** How often executables were hashed, answered from the cache, or shared a hashing under way. */
+  get stats(): Readonly<BinaryHashStats> {
+    return {...this.hashes.stats}
+  }
+
+  /** Attests the process that connected `socket` (a unix socket; anything else is refused). */
+  async attest(socket: Socket): Promise<UnixAttestation> {
+    const {pid, uid, gid} = peerCredentials(socket)
+    const started = readProcStat(PROC, pid)
+    if (!started) throw exited(pid, 'before it could be attested')
+    const handle = {pid, startTime: started.startTime}
+    const [binaryPath, binaryHash] = await Promise.all([this.binaryPath(pid), this.binaryHash(pid)])
+    if (!this.stillRunning(handle)) throw exited(pid, 'while it was attested (its pid may now be another process)')
+    const unix: UnixWorkload = {attested: true, pid, uid, gid}
+    if (binaryPath !== undefined) unix.binary_path = binaryPath
+    if (binaryHash !== undefined) unix.binary_hash = binaryHash
+    return {unix, process: handle}
+  }
+
+  /** Whether the attested process is still alive and still the one with that pid (not a zombie, same start time). */
+  stillRunning(process: ProcessHandle): boolean {
+    return readProcStat(PROC, process.pid)?.startTime === process.startTime
+  }
+
+  private async binaryPath(pid: number): Promise<string | undefined> {
+    try {
+      return await readlink(join(PROC, String(pid), 'exe'))
+    } catch (error) {
+      if (isDenied(error)) return undefined
+      if (isGone(error)) throw exited(pid, 'before its executable could be read')
+      throw new WidError('io', `workloadapi: cannot read the executable of process ${pid}: ${(error as Error).message}`, {cause: error})
+    }
+  }
+
+  private async binaryHash(pid: number): Promise<string | undefined> {
+    let file
+    try {
+      // the running executable itself, even if its path now names another file or none
+      file = await open(join(PROC, String(pid), 'exe'), 'r')
+    } catch (error) {
+      if (isDenied(error)) return undefined
+      if (isGone(error)) throw exited(pid, 'before its executable could be read')
+      throw new WidError('io', `workloadapi: cannot open the executable of process ${pid}: ${(error as Error).message}`, {cause: error})
+    }
+    try {
+      return await this.hashes.hash(file)
+    } catch (error) {
+      throw new WidError('io', `workloadapi: cannot hash the executable of process ${pid}: ${(error as Error).message}`, {cause: error})
+    } finally {
+      await file.close()
+    }
+  }
+}
