@@ -159,7 +159,8 @@ export class Agent {
   private async renewService(service: OutputService): Promise<void> {
     const result = await service.renew({issue: (items) => this.batcher.issue(items), trust: () => this.trust(), now: () => new Date()})
     this.status.succeeded(service.name, result.expires)
-    this.logger.info('output renewed', {service: service.name, spiffe_id: result.spiffeIds.join(','), expires: result.expires.toISOString()})
+    if (service.start) this.logger.debug('trust bundle checked', {service: service.name})
+    else this.logger.info('output renewed', {service: service.name, spiffe_id: result.spiffeIds.join(','), expires: result.expires.toISOString()})
   }
 
   /** `--oneshot`: the identity, then every output once; the verdict names each failure. */

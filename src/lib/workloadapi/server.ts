@@ -60,8 +60,6 @@ export class WorkloadApiServer {
   private readonly sockets = new Set<Socket>()
   private readonly streams = new Set<() => void>()
   private nextPeer = 0
-  /** The TCP port listened on (for tcp://…:0). */
-  port?: number
 
   constructor(options: WorkloadApiOptions) {
     this.options = options
@@ -89,8 +87,6 @@ export class WorkloadApiServer {
       if (listen.network === 'unix') net.listen({path: listen.path, readableAll: true, writableAll: true}, resolve)
       else net.listen({host: listen.host, port: listen.port}, resolve)
     })
-    const address = net.address()
-    if (address && typeof address === 'object') this.port = address.port
     this.netServer = net
   }
 

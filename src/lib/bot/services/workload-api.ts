@@ -7,8 +7,8 @@ import {X509Certificate} from 'node:crypto'
 import type {SvidItem, SvidItemResult} from '../../auth/bot-join.js'
 import {WidError} from '../../errors.js'
 import {SvidCache} from '../../workloadapi/cache.js'
-import {unixPeerAttestor} from '../../workloadapi/peer.js'
-import {WorkloadApiServer} from '../../workloadapi/server.js'
+import {UnixAttestor} from '../../workloadapi/attest/unix.js'
+import {WorkloadApiServer, type PeerAttestor} from '../../workloadapi/server.js'
 import {TrustState} from '../../workloadapi/trust.js'
 import type {ServiceConfig, ServiceTiming} from '../config.js'
 import type {AgentLogger} from '../log.js'
@@ -24,6 +24,17 @@ export interface WorkloadApiLink {
   /** Whether the agent holds a bot identity (the cluster can be asked). */
   ready(): boolean
   logger: AgentLogger
+}
+
+/** The kernel's word on a unix socket's peer: its attributes, and whether that process still runs. */
+function unixAttestor(maxHashBytes: number | undefined): PeerAttestor {
+  const attestor = new UnixAttestor(maxHashBytes === undefined ? {} : {maxHashBytes})
+  return {
+    async attest(socket) {
+      const {unix, process} = await attestor.attest(socket)
+      return {workload: {unix}, stillRunning: async () => attestor.stillRunning(process)}
+    },
+  }
 }
 
 export class WorkloadApiService implements OutputService {
@@ -58,15 +69,15 @@ export class WorkloadApiService implements OutputService {
       cache: this.cache,
       trust: this.trust,
       ready: link.ready,
-      attestor: unixPeerAttestor(config.attestors.unix?.binaryHashMaxSizeBytes),
+      attestor: unixAttestor(config.attestors.unix?.binaryHashMaxSizeBytes),
       log: (message, fields) => this.logger.warn(message, {service: this.name, ...(fields as Record<string, string | number | undefined>)}),
     })
   }
 
-  /** Where it listens, as the configuration wrote it (the actual port for tcp://…:0). */
+  /** Where it listens, as the configuration wrote it. */
   get address(): string {
     const {listen} = this.config
-    return listen.network === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${this.server.port ?? listen.port}`
+    return listen.network === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
   }
 
   async start(): Promise<void> {

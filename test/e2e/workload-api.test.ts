@@ -1,0 +1,272 @@
+/**
+ * The Workload API end to end: the built `wid bot start` serves SpiffeWorkloadAPI on a unix
+ * socket; workloads are a grpc-js client built from the official proto, run as other users
+ * with setpriv, so that the kernel's credentials and the workload identities' rules (uid
+ * 1000, gid 50, as the getting-started document writes them) decide what each gets.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {X509Certificate} from 'node:crypto'
+import {chmodSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {freePort, within} from '../helpers/server.js'
+
+const CLIENT = fileURLToPath(new URL('../fixtures/workload-client.mjs', import.meta.url))
+const tmp = tempDir('wid-wapi-')
+afterAll(() => tmp.cleanup())
+
+const BY_UID = `kind: workload_identity
+version: v1
+metadata:
+  name: by-uid
+  labels:
+    app: demo
+spec:
+  rules:
+    allow:
+      - conditions:
+          - attribute: workload.unix.uid
+            eq:
+              value: 1000
+  spiffe:
+    id: /svc/uid-{{ workload.unix.uid }}
+    hint: by-uid
+`
+const BY_GID = `kind: workload_identity
+version: v1
+metadata:
+  name: by-gid
+  labels:
+    app: demo
+spec:
+  rules:
+    allow:
+      - conditions:
+          - attribute: workload.unix.gid
+            eq:
+              value: 50
+  spiffe:
+    id: /svc/staff
+    hint: by-gid
+`
+const ROLE = `kind: role
+version: v6
+metadata:
+  name: demo-issuer
+spec:
+  allow:
+    workload_identity_labels:
+      app: ["demo"]
+    rules:
+      - resources: [workload_identity]
+        verbs: [list, read]
+`
+
+interface Answer {
+  ok?: Array<{spiffe_id: string; hint: string; cert: string; key: string; bundle: string; svid?: string}>
+  code?: string
+  details?: string
+  at?: number
+}
+
+/** Runs the official-proto client as uid:gid and collects its JSON lines. */
+function workload(target: string, ids: {uid: number; gid: number} | undefined, action: string[]): Promise<Answer[]> {
+  const command = ids ? 'setpriv' : process.execPath
+  const args = ids ? ['--reuid', String(ids.uid), '--regid', String(ids.gid), '--clear-groups', process.execPath, CLIENT, target, ...action] : [CLIENT, target, ...action]
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`client exited ${code}: ${err}`))
+      resolve(out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Answer))
+    })
+  })
+}
+
+interface Agent {
+  child: ChildProcess
+  log: () => string
+  exited: Promise<number | null>
+  stop: () => Promise<number | null>
+}
+
+function startAgent(home: string, config: string, extra: string[] = []): Agent {
+  const child = spawn(process.execPath, [WID_BIN, 'bot', 'start', '-c', config, ...extra], {env: {...process.env, WID_HOME: home, DEBUG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
+  let log = ''
+  child.stdout!.on('data', (d) => (log += d))
+  child.stderr!.on('data', (d) => (log += d))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    log: () => log,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
+
+function apiConfig(socket: string, options: {ttl?: string; renewal?: string; listen?: string} = {}): string {
+  return `version: v2
+storage:
+  type: directory
+  path: ${join(tmp.path, 'storage')}
+${options.ttl ? `credential_ttl: ${options.ttl}\n` : ''}${options.renewal ? `renewal_interval: ${options.renewal}\n` : ''}services:
+  - type: workload-identity-api
+    listen: ${options.listen ?? `unix://${socket}`}
+    selector:
+      labels:
+        app: [demo]
+`
+}
+
+describe('wid bot start: the Workload API with unix attestation', () => {
+  const home = join(tmp.path, 'home')
+  const local = widIn(home)
+  // Other users must reach the socket: its directory's parents are traversable.
+  const run = join(tmp.path, 'run')
+  const socket = join(run, 'agent', 'workload.sock')
+  const target = `unix://${socket}`
+  let agent: Agent
+
+  beforeAll(async () => {
+    chmodSync(tmp.path, 0o755)
+    expect((await local(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    for (const doc of [BY_UID, BY_GID, ROLE]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+    expect((await local(['bots', 'add', 'api-bot', '--roles', 'demo-issuer'])).code).toBe(0)
+    writeFileSync(join(tmp.path, 'api.yaml'), apiConfig(socket, {ttl: '1h', renewal: '20m'}))
+    agent = startAgent(home, join(tmp.path, 'api.yaml'), ['--local', '--bot', 'api-bot'])
+    await within(20, () => agent.log().includes('workload api listening'), agent.log)
+  }, 60_000)
+  afterAll(async () => {
+    await agent?.stop()
+  })
+
+  it('makes the socket directory and lets any local user connect', () => {
+    expect(existsSync(socket)).toBe(true)
+  })
+
+  it('gives uid 1000 the identity its rule allows, templated with its uid', async () => {
+    const [answer] = await workload(target, {uid: 1000, gid: 1000}, ['x509'])
+    expect(answer!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([['spiffe://example.org/svc/uid-1000', 'by-uid']])
+    const svid = answer!.ok![0]!
+    const leaf = new X509Certificate(Buffer.from(svid.cert, 'base64'))
+    expect(leaf.subjectAltName).toBe('URI:spiffe://example.org/svc/uid-1000')
+    const ca = new X509Certificate(Buffer.from(svid.bundle, 'base64'))
+    expect(leaf.verify(ca.publicKey)).toBe(true)
+  })
+
+  it('gives gid 50 the other identity, and a process with both every identity, the first by name', async () => {
+    const [staff] = await workload(target, {uid: 2000, gid: 50}, ['x509'])
+    expect(staff!.ok!.map((svid) => svid.spiffe_id)).toEqual(['spiffe://example.org/svc/staff'])
+    const [both] = await workload(target, {uid: 1000, gid: 50}, ['x509'])
+    expect(both!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([
+      ['spiffe://example.org/svc/staff', 'by-gid'],
+      ['spiffe://example.org/svc/uid-1000', 'by-uid'],
+    ])
+  })
+
+  it('refuses a process that no rule allows with PermissionDenied', async () => {
+    const [answer] = await workload(target, {uid: 2000, gid: 2000}, ['x509'])
+    expect(answer).toEqual({code: 'PERMISSION_DENIED', details: 'no identity issued'})
+    expect(agent.log()).toMatch(/no identity issued.*uid=2000/)
+  })
+
+  it('refuses a request without the security header with InvalidArgument', async () => {
+    const [answer] = await workload(target, {uid: 1000, gid: 1000}, ['x509-noheader'])
+    expect(answer).toEqual({code: 'INVALID_ARGUMENT', details: 'security header missing from request'})
+  })
+
+  it('issues a JWT-SVID for an audience and validates it against the trust bundle', async () => {
+    const [jwt] = await workload(target, {uid: 1000, gid: 1000}, ['jwt', 'example.com'])
+    expect(jwt!.ok!.map((svid) => svid.spiffe_id)).toEqual(['spiffe://example.org/svc/uid-1000'])
+    const token = jwt!.ok![0]!.svid!
+    const [valid] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', token])
+    expect(valid!.ok).toMatchObject({spiffe_id: 'spiffe://example.org/svc/uid-1000', claims: {sub: 'spiffe://example.org/svc/uid-1000', aud: 'example.com'}})
+    const [wrong] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'other.example', token])
+    expect(wrong).toEqual({code: 'INVALID_ARGUMENT', details: 'jwtsvid: token audience ["example.com"] does not contain "other.example"'})
+    const [garbage] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', 'a.b.c'])
+    expect(garbage!.code).toBe('INVALID_ARGUMENT')
+  })
+
+  it('serves the X.509 and JWT bundles keyed by spiffe://<trust domain>', async () => {
+    const [answer] = (await workload(target, {uid: 2000, gid: 2000}, ['bundles'])) as unknown as Array<{ok: {jwt: Record<string, {keys: Array<{kid: string}>}>; x509: Record<string, string>}}>
+    expect(Object.keys(answer!.ok.jwt)).toEqual(['spiffe://example.org'])
+    expect(answer!.ok.jwt['spiffe://example.org']!.keys[0]!.kid).toBeTruthy()
+    const ca = new X509Certificate(Buffer.from(answer!.ok.x509['spiffe://example.org']!, 'base64'))
+    expect(ca.ca).toBe(true)
+  })
+
+  it('refuses a second agent on the same socket, and replaces the socket of one that was killed', async () => {
+    const second = startAgent(home, join(tmp.path, 'api.yaml'), ['--local', '--bot', 'api-bot'])
+    expect(await second.exited).toBe(4)
+    expect(second.log()).toContain(`workload api: another process serves ${socket}; stop it or listen elsewhere`)
+    agent.child.kill('SIGKILL')
+    await agent.stop()
+    expect(existsSync(socket)).toBe(true)
+    agent = startAgent(home, join(tmp.path, 'api.yaml'), ['--local', '--bot', 'api-bot'])
+    await within(20, () => agent.log().includes('workload api listening'), agent.log)
+    const [answer] = await workload(target, {uid: 1000, gid: 1000}, ['x509'])
+    expect(answer!.ok!.map((svid) => svid.spiffe_id)).toEqual(['spiffe://example.org/svc/uid-1000'])
+  }, 60_000)
+
+  it('pushes renewed SVIDs to an open stream', async () => {
+    const config = join(tmp.path, 'short.yaml')
+    const shortSocket = join(run, 'short', 'workload.sock')
+    writeFileSync(config, apiConfig(shortSocket, {ttl: '30s', renewal: '3s'}).replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-short')))
+    const short = startAgent(home, config, ['--local', '--bot', 'api-bot'])
+    try {
+      await within(20, () => short.log().includes('workload api listening'), short.log)
+      const answers = await workload(`unix://${shortSocket}`, {uid: 1000, gid: 1000}, ['watch', '2'])
+      expect(answers).toHaveLength(2)
+      const [first, second] = answers.map((a) => new X509Certificate(Buffer.from(a.ok![0]!.cert, 'base64')))
+      expect(second!.serialNumber).not.toBe(first!.serialNumber)
+      expect(answers[1]!.ok![0]!.key).not.toBe(answers[0]!.ok![0]!.key)
+    } finally {
+      expect(await short.stop()).toBe(0)
+    }
+    expect(existsSync(shortSocket)).toBe(false)
+  }, 60_000)
+
+  it('gives TCP callers no attestation: rules on unix attributes do not match', async () => {
+    const config = join(tmp.path, 'tcp.yaml')
+    const port = await freePort()
+    writeFileSync(config, apiConfig('', {listen: `tcp://127.0.0.1:${port}`}).replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-tcp')))
+    const tcp = startAgent(home, config, ['--local', '--bot', 'api-bot'])
+    try {
+      await within(20, () => tcp.log().includes('workload api listening'), tcp.log)
+      const [answer] = await workload(`127.0.0.1:${port}`, {uid: 1000, gid: 50}, ['x509'])
+      expect(answer).toEqual({code: 'PERMISSION_DENIED', details: 'no identity issued'})
+    } finally {
+      await tcp.stop()
+    }
+  }, 60_000)
+})
+
+describe('wid bot start: the Workload API before the bot has an identity', () => {
+  it('answers Unavailable while the cluster cannot be reached', async () => {
+    const dir = join(tmp.path, 'unready')
+    mkdirSync(dir, {mode: 0o755})
+    const socket = join(dir, 'workload.sock')
+    const config = join(dir, 'bot.yaml')
+    writeFileSync(
+      config,
+      `version: v2\nproxy_server: 127.0.0.1:9\nonboarding:\n  join_method: token\n  token: 0123456789abcdef0123456789abcdef\nstorage:\n  type: directory\n  path: ${join(dir, 'storage')}\nservices:\n  - type: workload-identity-api\n    listen: unix://${socket}\n    selector:\n      name: by-uid\n`,
+    )
+    const agent = startAgent(join(dir, 'home'), config)
+    try {
+      await within(20, () => agent.log().includes('workload api listening'), agent.log)
+      const [answer] = await workload(`unix://${socket}`, undefined, ['x509'])
+      expect(answer).toEqual({code: 'UNAVAILABLE', details: 'the agent has no bot identity yet'})
+    } finally {
+      await agent.stop()
+    }
+  }, 60_000)
+})
