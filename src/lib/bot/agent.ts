@@ -290,6 +290,7 @@ export class Agent {
     this.logger.info('renewing everything now (SIGUSR1)')
     this.identityLoop?.trigger()
     for (const loop of this.serviceLoops) loop.trigger()
+    for (const service of this.services) service.renewNow?.()
   }
 
   /** Runs `change` after the reloads and the stop asked for before it. */

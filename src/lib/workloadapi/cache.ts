@@ -229,6 +229,17 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
     }
   }
 
+  /** SIGUSR1: the X.509-SVIDs that streams hold are renewed now; cached JWT-SVIDs are dropped. */
+  renewNow(): void {
+    this.jwtSlots.clear()
+    for (const slot of this.x509Slots.values()) {
+      if (slot.holders === 0) continue
+      if (slot.timer) clearTimeout(slot.timer)
+      slot.timer = undefined
+      void this.renew(slot)
+    }
+  }
+
   /** JWT-SVIDs for these audiences, cached until half their life. */
   async jwt(workload: WorkloadAttributes | undefined, audiences: string[]): Promise<CachedJwtSvid[]> {
     const audience = JSON.stringify([...audiences].sort())

@@ -31,6 +31,8 @@ export interface OutputService {
   /** Services that serve (the Workload API) listen here, before their first renewal. */
   start?(): Promise<void>
   close?(): Promise<void>
+  /** SIGUSR1: what the service keeps besides its renewal (the Workload API's SVIDs) is renewed now. */
+  renewNow?(): void
 }
 
 /** An output that writes to a destination: what every service type shares. */

@@ -94,6 +94,10 @@ export class WorkloadApiService implements OutputService {
     return {expires: new Date(Math.min(...expiries)), spiffeIds: []}
   }
 
+  renewNow(): void {
+    this.cache.renewNow()
+  }
+
   async close(): Promise<void> {
     this.cache.close()
     await this.server.close()
