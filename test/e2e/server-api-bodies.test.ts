@@ -34,7 +34,7 @@ const BAD_BODIES: [string, string, object][] = [
   ['issueX509Svid', 'ipSans[0]: must be a string', {path: '/svc/a', publicKey, ipSans: [1]}],
   ['issueX509Svid', 'ttlSeconds: must be a whole number', {path: '/svc/a', publicKey, ttlSeconds: 1.5}],
   ['issueX509Svid', 'labels.app: must be a string', {labels: {app: 1}, publicKey}],
-  ['issueX509Svid', 'audiences: unknown field (allowed: path, name, labels, publicKey, ttlSeconds, dnsSans, ipSans)', {path: '/svc/a', publicKey, audiences: ['x']}],
+  ['issueX509Svid', 'audiences: unknown field (allowed: path, name, labels, publicKey, ttlSeconds, dnsSans, ipSans, workload)', {path: '/svc/a', publicKey, audiences: ['x']}],
   ['issueJwtSvid', 'audiences: must be a list', {name: 'example-workload-identity', audiences: 'sts'}],
   ['issueJwtSvid', 'audiences[0]: must be a string', {name: 'example-workload-identity', audiences: [1, 2]}],
   ['issueJwtSvid', 'audiences: missing required field', {name: 'example-workload-identity'}],

@@ -8,9 +8,14 @@ import {parseAttributeName, unknownAttribute} from '../resources/attribute-names
 
 type Scalar = string | number | boolean | undefined
 
+/** What the bot agent attested of a workload (DESIGN §4.2); only a bot may present it. */
+export interface WorkloadAttributes {
+  unix?: {attested: boolean; pid?: number; uid?: number; gid?: number; binary_path?: string; binary_hash?: string}
+}
+
 export interface Attributes {
   user: {name: string; is_bot: boolean; bot_name?: string; labels: Record<string, string>; traits: Record<string, string[]>}
-  workload?: {unix?: {attested: boolean; pid?: number; uid?: number; gid?: number; binary_path?: string; binary_hash?: string}}
+  workload?: WorkloadAttributes
   join?: {meta: {join_method: string; join_token_name?: string}} & Record<string, Record<string, Scalar>>
 }
 
@@ -47,4 +52,10 @@ export function resolveAttribute(attributes: Attributes, name: string): Attribut
     case undefined:
       throw badInput(`auth: ${unknownAttribute(name)}`)
   }
+}
+
+/** The canonical name of a `workload.*` attribute (`workload.unix.uid`); undefined for any other attribute. */
+export function workloadAttributeName(name: string): string | undefined {
+  const ref = parseAttributeName(name)
+  return ref?.scope === 'unix' ? `workload.unix.${ref.field}` : undefined
 }

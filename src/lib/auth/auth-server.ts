@@ -34,7 +34,7 @@ import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
 import {JoinRefused, joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
-import {resolveIdentity} from './workload-issuance.js'
+import {resolveIdentities, type Resolution, type ResolvedIdentity} from './workload-issuance.js'
 import {LoginGate} from './login-gate.js'
 import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
@@ -147,12 +147,23 @@ export class AuthServer {
 
   async issueX509Svid(caller: CallerOrPrincipal, request: X509SvidRequest): Promise<X509SvidResponse> {
     const principal = await principalOf(this.backend, caller)
-    const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {
-      selector: request,
-      type: 'x509',
-      dnsSans: request.dnsSans,
-      ipSans: request.ipSans,
-    })
+    const {identities} = await this.resolve(principal, {type: 'x509', ...request})
+    return this.mintX509(principal, identities[0]!, request)
+  }
+
+  async issueJwtSvid(caller: CallerOrPrincipal, request: JwtSvidRequest): Promise<JwtSvidResponse> {
+    const principal = await principalOf(this.backend, caller)
+    const {identities} = await this.resolve(principal, {type: 'jwt', ...request})
+    return this.mintJwt(principal, identities[0]!, request)
+  }
+
+  private resolve(principal: Principal, item: SvidItem): Promise<Resolution> {
+    const {path, name, labels, workload, all} = item
+    const sans = item.type === 'x509' ? {dnsSans: item.dnsSans, ipSans: item.ipSans} : {}
+    return resolveIdentities(this.backend, this.trustDomain, principal, {selector: {path, name, labels}, type: item.type, ...sans, workload, all})
+  }
+
+  private async mintX509(principal: Principal, identity: ResolvedIdentity, request: X509SvidRequest): Promise<X509SvidResponse> {
     const {signer, bundle} = await this.x509Signer.get(this.backend)
     const now = this.now()
     const svid = issueX509({signer, bundle, now}, identity, request)
@@ -165,13 +176,12 @@ export class AuthServer {
       svid_type: 'x509',
       ttl_seconds: Math.round((Date.parse(svid.notAfter) - now.getTime()) / 1000),
       ...(svid.workloadIdentity ? {workload_identity: svid.workloadIdentity} : {}),
+      ...(request.workload ? {workload: request.workload} : {}),
     })
     return svid
   }
 
-  async issueJwtSvid(caller: CallerOrPrincipal, request: JwtSvidRequest): Promise<JwtSvidResponse> {
-    const principal = await principalOf(this.backend, caller)
-    const identity = await resolveIdentity(this.backend, this.trustDomain, principal, {selector: request, type: 'jwt'})
+  private async mintJwt(principal: Principal, identity: ResolvedIdentity, request: JwtSvidRequest): Promise<JwtSvidResponse> {
     const signer = await this.jwtSigner.get(this.backend)
     const now = this.now()
     const svid = await issueJwt({issuer: this.jwtIssuer, signer, now}, identity, request)
@@ -184,25 +194,28 @@ export class AuthServer {
       svid_type: 'jwt',
       ttl_seconds: Math.round((Date.parse(svid.expiresAt) - Date.parse(svid.issuedAt)) / 1000),
       ...(svid.workloadIdentity ? {workload_identity: svid.workloadIdentity} : {}),
+      ...(request.workload ? {workload: request.workload} : {}),
     })
     return svid
   }
 
   /**
    * A batch of SVIDs for one caller, resolved once: each item is checked, issued and audited
-   * as issueX509Svid and issueJwtSvid do it alone, and a refused item fails only itself.
+   * as issueX509Svid and issueJwtSvid do it alone (with `all`, one SVID per identity), and a
+   * refused item fails only itself.
    */
   async issueSvids(caller: CallerOrPrincipal, items: SvidItem[]): Promise<SvidItemResult[]> {
     const principal = await principalOf(this.backend, caller)
     return Promise.all(
       items.map(async (item): Promise<SvidItemResult> => {
         try {
+          const {identities, dependsOn} = await this.resolve(principal, item)
           if (item.type === 'x509') {
-            const {type: _x509, ...request} = item
-            return {x509: await this.issueX509Svid(principal, request)}
+            const x509s = await Promise.all(identities.map((identity) => this.mintX509(principal, identity, item)))
+            return item.all ? {x509s, dependsOn} : {x509: x509s[0]!, dependsOn}
           }
-          const {type: _jwt, ...request} = item
-          return {jwt: await this.issueJwtSvid(principal, request)}
+          const jwts = await Promise.all(identities.map((identity) => this.mintJwt(principal, identity, item)))
+          return item.all ? {jwts, dependsOn} : {jwt: jwts[0]!, dependsOn}
         } catch (error) {
           if (!isWidError(error)) throw error
           return {error: {code: error.code, message: error.message}}

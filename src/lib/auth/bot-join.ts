@@ -42,11 +42,30 @@ export interface BotIdentity {
   hostAuthorities: string[]
 }
 
-/** One SVID of a batch (POST /v1/issueSvids). */
-export type SvidItem = ({type: 'x509'} & X509SvidRequest) | ({type: 'jwt'} & JwtSvidRequest)
+/** What an item of a batch may add to a single request: `all` (labels only) asks for every matching identity that can be issued. */
+interface BatchOptions {
+  all?: boolean
+}
 
-/** The answer for one item of a batch, in the items' order. */
-export type SvidItemResult = {x509: X509SvidResponse} | {jwt: JwtSvidResponse} | {error: {code: ErrorCode; message: string}}
+/** One SVID of a batch (POST /v1/issueSvids), or with `all` one per matching identity. */
+export type SvidItem = ({type: 'x509'} & X509SvidRequest & BatchOptions) | ({type: 'jwt'} & JwtSvidRequest & BatchOptions)
+
+/**
+ * The `workload.*` attributes (sorted, each once) that the rules and templates of every
+ * identity considered for an item refer to: the same answer holds for any workload with the
+ * same values of these ([] by path, or when nothing refers to the workload).
+ */
+interface Dependencies {
+  dependsOn: string[]
+}
+
+/** The answer for one item of a batch, in the items' order: `x509s`/`jwts` for `all`, by identity name. */
+export type SvidItemResult =
+  | ({x509: X509SvidResponse} & Dependencies)
+  | ({jwt: JwtSvidResponse} & Dependencies)
+  | ({x509s: X509SvidResponse[]} & Dependencies)
+  | ({jwts: JwtSvidResponse[]} & Dependencies)
+  | {error: {code: ErrorCode; message: string}}
 
 export interface JoinRequest {
   /** The join token's secret. */

@@ -11,6 +11,7 @@ import {formatDuration} from '../duration.js'
 import {badInput} from '../errors.js'
 import {isoString} from '../time.js'
 import {mintX509Svid, type SigningAuthority} from '../svid/x509.js'
+import type {WorkloadAttributes} from './attributes.js'
 import type {JwtSigner} from './authorities.js'
 import type {ResolvedIdentity, SvidSelector} from './workload-issuance.js'
 
@@ -25,6 +26,8 @@ export interface X509SvidRequest extends SvidSelector {
   ttlSeconds?: number
   dnsSans?: string[]
   ipSans?: string[]
+  /** What the bot agent attested of the workload the SVID is for (bots and the local admin only). */
+  workload?: WorkloadAttributes
 }
 
 export interface X509SvidResponse {
@@ -44,6 +47,8 @@ export interface X509SvidResponse {
 export interface JwtSvidRequest extends SvidSelector {
   audiences: string[]
   ttlSeconds?: number
+  /** As X509SvidRequest.workload. */
+  workload?: WorkloadAttributes
 }
 
 export interface JwtSvidResponse {

@@ -56,3 +56,8 @@ export function evaluateRules(name: string, rules: Rules, attributes: Attributes
   }
   throw new WidError('access_denied', `auth: workload identity ${quote(name)}: no matching rule found (${failures.join('; ')})`)
 }
+
+/** The attributes the conditions of the rules refer to, as written, each once. */
+export function ruleAttributes(rules: Rules): string[] {
+  return [...new Set((rules?.allow ?? []).flatMap((rule) => (rule.conditions ?? []).map((condition) => condition.attribute)))]
+}

@@ -15,3 +15,8 @@ export function renderTemplate(template: string, attributes: Attributes, field: 
     })
     .join('')
 }
+
+/** The attributes a template refers to, as written, each once. */
+export function templateAttributes(template: string, field: string): string[] {
+  return [...new Set(parseTemplate(template, field).flatMap((part) => ('attribute' in part ? [part.attribute] : [])))]
+}

@@ -12,11 +12,11 @@ import {badInput, WidError} from '../errors.js'
 import type {WorkloadIdentity} from '../resources/types.js'
 import {getResource, listResources} from '../services/resources.js'
 import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
-import type {Attributes} from './attributes.js'
+import {workloadAttributeName, type Attributes, type WorkloadAttributes} from './attributes.js'
 import {checkDnsSan, checkIpSan, MAX_SVID_TTL_SECONDS} from './issuance.js'
 import type {Principal} from './principal.js'
-import {evaluateRules} from './rules.js'
-import {renderTemplate} from './templates.js'
+import {evaluateRules, ruleAttributes} from './rules.js'
+import {renderTemplate, templateAttributes} from './templates.js'
 
 /** Which identity to issue: exactly one of a legacy path, a workload identity name, or labels. */
 export interface SvidSelector {
@@ -67,9 +67,42 @@ function renderClaims(value: unknown, attributes: Attributes, field: string): un
   return value
 }
 
-function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: Principal, type: 'x509' | 'jwt'): ResolvedIdentity {
+/** The templates of a claim value (a string, or strings nested in lists and mappings), with their fields. */
+function claimTemplates(value: unknown, field: string): [field: string, template: string][] {
+  if (typeof value === 'string') return [[field, value]]
+  if (Array.isArray(value)) return value.flatMap((v, i) => claimTemplates(v, `${field}[${i}]`))
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => claimTemplates(v, `${field}.${k}`))
+  return []
+}
+
+/** Every template fromWorkloadIdentity renders for an SVID of `type`, with its field. */
+function templatesOf(wi: WorkloadIdentity, type: 'x509' | 'jwt'): [field: string, template: string][] {
+  const {spiffe} = wi.spec
+  const templates: [string, string][] = [['spec.spiffe.id', spiffe.id]]
+  if (spiffe.hint) templates.push(['spec.spiffe.hint', spiffe.hint])
+  if (type === 'jwt') return [...templates, ...claimTemplates(spiffe.jwt?.extra_claims, 'spec.spiffe.jwt.extra_claims')]
+  ;(spiffe.x509?.dns_sans ?? []).forEach((san, i) => templates.push([`spec.spiffe.x509.dns_sans[${i}]`, san]))
+  for (const [field, template] of Object.entries(spiffe.x509?.subject_template ?? {})) {
+    if (template) templates.push([`spec.spiffe.x509.subject_template.${field}`, template])
+  }
+  return templates
+}
+
+/**
+ * The `workload.*` attributes (canonical names, sorted, each once) that the rules of the
+ * identities and the templates an SVID of `type` renders from them refer to: an answer holds
+ * for any workload whose values of these attributes are the same.
+ */
+export function workloadDependencies(identities: WorkloadIdentity[], type: 'x509' | 'jwt'): string[] {
+  const names = identities.flatMap((wi) => [
+    ...ruleAttributes(wi.spec.rules),
+    ...templatesOf(wi, type).flatMap(([field, template]) => templateAttributes(template, field)),
+  ])
+  return [...new Set(names.flatMap((name) => workloadAttributeName(name) ?? []))].sort()
+}
+
+function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: Principal, attributes: Attributes, type: 'x509' | 'jwt'): ResolvedIdentity {
   const name = wi.metadata.name
-  const {attributes} = principal
   evaluateRules(name, wi.spec.rules, attributes)
   const {spiffe} = wi.spec
   const path = renderTemplate(spiffe.id, attributes, 'spec.spiffe.id')
@@ -111,18 +144,40 @@ export interface ResolveRequest {
   type: 'x509' | 'jwt'
   dnsSans?: string[]
   ipSans?: string[]
+  /** What the bot agent attested of the workload the SVID is for; rules and templates see it as `workload.*`. */
+  workload?: WorkloadAttributes
+  /** By labels: every matching identity that can be issued, not only the first. */
+  all?: boolean
 }
 
-export async function resolveIdentity(backend: Backend, td: TrustDomain, principal: Principal, request: ResolveRequest): Promise<ResolvedIdentity> {
-  const {selector} = request
+export interface Resolution {
+  /** One identity; with `all`, each that can be issued, by name. */
+  identities: ResolvedIdentity[]
+  /** The `workload.*` attributes the answer depends on (see workloadDependencies). */
+  dependsOn: string[]
+}
+
+/** The caller's attributes with the workload's, which only a bot agent (the attestor) or the local admin may present. */
+function attributesFor(principal: Principal, workload: WorkloadAttributes | undefined): Attributes {
+  if (workload === undefined) return principal.attributes
+  if (principal.caller.kind !== 'bot' && principal.caller.kind !== 'admin') {
+    throw new WidError('access_denied', "svid: workload attributes are accepted only from a bot agent's attestation")
+  }
+  return {...principal.attributes, workload}
+}
+
+export async function resolveIdentities(backend: Backend, td: TrustDomain, principal: Principal, request: ResolveRequest): Promise<Resolution> {
+  const {selector, type} = request
   checkSelector(selector)
+  if (request.all && selector.labels === undefined) throw badInput('svid: "all" applies to a labels selector only')
   if ((request.dnsSans?.length ?? 0) + (request.ipSans?.length ?? 0) > MAX_SANS) throw badInput(`svid: at most ${MAX_SANS} DNS and IP SANs`)
   request.dnsSans?.forEach(checkDnsSan)
   request.ipSans?.forEach(checkIpSan)
+  const attributes = attributesFor(principal, request.workload)
   if (selector.path !== undefined) {
     const spiffeId = svidSpiffeId(td, selector.path)
     principal.access?.checkSpiffePath(selector.path, request.dnsSans ?? [], request.ipSans ?? [])
-    return {spiffeId, maxTtlSeconds: MAX_SVID_TTL_SECONDS, dnsSans: request.dnsSans ?? [], ipSans: request.ipSans ?? []}
+    return {identities: [{spiffeId, maxTtlSeconds: MAX_SVID_TTL_SECONDS, dnsSans: request.dnsSans ?? [], ipSans: request.ipSans ?? []}], dependsOn: []}
   }
   if (request.dnsSans?.length || request.ipSans?.length) {
     throw badInput('svid: SANs of a workload identity come from its spec.spiffe.x509.dns_sans; --dns-san and --ip-san apply to SPIFFE ID paths only')
@@ -131,29 +186,34 @@ export async function resolveIdentity(backend: Backend, td: TrustDomain, princip
     const wi = await getResource<WorkloadIdentity>(backend, 'workload_identity', selector.name)
     if (!wi) throw new WidError('not_found', `auth: workload identity "${selector.name}" not found`)
     principal.access?.checkWorkloadIdentity(wi, ['read'])
-    return fromWorkloadIdentity(td, wi, principal, request.type)
+    return {identities: [fromWorkloadIdentity(td, wi, principal, attributes, type)], dependsOn: workloadDependencies([wi], type)}
   }
   const labels = selector.labels!
   // A request's selector is compared exactly (patterns are for roles, which admins write), and
   // only identities the caller may use are considered, so nothing is revealed about the rest.
-  const usable = (await listResources<WorkloadIdentity>(backend, 'workload_identity')).filter(
-    (wi) =>
-      Object.entries(labels).every(([key, value]) => wi.metadata.labels?.[key] === value) &&
-      (!principal.access || principal.access.canUseWorkloadIdentity(wi, ['read', 'list']).allowed),
-  )
+  const usable = (await listResources<WorkloadIdentity>(backend, 'workload_identity'))
+    .filter(
+      (wi) =>
+        Object.entries(labels).every(([key, value]) => wi.metadata.labels?.[key] === value) &&
+        (!principal.access || principal.access.canUseWorkloadIdentity(wi, ['read', 'list']).allowed),
+    )
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
   const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
   if (usable.length === 0) throw new WidError('not_found', `auth: no workload identity labelled ${shown} that ${principal.description} may use`)
   if (usable.length > MAX_LABEL_MATCHES) {
     throw new WidError('bad_input', `auth: labels ${shown} match ${usable.length} workload identities; at most ${MAX_LABEL_MATCHES} may match, so narrow the selector`)
   }
+  const identities: ResolvedIdentity[] = []
   const refusals: string[] = []
   for (const wi of usable) {
     try {
-      return fromWorkloadIdentity(td, wi, principal, request.type)
+      identities.push(fromWorkloadIdentity(td, wi, principal, attributes, type))
+      if (!request.all) break
     } catch (error) {
       if (!(error instanceof WidError) || error.code !== 'access_denied') throw error
       refusals.push(error.message.replace(/^auth: /, ''))
     }
   }
-  throw new WidError('access_denied', `auth: none of the workload identities labelled ${shown} can be issued: ${refusals.join('; ')}`)
+  if (identities.length === 0) throw new WidError('access_denied', `auth: none of the workload identities labelled ${shown} can be issued: ${refusals.join('; ')}`)
+  return {identities, dependsOn: workloadDependencies(usable, type)}
 }

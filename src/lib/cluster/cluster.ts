@@ -15,7 +15,7 @@ export interface Cluster {
   status(): Promise<ClusterStatus>
   issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse>
   issueJwtSvid(request: JwtSvidRequest): Promise<JwtSvidResponse>
-  /** 1 to 100 SVIDs at once; the results in the items' order, a refused item as its error. */
+  /** 1 to 100 items at once (with `all`, an item may yield several SVIDs); the results in the items' order, each with its dependsOn, a refused item as its error. */
   issueSvids(items: SvidItem[]): Promise<SvidItemResult[]>
   exportTrust(type: TrustExportType): Promise<string>
   applyResource(resource: Resource, mode: ApplyMode): Promise<'created' | 'updated'>

@@ -50,6 +50,7 @@ export const KIND_VERSIONS: Record<Kind, string[]> = {
 const PATTERN_HINTS: Record<string, string> = {
   '^(\\d+[hms])+$': 'must be a duration such as 24h, 90m or 1h30m',
   '^[A-Za-z0-9][A-Za-z0-9._@-]*$': "must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'",
+  '^[0-9a-f]{64}$': 'must be a SHA-256 hash: 64 lowercase hexadecimal digits',
   '^(?![Bb][Oo][Tt]-)':
     'names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',
 }

@@ -24,6 +24,8 @@ export interface AuditEvent {
   svid_type?: 'x509' | 'jwt'
   ttl_seconds?: number
   workload_identity?: string
+  /** What the bot agent attested of the workload an SVID was issued for (svid.issued): `{unix: {attested, uid, ...}}`. */
+  workload?: {unix?: Record<string, string | number | boolean | undefined>}
   /** The client address a login, an invite, a join or a renewal came from (user.login, user.invite_redeemed, bot.*). */
   address?: string
   /** Why an attempt failed (user.login_failed, bot.join_failed). */

@@ -1,7 +1,7 @@
 /** Workload identity rules (src/lib/auth/rules.ts). */
 import {describe, expect, it} from 'vitest'
 import type {Attributes} from '../../../src/lib/auth/attributes.js'
-import {evaluateRules} from '../../../src/lib/auth/rules.js'
+import {evaluateRules, ruleAttributes} from '../../../src/lib/auth/rules.js'
 import {unknownAttribute} from '../../../src/lib/resources/attribute-names.js'
 import type {Condition, WorkloadIdentitySpec} from '../../../src/lib/resources/types.js'
 import {refusal} from '../../helpers/errors.js'
@@ -111,5 +111,59 @@ describe('evaluateRules', () => {
     expect(error.code).toBe('bad_input')
     expect(error.message).toBe(`auth: workload identity "typo": spec.rules.allow[0].conditions[1]: ${unknownAttribute('user.nmae')}`)
   })
+
+  describe('over what the bot agent attested of a workload', () => {
+    const attested = (unix: NonNullable<Attributes['workload']>['unix']): Attributes => ({...workload(0), workload: {unix}})
+    const uid1000: Rules = {allow: [{conditions: [{attribute: 'workload.unix.uid', eq: {value: '1000'}}]}]}
+
+    it('allows uid 1000 and refuses uid 1001 and a workload with no uid', () => {
+      // Given a rule workload.unix.uid == 1000
+      // When uid 1000 asks, Then it is allowed
+      expect(() => evaluateRules('uid-1000', uid1000, attested({attested: true, uid: 1000}))).not.toThrow()
+      // When uid 1001 asks, or a workload whose uid was not attested, or a caller with no workload
+      for (const [attributes, failure] of [
+        [attested({attested: true, uid: 1001}), 'workload.unix.uid is "1001", not "1000"'],
+        [attested({attested: false}), 'workload.unix.uid is not set, not "1000"'],
+        [alice, 'workload.unix.uid is not set, not "1000"'],
+      ] as const) {
+        const error = refusal(() => evaluateRules('uid-1000', uid1000, attributes))
+        // Then each is refused, naming the uid it had or that it had none
+        expect([error.code, error.message]).toEqual(['access_denied', `auth: workload identity "uid-1000": no matching rule found (allow[0]: ${failure})`])
+      }
+    })
+
+    it('matches gid, binary_path and attested as their text', () => {
+      // Given a rule over the group, the binary and the attestation
+      const rules: Rules = {
+        allow: [
+          {
+            conditions: [
+              {attribute: 'workload.unix.attested', eq: {value: 'true'}},
+              {attribute: 'workload.unix.gid', in: {values: ['50', '60']}},
+              {attribute: 'workload.unix.binary_path', eq: {value: '/usr/bin/app'}},
+            ],
+          },
+        ],
+      }
+      // When a workload in group 50 running /usr/bin/app asks, Then it matches
+      expect(() => evaluateRules('gid', rules, attested({attested: true, gid: 50, binary_path: '/usr/bin/app'}))).not.toThrow()
+      // When group 51 asks, Then it is refused at the gid
+      const error = refusal(() => evaluateRules('gid', rules, attested({attested: true, gid: 51, binary_path: '/usr/bin/app'})))
+      expect(error.message).toBe('auth: workload identity "gid": no matching rule found (allow[0]: workload.unix.gid is "51", not one of ["50", "60"])')
+    })
+  })
 })
 
+describe('ruleAttributes', () => {
+  it('lists each attribute the conditions refer to once, in order of appearance', () => {
+    const rules: Rules = {
+      allow: [
+        {conditions: [{attribute: 'workload.unix.uid', eq: {value: '0'}}, {attribute: 'user.name', eq: {value: 'a'}}]},
+        {},
+        {conditions: [{attribute: 'user.name', not_eq: {value: 'b'}}, {attribute: 'workload.unix.gid', in: {values: ['1']}}]},
+      ],
+    }
+    expect(ruleAttributes(rules)).toEqual(['workload.unix.uid', 'user.name', 'workload.unix.gid'])
+    expect(ruleAttributes(undefined)).toEqual([])
+  })
+})

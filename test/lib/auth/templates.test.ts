@@ -1,7 +1,7 @@
 /** `{{ attribute }}` templates (src/lib/auth/templates.ts). */
 import {describe, expect, it} from 'vitest'
 import type {Attributes} from '../../../src/lib/auth/attributes.js'
-import {renderTemplate} from '../../../src/lib/auth/templates.js'
+import {renderTemplate, templateAttributes} from '../../../src/lib/auth/templates.js'
 import {refusal} from '../../helpers/errors.js'
 
 const FIELD = 'spec.spiffe.id'
@@ -69,3 +69,30 @@ describe('renderTemplate', () => {
   })
 })
 
+describe('templates over what the bot agent attested', () => {
+  it('renders /svc/{{ workload.unix.uid }} from the attested uid, and refuses a workload without one', () => {
+    const uid = (unix: NonNullable<Attributes['workload']>['unix']): Attributes => ({user: {name: 'bot-agent', is_bot: true, bot_name: 'agent', labels: {}, traits: {}}, workload: {unix}})
+    // Given uid 1000, and uid 0 (a value, not unset)
+    expect(renderTemplate('/svc/{{ workload.unix.uid }}', uid({attested: true, uid: 1000}), FIELD)).toBe('/svc/1000')
+    expect(renderTemplate('/svc/{{ workload.unix.uid }}/{{ workload.unix.gid }}', uid({attested: true, uid: 0, gid: 0}), FIELD)).toBe('/svc/0/0')
+    // When the uid was not attested
+    const error = refusal(() => renderTemplate('/svc/{{ workload.unix.uid }}', uid({attested: false}), FIELD))
+    // Then issuance is refused, naming it
+    expect([error.code, error.message]).toEqual(['access_denied', 'auth: cannot render spec.spiffe.id: attribute "workload.unix.uid" is not set'])
+  })
+})
+
+describe('templateAttributes', () => {
+  it.each<[string, string[]]>([
+    ['/svc/static', []],
+    ['/svc/{{ workload.unix.uid }}', ['workload.unix.uid']],
+    ['/{{user.name}}/{{ workload.unix.uid }}/{{workload.unix.uid}}/{{ user.traits["team-name"] }}', ['user.name', 'workload.unix.uid', 'user.traits["team-name"]']],
+  ])('finds in %j: %j', (template, attributes) => {
+    expect(templateAttributes(template, FIELD)).toEqual(attributes)
+  })
+
+  it('refuses a malformed template as rendering does', () => {
+    const error = refusal(() => templateAttributes('/{{ workload.unix.uid', FIELD))
+    expect([error.code, error.message]).toEqual(['bad_input', 'auth: spec.spiffe.id: unterminated "{{"'])
+  })
+})
