@@ -70,16 +70,12 @@ function ders(pems: string[]): Uint8Array[] {
 
 /** An item's answers as a list (one identity, or every one a label selector matched). */
 function answers<T>(result: SvidItemResult | undefined, one: 'x509' | 'jwt', all: 'x509s' | 'jwts'): {svids: T[]; dependsOn: string[]} {
-  if (result && one in result) {
-    const answer = (result as unknown as Record<string, T & {dependsOn?: string[]}>)[one]!
-    return {svids: [answer], dependsOn: answer.dependsOn ?? []}
-  }
-  if (result && all in result) {
-    const list = (result as unknown as Record<string, Array<T & {dependsOn?: string[]}>>)[all]!
-    return {svids: list, dependsOn: list[0]?.dependsOn ?? []}
-  }
   if (result && 'error' in result) throw new WidError(knownCode(result.error.code), result.error.message)
-  throw new WidError('internal', 'workload api: the cluster answered no result for this item')
+  const answer = result as unknown as (Record<string, T | T[] | undefined> & {dependsOn: string[]}) | undefined
+  const single = answer?.[one] as T | undefined
+  const list = single ? [single] : (answer?.[all] as T[] | undefined)
+  if (!answer || !list) throw new WidError('internal', 'workload api: the cluster answered no result for this item')
+  return {svids: list, dependsOn: answer.dependsOn}
 }
 
 interface Slot<T> {

@@ -170,18 +170,19 @@ export class WorkloadApiServer {
     const {cache, trust} = this.options
     return {
       FetchX509SVID: async (call: grpc.ServerWritableStream<unknown, X509SvidResponse>) => {
-        let peer: AttestedPeer
+        let peer: AttestedPeer | undefined
         let key: string
         let entry: X509Entry
         try {
           peer = await this.peerOf(call)
           ;({key, entry} = await cache.x509(peer.workload))
         } catch (error) {
-          return this.fail(call, this.refusal(error, undefined))
+          return this.fail(call, this.refusal(error, peer?.workload))
         }
+        const attested = peer
         const release = cache.hold(key)
         const send = async () => {
-          if (!(await peer.stillRunning())) {
+          if (!(await attested.stillRunning())) {
             end()
             return this.fail(call, this.status('PERMISSION_DENIED', 'the attested process is gone'))
           }
@@ -195,7 +196,7 @@ export class WorkloadApiServer {
         const revoked = (revokedKey: string, error: WidError) => {
           if (revokedKey !== key) return
           end()
-          this.fail(call, this.refusal(error, peer.workload))
+          this.fail(call, this.refusal(error, attested.workload))
         }
         const trustChanged = () => void send()
         cache.on('x509', renewed)
