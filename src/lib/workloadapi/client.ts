@@ -94,8 +94,8 @@ export class WorkloadApiClient {
   }
 
   private failure(method: Method, error: ServiceError): WidError {
-    // grpc-js ends a connection failure with an empty "Resolution note:".
-    const text = error.details.replace(/\s*Resolution note:\s*$/, '')
+    // grpc-js ends a connection failure with an empty "Resolution note:"; our messages end without a period.
+    const text = error.details.replace(/\s*Resolution note:\s*$/, '').replace(/\.$/, '')
     const details = text.length > MAX_DETAILS_CHARS ? `${text.slice(0, MAX_DETAILS_CHARS)}…` : text
     return new WidError(errorCodeFor(this.grpc, error.code), `${this.errorPrefix}: ${method}: ${statusName(this.grpc, error.code)}: ${details}`, {cause: error})
   }
