@@ -79,6 +79,8 @@ export interface FakeWorkloadApi {
   /** Each call's method and security header value (undefined when missing). */
   calls: {method: string; header: string | undefined; request: unknown}[]
   close: () => Promise<void>
+  /** The TCP port, when listening on TCP. */
+  port?: number
 }
 
 /** The canned answers for `material`: one SVID with hint "web", a federated bundle, a JWT-SVID and the JWKS. */
@@ -97,7 +99,8 @@ export function behaviourFor(m: Material): Behaviour {
 
 const isRefusal = (answer: unknown): answer is {status: grpc.status; details: string} => typeof (answer as {status?: unknown})?.status === 'number'
 
-export async function startFakeWorkloadApi(socketPath: string, behaviour: Behaviour): Promise<FakeWorkloadApi> {
+/** Listens on a unix socket path, or with `tcp: true` on 127.0.0.1 (a free port, in `port`). */
+export async function startFakeWorkloadApi(socketPath: string, behaviour: Behaviour, options: {tcp?: boolean} = {}): Promise<FakeWorkloadApi> {
   const definition = protoLoader.loadSync(PROTO, {keepCase: true, defaults: true})
   const service = (grpc.loadPackageDefinition(definition).SpiffeWorkloadAPI as grpc.ServiceClientConstructor).service
   const fake: FakeWorkloadApi = {behaviour, calls: [], close: async () => {}}
@@ -127,7 +130,9 @@ export async function startFakeWorkloadApi(socketPath: string, behaviour: Behavi
     FetchJWTBundles: stream('FetchJWTBundles', 'jwtBundles'),
     ValidateJWTSVID: unary('ValidateJWTSVID', 'validate'),
   })
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())))
+  fake.port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.tcp ? '127.0.0.1:0' : `unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+  )
   fake.close = async () => server.forceShutdown()
   return fake
 }

@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {WidError} from '../../../src/lib/errors.js'
+import {parseEndpoint} from '../../../src/lib/workloadapi/address.js'
 import {WorkloadApiClient} from '../../../src/lib/workloadapi/client.js'
 import {inspectWorkloadApi} from '../../../src/lib/workloadapi/inspect.js'
 import {tempDir} from '../../helpers/cli.js'
@@ -78,6 +79,18 @@ describe('WorkloadApiClient and inspectWorkloadApi against a gRPC server built f
     quick.close()
     expect(error.code).toBe('unavailable')
     expect(error.message).toMatch(/^workloadapi: FetchJWTBundles: DeadlineExceeded: /)
+  })
+
+  it('talks TCP as well: tcp://127.0.0.1:PORT', async () => {
+    const overTcp = await startFakeWorkloadApi('', behaviourFor(material), {tcp: true})
+    try {
+      const report = await inspectWorkloadApi(parseEndpoint(`tcp://127.0.0.1:${overTcp.port}`), {audience: [], timeoutMs: 5000, now: new Date()})
+      expect(report.endpoint).toBe(`tcp://127.0.0.1:${overTcp.port}`)
+      expect(report.x509Svids[0]!.spiffeId).toBe('spiffe://example.org/svc/foo')
+      expect(overTcp.calls.map((c) => c.header)).toEqual(['true', 'true'])
+    } finally {
+      await overTcp.close()
+    }
   })
 
   it('no socket is Unavailable', async () => {
