@@ -55,7 +55,8 @@ export class WorkloadApiClient {
   /** A client for the endpoint; gRPC connects on the first call. */
   static async connect(endpoint: Endpoint, options: ClientOptions = {}): Promise<WorkloadApiClient> {
     const grpc = await import('@grpc/grpc-js')
-    const client = new grpc.Client(grpcTarget(endpoint), grpc.credentials.createInsecure())
+    // The endpoint is local to the workload: never through an http_proxy/grpc_proxy from the environment.
+    const client = new grpc.Client(grpcTarget(endpoint), grpc.credentials.createInsecure(), {'grpc.enable_http_proxy': 0})
     return new WorkloadApiClient(grpc, client, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.errorPrefix ?? 'workloadapi')
   }
 

@@ -93,11 +93,12 @@ async function x509SvidReports(response: X509SvidResponse, now: Date): Promise<X
       const inspection = await inspectX509Svid({
         certificatesPem: certificatesPem(svid.x509_svid, what),
         keyPem: encodePem('PRIVATE KEY', svid.x509_svid_key),
-        bundlePem: certificatesPem(svid.bundle, `the bundle of ${JSON.stringify(svid.spiffe_id)}`),
+        bundlePem: svid.bundle.length > 0 ? certificatesPem(svid.bundle, `the bundle of ${JSON.stringify(svid.spiffe_id)}`) : undefined,
         now,
       }).catch((error: unknown) => {
         throw error instanceof WidError ? new WidError('invalid_svid', `${PREFIX}: ${what}: ${error.message}`, {cause: error}) : error
       })
+      if (svid.bundle.length === 0) inspection.problems.push(`${PREFIX}: no bundle came with the SVID, so its chain is not verified`)
       if (inspection.spiffeId !== svid.spiffe_id) {
         inspection.problems.push(`${PREFIX}: the response names ${JSON.stringify(svid.spiffe_id)} but the certificate is for ${JSON.stringify(inspection.spiffeId ?? '(no SPIFFE ID)')}`)
       }

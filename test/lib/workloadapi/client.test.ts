@@ -137,6 +137,31 @@ describe('WorkloadApiClient and inspectWorkloadApi against a gRPC server built f
     expect(report.jwtBundles[1]).toEqual({trustDomain: 'bad.org', keyIds: [], problems: ['spiffe-inspect: the JWT bundle of bad.org is not a JWKS document']})
   })
 
+  it('an SVID without a bundle is shown, its chain not verified', async () => {
+    fake.behaviour.x509 = {svids: [{spiffe_id: 'spiffe://example.org/svc/foo', x509_svid: material.leafDer, x509_svid_key: material.keyDer}]}
+    const report = await inspectWorkloadApi(endpoint, {audience: [], timeoutMs: 5000, now: new Date()})
+    expect(report.x509Svids[0]!.bundle).toBeUndefined()
+    expect(report.x509Svids[0]!.problems).toEqual(['spiffe-inspect: no bundle came with the SVID, so its chain is not verified'])
+    expect(report.trustBundles[0]).toEqual({trustDomain: 'example.org', federated: false, certificates: [], problems: ['spiffe-inspect: the bundle of example.org is empty']})
+  })
+
+  it('ignores http_proxy: a TCP endpoint is dialled directly', async () => {
+    const overTcp = await startFakeWorkloadApi('', behaviourFor(material), {tcp: true})
+    const saved = {http_proxy: process.env.http_proxy, grpc_proxy: process.env.grpc_proxy}
+    process.env.http_proxy = process.env.grpc_proxy = 'http://127.0.0.1:9'
+    try {
+      const viaTcp = await WorkloadApiClient.connect(parseEndpoint(`tcp://127.0.0.1:${overTcp.port}`), {timeoutMs: 5000})
+      expect((await viaTcp.fetchX509Context()).svids).toHaveLength(1)
+      viaTcp.close()
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      await overTcp.close()
+    }
+  })
+
   it('an SVID that is not DER certificates is an error that names it', async () => {
     fake.behaviour.x509 = {svids: [{spiffe_id: 'spiffe://example.org/svc/foo', x509_svid: Buffer.from('garbage'), x509_svid_key: material.keyDer, bundle: material.caDer}]}
     const error = await failure(inspectWorkloadApi(endpoint, {audience: [], timeoutMs: 5000, now: new Date()}))
