@@ -1,12 +1,16 @@
 /**
  * `wid spiffe-inspect` (the built CLI) against a test-only Workload API server that serves
- * the official proto, and against endpoints that refuse, stay silent or are not there.
+ * the official proto, against endpoints that refuse, stay silent or are not there, and against
+ * the bot agent's own Workload API.
  */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {chmodSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
-import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, widIn, WID_BIN, type RunResult} from '../helpers/cli.js'
+import {within} from '../helpers/server.js'
 import {behaviourFor, makeMaterial, startFakeWorkloadApi, type FakeWorkloadApi, type Material} from '../helpers/workload-api.js'
 
 describe('wid spiffe-inspect', () => {
@@ -133,5 +137,65 @@ describe('wid spiffe-inspect', () => {
     expect(expectOneLineError(result)).toBe(message)
     expect(result.code).toBe(2)
     expect(fake.calls).toEqual([])
+  })
+})
+
+describe('wid spiffe-inspect against the bot agent (wid bot start)', () => {
+  const tmp = tempDir('wid-inspect-agent-')
+  const home = join(tmp.path, 'home')
+  const wid = widIn(home)
+  const socket = join(tmp.path, 'run', 'workload.sock')
+  let agent: ChildProcess
+  let log = ''
+
+  beforeAll(async () => {
+    // Other users must reach the socket: its directory's parents are traversable.
+    chmodSync(tmp.path, 0o755)
+    const uid = process.getuid!()
+    const identity = `kind: workload_identity\nversion: v1\nmetadata:\n  name: inspected\n  labels: {app: inspect}\nspec:\n  rules:\n    allow:\n      - conditions:\n          - attribute: workload.unix.uid\n            eq: {value: ${uid}}\n  spiffe:\n    id: /svc/inspected\n    hint: inspected\n`
+    const role = 'kind: role\nversion: v6\nmetadata:\n  name: inspect-issuer\nspec:\n  allow:\n    workload_identity_labels: {app: [inspect]}\n    rules:\n      - resources: [workload_identity]\n        verbs: [list, read]\n'
+    expect((await wid(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    for (const doc of [identity, role]) expect((await wid(['create', '-f', '-'], {input: doc})).code).toBe(0)
+    expect((await wid(['bots', 'add', 'inspect-bot', '--roles', 'inspect-issuer'])).code).toBe(0)
+    const config = join(tmp.path, 'bot.yaml')
+    writeFileSync(config, `version: v2\nstorage:\n  type: directory\n  path: ${join(tmp.path, 'storage')}\nservices:\n  - type: workload-identity-api\n    listen: unix://${socket}\n    selector:\n      labels:\n        app: [inspect]\n`)
+    agent = spawn(process.execPath, [WID_BIN, 'bot', 'start', '-c', config, '--local', '--bot', 'inspect-bot'], {env: {...process.env, WID_HOME: home, DEBUG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
+    agent.stdout!.on('data', (d) => (log += d))
+    agent.stderr!.on('data', (d) => (log += d))
+    await within(20, () => log.includes('workload api listening'), () => log)
+  }, 60_000)
+  afterAll(async () => {
+    if (agent?.exitCode === null) {
+      agent.kill('SIGTERM')
+      await new Promise((resolve) => agent.once('exit', resolve))
+    }
+    tmp.cleanup()
+  })
+
+  it('shows the SVID the agent issued to this process, its chain and JWT-SVID verified against the agent\'s bundles', async () => {
+    const result = await wid(['spiffe-inspect', '--json', '--audience', 'example.com'], {env: {SPIFFE_ENDPOINT_SOCKET: `unix://${socket}`}})
+    expect(result.code, result.stderr).toBe(0)
+    const report = JSON.parse(result.stdout)
+    expect(report.x509Svids.map((s: {spiffeId: string; hint: string; problems: string[]}) => [s.spiffeId, s.hint, s.problems])).toEqual([['spiffe://example.org/svc/inspected', 'inspected', []]])
+    expect(report.x509Svids[0].bundle).toMatchObject({verified: true})
+    expect(report.trustBundles.map((b: {trustDomain: string}) => b.trustDomain)).toEqual(['example.org'])
+    expect(report.jwtSvids).toHaveLength(1)
+    expect(report.jwtSvids[0]).toMatchObject({spiffeId: 'spiffe://example.org/svc/inspected', audiences: ['example.com'], signatureVerified: true, problems: []})
+    expect(report.jwtBundles[0].trustDomain).toBe('example.org')
+    expect(report.jwtBundles[0].keyIds.length).toBeGreaterThan(0)
+  })
+
+  it('another user, whom no rule allows, gets the agent\'s PermissionDenied line', async () => {
+    const result = await new Promise<RunResult>((resolve, reject) => {
+      const child = spawn('setpriv', ['--reuid=2000', '--regid=2000', '--clear-groups', process.execPath, WID_BIN, 'spiffe-inspect', '--path', `unix://${socket}`], {env: {...process.env, HOME: tmp.path, DEBUG: ''}})
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      child.stderr.on('data', (d) => (stderr += d))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({code: code ?? -1, stdout, stderr}))
+    })
+    expect(expectOneLineError(result)).toBe('spiffe-inspect: FetchX509SVID: PermissionDenied: no identity issued')
+    expect(result.code).toBe(5)
   })
 })
