@@ -22,3 +22,13 @@ export function formatDuration(totalSeconds: number): string {
   const s = totalSeconds % 60
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`
 }
+
+function roughly(seconds: number): string {
+  const days = Math.floor(seconds / 86400)
+  return days >= 2 ? `${days}d${Math.floor((seconds % 86400) / 3600)}h` : formatDuration(seconds)
+}
+
+/** Seconds until an expiry, for people: `7h59m left`, `3d4h left`, `expired 5m ago`. */
+export function describeTimeLeft(seconds: number): string {
+  return seconds > 0 ? `${roughly(seconds)} left` : `expired ${roughly(-seconds)} ago`
+}

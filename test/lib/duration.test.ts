@@ -1,6 +1,6 @@
 /** Go-style durations (src/lib/duration.ts). */
 import {describe, expect, it} from 'vitest'
-import {formatDuration, parseDuration} from '../../src/lib/duration.js'
+import {describeTimeLeft, formatDuration, parseDuration} from '../../src/lib/duration.js'
 import {refusal} from '../helpers/errors.js'
 
 describe('parseDuration', () => {
@@ -74,5 +74,16 @@ describe('formatDuration', () => {
     }
     // And strings in the canonical form survive the opposite round trip
     for (const text of ['8h', '90m', '1h30m', '45s', '1h30m15s']) expect(formatDuration(parseDuration(text))).toBe(text === '90m' ? '1h30m' : text)
+  })
+
+  it.each([
+    [3599, '59m59s left'],
+    [86400, '24h left'],
+    [2 * 86400 + 3 * 3600 + 59, '2d3h left'],
+    [0, 'expired 0s ago'],
+    [-300, 'expired 5m ago'],
+    [-3 * 86400, 'expired 3d0h ago'],
+  ])('describeTimeLeft(%i) is "%s"', (seconds, text) => {
+    expect(describeTimeLeft(seconds)).toBe(text)
   })
 })

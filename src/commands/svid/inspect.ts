@@ -1,20 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 import {WidCommand} from '../../base-command.js'
-import {formatDuration} from '../../lib/duration.js'
+import {describeTimeLeft} from '../../lib/duration.js'
 import {badInput, WidError} from '../../lib/errors.js'
 import {printable} from '../../lib/output/printable.js'
 import {parseInstant} from '../../lib/time.js'
 import type {SvidInspection} from '../../lib/svid/inspect-path.js'
 import {paint} from '../../style.js'
-
-function roughly(seconds: number): string {
-  const days = Math.floor(seconds / 86400)
-  return days >= 2 ? `${days}d${Math.floor((seconds % 86400) / 3600)}h` : formatDuration(seconds)
-}
-
-function timeLeft(seconds: number): string {
-  return seconds > 0 ? `${roughly(seconds)} left` : `expired ${roughly(-seconds)} ago`
-}
 
 /**
  * The report as text. Every value and problem is shown through printable(): certificates and
@@ -34,7 +25,7 @@ function render(report: SvidInspection): string {
     )
     if (x.dnsSans.length) rows.push(['DNS SANs', x.dnsSans.join(', ')])
     if (x.ipSans.length) rows.push(['IP SANs', x.ipSans.join(', ')])
-    rows.push(['Not before', x.notBefore], ['Not after', `${x.notAfter} (${timeLeft(x.secondsLeft)})`])
+    rows.push(['Not before', x.notBefore], ['Not after', `${x.notAfter} (${describeTimeLeft(x.secondsLeft)})`])
     if (x.chain.length) rows.push(['Intermediates', x.chain.map((c) => c.subject).join('; ')])
     rows.push(['Private key', x.keyMatches === undefined ? 'not found' : x.keyMatches ? `matches (${report.keyFile})` : 'DOES NOT MATCH'])
     rows.push([
@@ -51,7 +42,7 @@ function render(report: SvidInspection): string {
       ['  subject', j.spiffeId ?? '(invalid)'],
       ['  audience', j.audiences.join(', ')],
       ['  issuer', j.issuer ?? '(none)'],
-      ['  expires', j.expiresAt ? `${j.expiresAt} (${timeLeft(j.secondsLeft!)})` : '(never)'],
+      ['  expires', j.expiresAt ? `${j.expiresAt} (${describeTimeLeft(j.secondsLeft!)})` : '(never)'],
       ['  signature', 'not checked (verify against the issuer JWKS: wid auth export --type jwks)'],
     )
   }

@@ -5,11 +5,11 @@
 import {stringify} from 'yaml'
 import {formatDuration} from '../duration.js'
 import {parseArn} from '../aws/arn.js'
-import {DEFAULTS, type Attestors, type BotConfig, type Destination, type Listen, type RawConfig, type RawDestination, type RawSelector, type RawService, type Selector, type ServiceConfig} from './config.js'
+import {formatEndpoint} from '../workloadapi/address.js'
+import {DEFAULTS, type Attestors, type BotConfig, type Destination, type RawConfig, type RawDestination, type RawSelector, type RawService, type Selector, type ServiceConfig} from './config.js'
 
 const rawDestination = (d: Destination): RawDestination => (d.type === 'memory' ? {type: 'memory'} : {type: 'directory', path: d.path})
 const rawSelector = (s: Selector): RawSelector => ('name' in s ? {name: s.name} : {labels: s.labels})
-const rawListen = (l: Listen) => (l.network === 'unix' ? `unix://${l.path}` : `tcp://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`)
 /** The value, when it is not the default. */
 const unless = <T>(value: T, defaultValue: T): T | undefined => (value === defaultValue ? undefined : value)
 const duration = (seconds: number | undefined) => (seconds === undefined ? undefined : formatDuration(seconds))
@@ -49,7 +49,7 @@ function rawService(s: ServiceConfig, n: number): RawService {
       return {...common, selector: rawSelector(s.selector), destination: rawDestination(s.destination), audiences: s.audiences}
     case 'workload-identity-api': {
       const attestors = Object.keys(s.attestors).some((k) => s.attestors[k as keyof Attestors] !== undefined) ? rawAttestors(s.attestors) : undefined
-      return {...common, listen: rawListen(s.listen), selector: rawSelector(s.selector), attestors}
+      return {...common, listen: formatEndpoint(s.listen), selector: rawSelector(s.selector), attestors}
     }
     case 'workload-identity-aws-roles-anywhere':
       return {

@@ -5,7 +5,7 @@
  * The shape is checked by schemas/bot-config.v2.json; values and how fields relate, here.
  */
 import {isIP} from 'node:net'
-import {dirname, isAbsolute, resolve} from 'node:path'
+import {dirname, resolve} from 'node:path'
 import {checkRegion, parseArn, parseIamRoleArn} from '../aws/arn.js'
 import {formatDuration, parseDuration} from '../duration.js'
 import {badInput, WidError} from '../errors.js'
@@ -13,11 +13,12 @@ import {readBounded} from '../output/read.js'
 import {FieldError, formatPath, MAX_INPUT_BYTES, parseResourceStream, type FieldPath, type SourceDocument} from '../resources/parse.js'
 import {validateConfig} from '../resources/schema.js'
 import {validatePath} from '../spiffeid/index.js'
+import {ENDPOINT_FORMS, parseEndpoint, type Endpoint} from '../workloadapi/address.js'
 
 export type Destination = {type: 'directory'; path: string} | {type: 'memory'}
 /** A workload identity by name, or the ones whose labels match (each key: any of its values). */
 export type Selector = {name: string} | {labels: Record<string, string[]>}
-export type Listen = {network: 'unix'; path: string} | {network: 'tcp'; host: string; port: number}
+export type Listen = Endpoint
 
 export interface Attestors {
   unix?: {binaryHashMaxSizeBytes?: number}
@@ -376,16 +377,12 @@ function selector(r: Reader, at: FieldPath, raw: RawSelector): Selector {
 }
 
 function listen(r: Reader, at: FieldPath, value: string): Listen {
-  const bad = (): never => r.fail(at, `invalid listen address "${value}" (expected unix:///ABSOLUTE/PATH or tcp://IP:PORT, e.g. unix:///run/wid/workload.sock)`)
-  if (value.startsWith('unix://')) {
-    const path = value.slice('unix://'.length)
-    return isAbsolute(path) && path.length > 1 ? {network: 'unix', path} : bad()
+  try {
+    return parseEndpoint(value)
+  } catch (error) {
+    if (!(error instanceof WidError)) throw error
+    return r.fail(at, `${error.message} (expected ${ENDPOINT_FORMS})`)
   }
-  const match = /^tcp:\/\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(value)
-  const host = match?.[1] ?? match?.[2] ?? ''
-  const port = Number(match?.[3])
-  if (isIP(host) === 0 || !(port >= 1 && port <= 65535)) bad()
-  return {network: 'tcp', host, port}
 }
 
 function attestors(r: Reader, at: FieldPath, raw: RawAttestors): Attestors {

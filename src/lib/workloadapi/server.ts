@@ -12,10 +12,10 @@ import type * as grpc from '@grpc/grpc-js'
 import {WidError, isWidError} from '../errors.js'
 import {validateJwtSvid} from '../svid/jwt-validate.js'
 import type {SvidCache, WorkloadAttributes, X509Entry} from './cache.js'
+import type {Endpoint} from './address.js'
 import type {JwtSvidRequest, ValidateJwtSvidRequest, X509SvidResponse} from './proto.js'
 import type {TrustSnapshot, TrustState} from './trust.js'
 
-export type ListenAddress = {network: 'unix'; path: string} | {network: 'tcp'; host: string; port: number}
 
 /** What attestation found out about the process at the other end of a connection. */
 export interface AttestedPeer {
@@ -30,7 +30,7 @@ export interface PeerAttestor {
 }
 
 export interface WorkloadApiOptions {
-  listen: ListenAddress
+  listen: Endpoint
   cache: SvidCache
   trust: TrustState
   /** False until the agent has its bot identity: calls then get Unavailable. */
@@ -282,7 +282,7 @@ export class WorkloadApiServer {
   }
 }
 
-function listenError(listen: ListenAddress, error: NodeJS.ErrnoException): WidError {
+function listenError(listen: Endpoint, error: NodeJS.ErrnoException): WidError {
   const where = listen.network === 'unix' ? listen.path : `${listen.host}:${listen.port}`
   if (error.code === 'EADDRINUSE') return new WidError('already_exists', `workload api: ${where} is in use`)
   if (error.code === 'EACCES') return new WidError('io', `workload api: permission denied listening on ${where}`)

@@ -6,6 +6,7 @@
 import {X509Certificate} from 'node:crypto'
 import type {SvidItem, SvidItemResult} from '../../auth/bot-join.js'
 import {WidError} from '../../errors.js'
+import {formatEndpoint} from '../../workloadapi/address.js'
 import {SvidCache} from '../../workloadapi/cache.js'
 import {UnixAttestor} from '../../workloadapi/attest/unix.js'
 import {WorkloadApiServer, type PeerAttestor} from '../../workloadapi/server.js'
@@ -74,15 +75,9 @@ export class WorkloadApiService implements OutputService {
     })
   }
 
-  /** Where it listens, as the configuration wrote it. */
-  get address(): string {
-    const {listen} = this.config
-    return listen.network === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`
-  }
-
   async start(): Promise<void> {
     await this.server.listen()
-    this.logger.info('workload api listening', {service: this.name, listen: this.address})
+    this.logger.info('workload api listening', {service: this.name, listen: formatEndpoint(this.config.listen)})
   }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
