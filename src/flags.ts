@@ -36,6 +36,7 @@ export const botFlags = {
   'diag-addr': Flags.string({description: 'HOST:PORT to serve the diagnostics endpoint on.', helpValue: '<host:port>'}),
   'join-method': Flags.option({description: 'How the bot joins the cluster.', options: ['token'] as const})(),
   'label-selector': Flags.string({description: 'Issue from the workload identities whose labels match (k=v[,k=v]).', exclusive: ['name-selector', 'svid-path'], helpValue: '<k=v,...>'}),
+  listen: Flags.string({description: 'Serve the SPIFFE Workload API here (unix:///PATH or tcp://IP:PORT) for the workload identities of --name-selector or --label-selector.', helpValue: '<address>'}),
   'name-selector': Flags.string({description: 'Issue from the workload identity of this name.', exclusive: ['label-selector', 'svid-path'], helpValue: '<name>'}),
   oneshot: Flags.boolean({description: 'Issue everything once, then exit (no renewal loop).'}),
   'proxy-server': Flags.string({description: 'Address of the cluster to join (the wid server, HOST:PORT).', helpValue: '<host:port>'}),

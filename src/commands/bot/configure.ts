@@ -8,6 +8,7 @@ export default class BotConfigure extends WidCommand {
     '<%= config.bin %> bot configure --proxy-server wid.example.org:3443 --token ./bot-token --destination /opt/workload-identity --name-selector example-workload-identity',
     '<%= config.bin %> bot configure --proxy-server wid.example.org:3443 --token ./bot-token --destination /opt/svid --svid-path /svc/foo --audience sts.amazonaws.com -o bot.yaml',
     '<%= config.bin %> bot configure -c tbot.yaml --certificate-ttl 30m --renewal-interval 10m',
+    '<%= config.bin %> bot configure --proxy-server wid.example.org:3443 --token ./bot-token --listen unix:///run/wid/workload.sock --label-selector example=workload-api',
   ]
   static override flags = {
     ...botFlags,

@@ -11,6 +11,7 @@ Signals: SIGUSR1 renews everything now, SIGHUP reads the configuration file agai
     '<%= config.bin %> bot start -c /etc/wid/bot.yaml',
     '<%= config.bin %> bot start --proxy-server wid.example.org:3443 --token /var/lib/wid/bot-token --ca-pin sha256:… --storage /var/lib/wid/bot --destination /opt/svid --name-selector example-workload-identity',
     '<%= config.bin %> bot start --oneshot --local --bot my-bot --destination /opt/svid --svid-path /svc/foo',
+    '<%= config.bin %> bot start --local --bot my-bot --listen unix:///run/wid/workload.sock --label-selector example=workload-api',
   ]
   static override flags = {
     ...botFlags,

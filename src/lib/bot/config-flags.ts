@@ -20,6 +20,7 @@ export interface BotFlags {
   'name-selector'?: string
   'label-selector'?: string
   'svid-path'?: string
+  listen?: string
   audience?: string[]
   'certificate-ttl'?: string
   'renewal-interval'?: string
@@ -91,6 +92,7 @@ function addFlagService(raw: RawConfig, flags: BotFlags, fields: FlagFields): vo
   const destination = flags.destination
   if (flags['svid-path'] !== undefined) {
     if (selectorFlag) throw badInput(`bot config: --svid-path issues by SPIFFE ID path and ${selectorFlag} from a workload identity; give one of them`)
+    if (flags.listen !== undefined) throw badInput('bot config: the Workload API (--listen) serves workload identities: give --name-selector or --label-selector, not --svid-path')
     if (destination === undefined) throw badInput('bot config: --svid-path needs --destination, the directory to write the SVID into')
     const at = `outputs[${raw.outputs?.length ?? 0}]`
     const fileName = (audience: string) => (audiences.length === 1 ? 'jwt_svid' : `jwt_svid_${audience.replace(/[^A-Za-z0-9._-]/g, '_')}`)
@@ -101,12 +103,18 @@ function addFlagService(raw: RawConfig, flags: BotFlags, fields: FlagFields): vo
     fields.set(`${at}.destination`, '--destination').set(`${at}.svid`, '--svid-path').set(`${at}.jwts`, '--audience')
     return
   }
+  if (flags.listen !== undefined && flags['svid-path'] === undefined && selectorFlag === undefined) {
+    throw badInput('bot config: --listen needs what to serve: --name-selector or --label-selector')
+  }
   if (selectorFlag === undefined) {
     if (destination !== undefined) throw badInput('bot config: --destination needs what to issue into it: --name-selector, --label-selector or --svid-path')
     if (audiences.length) throw badInput('bot config: --audience needs --name-selector, --label-selector or --svid-path')
     return
   }
-  if (destination === undefined) throw badInput(`bot config: ${selectorFlag} needs --destination, the directory to write the SVIDs into`)
+  if (flags.listen !== undefined && (destination !== undefined || audiences.length)) {
+    throw badInput('bot config: --listen serves the Workload API; --destination and --audience write files: give one or the other')
+  }
+  if (destination === undefined && flags.listen === undefined) throw badInput(`bot config: ${selectorFlag} needs --destination, the directory to write the SVIDs into (or --listen, to serve them on the Workload API)`)
   let selector: RawSelector
   try {
     selector =
@@ -117,7 +125,12 @@ function addFlagService(raw: RawConfig, flags: BotFlags, fields: FlagFields): vo
     throw badInput(`bot config: ${(error as Error).message}`)
   }
   const at = `services[${raw.services?.length ?? 0}]`
-  const common = {selector, destination: {type: 'directory' as const, path: destination}}
+  if (flags.listen !== undefined) {
+    raw.services = [...(raw.services ?? []), {type: 'workload-identity-api', listen: flags.listen, selector}]
+    fields.set(`${at}.selector`, selectorFlag).set(`${at}.listen`, '--listen')
+    return
+  }
+  const common = {selector, destination: {type: 'directory' as const, path: destination!}}
   raw.services = [...(raw.services ?? []), audiences.length ? {type: 'workload-identity-jwt', ...common, audiences} : {type: 'workload-identity-x509', ...common}]
   fields.set(`${at}.selector`, selectorFlag).set(`${at}.destination`, '--destination').set(`${at}.audiences`, '--audience')
 }

@@ -373,6 +373,14 @@ describe('flags as a configuration', () => {
     expect(await roundTrip(several)).toEqual(several)
   })
 
+  it('makes a workload-identity-api service of --listen with a selector', async () => {
+    const config = await configFromFlags({listen: 'unix:///run/wid/workload.sock', 'label-selector': 'example=workload-api'})
+    expect(config.services).toEqual([
+      {type: 'workload-identity-api', name: 'workload-identity-api-1', listen: {network: 'unix', path: '/run/wid/workload.sock'}, selector: {labels: {example: ['workload-api']}}, attestors: {}},
+    ])
+    expect(await roundTrip(config)).toEqual(config)
+  })
+
   it('puts the flags over a file: top-level fields replaced, the flags\' service added', async () => {
     const file = await parseBotConfig(`version: v2\nauth_server: auth.example.com:3025\nonboarding: {token: old}\ncredential_ttl: 2h\nservices:\n${X509('/opt/a')}`, 'bot.yaml')
     const merged = await mergeFlags(file, {'proxy-server': 'wid.example.org:3443', token: 'new', 'renewal-interval': '30m', destination: '/opt/b', 'name-selector': 'api'})
@@ -387,7 +395,11 @@ describe('flags as a configuration', () => {
     ['both selectors', {destination: '/x', 'name-selector': 'a', 'label-selector': 'a=b'}, 'bot config: give --name-selector or --label-selector, not both'],
     ['--svid-path with a selector', {destination: '/x', 'svid-path': '/svc/a', 'name-selector': 'a'}, 'bot config: --svid-path issues by SPIFFE ID path and --name-selector from a workload identity; give one of them'],
     ['--svid-path without --destination', {'svid-path': '/svc/a'}, 'bot config: --svid-path needs --destination, the directory to write the SVID into'],
-    ['a selector without --destination', {'label-selector': 'a=b'}, 'bot config: --label-selector needs --destination, the directory to write the SVIDs into'],
+    ['a selector without --destination', {'label-selector': 'a=b'}, 'bot config: --label-selector needs --destination, the directory to write the SVIDs into (or --listen, to serve them on the Workload API)'],
+    ['--listen alone', {listen: 'unix:///run/w.sock'}, 'bot config: --listen needs what to serve: --name-selector or --label-selector'],
+    ['--listen with --destination', {listen: 'unix:///run/w.sock', 'name-selector': 'a', destination: '/x'}, 'bot config: --listen serves the Workload API; --destination and --audience write files: give one or the other'],
+    ['--listen with --svid-path', {listen: 'unix:///run/w.sock', 'svid-path': '/svc/a', destination: '/x'}, 'bot config: the Workload API (--listen) serves workload identities: give --name-selector or --label-selector, not --svid-path'],
+    ['a bad --listen', {listen: 'unix://run/w.sock', 'name-selector': 'a'}, 'bot config: --listen: workload endpoint unix socket path is not absolute (expected unix:///ABSOLUTE/PATH or tcp://IP:PORT, e.g. unix:///run/wid/workload.sock)'],
     ['--destination alone', {destination: '/x'}, 'bot config: --destination needs what to issue into it: --name-selector, --label-selector or --svid-path'],
     ['--audience alone', {audience: ['a']}, 'bot config: --audience needs --name-selector, --label-selector or --svid-path'],
     ['a bad label selector', {destination: '/x', 'label-selector': 'env'}, 'bot config: invalid --label-selector "env": "env" has no "=" (expected key=value[,key=value])'],
