@@ -103,6 +103,8 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
 
   constructor(options: CacheOptions) {
     super()
+    // Every open stream listens: hundreds are expected, not a leak.
+    this.setMaxListeners(0)
     this.options = options
     this.now = options.now ?? Date.now
   }

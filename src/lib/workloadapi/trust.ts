@@ -18,6 +18,12 @@ export class TrustState extends EventEmitter<{changed: [TrustSnapshot]}> {
   private snapshot?: TrustSnapshot
   private fingerprint = ''
 
+  constructor() {
+    super()
+    // Every open stream listens: hundreds are expected, not a leak.
+    this.setMaxListeners(0)
+  }
+
   get current(): TrustSnapshot | undefined {
     return this.snapshot
   }
