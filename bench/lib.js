@@ -1,7 +1,7 @@
 // What the bench scripts share: running wid, free ports, waiting for a server, percentiles,
 // process CPU and memory from /proc, and a server with one logged-in user.
 import {spawn, spawnSync} from 'node:child_process'
-import {openSync, readFileSync} from 'node:fs'
+import {openSync, readdirSync, readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -66,6 +66,33 @@ export function cpuSeconds(pid) {
   } catch {
     return NaN
   }
+}
+
+/**
+ * CPU seconds of each named group of a process's threads (Linux only): the event loop (the
+ * main thread), wid's own worker threads by the names they are given (wid-signing,
+ * wid-sqlite), V8's helpers (garbage collection, compilers) and the rest (libuv, inspector).
+ */
+export function threadCpuSeconds(pid) {
+  const groups = {}
+  let tids
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return groups
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const group = tid === String(pid) ? 'event loop' : name.startsWith('wid-') ? name : /^(V8|v8)/.test(name) ? 'V8 helpers' : 'other'
+      groups[group] = (groups[group] ?? 0) + (Number(fields[11]) + Number(fields[12])) / clockTicks
+    } catch {
+      // the thread ended
+    }
+  }
+  return groups
 }
 
 /** Resident memory of a process in MiB, from /proc/<pid>/status (Linux only): VmRSS, or another field such as RssAnon. */

@@ -8,6 +8,7 @@ import {buildJwks} from '../bundle/jwks.js'
 import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
 import {spkiPin} from '../crypto/keys.js'
 import {readCertificateFields} from '../crypto/certificate.js'
+import type {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError} from '../errors.js'
 import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
@@ -41,6 +42,7 @@ import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} fr
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
+import type {SigningAuthority} from '../svid/x509.js'
 
 export type {Caller} from './principal.js'
 
@@ -72,6 +74,11 @@ export interface ClusterStatus {
   caller?: {kind: string; name: string; roles: string[]}
 }
 
+export interface AuthServerOptions {
+  /** Threads that make the X.509-SVID signatures (the server's); without them, signatures are made in place. */
+  signingThreads?: SigningThreads
+}
+
 /** Failed logins allowed per user and per client address within 15 minutes. */
 const LOGIN_LIMITS = {perUser: 5, perAddress: 20, windowMs: 15 * 60_000}
 /** Password checks at once (each holds a scrypt worker and 32 MiB), logins waiting for one, and for how long. */
@@ -82,10 +89,7 @@ export class AuthServer {
   private readonly config: ClusterConfig
   private readonly trustDomain: TrustDomain
   private readonly now: () => Date
-  private readonly x509Signer = new AuthorityCache('spiffe', (authority) => ({
-    signer: x509Signer(authority),
-    bundle: trustedKeys(authority).map((k) => k.certificate!),
-  }))
+  private readonly x509Signer: AuthorityCache<{signer: SigningAuthority; bundle: string[]}>
   private readonly jwtSigner = new AuthorityCache('jwt', jwtSigner)
   private readonly audit: AuditWriter
   private readonly hostSigner = new AuthorityCache('host', x509Signer)
@@ -93,8 +97,12 @@ export class AuthServer {
   private readonly loginThrottle: LoginThrottle
   private readonly loginGate = new LoginGate(LOGIN_GATE)
 
-  private constructor(backend: Backend, config: ClusterConfig, now: () => Date) {
+  private constructor(backend: Backend, config: ClusterConfig, now: () => Date, options: AuthServerOptions) {
     this.backend = backend
+    this.x509Signer = new AuthorityCache('spiffe', (authority) => ({
+      signer: {...x509Signer(authority), ...(options.signingThreads ? {threads: options.signingThreads} : {})},
+      bundle: trustedKeys(authority).map((k) => k.certificate!),
+    }))
     this.config = config
     this.trustDomain = TrustDomain.parse(config.clusterName)
     this.now = now
@@ -106,10 +114,10 @@ export class AuthServer {
     return {backend: this.backend, now: this.now}
   }
 
-  static async open(backend: Backend, now: () => Date = () => new Date()): Promise<AuthServer> {
+  static async open(backend: Backend, now: () => Date = () => new Date(), options: AuthServerOptions = {}): Promise<AuthServer> {
     const config = await getClusterConfig(backend)
     if (!config) throw new WidError('state', 'auth: the cluster is not initialised (run wid init)')
-    return new AuthServer(backend, config, now)
+    return new AuthServer(backend, config, now, options)
   }
 
   get jwtIssuer(): string {
@@ -166,7 +174,7 @@ export class AuthServer {
   private async mintX509(principal: Principal, identity: ResolvedIdentity, request: X509SvidRequest): Promise<X509SvidResponse> {
     const {signer, bundle} = await this.x509Signer.get(this.backend)
     const now = this.now()
-    const svid = issueX509({signer, bundle, now}, identity, request)
+    const svid = await issueX509({signer, bundle, now}, identity, request)
     await this.audit.append({
       time: isoString(now),
       type: 'svid.issued',

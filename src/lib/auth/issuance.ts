@@ -104,7 +104,7 @@ export interface X509IssueContext {
 }
 
 /** Mints the X.509-SVID of a resolved identity for the client's public key. */
-export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req: {publicKey: string; ttlSeconds?: number}): X509SvidResponse {
+export async function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req: {publicKey: string; ttlSeconds?: number}): Promise<X509SvidResponse> {
   const {spiffeId} = identity
   const ttl = checkTtl(req.ttlSeconds, identity.maxTtlSeconds)
   const dnsSans = identity.dnsSans.map(checkDnsSan)
@@ -113,7 +113,7 @@ export function issueX509(ctx: X509IssueContext, identity: ResolvedIdentity, req
   const type = subjectPublicKeyType(spki)
   const notBefore = new Date(ctx.now.getTime() - BACKDATE_SECONDS * 1000)
   const notAfter = new Date(ctx.now.getTime() + ttl * 1000)
-  const minted = mintX509Svid(ctx.signer, {
+  const minted = await mintX509Svid(ctx.signer, {
     spiffeId,
     subjectPublicKeyInfo: spki,
     subjectKeyType: type,

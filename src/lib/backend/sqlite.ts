@@ -135,7 +135,7 @@ class WriterThread {
 
   private async spawn(): Promise<Worker> {
     const {Worker} = await import('node:worker_threads')
-    const worker = new Worker(new URL(import.meta.url), {env: {...process.env, [WRITER_THREAD_ENV]: this.path}})
+    const worker = new Worker(new URL(import.meta.url), {name: 'wid-sqlite', env: {...process.env, [WRITER_THREAD_ENV]: this.path}})
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: unknown) => {
         worker.off('message', onReady)

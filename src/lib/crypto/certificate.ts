@@ -166,7 +166,8 @@ export function encodeExtension(e: Extension): der.Der {
 
 const NO_UNUSED_BITS = Uint8Array.of(0)
 
-export function buildCertificate(t: CertificateTemplate): Uint8Array {
+/** The TBSCertificate of a template and its signatureAlgorithm, ready to be signed. */
+function toBeSigned(t: CertificateTemplate): {tbs: Uint8Array; signatureAlgorithm: der.Der} {
   const signatureAlgorithm = algorithmIdentifier(t.signer.type)
   const extensions = t.extensions.map((e) => (e instanceof Uint8Array ? e : extensionElement(e)))
   const tbs = der.encode(
@@ -181,8 +182,22 @@ export function buildCertificate(t: CertificateTemplate): Uint8Array {
       der.element(0xa3, [der.element(0x30, extensions)]),
     ]),
   )
-  const signature = signDer(t.signer.privateKey, t.signer.type, tbs)
+  return {tbs, signatureAlgorithm}
+}
+
+function signed(tbs: Uint8Array, signatureAlgorithm: der.Der, signature: Uint8Array): Uint8Array {
   return der.encode(der.element(0x30, [tbs, signatureAlgorithm, der.element(0x03, [NO_UNUSED_BITS, signature])]))
+}
+
+export function buildCertificate(t: CertificateTemplate): Uint8Array {
+  const {tbs, signatureAlgorithm} = toBeSigned(t)
+  return signed(tbs, signatureAlgorithm, signDer(t.signer.privateKey, t.signer.type, tbs))
+}
+
+/** buildCertificate with the signature made by `sign` (e.g. on a signing thread) from the signer's key. */
+export async function buildCertificateSignedBy(t: CertificateTemplate, sign: (tbs: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
+  const {tbs, signatureAlgorithm} = toBeSigned(t)
+  return signed(tbs, signatureAlgorithm, await sign(tbs))
 }
 
 export interface CertificateFields {

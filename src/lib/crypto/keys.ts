@@ -109,11 +109,16 @@ export function spkiPin(spkiDer: Uint8Array): string {
  * an async WebCrypto round trip for the small payloads of certificates.
  */
 export function signDer(privateKey: CryptoKey, type: KeyType, data: Uint8Array): Uint8Array {
-  let object = keyObjects.get(privateKey)
+  return nodeSign(INFO[type].hash, data, keyObjectOf(privateKey))
+}
+
+/** The KeyObject of a CryptoKey, made once per key: node:crypto signs with it. */
+export function keyObjectOf(key: CryptoKey): KeyObject {
+  let object = keyObjects.get(key)
   if (!object) {
-    object = KeyObject.from(privateKey)
-    keyObjects.set(privateKey, object)
+    object = KeyObject.from(key)
+    keyObjects.set(key, object)
   }
-  return nodeSign(INFO[type].hash, data, object)
+  return object
 }
 

@@ -5,6 +5,7 @@
  */
 import {createHash, X509Certificate} from 'node:crypto'
 import {createServer, type Server} from 'node:https'
+import {availableParallelism} from 'node:os'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {TLSSocket} from 'node:tls'
 import type {Logger} from 'pino'
@@ -15,6 +16,7 @@ import type {Backend} from '../backend/backend.js'
 import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
 import {ConnectionGate} from './connections.js'
@@ -50,6 +52,8 @@ export interface RunningServer {
 const MAX_BODY_BYTES = 1024 * 1024
 const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
 const HOST_CERT_RENEW_MS = 24 * 3600 * 1000
+/** Signing threads: one per core but the event loop's, at most 4. */
+const SIGNING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1))
 /**
  * How long a connection may take to finish its TLS handshake, to send a request's headers,
  * and to send a whole request (a body is at most 1 MiB): a connection that sends nothing, or
@@ -211,6 +215,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const loginPin = pinOf(top)
   let auth: AuthServer
   let documents: PublicDocuments
+  // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).
+  const signingThreads = new SigningThreads(SIGNING_THREADS)
 
   let inFlight = 0
   let drained: (() => void) | undefined
@@ -304,7 +310,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   })
   try {
     await setPublicAddr(backend, publicAddr)
-    auth = await AuthServer.open(backend)
+    auth = await AuthServer.open(backend, undefined, {signingThreads})
     documents = new PublicDocuments(auth, backend, publicAddr)
     await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
   } catch (error) {
@@ -338,6 +344,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
       server.closeAllConnections()
       await closed
+      await signingThreads.close()
     },
   }
 }

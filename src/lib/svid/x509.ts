@@ -3,6 +3,7 @@ import {
   authorityKeyIdentifier,
   basicConstraints,
   buildCertificate,
+  buildCertificateSignedBy,
   encodeExtension,
   encodeName,
   extKeyUsage,
@@ -15,6 +16,7 @@ import {
   type NameAttribute,
 } from '../crypto/certificate.js'
 import type {KeyType} from '../crypto/keys.js'
+import type {SigningThreads} from '../crypto/signing-threads.js'
 import type {SpiffeId} from '../spiffeid/index.js'
 
 /** A CA ready to sign: its certificate's subject and key id, and its private key. */
@@ -23,6 +25,8 @@ export interface SigningAuthority {
   keyId: Uint8Array
   privateKey: CryptoKey
   keyType: KeyType
+  /** Where the signatures are made: on these threads, or (without) in place. */
+  threads?: SigningThreads
 }
 
 export interface X509SvidTemplate {
@@ -45,9 +49,10 @@ export interface MintedCertificate {
 /**
  * Mints an X.509-SVID leaf: one URI SAN, CA=false, critical keyUsage with digitalSignature
  * (+ keyEncipherment for RSA, keyAgreement for EC keys), EKU serverAuth+clientAuth. The
- * subject is empty unless given, and RFC 5280 §4.2.1.6 then requires a critical SAN.
+ * subject is empty unless given, and RFC 5280 §4.2.1.6 then requires a critical SAN. The
+ * signature is made on the CA's signing threads when it has them.
  */
-export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedCertificate {
+export async function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): Promise<MintedCertificate> {
   const serial = randomSerial()
   const names: GeneralName[] = [
     {type: 'uri', value: t.spiffeId.toString()},
@@ -55,7 +60,7 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
     ...t.ipSans.map((value): GeneralName => ({type: 'ip', value})),
   ]
   const subject = t.subject ?? []
-  const der = buildCertificate({
+  const template = {
     serial,
     issuer: ca.subject,
     subject: subject.length === 0 ? EMPTY_NAME : encodeName(subject),
@@ -64,7 +69,9 @@ export function mintX509Svid(ca: SigningAuthority, t: X509SvidTemplate): MintedC
     subjectPublicKeyInfo: t.subjectPublicKeyInfo,
     signer: {privateKey: ca.privateKey, type: ca.keyType},
     extensions: [...fixedExtensions(ca, t.subjectKeyType), subjectAltName(names, subject.length === 0)],
-  })
+  }
+  const {threads} = ca
+  const der = threads ? await buildCertificateSignedBy(template, (tbs) => threads.sign(ca.privateKey, ca.keyType, tbs)) : buildCertificate(template)
   return {der, serial}
 }
 
