@@ -13,10 +13,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import grpc from '@grpc/grpc-js'
 import loader from '@grpc/proto-loader'
-import {percentile, root, rssMiB, runWid, wid} from './lib.js'
+import {cpuSeconds, percentile, root, rssMiB, runWid, wid} from './lib.js'
 
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 100)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const NODE_ARGS = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []
 const PROTO = join(root, '..', 'shared', 'spec', 'workload.proto')
 
 const Service = grpc.loadPackageDefinition(loader.loadSync(PROTO, {keepCase: true})).SpiffeWorkloadAPI
@@ -34,7 +35,7 @@ try {
   runWid(home, ['bots', 'add', 'bench-bot', '--roles', 'bench'])
   const config = join(tmp, 'bot.yaml')
   writeFileSync(config, `version: v2\nstorage:\n  type: directory\n  path: ${join(tmp, 'storage')}\nservices:\n  - type: workload-identity-api\n    listen: unix://${socket}\n    selector:\n      name: bench\n`)
-  agent = spawn(process.execPath, [wid, 'bot', 'start', '-c', config, '--local', '--bot', 'bench-bot'], {env: {...process.env, WID_HOME: home}, stdio: ['ignore', 'ignore', 'pipe']})
+  agent = spawn(process.execPath, [...NODE_ARGS, wid, 'bot', 'start', '-c', config, '--local', '--bot', 'bench-bot'], {env: {...process.env, WID_HOME: home}, stdio: ['ignore', 'ignore', 'pipe']})
   let log = ''
   agent.stderr.on('data', (d) => (log += d))
   const deadline = Date.now() + 30_000
@@ -68,12 +69,23 @@ try {
 
   const noop = []
   const fetch = []
+  // CPU (user + system) of the agent and of this client process, per connection and call.
+  const cpu = {noop: {agent: 0, client: 0}, fetch: {agent: 0, client: 0}}
+  const measured = async (kind, run) => {
+    const agentBefore = cpuSeconds(agent.pid)
+    const clientBefore = process.cpuUsage()
+    const samples = await run()
+    const client = process.cpuUsage(clientBefore)
+    cpu[kind].agent += (cpuSeconds(agent.pid) - agentBefore) * 1000
+    cpu[kind].client += (client.user + client.system) / 1000
+    return samples
+  }
   for (let round = 0; round < ROUNDS; round++) {
     const a = clients()
-    noop.push(...(await Promise.all(a.map((client) => firstMessage(client, new grpc.Metadata())))))
+    noop.push(...(await measured('noop', () => Promise.all(a.map((client) => firstMessage(client, new grpc.Metadata()))))))
     close(a)
     const b = clients()
-    fetch.push(...(await Promise.all(b.map((client) => firstMessage(client, header)))))
+    fetch.push(...(await measured('fetch', () => Promise.all(b.map((client) => firstMessage(client, header))))))
     close(b)
   }
   noop.sort((x, y) => x - y)
@@ -82,6 +94,8 @@ try {
   console.log(`Workload API on a unix socket, ${WORKLOADS} workloads connecting at once, ${ROUNDS} rounds (new connections each)`)
   row('no-op call (no security header: InvalidArgument)', noop)
   row('FetchX509SVID first message (cached SVID)', fetch)
+  const perCall = (kind) => `agent ${(cpu[kind].agent / (ROUNDS * WORKLOADS)).toFixed(2)} ms, client ${(cpu[kind].client / (ROUNDS * WORKLOADS)).toFixed(2)} ms`
+  console.log(`CPU per connection and call: no-op: ${perCall('noop')}; FetchX509SVID: ${perCall('fetch')} (clock ticks of ${1000 / 100} ms: rough)`)
 
   // N open streams; SIGUSR1 renews; time until the last stream has the new certificate.
   const open = clients()
