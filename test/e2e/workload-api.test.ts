@@ -237,6 +237,26 @@ describe('wid bot start: the Workload API with unix attestation', () => {
     expect(existsSync(shortSocket)).toBe(false)
   }, 60_000)
 
+  it('keeps hints unique within a response: of two identities with one hint, the first by name', async () => {
+    const twin = (name: string) => `kind: workload_identity\nversion: v1\nmetadata:\n  name: ${name}\n  labels:\n    app: twins\nspec:\n  spiffe:\n    id: /svc/${name}\n    hint: same\n`
+    const role = ROLE.replace('demo-issuer', 'twins-issuer').replace('["demo"]', '["twins"]')
+    for (const doc of [twin('twin-a'), twin('twin-b'), role]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+    expect((await local(['bots', 'update', 'api-bot', '--add-roles', 'twins-issuer'])).code).toBe(0)
+    const config = join(tmp.path, 'twins.yaml')
+    const twinSocket = join(run, 'twins', 'workload.sock')
+    writeFileSync(config, apiConfig(twinSocket).replace('app: [demo]', 'app: [twins]').replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-twins')))
+    const twins = startAgent(home, config, ['--local', '--bot', 'api-bot'])
+    try {
+      await within(20, () => twins.log().includes('workload api listening'), twins.log)
+      const [x509] = await workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['x509'])
+      expect(x509!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([['spiffe://example.org/svc/twin-a', 'same']])
+      const [jwt] = await workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['jwt', 'example.com'])
+      expect(jwt!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([['spiffe://example.org/svc/twin-a', 'same']])
+    } finally {
+      await twins.stop()
+    }
+  }, 60_000)
+
   it('gives TCP callers no attestation: rules on unix attributes do not match', async () => {
     const config = join(tmp.path, 'tcp.yaml')
     const port = await freePort()

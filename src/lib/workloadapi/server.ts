@@ -46,6 +46,12 @@ type Status = {code: grpc.status; details: string}
 const UNATTESTED: AttestedPeer = {workload: undefined, stillRunning: async () => true}
 const PEER_TAG = 'wid-workload-'
 
+/** A hint names one SVID of a response (the specification): of SVIDs that share one, the first is kept. */
+function uniqueHints<T extends {hint: string}>(svids: T[]): T[] {
+  const seen = new Set<string>()
+  return svids.filter((svid) => svid.hint === '' || (!seen.has(svid.hint) && seen.add(svid.hint)))
+}
+
 function concat(ders: Uint8Array[]): Buffer {
   return Buffer.concat(ders)
 }
@@ -134,7 +140,7 @@ export class WorkloadApiServer {
 
   private x509Response(entry: X509Entry, trust: TrustSnapshot | undefined): X509SvidResponse {
     return {
-      svids: entry.svids.map((svid) => ({
+      svids: uniqueHints(entry.svids).map((svid) => ({
         spiffe_id: svid.spiffeId,
         x509_svid: concat(svid.certificates),
         x509_svid_key: Buffer.from(svid.key),
@@ -249,7 +255,7 @@ export class WorkloadApiServer {
           if (call.request.spiffe_id !== '') svids = svids.filter((svid) => svid.spiffeId === call.request.spiffe_id)
           if (svids.length === 0) throw this.status('PERMISSION_DENIED', 'no identity issued')
           if (!(await peer.stillRunning())) throw this.status('PERMISSION_DENIED', 'the attested process is gone')
-          callback(null, {svids: svids.map((svid) => ({spiffe_id: svid.spiffeId, svid: svid.token, hint: svid.hint}))})
+          callback(null, {svids: uniqueHints(svids).map((svid) => ({spiffe_id: svid.spiffeId, svid: svid.token, hint: svid.hint}))})
         } catch (error) {
           callback(this.refusal(error, peer?.workload))
         }
