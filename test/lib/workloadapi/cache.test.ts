@@ -168,8 +168,9 @@ describe('SvidCache', () => {
     const {key} = await cache.x509(workload(1))
     cache.hold(key)
     await nextRenewal(cache, key)
+    const revoked = once(cache, 'revoked')
     expect((await admin(['rm', 'workload_identity/doomed'])).code).toBe(0)
-    const [revokedKey, error] = (await once(cache, 'revoked')) as [string, WidError]
+    const [revokedKey, error] = (await revoked) as [string, WidError]
     expect(revokedKey).toBe(key)
     expect(error.code).toBe('not_found')
   })
@@ -178,8 +179,9 @@ describe('SvidCache', () => {
     const cache = newCache('narrowed', {renewalIntervalMs: 300})
     const {key} = await cache.x509(workload(1))
     cache.hold(key)
+    const revoked = once(cache, 'revoked')
     expect((await admin(['create', '--force', '-f', '-'], {input: identity('narrowed', '/svc/narrowed', 2000)})).code).toBe(0)
-    const [revokedKey, error] = (await once(cache, 'revoked')) as [string, WidError]
+    const [revokedKey, error] = (await revoked) as [string, WidError]
     expect(revokedKey).toBe(key)
     expect(error.code).toBe('access_denied')
   })
