@@ -18,7 +18,8 @@ const tmp = tempDir('wid-cache-')
 const home = join(tmp.path, 'home')
 const admin = widIn(home)
 
-function identity(name: string, spiffeId: string, uid = 1000): string {
+function identity(name: string, spiffeId: string, uids = [1000]): string {
+  const rules = uids.map((uid) => `      - conditions:\n          - attribute: workload.unix.uid\n            eq:\n              value: ${uid}\n`).join('')
   return `kind: workload_identity
 version: v1
 metadata:
@@ -28,11 +29,7 @@ metadata:
 spec:
   rules:
     allow:
-      - conditions:
-          - attribute: workload.unix.uid
-            eq:
-              value: ${uid}
-  spiffe:
+${rules}  spiffe:
     id: ${spiffeId}
 `
 }
@@ -50,12 +47,16 @@ spec:
 `
 
 let cluster: LocalCluster
-/** Every issue call the caches made, and a switch that makes the next ones fail as if the cluster were unreachable. */
+/**
+ * Every issue call the caches made; the next `unreachable` calls, and those for workloads of the
+ * uid in `unreachableFor`, fail as if the cluster could not be reached.
+ */
 let calls: SvidItem[][] = []
 let unreachable = 0
+let unreachableFor: number | undefined
 const issue = async (items: SvidItem[]): Promise<SvidItemResult[]> => {
   calls.push(items)
-  if (unreachable > 0) {
+  if (unreachable > 0 || items.some((item) => item.workload?.unix?.uid === unreachableFor)) {
     unreachable -= 1
     throw new WidError('unavailable', 'cluster unreachable')
   }
@@ -69,6 +70,7 @@ beforeAll(async () => {
     identity('by-pid', '/svc/pid-{{ workload.unix.pid }}'),
     identity('doomed', '/svc/doomed'),
     identity('narrowed', '/svc/narrowed'),
+    identity('two-uids', '/svc/uid-{{ workload.unix.uid }}', [1000, 2000]),
     ROLE,
   ]
   for (const doc of documents) expect((await admin(['create', '-f', '-'], {input: doc})).code).toBe(0)
@@ -85,6 +87,7 @@ afterEach(() => {
   for (const cache of caches.splice(0)) cache.close()
   calls = []
   unreachable = 0
+  unreachableFor = undefined
 })
 
 function newCache(name: string, options: Partial<CacheOptions> = {}): SvidCache {
@@ -96,6 +99,11 @@ function newCache(name: string, options: Partial<CacheOptions> = {}): SvidCache 
 const workload = (pid: number, uid = 1000): WorkloadAttributes => ({unix: {attested: true, uid, gid: 1000, pid}})
 const serial = (entry: X509Entry) => new X509Certificate(entry.svids[0]!.certificates[0]!).serialNumber
 const san = (entry: X509Entry) => new X509Certificate(entry.svids[0]!.certificates[0]!).subjectAltName
+
+/** Resolves once `condition` holds, checking every 100 ms. */
+async function within(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 100))
+}
 
 /** The next renewal of `key` the cache announces. */
 async function nextRenewal(cache: SvidCache, key: string): Promise<X509Entry> {
@@ -180,7 +188,7 @@ describe('SvidCache', () => {
     const {key} = await cache.x509(workload(1))
     cache.hold(key)
     const revoked = once(cache, 'revoked')
-    expect((await admin(['create', '--force', '-f', '-'], {input: identity('narrowed', '/svc/narrowed', 2000)})).code).toBe(0)
+    expect((await admin(['create', '--force', '-f', '-'], {input: identity('narrowed', '/svc/narrowed', [2000])})).code).toBe(0)
     const [revokedKey, error] = (await revoked) as [string, WidError]
     expect(revokedKey).toBe(key)
     expect(error.code).toBe('access_denied')
@@ -227,5 +235,34 @@ describe('SvidCache', () => {
     unreachable = Infinity
     await failing
     expect((await cache.x509(workload(2))).entry).toBe(entry)
+  })
+
+  it('keeps retrying a held entry whose renewal fails until it expires, and renews it when the cluster answers again', async () => {
+    const failures: WidError[] = []
+    const cache = newCache('by-uid', {ttlSeconds: 2, onRenewalError: (error) => failures.push(error)})
+    const {key, entry} = await cache.x509(workload(1))
+    cache.hold(key)
+    unreachable = 2
+    const renewed = await nextRenewal(cache, key)
+    expect(failures).toHaveLength(2)
+    expect(serial(renewed)).not.toBe(serial(entry))
+  })
+
+  it('keeps a held entry that expired while other workloads get theirs, and keeps renewing it for the streams that still hold it', async () => {
+    const cache = newCache('two-uids', {ttlSeconds: 2, onRenewalError: () => {}})
+    const first = await cache.x509(workload(1))
+    const releaseFirst = cache.hold(first.key)
+    unreachableFor = 1000
+    await within(() => Date.now() > first.entry.svids[0]!.notAfter.getTime())
+    // another workload's issuance sweeps the cache
+    expect(san((await cache.x509(workload(2, 2000))).entry)).toBe('URI:spiffe://example.org/svc/uid-2000')
+    unreachableFor = undefined
+    const renewed = await nextRenewal(cache, first.key)
+    expect(serial(renewed)).not.toBe(serial(first.entry))
+    const second = await cache.x509(workload(3))
+    expect(second.key).toBe(first.key)
+    cache.hold(second.key)
+    releaseFirst()
+    expect(serial(await nextRenewal(cache, first.key))).not.toBe(serial(second.entry))
   })
 })
