@@ -158,7 +158,7 @@ describe('SvidCache', () => {
   })
 
   it('renews a held entry at its refresh time, announcing the new one, and stops once released', async () => {
-    const cache = newCache('by-uid', {renewalIntervalMs: 300})
+    const cache = newCache('by-uid', {renewalIntervalMs: 1000})
     const {key, entry} = await cache.x509(workload(1))
     const release = cache.hold(key)
     const renewed = await nextRenewal(cache, key)
@@ -167,7 +167,7 @@ describe('SvidCache', () => {
     expect((await cache.x509(workload(2))).entry).toBe(renewed)
     release()
     const issued = calls.length
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await new Promise((resolve) => setTimeout(resolve, 3000))
     expect(calls).toHaveLength(issued)
   })
 
