@@ -221,7 +221,9 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
         this.emit('revoked', slot.key, failure)
         return
       }
-      if (slot.holders === 0 || this.now() + slot.retryMs >= slot.expiresAt) return
+      // Held entries are retried for as long as they are held, past their expiry too: the
+      // streams get SVIDs again as soon as the cluster answers.
+      if (slot.holders === 0) return
       slot.timer = setTimeout(() => void this.renew(slot), slot.retryMs * (0.8 + Math.random() * 0.4))
       slot.retryMs = Math.min(slot.retryMs * 2, 60_000)
     }
@@ -270,10 +272,10 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
     return slot
   }
 
-  /** Entries that nobody holds and that are due for renewal are dropped. */
+  /** Entries that nobody holds and that are due for renewal are dropped; held ones stay, renewing. */
   private sweep(): void {
     for (const slots of [this.x509Slots, this.jwtSlots] as Array<Map<string, Slot<unknown>>>) {
-      for (const [key, slot] of slots) if (!this.fresh(slot)) slots.delete(key)
+      for (const [key, slot] of slots) if (slot.holders === 0 && !this.fresh(slot)) slots.delete(key)
     }
   }
 

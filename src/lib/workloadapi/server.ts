@@ -282,9 +282,11 @@ export class WorkloadApiServer {
     for (const end of [...this.streams]) end()
     const net = this.netServer
     this.netServer = undefined
-    if (net) await new Promise<void>((resolve) => net.close(() => resolve()))
+    // net.close waits for the open connections: they are destroyed before it is awaited.
+    const closed = net ? new Promise<void>((resolve) => net.close(() => resolve())) : undefined
     for (const socket of this.sockets) socket.destroy()
     this.grpcServer?.forceShutdown()
+    await closed
   }
 }
 
