@@ -2,7 +2,8 @@
 // Figures for the agent's Workload API (`wid bot start --local`, one workload-identity-api
 // service on a unix socket): FetchX509SVID first-message latency with N workloads (default
 // 100, each its own connection) connecting at once, SVIDs cached, beside a no-op call on the
-// same socket (a request without the security header, refused before any SVID work); the
+// same socket (a request without the security header, refused before any SVID work), the
+// same calls on connections opened beforehand and one call at a time (no queueing); the
 // time from SIGUSR1 until the last of N open streams has the renewed SVID; the agent's RSS
 // with N open streams. The workloads are a grpc-js client built from the official proto, in
 // this process. Run with `npm run bench:workload-api` (which builds first). Figures only.
@@ -88,12 +89,31 @@ try {
     fetch.push(...(await measured('fetch', () => Promise.all(b.map((client) => firstMessage(client, header))))))
     close(b)
   }
+  // The same calls on connections made (and attested) beforehand: the calls alone.
+  const connected = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const c = clients()
+    await Promise.all(c.map((client) => new Promise((resolve, reject) => client.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve())))))
+    await new Promise((r) => setTimeout(r, 200))
+    connected.push(...(await Promise.all(c.map((client) => firstMessage(client, header)))))
+    close(c)
+  }
+  connected.sort((x, y) => x - y)
+  // One workload at a time on its open connection: a call's latency without queueing.
+  const alone = []
+  const one = clients().slice(0, 1)
+  await firstMessage(one[0], header)
+  for (let i = 0; i < ROUNDS * WORKLOADS; i++) alone.push(await firstMessage(one[0], header))
+  close(one)
+  alone.sort((x, y) => x - y)
   noop.sort((x, y) => x - y)
   fetch.sort((x, y) => x - y)
   const row = (name, samples) => console.log(`${name.padEnd(52)} p50 ${percentile(samples, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(samples, 99).toFixed(2).padStart(7)} ms`)
   console.log(`Workload API on a unix socket, ${WORKLOADS} workloads connecting at once, ${ROUNDS} rounds (new connections each)`)
   row('no-op call (no security header: InvalidArgument)', noop)
   row('FetchX509SVID first message (cached SVID)', fetch)
+  row(`FetchX509SVID, ${WORKLOADS} calls at once on open connections`, connected)
+  row('FetchX509SVID, one call at a time on an open connection', alone)
   const perCall = (kind) => `agent ${(cpu[kind].agent / (ROUNDS * WORKLOADS)).toFixed(2)} ms, client ${(cpu[kind].client / (ROUNDS * WORKLOADS)).toFixed(2)} ms`
   console.log(`CPU per connection and call: no-op: ${perCall('noop')}; FetchX509SVID: ${perCall('fetch')} (clock ticks of ${1000 / 100} ms: rough)`)
 
