@@ -88,6 +88,7 @@ interface Slot<T> {
   holders: number
   timer?: NodeJS.Timeout
   retryMs: number
+  renewing?: boolean
 }
 
 export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entry]; revoked: [key: string, error: WidError]}> {
@@ -172,7 +173,11 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
     if (old?.timer) clearTimeout(old.timer)
     this.x509Slots.set(key, slot)
     this.sweep()
-    if (slot.holders > 0) this.schedule(slot)
+    if (slot.holders > 0) {
+      this.schedule(slot)
+      // Streams that held the entry it replaces (expired while the cluster was away) get it now.
+      this.emit('x509', key, entry)
+    }
     return slot
   }
 
@@ -204,6 +209,17 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
 
   private async renew(slot: Slot<X509Entry>): Promise<void> {
     slot.timer = undefined
+    // One renewal at a time: SIGUSR1 during a renewal does not start another.
+    if (slot.renewing) return
+    slot.renewing = true
+    try {
+      await this.renewOnce(slot)
+    } finally {
+      slot.renewing = false
+    }
+  }
+
+  private async renewOnce(slot: Slot<X509Entry>): Promise<void> {
     try {
       const {entry, dependsOn, expiresAt} = await this.issueX509(slot.workload)
       if (this.closed || this.x509Slots.get(slot.key) !== slot) return

@@ -208,6 +208,32 @@ describe('SvidCache', () => {
     expect(calls).toHaveLength(issued + 2)
   })
 
+  it('gives the streams that hold an expired entry the one a new workload fetched for the same key', async () => {
+    const cache = newCache('by-uid', {ttlSeconds: 2, onRenewalError: () => {}})
+    const held = await cache.x509(workload(1))
+    cache.hold(held.key)
+    unreachable = Infinity
+    await within(() => Date.now() > held.entry.svids[0]!.notAfter.getTime())
+    unreachable = 0
+    const announced = nextRenewal(cache, held.key)
+    const fetched = await cache.x509(workload(2))
+    expect(fetched.key).toBe(held.key)
+    expect(serial(await announced)).toBe(serial(fetched.entry))
+  })
+
+  it('renews once for several renewNow calls that come during one renewal', async () => {
+    const cache = newCache('by-uid')
+    const held = await cache.x509(workload(1))
+    cache.hold(held.key)
+    const issued = calls.length
+    const renewal = nextRenewal(cache, held.key)
+    cache.renewNow()
+    cache.renewNow()
+    cache.renewNow()
+    await renewal
+    expect(calls).toHaveLength(issued + 1)
+  })
+
   it('retries a renewal that failed for a transient reason, keeping the last good entry meanwhile', async () => {
     const failures: WidError[] = []
     const cache = newCache('by-uid', {renewalIntervalMs: 300, onRenewalError: (error) => failures.push(error)})
