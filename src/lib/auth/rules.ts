@@ -34,10 +34,16 @@ function describeFailure(condition: Condition, value: AttributeValue): string {
   return `${subject}, which not_in ${quoteAll(condition.not_in!.values)} excludes`
 }
 
-/** The first condition of a rule that does not hold, described for the admin; undefined when the rule matches. */
+/**
+ * The first condition of a rule that does not hold, described for the admin; undefined when
+ * the rule matches. A `workload.*` attribute comes only from an agent's attestation: a
+ * condition on one that is not set never holds, not_eq and not_in included, so that a rule
+ * such as `workload.unix.uid not_eq 0` does not admit callers nobody attested.
+ */
 function firstFailure(conditions: Condition[], attributes: Attributes): string | undefined {
   for (const condition of conditions) {
     const value = resolveAttribute(attributes, condition.attribute)
+    if (value.kind === 'unset' && condition.attribute.startsWith('workload.')) return `${condition.attribute} is not set (the caller was not attested)`
     if (!holds(condition, value)) return describeFailure(condition, value)
   }
   return undefined

@@ -123,12 +123,24 @@ describe('evaluateRules', () => {
       // When uid 1001 asks, or a workload whose uid was not attested, or a caller with no workload
       for (const [attributes, failure] of [
         [attested({attested: true, uid: 1001}), 'workload.unix.uid is "1001", not "1000"'],
-        [attested({attested: false}), 'workload.unix.uid is not set, not "1000"'],
-        [alice, 'workload.unix.uid is not set, not "1000"'],
+        [attested({attested: false}), 'workload.unix.uid is not set (the caller was not attested)'],
+        [alice, 'workload.unix.uid is not set (the caller was not attested)'],
       ] as const) {
         const error = refusal(() => evaluateRules('uid-1000', uid1000, attributes))
         // Then each is refused, naming the uid it had or that it had none
         expect([error.code, error.message]).toEqual(['access_denied', `auth: workload identity "uid-1000": no matching rule found (allow[0]: ${failure})`])
+      }
+    })
+
+    it('never lets a condition on an unset workload attribute hold, not_eq and not_in included', () => {
+      // Given rules that exclude root by uid, with not_eq and with not_in
+      for (const condition of [{attribute: 'workload.unix.uid', not_eq: {value: '0'}}, {attribute: 'workload.unix.uid', not_in: {values: ['0']}}]) {
+        const rules: Rules = {allow: [{conditions: [condition]}]}
+        // When an attested uid 1000 asks, Then it is allowed
+        expect(() => evaluateRules('not-root', rules, attested({attested: true, uid: 1000}))).not.toThrow()
+        // When a caller nobody attested asks (a file output, a TCP caller), Then it is refused
+        const error = refusal(() => evaluateRules('not-root', rules, alice))
+        expect(error.message).toBe('auth: workload identity "not-root": no matching rule found (allow[0]: workload.unix.uid is not set (the caller was not attested))')
       }
     })
 

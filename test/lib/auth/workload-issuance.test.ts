@@ -76,7 +76,7 @@ describe('issuing for an attested workload', () => {
     expect(spiffeIds(results[0])).toEqual(['spiffe://example.org/svc/uid-1000'])
     const refusal = (failure: string) => ({error: {code: 'access_denied', message: `auth: workload identity "uid-1000": no matching rule found (allow[0]: ${failure})`}})
     expect(results[1]).toEqual(refusal('workload.unix.uid is "1001", not "1000"'))
-    expect(results[2]).toEqual(refusal('workload.unix.uid is not set, not "1000"'))
+    expect(results[2]).toEqual(refusal('workload.unix.uid is not set (the caller was not attested)'))
     // And the uid is rendered into the SPIFFE ID, or its absence refuses the identity
     expect(spiffeIds(results[3])).toEqual(['spiffe://example.org/svc/33'])
     expect(results[4]).toEqual({error: {code: 'access_denied', message: 'auth: cannot render spec.spiffe.id: attribute "workload.unix.uid" is not set'}})
@@ -133,7 +133,7 @@ describe('issuing for an attested workload', () => {
       error: {
         code: 'access_denied',
         message:
-          'auth: none of the workload identities labelled team=a can be issued: workload identity "gid-50": no matching rule found (allow[0]: workload.unix.gid is not set, not "50"); cannot render spec.spiffe.id: attribute "workload.unix.uid" is not set; workload identity "uid-1000": no matching rule found (allow[0]: workload.unix.uid is not set, not "1000")',
+          'auth: none of the workload identities labelled team=a can be issued: workload identity "gid-50": no matching rule found (allow[0]: workload.unix.gid is not set (the caller was not attested)); cannot render spec.spiffe.id: attribute "workload.unix.uid" is not set; workload identity "uid-1000": no matching rule found (allow[0]: workload.unix.uid is not set (the caller was not attested))',
       },
     })
     // Without all, the first that can be issued by name
