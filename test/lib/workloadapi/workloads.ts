@@ -37,10 +37,12 @@ export class WorkloadServer {
     await new Promise<void>((resolve) => this.server.listen({path: this.path, readableAll: true, writableAll: true}, resolve))
   }
 
-  /** Starts `executable client.js` as uid:gid; resolves once the server has accepted its connection. */
-  async connect(uid: number, gid: number, executable = process.execPath): Promise<Workload> {
+  /** Starts `executable client.js` as uid:gid (its command line changed by `wrap`, if given); resolves once the server has accepted its connection. */
+  async connect(uid: number, gid: number, executable = process.execPath, wrap?: (argv: string[]) => string[]): Promise<Workload> {
     const accepted = new Promise<Socket>((resolve) => this.waiting.push(resolve))
-    const child = spawn('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', executable, clientScript, this.path], {stdio: ['pipe', 'pipe', 'pipe']})
+    const argv = ['setpriv', '--reuid', String(uid), '--regid', String(gid), '--clear-groups', executable, clientScript, this.path]
+    const [command, ...args] = wrap ? wrap(argv) : argv
+    const child = spawn(command!, args, {stdio: ['pipe', 'pipe', 'pipe']})
     let stderr = ''
     child.stderr!.setEncoding('utf8').on('data', (chunk) => (stderr += chunk))
     await new Promise<void>((resolve, reject) => {

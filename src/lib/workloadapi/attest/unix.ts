@@ -8,6 +8,7 @@
  * been read: if it changed, the path and hash may be another process's and the attestation
  * fails. `stillRunning` repeats that check for a caller about to answer the process.
  */
+import {readFileSync} from 'node:fs'
 import {open, readlink} from 'node:fs/promises'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
@@ -63,6 +64,21 @@ function isGone(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ESRCH'
 }
 
+/** Refuses a pid whose effective uid or gid (/proc/PID/status) are not those SO_PEERCRED recorded. */
+function checkSameCredentials(pid: number, uid: number, gid: number): void {
+  let status: string
+  try {
+    status = readFileSync(join(PROC, String(pid), 'status'), 'utf8')
+  } catch (error) {
+    if (isGone(error)) throw exited(pid, 'before it could be attested')
+    throw new WidError('io', `workloadapi: cannot read the status of process ${pid}: ${(error as Error).message}`, {cause: error})
+  }
+  const effective = (field: string) => status.match(new RegExp(`^${field}:\\t\\d+\\t(\\d+)\\t`, 'm'))?.[1]
+  if (effective('Uid') !== String(uid) || effective('Gid') !== String(gid)) {
+    throw new WidError('access_denied', `workloadapi: attestation failed: process ${pid} no longer has the credentials it connected with (uid ${uid}, gid ${gid}); its pid may now be another process`)
+  }
+}
+
 export class UnixAttestor {
   private readonly hashes: BinaryHashCache
 
@@ -84,10 +100,16 @@ export class UnixAttestor {
     const started = readProcStat(PROC, pid)
     if (!started) throw exited(pid, 'before it could be attested')
     const handle = {pid, startTime: started.startTime}
-    const [binaryPath, binaryHash] = await Promise.all([this.binaryPath(pid), this.binaryHash(pid)])
+    // connect(2) recorded the pid; if that process exited before the connection was accepted
+    // (it may have passed the socket on), the pid may name another process now: one whose
+    // credentials are not those the kernel recorded is not the process that connected
+    checkSameCredentials(pid, uid, gid)
+    const [binaryPath, binaryHash, sameMounts] = await Promise.all([this.binaryPath(pid), this.binaryHash(pid), this.sameMounts(pid)])
     if (!this.stillRunning(handle)) throw exited(pid, 'while it was attested (its pid may now be another process)')
     const unix: UnixWorkload = {attested: true, pid, uid, gid}
-    if (binaryPath !== undefined) unix.binary_path = binaryPath
+    // a path is a path in the process's mount namespace: in one of its own (any user can make
+    // one, in a user namespace) any file can be bind-mounted at any path, so it proves nothing here
+    if (binaryPath !== undefined && sameMounts) unix.binary_path = binaryPath
     if (binaryHash !== undefined) unix.binary_hash = binaryHash
     return {unix, process: handle}
   }
@@ -95,6 +117,16 @@ export class UnixAttestor {
   /** Whether the attested process is still alive and still the one with that pid (not a zombie, same start time). */
   stillRunning(process: ProcessHandle): boolean {
     return readProcStat(PROC, process.pid)?.startTime === process.startTime
+  }
+
+  /** Whether the process is in the agent's mount namespace (false if that cannot be read). */
+  private async sameMounts(pid: number): Promise<boolean> {
+    try {
+      const [theirs, ours] = await Promise.all([readlink(join(PROC, String(pid), 'ns', 'mnt')), readlink(join(PROC, 'self', 'ns', 'mnt'))])
+      return theirs === ours
+    } catch {
+      return false
+    }
   }
 
   private async binaryPath(pid: number): Promise<string | undefined> {

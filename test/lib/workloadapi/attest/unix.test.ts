@@ -101,6 +101,27 @@ describe('UnixAttestor', () => {
     expect(attested.unix).toEqual({attested: true, pid: workload.child.pid, uid: 1001, gid: 1001})
   })
 
+  it('gives no binary_path for a process in another mount namespace, where any path can name any file', async () => {
+    // Given a workload that bind-mounts node at a trusted path in its own mount namespace (as
+    // any user can, in a user namespace) and runs it from there
+    const trusted = join(server.dir, 'trusted-bin')
+    writeFileSync(trusted, '', {mode: 0o755})
+    const workload = await server.connect(1000, 50, trusted, (argv) => ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind ${node} ${trusted} && exec "$@"`, 'sh', ...argv])
+    // Then its path is not attested (here it names an empty file); what runs still is
+    const {unix} = await new UnixAttestor().attest(workload.socket)
+    expect(unix).toEqual({attested: true, pid: workload.child.pid, uid: 1000, gid: 50, binary_hash: nodeHash})
+  })
+
+  it('refuses a pid whose credentials are no longer those it connected with (its pid may be another process)', async () => {
+    // Given a process that connects as root and then becomes uid 1000: to the attestor, as a
+    // process of another user that reused the pid of one that connected and exited
+    const script = `const s = require('node:net').connect(process.argv[1], () => { process.setgid(50); process.setuid(1000); process.stdout.write('connected\\n') }); process.stdin.on('end', () => process.exit(0)).resume()`
+    const workload = await server.connect(0, 0, node, (argv) => [node, '-e', script, argv.at(-1)!])
+    const error = await rejection(new UnixAttestor().attest(workload.socket))
+    expect(error.code).toBe('access_denied')
+    expect(error.message).toBe(`workloadapi: attestation failed: process ${workload.child.pid} no longer has the credentials it connected with (uid 0, gid 0); its pid may now be another process`)
+  })
+
   it('fails for a process that exited before it was attested', async () => {
     const workload = await server.connect(1000, 50)
     await stop(workload.child, 'SIGKILL')
