@@ -6,7 +6,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -195,6 +195,26 @@ describe('wid bot start: the Workload API with unix attestation', () => {
     const [garbage] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', 'a.b.c'])
     expect(garbage!.code).toBe('INVALID_ARGUMENT')
   })
+
+  it('refuses more than 10 audiences in one FetchJWTSVID', async () => {
+    const audiences = Array.from({length: 11}, (_, i) => `aud-${i}`).join(',')
+    const [answer] = await workload(target, {uid: 1000, gid: 1000}, ['jwt', audiences])
+    expect(answer).toEqual({code: 'INVALID_ARGUMENT', details: 'at most 10 audiences'})
+  })
+
+  it('refuses to listen in a directory another user could change', async () => {
+    const loose = join(run, 'loose')
+    mkdirSync(loose)
+    chownSync(loose, 2000, 2000)
+    const config = join(tmp.path, 'loose.yaml')
+    writeFileSync(config, apiConfig(join(loose, 'workload.sock')).replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-loose')))
+    const refused = startAgent(home, config, ['--local', '--bot', 'api-bot'])
+    expect(await refused.exited).toBe(2)
+    const lines = refused.log().trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^Error: workload api: .*loose \(the Workload API socket's directory\) is owned by another user \(uid 2000\)/)
+    expect(existsSync(join(loose, 'workload.sock'))).toBe(false)
+  }, 60_000)
 
   it('serves the X.509 and JWT bundles keyed by spiffe://<trust domain>', async () => {
     const [answer] = (await workload(target, {uid: 2000, gid: 2000}, ['bundles'])) as unknown as Array<{ok: {jwt: Record<string, {keys: Array<{kid: string}>}>; x509: Record<string, string>}}>

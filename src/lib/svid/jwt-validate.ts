@@ -58,6 +58,7 @@ export async function validateJwtSvid(token: string, audience: string, bundles: 
   }
   if (typeof claims.exp !== 'number') throw invalid('token missing exp claim')
   if (claims.exp * 1000 <= now.getTime()) throw invalid('token has expired')
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > now.getTime())) throw invalid('token is not valid yet')
   const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
   if (!aud.includes(audience)) throw invalid(`token audience ${JSON.stringify(aud)} does not contain ${JSON.stringify(audience)}`)
   return {spiffeId: spiffeId.toString(), claims}

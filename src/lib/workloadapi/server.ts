@@ -10,6 +10,7 @@ import {connect, createServer, type Server as NetServer, type Socket} from 'node
 import {dirname} from 'node:path'
 import type * as grpc from '@grpc/grpc-js'
 import {WidError, isWidError} from '../errors.js'
+import {checkPrivateDirectory} from '../output/private-dir.js'
 import {validateJwtSvid} from '../svid/jwt-validate.js'
 import type {SvidCache, WorkloadAttributes, X509Entry} from './cache.js'
 import type {Endpoint} from './address.js'
@@ -42,6 +43,11 @@ export interface WorkloadApiOptions {
 }
 
 type Status = {code: grpc.status; details: string}
+
+const MAX_CONNECTIONS = 4096
+/** FetchJWTSVID: each new set of audiences is an issuance and a cache entry. */
+const MAX_AUDIENCES = 10
+const MAX_AUDIENCE_LENGTH = 1024
 
 const UNATTESTED: AttestedPeer = {workload: undefined, stillRunning: async () => true}
 const PEER_TAG = 'wid-workload-'
@@ -87,6 +93,9 @@ export class WorkloadApiServer {
     const injector = grpcServer.createConnectionInjector(this.grpcModule.ServerCredentials.createInsecure())
     this.grpcServer = grpcServer
     const net = createServer((socket) => this.accept(socket, injector))
+    // Past this many open connections new ones are closed at once: every local user may
+    // connect, and each connection costs memory and a file descriptor.
+    net.maxConnections = MAX_CONNECTIONS
     if (listen.network === 'unix') await prepareSocketPath(listen.path)
     await new Promise<void>((resolve, reject) => {
       net.once('error', (error: NodeJS.ErrnoException) => reject(listenError(listen, error)))
@@ -251,6 +260,8 @@ export class WorkloadApiServer {
           peer = await this.peerOf(call)
           const audiences = call.request.audience.filter((audience) => audience !== '')
           if (audiences.length === 0) throw this.status('INVALID_ARGUMENT', 'audience must be specified')
+          if (audiences.length > MAX_AUDIENCES) throw this.status('INVALID_ARGUMENT', `at most ${MAX_AUDIENCES} audiences`)
+          if (audiences.some((audience) => audience.length > MAX_AUDIENCE_LENGTH)) throw this.status('INVALID_ARGUMENT', `an audience is at most ${MAX_AUDIENCE_LENGTH} characters`)
           let svids = await cache.jwt(peer.workload, audiences)
           if (call.request.spiffe_id !== '') svids = svids.filter((svid) => svid.spiffeId === call.request.spiffe_id)
           if (svids.length === 0) throw this.status('PERMISSION_DENIED', 'no identity issued')
@@ -302,9 +313,15 @@ function listenError(listen: Endpoint, error: NodeJS.ErrnoException): WidError {
  * removed, one that answers (another agent) is refused, and anything else is left alone.
  */
 async function prepareSocketPath(path: string): Promise<void> {
+  // Whoever can write the socket's directory (or one above it) can put their own socket in
+  // its place and serve workloads forged SVIDs: it must be ours or root's alone, before we
+  // make it and after (someone may have made it meanwhile, in a shared directory like /tmp).
+  const privacy = {prefix: 'workload api', label: "the Workload API socket's directory"}
+  checkPrivateDirectory(dirname(path), privacy)
   await mkdir(dirname(path), {recursive: true, mode: 0o755}).catch((error: NodeJS.ErrnoException) => {
     throw new WidError('io', `workload api: cannot create ${dirname(path)}: ${error.code ?? error.message}`)
   })
+  checkPrivateDirectory(dirname(path), privacy)
   const stat = await lstat(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined
     throw new WidError('io', `workload api: cannot check ${path}: ${error.code ?? error.message}`)

@@ -103,6 +103,12 @@ describe('validateJwtSvid', () => {
     expect(await refusal(token({claims: {exp: undefined}}))).toEqual({code: 'invalid_svid', message: 'jwtsvid: token missing exp claim'})
   })
 
+  it('refuses a token that is not valid yet (nbf), and accepts one whose nbf has passed', async () => {
+    expect(await refusal(token({claims: {nbf: seconds(NOW) + 60}}))).toEqual({code: 'invalid_svid', message: 'jwtsvid: token is not valid yet'})
+    expect(await refusal(token({claims: {nbf: 'soon'}}))).toEqual({code: 'invalid_svid', message: 'jwtsvid: token is not valid yet'})
+    expect((await validateJwtSvid(await token({claims: {nbf: seconds(NOW) - 60}}), 'api', bundles, NOW)).spiffeId).toBe(SUBJECT)
+  })
+
   it('refuses an audience that aud does not contain, as a string or an array', async () => {
     expect(await refusal(token(), 'web')).toEqual({code: 'invalid_svid', message: 'jwtsvid: token audience ["api"] does not contain "web"'})
     expect(await refusal(token({claims: {aud: ['api', 'db']}}), 'web')).toEqual({code: 'invalid_svid', message: 'jwtsvid: token audience ["api","db"] does not contain "web"'})
