@@ -17,12 +17,20 @@ export interface PeerCredentials {
 const SOL_SOCKET = 1
 const SO_PEERCRED = 17
 const SO_DOMAIN = 39
+/** Linux 6.5+: a pidfd of the process that connected, which keeps naming it after it exits. */
+const SO_PEERPIDFD = 77
+const ENOPROTOOPT = 92
+const SYS_PIDFD_SEND_SIGNAL = 424
+const ESRCH = 3
+const EPERM = 1
 const AF_UNIX = 1
 const UCRED_SIZE = 12
 
 interface Libc {
   getsockoptCred(fd: number, level: number, name: number, value: Partial<PeerCredentials>, length: number[]): number
   getsockoptInt(fd: number, level: number, name: number, value: number[], length: number[]): number
+  pidfdSendSignal(number: number, pidfd: number, signal: number, info: null, flags: number): number
+  close(fd: number): number
   errno(): number
 }
 
@@ -39,6 +47,8 @@ function loadLibc(): Libc {
   libc = {
     getsockoptCred: lib.func('getsockopt', 'int', ['int', 'int', 'int', koffi.out(koffi.pointer(ucred)), length]),
     getsockoptInt: lib.func('getsockopt', 'int', ['int', 'int', 'int', koffi.out(koffi.pointer('int32')), length]),
+    pidfdSendSignal: lib.func('syscall', 'long', ['long', 'int', 'int', 'void *', 'uint']),
+    close: lib.func('close', 'int', ['int']),
     errno: () => koffi.errno(),
   }
   return libc
@@ -70,4 +80,36 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   // 0: the peer is in a pid namespace this process cannot see, or it is not a connected peer
   if (cred.pid <= 0) throw new WidError('access_denied', 'workloadapi: peer credentials: the peer has no pid visible from here (another pid namespace, or not connected)')
   return {pid: cred.pid, uid: cred.uid, gid: cred.gid}
+}
+
+/**
+ * A pidfd of the process that connected `socket` (SO_PEERPIDFD, Linux 6.5+), or undefined on
+ * an older kernel. Unlike the pid, it cannot come to name another process: once the one that
+ * connected has exited, `peerProcessRunning` says so even if its pid was reused meanwhile.
+ * The caller closes it with `closePeerProcess`.
+ */
+export function peerProcess(socket: Socket): number | undefined {
+  const {getsockoptInt, errno} = loadLibc()
+  const pidfd = [-1]
+  if (getsockoptInt(socketFd(socket), SOL_SOCKET, SO_PEERPIDFD, pidfd, [4]) !== 0) {
+    const code = errno()
+    if (code === ENOPROTOOPT) return undefined
+    throw failed('SO_PEERPIDFD', code)
+  }
+  return pidfd[0]
+}
+
+/** Whether the process of a pidfd from `peerProcess` has not exited (signal 0: nothing is sent). */
+export function peerProcessRunning(pidfd: number): boolean {
+  const {pidfdSendSignal, errno} = loadLibc()
+  if (pidfdSendSignal(SYS_PIDFD_SEND_SIGNAL, pidfd, 0, null, 0) === 0) return true
+  const code = errno()
+  if (code === ESRCH) return false
+  // EPERM: it runs, as another user whom we may not signal
+  if (code === EPERM) return true
+  throw new WidError('io', `workloadapi: peer process: pidfd_send_signal failed with errno ${code}`)
+}
+
+export function closePeerProcess(pidfd: number): void {
+  loadLibc().close(pidfd)
 }

@@ -13,7 +13,7 @@ import {open, readlink} from 'node:fs/promises'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
 import {WidError} from '../../errors.js'
-import {peerCredentials} from '../peercred.js'
+import {closePeerProcess, peerCredentials, peerProcess, peerProcessRunning} from '../peercred.js'
 import {BinaryHashCache, type BinaryHashStats} from './binary-hash.js'
 import {readProcStat} from './proc.js'
 
@@ -97,6 +97,18 @@ export class UnixAttestor {
   /** Attests the process that connected `socket` (a unix socket; anything else is refused). */
   async attest(socket: Socket): Promise<UnixAttestation> {
     const {pid, uid, gid} = peerCredentials(socket)
+    // taken in the same tick as the pid: it names the process that connected, whatever its pid names later
+    const pidfd = peerProcess(socket)
+    try {
+      const attestation = await this.attestPid(pid, uid, gid)
+      if (pidfd !== undefined && !peerProcessRunning(pidfd)) throw exited(pid, 'before or while it was attested (its pid may now be another process)')
+      return attestation
+    } finally {
+      if (pidfd !== undefined) closePeerProcess(pidfd)
+    }
+  }
+
+  private async attestPid(pid: number, uid: number, gid: number): Promise<UnixAttestation> {
     const started = readProcStat(PROC, pid)
     if (!started) throw exited(pid, 'before it could be attested')
     const handle = {pid, startTime: started.startTime}

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import {copyFileSync, readFileSync, realpathSync, rmSync, writeFileSync, statSync} from 'node:fs'
+import {spawn} from 'node:child_process'
 import {createServer, connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -120,6 +121,33 @@ describe('UnixAttestor', () => {
     const error = await rejection(new UnixAttestor().attest(workload.socket))
     expect(error.code).toBe('access_denied')
     expect(error.message).toBe(`workloadapi: attestation failed: process ${workload.child.pid} no longer has the credentials it connected with (uid 0, gid 0); its pid may now be another process`)
+  })
+
+  it('refuses a process of the same user that took the pid of one that connected and exited (SO_PEERPIDFD)', async () => {
+    // Given a workload that hands its connection to a child and exits, and another process of
+    // the same uid and gid that then gets its pid (ns_last_pid, as root; up to a few tries if
+    // something else takes the pid first)
+    const script = `const s = require('node:net').connect(process.argv[1], () => { require('node:child_process').spawn('sleep', ['30'], {stdio: ['ignore', 'ignore', 'ignore', s], detached: true}).unref(); process.stdout.write('connected\\n'); process.exit(0) })`
+    for (let tries = 0; ; tries++) {
+      const workload = await server.connect(1000, 50, node, (argv) => ['setpriv', '--reuid', '1000', '--regid', '50', '--clear-groups', node, '-e', script, argv.at(-1)!])
+      await new Promise((resolve) => (workload.child.exitCode !== null ? resolve(null) : workload.child.once('exit', resolve)))
+      const pid = workload.child.pid!
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1))
+      const victim = spawn('setpriv', ['--reuid', '1000', '--regid', '50', '--clear-groups', '--', node, '-e', 'setTimeout(() => {}, 30000)'], {stdio: 'ignore'})
+      try {
+        if (victim.pid !== pid) {
+          if (tries < 5) continue
+          throw new Error(`pid ${pid} was not reused in 5 tries`)
+        }
+        // When the connection is attested, Then it is refused: the pid now names another process
+        const error = await rejection(new UnixAttestor().attest(workload.socket))
+        expect([error.code, error.message]).toEqual(['access_denied', `workloadapi: attestation failed: process ${pid} exited before or while it was attested (its pid may now be another process)`])
+        return
+      } finally {
+        victim.kill('SIGKILL')
+        workload.socket.destroy()
+      }
+    }
   })
 
   it('fails for a process that exited before it was attested', async () => {
