@@ -293,7 +293,8 @@ describe('wid bot start (the daemon)', () => {
       // the server dies: the agent keeps the last good files and keeps trying
       await cluster.server.stop('SIGKILL')
       const kept = serial()
-      await within(20, () => agent.log().includes('output renewal failed'), agent.log)
+      // (each output fails on its own schedule: wait for the one the metrics are read for)
+      await within(20, () => agent.log().split('\n').some((line) => line.includes('output renewal failed') && line.includes('workload-identity-x509-2')), agent.log)
       expect(existsSync(join(out, 'x509', 'svid.pem'))).toBe(true)
       expect(agent.child.exitCode).toBe(null)
       const metrics = await get(`http://127.0.0.1:${diag}/metrics`)

@@ -10,6 +10,10 @@ import {refusal, rejection} from '../../../helpers/errors.js'
 import {stop, WorkloadServer} from '../workloads.js'
 
 const node = realpathSync(process.execPath)
+
+async function within(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10))
+}
 const nodeHash = createHash('sha256').update(readFileSync(node)).digest('hex')
 
 describe('UnixAttestor', () => {
@@ -136,9 +140,11 @@ describe('UnixAttestor', () => {
       const victim = spawn('setpriv', ['--reuid', '1000', '--regid', '50', '--clear-groups', '--', node, '-e', 'setTimeout(() => {}, 30000)'], {stdio: 'ignore'})
       try {
         if (victim.pid !== pid) {
-          if (tries < 5) continue
-          throw new Error(`pid ${pid} was not reused in 5 tries`)
+          if (tries < 20) continue
+          throw new Error(`pid ${pid} was not reused in 20 tries`)
         }
+        // once setpriv has become uid 1000 (before, it is root: refused for its credentials instead)
+        await within(() => /^Uid:\s+1000\b/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')))
         // When the connection is attested, Then it is refused: the pid now names another process
         const error = await rejection(new UnixAttestor().attest(workload.socket))
         expect([error.code, error.message]).toEqual(['access_denied', `workloadapi: attestation failed: process ${pid} exited before or while it was attested (its pid may now be another process)`])
