@@ -22,8 +22,8 @@ export async function applyStream(
   const documents = await readResources(text, source)
   const applied: AppliedResource[] = []
   for (const {resource, where} of documents) {
-    // A token document's name is its secret: report it by the id it is stored under instead.
-    const name = resource.kind === 'token' ? hashSecret(resource.metadata.name).slice(0, 16) : resource.metadata.name
+    // A one-time token document's name is its secret: report it by the id it is stored under instead.
+    const name = resource.kind === 'token' && resource.spec.join_method === 'token' ? hashSecret(resource.metadata.name).slice(0, 16) : resource.metadata.name
     const label = resourceLabel(resource.kind, name)
     try {
       const action = await cluster.applyResource(resource, options.force ? 'upsert' : 'create')
