@@ -3,8 +3,9 @@
  * for remote callers (who are checked against their roles). Every change is written
  * together with its audit event in one transaction.
  */
-import {createHash, randomBytes} from 'node:crypto'
+import {randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
+import {hashSecret} from '../crypto/secrets.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
 import {MIN_TOKEN_LENGTH, type Bot, type Kind, type Resource, type Role, type Token, type User, type UserStatus, type Verb, type WorkloadIdentity} from '../resources/types.js'
@@ -18,7 +19,6 @@ import {auditActor, type Principal} from './principal.js'
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
 
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 export const newSecret = (): string => randomBytes(16).toString('hex')
 /** How long a token id is, and the shortest prefix of one that names a token. */
 const MIN_TOKEN_ID_DIGITS = 8

@@ -1,5 +1,5 @@
 /** `wid create -f`: check the whole stream, then apply it in order, stopping at the first failure. */
-import {hashSecret} from '../auth/admin.js'
+import {hashSecret} from '../crypto/secrets.js'
 import {resourceLabel} from '../resources/names.js'
 import type {Cluster} from './cluster.js'
 import {WidError} from '../errors.js'
