@@ -32,9 +32,10 @@ import {
   type RoleChange,
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
-import {JoinRefused, joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
+import {joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {IssuerKeys} from '../join/jwt.js'
+import {JoinRefused} from '../join/refused.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentities, type Resolution, type ResolvedIdentity} from './workload-issuance.js'
 import {LoginGate} from './login-gate.js'

@@ -120,8 +120,6 @@ export interface BotCredential {
 /** How often a join or renewal is tried again when another write to the same items came first. */
 const ATTEMPTS = 5
 
-export {JoinRefused} from '../join/refused.js'
-
 const isCompareFailed = (error: unknown): boolean => error instanceof WidError && error.code === 'compare_failed'
 
 /** The bot's public key, checked (as issuance checks one) before anything is spent on the request. */

@@ -85,7 +85,6 @@ export type User = ResourceBase<'user', 'v2', {roles: string[]; traits?: Record<
 /** The methods a bot joins with: a one-time secret, or a token its platform signed (DESIGN §4.3). */
 export type JoinMethod = 'token' | DelegatedJoinMethod
 export type DelegatedJoinMethod = 'kubernetes' | 'github' | 'gitlab'
-export const DELEGATED_JOIN_METHODS: readonly DelegatedJoinMethod[] = ['kubernetes', 'github', 'gitlab']
 
 export interface KubernetesJoinSpec {
   type: 'in_cluster' | 'static_jwks' | 'oidc'

@@ -166,8 +166,8 @@ function tooDeep(node: unknown, path: FieldPath = []): FieldPath | undefined {
   return undefined
 }
 
-/** Where a newline is text: the free-form description. */
-const MULTILINE_FIELDS = ['metadata.description']
+/** Where a newline is text: the free-form description, and a JWKS pasted as a YAML block (`jwks: |`). */
+const MULTILINE_FIELDS = ['metadata.description', 'spec.kubernetes.static_jwks.jwks', 'spec.github.static_jwks', 'spec.gitlab.static_jwks']
 
 /**
  * The first control character of `text`: C0 but tab (and newline where `multiline`), DEL and

@@ -16,7 +16,7 @@ ${spec}`
 describe('token resources of the delegated join methods (issue 13 item 1)', () => {
   it('accepts each method as Teleport writes it', async () => {
     const documents = [
-      token(`  join_method: kubernetes\n  kubernetes:\n    type: static_jwks\n    static_jwks: {jwks: '${JWKS}'}\n    allow: [{service_account: "ci:builder"}]\n`),
+      token(`  join_method: kubernetes\n  kubernetes:\n    type: static_jwks\n    static_jwks:\n      jwks: |\n        ${JWKS}\n    allow: [{service_account: "ci:builder"}]\n`),
       token(`  join_method: kubernetes\n  kubernetes:\n    type: oidc\n    oidc: {issuer: "https://oidc.example.com/k8s"}\n    allow: [{service_account: "ci:builder"}]\n`),
       token(`  join_method: github\n  github:\n    enterprise_server_host: ghe.example.com:8443\n    allow: [{repository: acme/app, ref: refs/heads/main, ref_type: branch}]\n`),
       token(`  join_method: github\n  github:\n    enterprise_slug: acme\n    static_jwks: '${JWKS}'\n    allow: [{repository_owner: acme}, {sub: "repo:acme/app:environment:prod"}]\n`),
@@ -24,7 +24,7 @@ describe('token resources of the delegated join methods (issue 13 item 1)', () =
     ]
     const checked = await readResources(documents.join('---\n'), 'tokens.yaml')
     expect(checked.map((c) => c.resource.spec)).toMatchObject([
-      {join_method: 'kubernetes', kubernetes: {type: 'static_jwks'}},
+      {join_method: 'kubernetes', kubernetes: {type: 'static_jwks', static_jwks: {jwks: `${JWKS}\n`}}},
       {join_method: 'kubernetes', kubernetes: {oidc: {issuer: 'https://oidc.example.com/k8s'}}},
       {join_method: 'github', github: {enterprise_server_host: 'ghe.example.com:8443'}},
       {join_method: 'github', github: {enterprise_slug: 'acme'}},
