@@ -11,7 +11,7 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
     '<%= config.bin %> server start -c /etc/wid/wid.yaml',
   ]
   static override flags = {
-    config: Flags.string({char: 'c', description: 'YAML configuration file (listen, public_addr, data_dir, tls.cert_file, tls.key_file, log.level).'}),
+    config: Flags.string({char: 'c', description: 'YAML configuration file (listen, public_addr, data_dir, tls.cert_file, tls.key_file, join.ca_file, log.level).'}),
     'data-dir': Flags.string({description: 'Where the cluster lives (default: $WID_HOME or ~/.wid).'}),
     listen: Flags.string({description: 'HOST:PORT to listen on (default 0.0.0.0:3443).'}),
     'public-addr': Flags.string({description: 'https:// address clients and AWS reach the server at; becomes the JWT issuer base.'}),

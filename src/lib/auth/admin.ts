@@ -3,12 +3,13 @@
  * for remote callers (who are checked against their roles). Every change is written
  * together with its audit event in one transaction.
  */
-import {createHash, randomBytes} from 'node:crypto'
+import {randomBytes} from 'node:crypto'
 import type {Backend, Condition, Operation} from '../backend/backend.js'
+import {hashSecret} from '../crypto/secrets.js'
 import {formatDuration} from '../duration.js'
 import {WidError} from '../errors.js'
 import {MIN_TOKEN_LENGTH, type Bot, type Kind, type Resource, type Role, type Token, type User, type UserStatus, type Verb, type WorkloadIdentity} from '../resources/types.js'
-import {resourceLabel, shownName, TOKEN_ID_DIGITS, tokenId} from '../resources/names.js'
+import {resourceLabel, shownName, TOKEN_HASH, TOKEN_ID_DIGITS, tokenId} from '../resources/names.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {BOT_INSTANCE_ID, botInstanceKey, getBotInstance, listBotInstances, type BotInstance} from '../services/bot-instances.js'
 import {getResource, listResources, putResource, resourceKey} from '../services/resources.js'
@@ -18,7 +19,6 @@ import {auditActor, type Principal} from './principal.js'
 export type ApplyMode = 'create' | 'upsert' | {revision: number}
 
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex')
 export const newSecret = (): string => randomBytes(16).toString('hex')
 /** How long a token id is, and the shortest prefix of one that names a token. */
 const MIN_TOKEN_ID_DIGITS = 8
@@ -74,7 +74,7 @@ const newLoginId = (): string => newSecret()
 
 /** What a stored resource looks like to readers: no secrets, no hashes. */
 export function publicView<T extends Resource>(resource: T): T {
-  if (resource.kind === 'token') {
+  if (resource.kind === 'token' && (resource as Token).spec.join_method === 'token') {
     // Stored under the full hash of the secret; readers see only the short id.
     const {status, ...rest} = resource as T & {status?: unknown}
     return {...rest, metadata: {...rest.metadata, name: tokenId(resource as Token)}} as T
@@ -86,9 +86,9 @@ export function publicView<T extends Resource>(resource: T): T {
   return resource
 }
 
-/** A token document names its secret; what is stored is named by the secret's hash. */
+/** A one-time token's document names its secret; what is stored is named by the secret's hash. A delegated method's token has no secret. */
 function storedForm(resource: Resource): Resource {
-  if (resource.kind !== 'token') return resource
+  if (resource.kind !== 'token' || resource.spec.join_method !== 'token') return resource
   const hash = hashSecret(resource.metadata.name)
   return {...resource, metadata: {...resource.metadata, name: hash}, status: {secret_hash: hash}}
 }
@@ -103,7 +103,7 @@ async function checkReferences(ctx: AdminContext, resource: Resource): Promise<v
 
 /** Creates (or with `upsert`, replaces; with a revision, updates exactly that revision of) one resource. */
 export async function applyResource(ctx: AdminContext, principal: Principal, input: Resource, mode: ApplyMode): Promise<'created' | 'updated'> {
-  if (typeof mode === 'object' && input.kind === 'token') {
+  if (typeof mode === 'object' && input.kind === 'token' && input.spec.join_method === 'token') {
     throw new WidError('bad_input', 'tokens cannot be edited; remove the token and add a new one')
   }
   // Checked here too, not only where the YAML was read: a remote client is not trusted. What is
@@ -164,6 +164,9 @@ export async function listResourcesOf(ctx: AdminContext, principal: Principal, k
 async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<string> {
   const byHash = await getResource<Token>(ctx.backend, 'token', hashSecret(idOrSecret))
   if (byHash) return byHash.metadata.name
+  // A delegated method's token, by its name (which is never a hash's form).
+  const byName = TOKEN_HASH.test(idOrSecret) ? undefined : await getResource<Token>(ctx.backend, 'token', idOrSecret)
+  if (byName) return byName.metadata.name
   const hex = /^[0-9a-f]+$/.test(idOrSecret)
   if (hex && idOrSecret.length < MIN_TOKEN_ID_DIGITS) {
     throw new WidError('bad_input', `token id "${idOrSecret}" is too short: ids are at least ${MIN_TOKEN_ID_DIGITS} hex digits (wid tokens ls shows them)`)
@@ -173,7 +176,7 @@ async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<
       ? new WidError('not_found', `token "${idOrSecret}" not found`)
       : new WidError('not_found', `token not found (if what was given is a token, its id would be ${hashSecret(idOrSecret).slice(0, TOKEN_ID_DIGITS)})`)
   if (!hex || idOrSecret.length > TOKEN_ID_DIGITS) throw notFound()
-  const matches = (await listResources<Token>(ctx.backend, 'token')).filter((t) => t.metadata.name.startsWith(idOrSecret))
+  const matches = (await listResources<Token>(ctx.backend, 'token')).filter((t) => TOKEN_HASH.test(t.metadata.name) && t.metadata.name.startsWith(idOrSecret))
   if (matches.length === 0) throw notFound()
   if (matches.length > 1) throw new WidError('bad_input', `token id "${idOrSecret}" is ambiguous; give more digits`)
   return matches[0]!.metadata.name

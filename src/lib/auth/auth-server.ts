@@ -32,8 +32,10 @@ import {
   type RoleChange,
 } from './admin.js'
 import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
-import {JoinRefused, joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
+import {joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
+import {IssuerKeys} from '../join/jwt.js'
+import {JoinRefused} from '../join/refused.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentities, type Resolution, type ResolvedIdentity} from './workload-issuance.js'
 import {LoginGate} from './login-gate.js'
@@ -77,6 +79,8 @@ export interface ClusterStatus {
 export interface AuthServerOptions {
   /** Threads that make the X.509-SVID signatures (the server's); without them, signatures are made in place. */
   signingThreads?: SigningThreads
+  /** PEM CA certificates trusted, besides the system's, to fetch the keys of delegated join tokens' issuers. */
+  joinCa?: string[]
 }
 
 /** Failed logins allowed per user and per client address within 15 minutes. */
@@ -96,6 +100,7 @@ export class AuthServer {
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
   private readonly loginThrottle: LoginThrottle
   private readonly loginGate = new LoginGate(LOGIN_GATE)
+  private readonly issuerKeys: IssuerKeys
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date, options: AuthServerOptions) {
     this.backend = backend
@@ -108,6 +113,7 @@ export class AuthServer {
     this.now = now
     this.audit = new AuditWriter(backend)
     this.loginThrottle = new LoginThrottle(backend, LOGIN_LIMITS)
+    this.issuerKeys = new IssuerKeys({ca: options.joinCa})
   }
 
   private get admin(): AdminContext {
@@ -232,28 +238,50 @@ export class AuthServer {
     )
   }
 
-  /** A bot joins with a one-time token (no login: the token is the credential). */
+  private async botContext(now: Date) {
+    return {backend: this.backend, now, clientCa: await this.clientSigner.get(this.backend), clusterName: this.config.clusterName, issuerKeys: this.issuerKeys}
+  }
+
+  /** A refused join or renewal in the audit log: why, and for a delegated method the token and the claims that decided (never the token itself). */
+  private async auditRefusal(now: Date, type: string, actor: string, error: unknown): Promise<void> {
+    if (!(error instanceof JoinRefused)) return
+    const {method, token, claims} = error.details
+    await this.audit.append({
+      time: isoString(now),
+      type,
+      actor,
+      reason: error.message,
+      ...(method === undefined ? {} : {method}),
+      ...(token === undefined ? {} : {token_id: token}),
+      ...(claims === undefined ? {} : {claims}),
+    })
+  }
+
+  /** A bot joins with a one-time token or a delegated method's ID token (no login: that is the credential). */
   async joinBot(request: JoinRequest): Promise<BotIdentity> {
     const now = this.now()
-    const context = {backend: this.backend, now, clientCa: await this.clientSigner.get(this.backend), throttle: this.loginThrottle, gate: this.loginGate}
+    const context = {...(await this.botContext(now)), throttle: this.loginThrottle, gate: this.loginGate}
     try {
       return this.botIdentity(await joinBot(context, request))
     } catch (error) {
-      if (error instanceof JoinRefused) {
-        await this.audit.append({time: isoString(now), type: 'bot.join_failed', actor: `address:${request.address}`, reason: error.message})
-      }
+      await this.auditRefusal(now, 'bot.join_failed', `address:${request.address}`, error)
       throw error
     }
   }
 
-  /** A bot instance renews its client certificate with the one it holds (see bot-join.ts). */
+  /** A bot instance renews its client certificate with the one it holds, and a fresh ID token if it joined by a delegated method (see bot-join.ts). */
   async renewBot(caller: CallerOrPrincipal, request: RenewRequest): Promise<BotIdentity> {
     const who = (await principalOf(this.backend, caller)).caller
     if (who.kind !== 'bot' || who.instanceId === undefined || who.generation === undefined || who.rehearsedBy !== undefined) {
       throw new WidError('access_denied', 'renew: only a bot renews its identity')
     }
-    const context = {backend: this.backend, now: this.now(), clientCa: await this.clientSigner.get(this.backend)}
-    return this.botIdentity(await renewBot(context, {bot: who.name, instanceId: who.instanceId, generation: who.generation}, request))
+    const now = this.now()
+    try {
+      return this.botIdentity(await renewBot(await this.botContext(now), {bot: who.name, instanceId: who.instanceId, generation: who.generation}, request))
+    } catch (error) {
+      await this.auditRefusal(now, 'bot.renew_failed', `bot:${who.name}`, error)
+      throw error
+    }
   }
 
   private async botIdentity({instance, certificate}: BotCredential): Promise<BotIdentity> {

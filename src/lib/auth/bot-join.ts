@@ -1,23 +1,28 @@
 /**
- * A bot's own identity (DESIGN §4.1): a one-time join token is exchanged for a bot instance
- * and a client certificate that names the instance and its generation; each renewal must
+ * A bot's own identity (DESIGN §4.1): a one-time join token, or an ID token its platform
+ * signed for a delegated join token (DESIGN §4.3), is exchanged for a bot instance and a
+ * client certificate that names the instance and its generation; each renewal must
  * present the generation the store holds and moves it on by one. A copy of the identity,
  * renewed from a second place, presents a generation that is no longer current: the
- * instance is then locked, and both copies are refused from then on.
+ * instance is then locked, and both copies are refused from then on. An instance that joined
+ * by a delegated method proves a fresh ID token at every renewal, and keeps its id.
  */
 import type {Backend} from '../backend/backend.js'
 import {randomHex} from '../crypto/random.js'
 import {spkiPin} from '../crypto/keys.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {WidError, type ErrorCode} from '../errors.js'
-import {tokenId} from '../resources/names.js'
-import type {Bot, Token} from '../resources/types.js'
+import type {DelegatedJoin} from '../join/allow.js'
+import type {IssuerKeys} from '../join/jwt.js'
+import {JoinRefused} from '../join/refused.js'
+import {checkJoinToken, checkUnexpired} from '../join/token.js'
+import {TOKEN_HASH} from '../resources/names.js'
+import type {Bot, DelegatedJoinMethod, Token} from '../resources/types.js'
 import {auditOperation} from '../services/audit.js'
 import {botInstanceKey, getBotInstance, putBotInstance, type BotInstance} from '../services/bot-instances.js'
 import {getResource, putResource, resourceKey} from '../services/resources.js'
 import type {SigningAuthority} from '../svid/x509.js'
 import {isoString} from '../time.js'
-import {hashSecret} from './admin.js'
 import {checkTtl, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import type {LoginGate} from './login-gate.js'
 import {throttledCheck, type LoginThrottle} from './login.js'
@@ -67,12 +72,23 @@ export type SvidItemResult =
   | ({jwts: JwtSvidResponse[]} & Dependencies)
   | {error: {code: ErrorCode; message: string}}
 
-export interface JoinRequest {
-  /** The join token's secret. */
+/** A join by a delegated method: the token resource's name, and the ID token the bot's platform signed for it. */
+export interface DelegatedProof {
+  method: DelegatedJoinMethod
+  /** The name of the token resource (not a secret). */
   token: string
+  /** The platform's JWT, for the audience of the cluster name. */
+  idToken: string
+}
+
+/** What POST /v1/joinBot takes: a one-time token's secret, or a delegated proof. */
+export type JoinBody = ({token: string; method?: undefined} | DelegatedProof) & {
   /** SubjectPublicKeyInfo of the bot's key, PEM `PUBLIC KEY`. */
   publicKey: string
   ttlSeconds?: number
+}
+
+export type JoinRequest = JoinBody & {
   /** The client address, for the throttle and the audit log. */
   address: string
 }
@@ -80,6 +96,8 @@ export interface JoinRequest {
 export interface RenewRequest {
   publicKey: string
   ttlSeconds?: number
+  /** A fresh ID token: required of, and only of, an instance that joined by a delegated method. */
+  idToken?: string
   address: string
 }
 
@@ -88,6 +106,9 @@ export interface BotContext {
   now: Date
   /** The client CA, which signs bots' certificates. */
   clientCa: SigningAuthority
+  /** The audience of delegated ID tokens. */
+  clusterName: string
+  issuerKeys: IssuerKeys
 }
 
 /** The instance a certificate was issued for, as stored with it. */
@@ -98,19 +119,6 @@ export interface BotCredential {
 
 /** How often a join or renewal is tried again when another write to the same items came first. */
 const ATTEMPTS = 5
-
-/**
- * A join refused after its token was looked up (unknown, expired, not a bot's, its bot
- * removed): what the audit log records, as it records failed logins. These are throttled
- * per address, so a flood cannot fill the log.
- */
-export class JoinRefused extends WidError {
-  constructor(message: string) {
-    super('access_denied', message)
-  }
-}
-
-const unknownToken = () => new JoinRefused('join: the token is not known to the cluster (it may have been used already, or removed)')
 
 const isCompareFailed = (error: unknown): boolean => error instanceof WidError && error.code === 'compare_failed'
 
@@ -136,22 +144,14 @@ export async function joinBot(ctx: BotContext & {throttle: LoginThrottle; gate: 
   const spki = checkedKey(request.publicKey)
   const ttlSeconds = checkTtl(request.ttlSeconds ?? DEFAULT_BOT_TTL_SECONDS, MAX_BOT_TTL_SECONDS)
   const attempt = {throttle: ctx.throttle, gate: ctx.gate, user: undefined, address: request.address, now: ctx.now.getTime()}
-  return throttledCheck(attempt, () => redeemToken(ctx, request, spki, ttlSeconds))
+  return throttledCheck(attempt, () => (request.method === undefined ? redeemToken(ctx, request, spki, ttlSeconds) : joinDelegated(ctx, request, request, spki, ttlSeconds)))
 }
 
 async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Array, ttlSeconds: number): Promise<BotCredential> {
   const {backend, now} = ctx
-  const hash = hashSecret(request.token)
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const token = await getResource<Token>(backend, 'token', hash)
-    if (!token) throw unknownToken()
-    const id = tokenId(token)
-    const botName = token.spec.bot_name
-    if (token.spec.join_method !== 'token' || !botName) throw new JoinRefused(`join: the token ${id} is not a bot's join token`)
-    const expires = token.metadata.expires
-    if (expires !== undefined && !(Date.parse(expires) > now.getTime())) throw new JoinRefused(`join: the token ${id} expired at ${expires}`)
-    const bot = await getResource<Bot>(backend, 'bot', botName)
-    if (!bot) throw new JoinRefused(`join: the bot "${botName}" of the token ${id} was removed`)
+    const {token, hash, id, bot} = await checkJoinToken(backend, request.token, now)
+    const botName = bot.metadata.name
     const time = isoString(now)
     const instance: BotInstance = {bot: botName, id: randomHex(16), joinMethod: 'token', tokenId: id, created: time, lastSeen: time, generation: 1, address: request.address}
     const certificate = certificateFor(ctx, instance, spki, ttlSeconds)
@@ -178,7 +178,100 @@ async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Arr
       if (!isCompareFailed(error)) throw error
     }
   }
-  throw new WidError('unavailable', 'join: the bot changed during the join, again and again; try again')
+  throw changedDuringJoin()
+}
+
+const changedDuringJoin = () => new WidError('unavailable', 'join: the bot changed during the join, again and again; try again')
+
+const METHODS = {
+  kubernetes: () => import('../join/kubernetes.js'),
+  github: () => import('../join/github.js'),
+  gitlab: () => import('../join/gitlab.js'),
+}
+
+/** A delegated token resource and the ID token checked against it: refused (with what decided, for the audit log) unless both pass. */
+async function proveDelegated(ctx: BotContext, proof: DelegatedProof): Promise<{token: Token; bot: Bot; join: DelegatedJoin}> {
+  const {method, token: name} = proof
+  const details = {method, token: name}
+  // A name of a hash's form would find a one-time token by its stored key.
+  const token = TOKEN_HASH.test(name) ? undefined : await getResource<Token>(ctx.backend, 'token', name)
+  if (!token) throw new JoinRefused(`join: the cluster has no token "${name}" (wid get token lists them)`, details)
+  if (token.spec.join_method !== method) throw new JoinRefused(`join: the token "${name}" is for join_method ${token.spec.join_method}, not ${method}`, details)
+  checkUnexpired(token, `"${name}"`, ctx.now, details)
+  const botName = token.spec.bot_name!
+  const bot = await getResource<Bot>(ctx.backend, 'bot', botName)
+  if (!bot) throw new JoinRefused(`join: the bot "${botName}" of the token "${name}" was removed`, details)
+  const {check} = await METHODS[method]()
+  const context = {tokenName: name, audience: ctx.clusterName, now: ctx.now}
+  try {
+    return {token, bot, join: await check(proof.idToken, token.spec[method] as never, context, ctx.issuerKeys)}
+  } catch (error) {
+    if (error instanceof JoinRefused) throw new JoinRefused(error.message, {...details, ...error.details})
+    throw error
+  }
+}
+
+/** What an instance keeps of its join, and what the audit log says of it. */
+const joinRecord = (method: DelegatedJoinMethod, tokenName: string, join: DelegatedJoin) => ({method, token_id: tokenName, rule: join.rule, claims: join.claims})
+
+/**
+ * A join by a delegated method: a new instance of the token's bot, generation 1, holding the
+ * join's attributes. The token resource stays (it is no secret, and every instance renews
+ * against it); the write is on the condition that it and the bot are still what was checked.
+ */
+async function joinDelegated(ctx: BotContext, proof: DelegatedProof, request: JoinRequest, spki: Uint8Array, ttlSeconds: number): Promise<BotCredential> {
+  const {backend, now} = ctx
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const {token, bot, join} = await proveDelegated(ctx, proof)
+    const botName = bot.metadata.name
+    const time = isoString(now)
+    const instance: BotInstance = {
+      bot: botName,
+      id: randomHex(16),
+      joinMethod: proof.method,
+      tokenId: proof.token,
+      joinAttributes: join.attributes,
+      created: time,
+      lastSeen: time,
+      generation: 1,
+      address: request.address,
+    }
+    const certificate = certificateFor(ctx, instance, spki, ttlSeconds)
+    try {
+      await backend.atomicWrite(
+        [
+          {key: resourceKey('token', proof.token), type: 'revision', revision: token.metadata.revision!},
+          {key: resourceKey('bot', botName), type: 'revision', revision: bot.metadata.revision!},
+          {key: botInstanceKey(botName, instance.id), type: 'absent'},
+        ],
+        [
+          putResource(bot),
+          putBotInstance(instance),
+          auditOperation({time, type: 'bot.joined', actor: `bot:${botName}`, kind: 'bot', name: botName, instance: instance.id, ...joinRecord(proof.method, proof.token, join), address: request.address}),
+        ],
+      )
+      return {instance, certificate}
+    } catch (error) {
+      if (!isCompareFailed(error)) throw error
+    }
+  }
+  throw changedDuringJoin()
+}
+
+/** The fresh proof a renewal of `instance` needs: an ID token for a delegated method's instance, none for a one-time token's. */
+async function renewalProof(ctx: BotContext, instance: BotInstance, idToken: string | undefined): Promise<DelegatedJoin | undefined> {
+  const method = instance.joinMethod
+  if (method === 'token') {
+    if (idToken !== undefined) throw new WidError('bad_input', `renew: bot instance ${instance.id} joined with a one-time token; renew without an ID token`)
+    return undefined
+  }
+  if (idToken === undefined) throw new JoinRefused(`renew: bot instance ${instance.id} joined by ${method}: each renewal proves a fresh ID token (idToken)`, {method, token: instance.tokenId})
+  const proof = {method, token: instance.tokenId, idToken}
+  const {bot, join} = await proveDelegated(ctx, proof)
+  if (bot.metadata.name !== instance.bot) {
+    throw new JoinRefused(`renew: the token "${instance.tokenId}" is now for the bot "${bot.metadata.name}", not "${instance.bot}"; join again`, {method, token: instance.tokenId})
+  }
+  return join
 }
 
 /**
@@ -201,7 +294,9 @@ export async function renewBot(
     const stored = await getBotInstance(backend, bot, instanceId)
     const refusal = instanceRefusal(bot, instanceId, stored?.instance)
     if (refusal) throw refusal
-    const {instance, revision} = stored!
+    const {revision} = stored!
+    const proved = await renewalProof(ctx, stored!.instance, request.idToken)
+    const instance = proved ? {...stored!.instance, joinAttributes: proved.attributes} : stored!.instance
     const unchanged = [{key: botInstanceKey(bot, instanceId), type: 'revision' as const, revision}]
     const expected = instance.generation
     const pin = spkiPin(spki)
@@ -214,7 +309,18 @@ export async function renewBot(
         ? {...instance, generation: expected + 1, renewalKey: pin, lastSeen: time}
         : {...instance, locked: {at: time, reason: `its identity was used from two places (generation ${caller.generation} presented, ${expected} expected)`}}
     const event = matches
-      ? {time, type: 'bot.renewed', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, generation: next.generation, ...(repeated ? {repeated: true} : {}), address: request.address}
+      ? {
+          time,
+          type: 'bot.renewed',
+          actor: `bot:${bot}`,
+          kind: 'bot',
+          name: bot,
+          instance: instanceId,
+          generation: next.generation,
+          ...(repeated ? {repeated: true} : {}),
+          ...(proved ? joinRecord(instance.joinMethod as DelegatedJoinMethod, instance.tokenId, proved) : {}),
+          address: request.address,
+        }
       : {time, type: 'bot.instance_locked', actor: `bot:${bot}`, kind: 'bot', name: bot, instance: instanceId, presented: caller.generation, expected, address: request.address}
     const certificate = matches ? certificateFor(ctx, next, spki, ttlSeconds) : undefined
     try {

@@ -12,7 +12,7 @@ import {WidError} from '../errors.js'
 import type {User} from '../resources/types.js'
 import {auditOperation} from '../services/audit.js'
 import {getResource, putResource, resourceKey} from '../services/resources.js'
-import {hashSecret} from './admin.js'
+import {hashSecret} from '../crypto/secrets.js'
 import type {LoginGate} from './login-gate.js'
 
 const SCRYPT = {N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024}

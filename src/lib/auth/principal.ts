@@ -134,6 +134,6 @@ export async function resolvePrincipal(backend: Backend, caller: Caller): Promis
     user: {name: botUserName(caller.name), is_bot: true, bot_name: caller.name, labels: bot.metadata.labels ?? {}, traits},
   }
   const join = caller.join ?? (instance && {method: instance.joinMethod, tokenName: instance.tokenId})
-  if (join) attributes.join = {meta: {join_method: join.method, join_token_name: join.tokenName}}
+  if (join) attributes.join = {meta: {join_method: join.method, join_token_name: join.tokenName}, ...(instance?.joinAttributes ? {[instance.joinMethod]: instance.joinAttributes} : {})}
   return {caller, description, ...who, attributes, access: new AccessChecker(description, roles), roles: bot.spec.roles}
 }

@@ -7,7 +7,7 @@
 import {X509Certificate} from 'node:crypto'
 import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
-import {hashSecret} from '../auth/admin.js'
+import {hashSecret} from '../crypto/secrets.js'
 import {joinBot, renewBot} from '../cluster/bot-client.js'
 import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'

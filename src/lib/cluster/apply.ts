@@ -1,5 +1,5 @@
 /** `wid create -f`: check the whole stream, then apply it in order, stopping at the first failure. */
-import {hashSecret} from '../auth/admin.js'
+import {hashSecret} from '../crypto/secrets.js'
 import {resourceLabel} from '../resources/names.js'
 import type {Cluster} from './cluster.js'
 import {WidError} from '../errors.js'
@@ -22,8 +22,8 @@ export async function applyStream(
   const documents = await readResources(text, source)
   const applied: AppliedResource[] = []
   for (const {resource, where} of documents) {
-    // A token document's name is its secret: report it by the id it is stored under instead.
-    const name = resource.kind === 'token' ? hashSecret(resource.metadata.name).slice(0, 16) : resource.metadata.name
+    // A one-time token document's name is its secret: report it by the id it is stored under instead.
+    const name = resource.kind === 'token' && resource.spec.join_method === 'token' ? hashSecret(resource.metadata.name).slice(0, 16) : resource.metadata.name
     const label = resourceLabel(resource.kind, name)
     try {
       const action = await cluster.applyResource(resource, options.force ? 'upsert' : 'create')

@@ -17,7 +17,8 @@ const JOIN_META_FIELDS = ['join_method', 'join_token_name']
 
 /** `user.labels.<key>` / `user.labels["<key>"]`, and the same for traits. */
 const USER_MAP = /^user\.(labels|traits)(?:\.([A-Za-z0-9_]+)|\["([^"\\]+)"\])$/
-const JOIN = /^join\.([a-z0-9_]+)\.([a-z0-9_]+)$/
+/** `join.<method>.<field>`, the field dotted where the join's claims nest (`join.kubernetes.service_account.namespace`). */
+const JOIN = /^join\.([a-z0-9_]+)\.([a-z0-9_]+(?:\.[a-z0-9_]+)*)$/
 
 const KNOWN = [
   ...USER_FIELDS.map((field) => `user.${field}`),

@@ -51,6 +51,9 @@ const PATTERN_HINTS: Record<string, string> = {
   '^(\\d+[hms])+$': 'must be a duration such as 24h, 90m or 1h30m',
   '^[A-Za-z0-9][A-Za-z0-9._@-]*$': "must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'",
   '^[0-9a-f]{64}$': 'must be a SHA-256 hash: 64 lowercase hexadecimal digits',
+  '^[A-Za-z0-9.-]+(:\\d{1,5})?$': 'must be a host name, with a port if not 443 (gitlab.example.com, ghe.example.com:8443), without https://',
+  '^https://[^/?#\\s]+(/[^?#\\s]*)?$': 'must be an https:// URL with no query or fragment (the issuer exactly as the tokens name it)',
+  '^[A-Za-z0-9][A-Za-z0-9_-]*$': 'must be the enterprise slug as GitHub shows it (letters, digits, "_" and "-")',
   '^(?![Bb][Oo][Tt]-)':
     'names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',
 }

@@ -82,11 +82,69 @@ export interface UserStatus {
 
 export type User = ResourceBase<'user', 'v2', {roles: string[]; traits?: Record<string, string[]>}> & {status?: UserStatus}
 
+/** The methods a bot joins with: a one-time secret, or a token its platform signed (DESIGN §4.3). */
+export type JoinMethod = 'token' | DelegatedJoinMethod
+export type DelegatedJoinMethod = 'kubernetes' | 'github' | 'gitlab'
+
+export interface KubernetesJoinSpec {
+  type: 'in_cluster' | 'static_jwks' | 'oidc'
+  static_jwks?: {jwks: string}
+  oidc?: {issuer: string}
+  allow: {service_account?: string}[]
+}
+
+export type GitHubAllowRule = Partial<Record<'sub' | 'repository' | 'repository_owner' | 'workflow' | 'environment' | 'actor' | 'ref' | 'ref_type', string>>
+
+export interface GitHubJoinSpec {
+  enterprise_server_host?: string
+  enterprise_slug?: string
+  static_jwks?: string
+  allow: GitHubAllowRule[]
+}
+
+export type GitLabAllowRule = Partial<
+  Record<
+    | 'sub'
+    | 'project_path'
+    | 'namespace_path'
+    | 'pipeline_source'
+    | 'environment'
+    | 'ref'
+    | 'ref_type'
+    | 'user_login'
+    | 'user_id'
+    | 'user_email'
+    | 'project_visibility'
+    | 'deployment_tier'
+    | 'ci_config_ref_uri'
+    | 'ci_config_sha',
+    string
+  >
+> & {ref_protected?: boolean; environment_protected?: boolean}
+
+export interface GitLabJoinSpec {
+  /** gitlab.com unless set. */
+  domain?: string
+  static_jwks?: string
+  allow: GitLabAllowRule[]
+}
+
+export interface TokenSpec {
+  roles: string[]
+  bot_name?: string
+  join_method: JoinMethod
+  kubernetes?: KubernetesJoinSpec
+  github?: GitHubJoinSpec
+  gitlab?: GitLabJoinSpec
+}
+
 /**
- * A join token. The document's metadata.name is the secret; it is stored only as a hash
- * and the stored resource is named by the hash's first 16 hex digits.
+ * A join token. For `join_method: token` the document's metadata.name is the secret; it is
+ * stored only as a hash and the stored resource is named by the hash's first 16 hex digits.
+ * A delegated method's token names no secret (what proves the bot is its platform's signed
+ * token) and is stored under its name.
  */
-export type Token = ResourceBase<'token', 'v2', {roles: string[]; bot_name?: string; join_method: 'token'}> & {
+export type Token = ResourceBase<'token', 'v2', TokenSpec> & {
   status?: {secret_hash: string}
 }
 

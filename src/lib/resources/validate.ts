@@ -9,12 +9,13 @@ import {parseIamRoleArn} from '../aws/arn.js'
 import {parseDuration} from '../duration.js'
 import {isWidError, WidError} from '../errors.js'
 import {validatePath} from '../spiffeid/index.js'
+import {checkToken} from './join-tokens.js'
 import {checkRules} from './rules.js'
 import {checkTemplate, isTemplated} from './templates.js'
 import {FieldError, formatPath, parseResourceStream, type FieldPath, type SourceDocument} from './parse.js'
 import {checkLabelSelector, rolePatternProblems} from './role-patterns.js'
 import {KIND_VERSIONS, validateSchema} from './schema.js'
-import {KINDS, MIN_TOKEN_LENGTH, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
+import {KINDS, type Kind, type Resource, type Role, type RoleConditions, type WorkloadIdentity} from './types.js'
 
 export const X509_MAX_TTL_CAP_SECONDS = 336 * 3600
 export const JWT_MAX_TTL_CAP_SECONDS = 24 * 3600
@@ -112,8 +113,7 @@ function checkSemantics(resource: Resource): void {
       if (resource.metadata.expires && Date.parse(resource.metadata.expires) <= Date.now()) {
         throw new FieldError(['metadata', 'expires'], 'metadata.expires: is in the past')
       }
-      if (resource.metadata.name.length < MIN_TOKEN_LENGTH) throw new FieldError(['metadata', 'name'], `metadata.name: a join token must be at least ${MIN_TOKEN_LENGTH} characters`)
-      return
+      return checkToken(resource)
     default:
       return
   }
@@ -166,8 +166,8 @@ function tooDeep(node: unknown, path: FieldPath = []): FieldPath | undefined {
   return undefined
 }
 
-/** Where a newline is text: the free-form description. */
-const MULTILINE_FIELDS = ['metadata.description']
+/** Where a newline is text: the free-form description, and a JWKS pasted as a YAML block (`jwks: |`). */
+const MULTILINE_FIELDS = ['metadata.description', 'spec.kubernetes.static_jwks.jwks', 'spec.github.static_jwks', 'spec.gitlab.static_jwks']
 
 /**
  * The first control character of `text`: C0 but tab (and newline where `multiline`), DEL and

@@ -6,7 +6,7 @@
  */
 import type {AuthServer, TrustExportType} from '../auth/auth-server.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
-import type {SvidItem} from '../auth/bot-join.js'
+import type {JoinBody, RenewRequest, SvidItem} from '../auth/bot-join.js'
 import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
 import {badInput, WidError} from '../errors.js'
@@ -28,11 +28,6 @@ interface Named {
   name: string
 }
 
-interface JoinBody {
-  token: string
-  publicKey: string
-  ttlSeconds?: number
-}
 
 interface LoginBody {
   user: string
@@ -59,7 +54,7 @@ const API: Record<string, Handler> = {
   issueX509Svid: (auth, principal, body: X509SvidRequest) => auth.issueX509Svid(principal, body),
   issueJwtSvid: (auth, principal, body: JwtSvidRequest) => auth.issueJwtSvid(principal, body),
   issueSvids: async (auth, principal, body: {items: SvidItem[]}) => ({results: await auth.issueSvids(principal, body.items)}),
-  renewBot: (auth, principal, body: {publicKey: string; ttlSeconds?: number}, request) => auth.renewBot(principal, {...body, address: request.address}),
+  renewBot: (auth, principal, body: Omit<RenewRequest, 'address'>, request) => auth.renewBot(principal, {...body, address: request.address}),
   listBotInstances: (auth, principal, body: {bot?: string}) => auth.listBotInstances(principal, body.bot),
   deleteBotInstance: async (auth, principal, body: {bot: string; id: string}) => {
     await auth.deleteBotInstance(principal, body.bot, body.id)

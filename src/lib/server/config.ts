@@ -12,6 +12,8 @@ export interface ServerSettings {
   dataDir?: string
   tlsCertFile?: string
   tlsKeyFile?: string
+  /** PEM CA certificates trusted, besides the system's, to fetch the keys of private issuers of delegated join tokens. */
+  joinCaFile?: string
   logLevel: string
 }
 
@@ -29,6 +31,7 @@ interface FileConfig {
   public_addr?: string
   data_dir?: string
   tls?: {cert_file: string; key_file: string}
+  join?: {ca_file?: string}
   log?: {level?: string}
 }
 
@@ -78,6 +81,7 @@ export async function serverSettings(flags: ServerFlags): Promise<ServerSettings
     dataDir: flags.dataDir ?? (file.data_dir === undefined ? undefined : resolve(base, file.data_dir)),
     tlsCertFile,
     tlsKeyFile,
+    joinCaFile: file.join?.ca_file === undefined ? undefined : resolve(base, file.join.ca_file),
     logLevel: file.log?.level ?? 'info',
   }
 }

@@ -17,7 +17,7 @@ async function readPem(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8')
   } catch (error) {
-    throw new WidError('io', `server: cannot read the TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+    throw new WidError('io', `server: cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
   }
 }
 
@@ -49,9 +49,11 @@ export interface StartedServer extends Omit<RunningServer, 'close'> {
 
 export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<StartedServer> {
   const dataDir = settings.dataDir ?? widHome()
-  const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'certificate') : undefined
-  const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'key') : undefined
+  const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'TLS certificate') : undefined
+  const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'TLS key') : undefined
   if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
+  const joinCa = settings.joinCaFile ? await readPem(settings.joinCaFile, 'join CA file') : undefined
+  if (joinCa !== undefined && !/-----BEGIN CERTIFICATE-----/.test(joinCa)) throw new WidError('bad_input', `server: ${settings.joinCaFile} holds no PEM certificate`)
   // Like a local-mode command, the server creates a cluster only where no login has been.
   if (!existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
   const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
@@ -68,7 +70,7 @@ export async function runServer(settings: ServerSettings, version: string, hooks
     // Asynchronous: a log line per request is written without blocking the request; flushed on close.
     const destination = pino.destination({dest: 1, sync: false})
     const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
-    const server = await startServer({backend, host: settings.host, port: settings.port, publicAddr, tlsCertificate, tlsKey, version, logger})
+    const server = await startServer({backend, host: settings.host, port: settings.port, publicAddr, tlsCertificate, tlsKey, joinCa, version, logger})
     if (publicAddr !== before) {
       hooks.publicAddrChanged?.(before, publicAddr)
       logger.warn({previousPublicAddr: before, publicAddr}, 'public address changed')

@@ -34,6 +34,8 @@ export interface ServerOptions {
   /** PEM; without them the cluster's host CA issues a certificate for the public and listen addresses. */
   tlsCertificate?: string
   tlsKey?: string
+  /** PEM CA certificates trusted, besides the system's, to fetch delegated join tokens' issuer keys. */
+  joinCa?: string
   version: string
   logger: Logger
 }
@@ -252,10 +254,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const result = await auth.login({user, password, invite, address}, publicKey, ttlSeconds)
         return send(res, 200, JSON.stringify(result))
       }
-      // A bot's join: the one-time token is the credential, as the password is for a login.
+      // A bot's join: the one-time token (or a delegated method's ID token) is the credential, as the password is for a login.
       if (path === '/v1/joinBot') {
-        const {token, publicKey, ttlSeconds} = await joinBody(body)
-        return send(res, 200, JSON.stringify(await auth.joinBot({token, publicKey, ttlSeconds, address})))
+        return send(res, 200, JSON.stringify(await auth.joinBot({...(await joinBody(body)), address})))
       }
       caller = callerOf(req)
       const method = apiMethod(path.slice('/v1/'.length))
@@ -310,7 +311,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   })
   try {
     await setPublicAddr(backend, publicAddr)
-    auth = await AuthServer.open(backend, undefined, {signingThreads})
+    auth = await AuthServer.open(backend, undefined, {signingThreads, ...(options.joinCa === undefined ? {} : {joinCa: [options.joinCa]})})
     documents = new PublicDocuments(auth, backend, publicAddr)
     await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
   } catch (error) {

@@ -4,15 +4,18 @@
  * so that a copy of it used from a second place is detected, and is locked when it is.
  */
 import type {Backend, Operation} from '../backend/backend.js'
+import type {JoinMethod} from '../resources/types.js'
 import {parseStored} from './cluster-config.js'
 
 export interface BotInstance {
   bot: string
   /** 32 lowercase hex digits, random. */
   id: string
-  joinMethod: 'token'
-  /** The id of the join token it used (wid tokens ls). */
+  joinMethod: JoinMethod
+  /** The id of the one-time token it used (wid tokens ls), or the name of its delegated method's token. */
   tokenId: string
+  /** A delegated method's `join.<method>.*` attributes, from its last proof (join or renewal). */
+  joinAttributes?: Record<string, string | boolean>
   created: string
   /** The last join or renewal. */
   lastSeen: string

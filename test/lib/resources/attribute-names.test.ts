@@ -20,6 +20,8 @@ describe('checkAttributeName', () => {
     'join.meta.join_token_name',
     'join.github.repository_owner',
     'join.kubernetes.service_account',
+    'join.kubernetes.service_account.namespace',
+    'join.kubernetes.pod.name',
   ])('accepts %s', (name) => {
     // Given a known attribute name
     // When it is checked
@@ -42,6 +44,8 @@ describe('checkAttributeName', () => {
     'join.meta.region',
     'join.GitHub.repository',
     'join.github',
+    'join.kubernetes.pod.',
+    'join.meta.join_method.x',
     '',
   ])('refuses %j with bad_input naming it', (name) => {
     // Given a name outside the known set
