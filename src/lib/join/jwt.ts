@@ -5,10 +5,8 @@
  * that includes the cluster name, unexpired and already valid with 2 minutes of leeway.
  * Refusals say what to check and never repeat the token.
  */
-import {rootCertificates} from 'node:tls'
 import type {JSONWebKeySet, JWTPayload, JWTVerifyGetKey} from 'jose'
 import {WidError} from '../errors.js'
-import {httpRequest} from '../http-client.js'
 import {JoinRefused} from './refused.js'
 
 export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512']
@@ -38,12 +36,12 @@ type Jose = typeof import('jose')
 export class IssuerKeys {
   private readonly entries = new Map<string, {jwks: JSONWebKeySet; fetchedAt: number}>()
   private readonly pending = new Map<string, Promise<JSONWebKeySet>>()
-  private readonly ca: string[] | undefined
+  private readonly extraCa: string[]
   private readonly clock: () => number
 
   /** `ca`: PEM certificates trusted besides the system's, for private issuers; `clock` in ms, for the cache. */
   constructor(options: {ca?: string[]; clock?: () => number} = {}) {
-    this.ca = options.ca && options.ca.length > 0 ? [...rootCertificates, ...options.ca] : undefined
+    this.extraCa = options.ca ?? []
     this.clock = options.clock ?? Date.now
   }
 
@@ -71,9 +69,12 @@ export class IssuerKeys {
   }
 
   private async getJson(url: string, issuer: string): Promise<unknown> {
+    // HTTP and TLS load only when an issuer is asked: every local command constructs this class
+    const [{httpRequest}, {rootCertificates}] = await Promise.all([import('../http-client.js'), import('node:tls')])
+    const ca = this.extraCa.length > 0 ? [...rootCertificates, ...this.extraCa] : undefined
     let answer
     try {
-      answer = await httpRequest(url, {headers: {accept: 'application/json'}, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_DOCUMENT_BYTES, ...(this.ca ? {tls: {ca: this.ca}} : {})})
+      answer = await httpRequest(url, {headers: {accept: 'application/json'}, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_DOCUMENT_BYTES, ...(ca ? {tls: {ca}} : {})})
     } catch (error) {
       throw unavailable(issuer, `${url}: ${(error as Error).message}`)
     }
