@@ -5,111 +5,23 @@
  * admin ends the streams that held it; SIGHUP moves the socket, SIGTERM removes it, and a
  * regular file in its place is refused at start.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startBotCluster, type BotCluster} from '../helpers/bot-cluster.js'
-import {expectOneLineError, tempDir, WID_BIN} from '../helpers/cli.js'
+import {expectOneLineError, tempDir} from '../helpers/cli.js'
 import {within} from '../helpers/server.js'
+import {BY_UID, DEMO_ROLE as ROLE, startAgent, startWorkload as workload, type Agent, type Answer} from '../helpers/workload-agent.js'
 
-const CLIENT = fileURLToPath(new URL('../fixtures/workload-client.mjs', import.meta.url))
 const tmp = tempDir('wid-wapi-remote-')
 afterAll(() => tmp.cleanup())
 
-const BY_UID = `kind: workload_identity
-version: v1
-metadata:
-  name: by-uid
-  labels:
-    app: demo
-spec:
-  rules:
-    allow:
-      - conditions:
-          - attribute: workload.unix.uid
-            eq:
-              value: 1000
-  spiffe:
-    id: /svc/uid-{{ workload.unix.uid }}
-    hint: by-uid
-`
-const ROLE = `kind: role
-version: v6
-metadata:
-  name: demo-issuer
-spec:
-  allow:
-    workload_identity_labels:
-      app: ["demo"]
-    rules:
-      - resources: [workload_identity]
-        verbs: [list, read]
-`
 const UID_1000 = {uid: 1000, gid: 1000}
-
-interface Answer {
-  ok?: Array<{spiffe_id: string; hint: string; cert: string}>
-  code?: string
-  details?: string
-}
-
-/** The official-proto client as uid:gid: its JSON lines as they come, and its exit. */
-function workload(target: string, ids: {uid: number; gid: number}, action: string[]): {answers: Answer[]; done: Promise<Answer[]>; child: ChildProcess} {
-  const child = spawn('setpriv', ['--reuid', String(ids.uid), '--regid', String(ids.gid), '--clear-groups', process.execPath, CLIENT, target, ...action], {stdio: ['ignore', 'pipe', 'pipe']})
-  const answers: Answer[] = []
-  let partial = ''
-  let err = ''
-  child.stdout.on('data', (d) => {
-    const lines = (partial + d).split('\n')
-    partial = lines.pop()!
-    for (const line of lines.filter(Boolean)) answers.push(JSON.parse(line) as Answer)
-  })
-  child.stderr.on('data', (d) => (err += d))
-  const done = new Promise<Answer[]>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(answers) : reject(new Error(`client exited ${code}: ${err}`))))
-  })
-  // a test that kills its client without awaiting `done` has no use for its rejection
-  done.catch(() => {})
-  return {answers, done, child}
-}
 
 async function x509(target: string): Promise<Answer> {
   const [answer] = await workload(target, UID_1000, ['x509']).done
   return answer!
-}
-
-interface Agent {
-  child: ChildProcess
-  log: () => string
-  stderr: () => string
-  exited: Promise<number | null>
-  stop: () => Promise<number | null>
-}
-
-function startAgent(home: string, config: string): Agent {
-  const child = spawn(process.execPath, [WID_BIN, 'bot', 'start', '-c', config], {env: {...process.env, WID_HOME: home, DEBUG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
-  let log = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => (log += d))
-  child.stderr!.on('data', (d) => {
-    log += d
-    stderr += d
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return {
-    child,
-    log: () => log,
-    stderr: () => stderr,
-    exited,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM')
-      return exited
-    },
-  }
 }
 
 let cluster: BotCluster

@@ -4,36 +4,17 @@
  * with setpriv, so that the kernel's credentials and the workload identities' rules (uid
  * 1000, gid 50, as the getting-started document writes them) decide what each gets.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
 import {chmodSync, chownSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {tempDir, WID_BIN, widIn} from '../helpers/cli.js'
+import {tempDir, widIn} from '../helpers/cli.js'
 import {freePort, within} from '../helpers/server.js'
+import {BY_UID, DEMO_ROLE as ROLE, startAgent, workload, type Agent} from '../helpers/workload-agent.js'
 
-const CLIENT = fileURLToPath(new URL('../fixtures/workload-client.mjs', import.meta.url))
 const tmp = tempDir('wid-wapi-')
 afterAll(() => tmp.cleanup())
 
-const BY_UID = `kind: workload_identity
-version: v1
-metadata:
-  name: by-uid
-  labels:
-    app: demo
-spec:
-  rules:
-    allow:
-      - conditions:
-          - attribute: workload.unix.uid
-            eq:
-              value: 1000
-  spiffe:
-    id: /svc/uid-{{ workload.unix.uid }}
-    hint: by-uid
-`
 const BY_GID = `kind: workload_identity
 version: v1
 metadata:
@@ -51,68 +32,6 @@ spec:
     id: /svc/staff
     hint: by-gid
 `
-const ROLE = `kind: role
-version: v6
-metadata:
-  name: demo-issuer
-spec:
-  allow:
-    workload_identity_labels:
-      app: ["demo"]
-    rules:
-      - resources: [workload_identity]
-        verbs: [list, read]
-`
-
-interface Answer {
-  ok?: Array<{spiffe_id: string; hint: string; cert: string; key: string; bundle: string; svid?: string}>
-  code?: string
-  details?: string
-  at?: number
-}
-
-/** Runs the official-proto client as uid:gid and collects its JSON lines. */
-function workload(target: string, ids: {uid: number; gid: number} | undefined, action: string[]): Promise<Answer[]> {
-  const command = ids ? 'setpriv' : process.execPath
-  const args = ids ? ['--reuid', String(ids.uid), '--regid', String(ids.gid), '--clear-groups', process.execPath, CLIENT, target, ...action] : [CLIENT, target, ...action]
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`client exited ${code}: ${err}`))
-      resolve(out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Answer))
-    })
-  })
-}
-
-interface Agent {
-  child: ChildProcess
-  log: () => string
-  exited: Promise<number | null>
-  stop: () => Promise<number | null>
-}
-
-function startAgent(home: string, config: string, extra: string[] = []): Agent {
-  const child = spawn(process.execPath, [WID_BIN, 'bot', 'start', '-c', config, ...extra], {env: {...process.env, WID_HOME: home, DEBUG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
-  let log = ''
-  child.stdout!.on('data', (d) => (log += d))
-  child.stderr!.on('data', (d) => (log += d))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return {
-    child,
-    log: () => log,
-    exited,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM')
-      return exited
-    },
-  }
-}
-
 function apiConfig(socket: string, options: {ttl?: string; renewal?: string; listen?: string} = {}): string {
   return `version: v2
 storage:

@@ -13,6 +13,7 @@ import {LocalCluster} from '../../../src/lib/cluster/local.js'
 import {WidError} from '../../../src/lib/errors.js'
 import {SvidCache, type CacheOptions, type WorkloadAttributes, type X509Entry} from '../../../src/lib/workloadapi/cache.js'
 import {tempDir, widIn} from '../../helpers/cli.js'
+import {DEMO_ROLE as ROLE} from '../../helpers/workload-agent.js'
 
 const tmp = tempDir('wid-cache-')
 const home = join(tmp.path, 'home')
@@ -33,19 +34,6 @@ ${rules}  spiffe:
     id: ${spiffeId}
 `
 }
-const ROLE = `kind: role
-version: v6
-metadata:
-  name: demo-issuer
-spec:
-  allow:
-    workload_identity_labels:
-      app: ["demo"]
-    rules:
-      - resources: [workload_identity]
-        verbs: [list, read]
-`
-
 let cluster: LocalCluster
 /**
  * Every issue call the caches made; the next `unreachable` calls, and those for workloads of the
