@@ -62,10 +62,9 @@ async function withFlags(base: RawConfig, flags: BotFlags): Promise<BotConfig> {
     onboarding.join_method = flags['join-method']
     fields.set('onboarding.join_method', '--join-method')
   }
-  if (flags.token !== undefined) {
-    onboarding.token = flags.token
-    fields.set('onboarding.token', '--token')
-  }
+  if (flags.token !== undefined) onboarding.token = flags.token
+  // A token the file does not give can only come from --token, which a refusal of its absence then names.
+  if (flags.token !== undefined || onboarding.token === undefined) fields.set('onboarding.token', '--token')
   if (flags['ca-pin']?.length) {
     onboarding.ca_pins = flags['ca-pin']
     fields.set('onboarding.ca_pins', '--ca-pin')

@@ -452,7 +452,7 @@ describe('delegated join methods', () => {
     const config = await configFromFlags({'proxy-server': 'wid.example.org:3443', 'join-method': 'github', token: 'github-ci', destination: '/opt/web', 'name-selector': 'web'})
     expect(config.onboarding).toEqual({joinMethod: 'github', token: 'github-ci', caPins: []})
     expect((await rejection(configFromFlags({'join-method': 'gitlab', destination: '/opt/web', 'name-selector': 'web'}))).message).toBe(
-      "bot config: onboarding.token: join_method gitlab needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)",
+      "bot config: --token: join_method gitlab needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)",
     )
   })
 })
