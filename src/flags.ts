@@ -34,7 +34,10 @@ export const botFlags = {
   config: Flags.string({char: 'c', description: "tbot's v2 YAML configuration to read; the other flags replace its top-level fields and add a service.", helpValue: '<file>'}),
   destination: Flags.string({description: 'Directory to keep the issued SVIDs in (needs --name-selector, --label-selector or --svid-path).', helpValue: '<dir>'}),
   'diag-addr': Flags.string({description: 'HOST:PORT to serve the diagnostics endpoint on.', helpValue: '<host:port>'}),
-  'join-method': Flags.option({description: 'How the bot joins the cluster.', options: ['token'] as const})(),
+  'join-method': Flags.option({
+    description: 'How the bot joins the cluster: a one-time token, or an ID token its platform signs (kubernetes, github, gitlab) for the token resource --token names.',
+    options: ['token', 'kubernetes', 'github', 'gitlab'] as const,
+  })(),
   'label-selector': Flags.string({description: 'Issue from the workload identities whose labels match (k=v[,k=v]).', exclusive: ['name-selector', 'svid-path'], helpValue: '<k=v,...>'}),
   listen: Flags.string({description: 'Serve the SPIFFE Workload API here (unix:///PATH or tcp://IP:PORT) for the workload identities of --name-selector or --label-selector.', helpValue: '<address>'}),
   'name-selector': Flags.string({description: 'Issue from the workload identity of this name.', exclusive: ['label-selector', 'svid-path'], helpValue: '<name>'}),
@@ -43,5 +46,5 @@ export const botFlags = {
   'renewal-interval': duration('How often to renew credentials; must be below the TTL (default: 20m).'),
   storage: Flags.string({description: "Directory for the bot's own identity (default: /var/lib/wid/bot).", helpValue: '<dir>'}),
   'svid-path': Flags.string({description: 'Issue an X.509-SVID for this SPIFFE ID path into --destination (a legacy spiffe-svid output), e.g. /svc/foo.', exclusive: ['name-selector', 'label-selector'], helpValue: '<path>'}),
-  token: Flags.string({description: 'Join token, or the path of a file whose first line is the token.', helpValue: '<token|file>'}),
+  token: Flags.string({description: 'Join token, or the path of a file whose first line is the token; with a delegated --join-method, the name of the token resource.', helpValue: '<token|file|name>'}),
 }

@@ -237,7 +237,7 @@ describe('wid bot start after its instance was removed on the cluster', () => {
     const joins = () => count(cluster.server.log(), '"path":"/v1/joinBot"')
     const joined = joins()
     const refused = expectOneLineError(await bot(['bot', 'start', '-c', config, '--oneshot']))
-    expect(refused).toBe(`auth: bot instance ${first} of bot "my-bot" was removed; join again with a new token`)
+    expect(refused).toBe(`auth: bot instance ${first} of bot "my-bot" was removed; join again (with a new token; a bot that joins by a delegated method proves a fresh ID token)`)
     expect(joins()).toBe(joined)
 
     // with a new token: a new instance, and the outputs written

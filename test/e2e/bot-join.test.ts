@@ -182,7 +182,7 @@ describe('a bot joins, renews, issues in batches and is locked when copied', () 
     // Removed, its identity is told to join again
     expect(await thrown(client.renewBot(proxy, authority, second, {publicKey: newKey().publicKey}))).toEqual({
       code: 'access_denied',
-      message: `auth: bot instance ${first.instanceId} of bot "my-bot" was removed; join again with a new token`,
+      message: `auth: bot instance ${first.instanceId} of bot "my-bot" was removed; join again (with a new token; a bot that joins by a delegated method proves a fresh ID token)`,
     })
     // And removing it again, or naming no instance, is one line and its exit code
     const again = await editor(['bots', 'instances', 'rm', `my-bot/${first.instanceId}`])

@@ -365,7 +365,7 @@ export async function listBotInstancesOf(ctx: AdminContext, principal: Principal
   return listBotInstances(ctx.backend, bot)
 }
 
-/** Removes one instance of a bot: its identity is refused from then on, and the bot must join again with a new token. */
+/** Removes one instance of a bot: its identity is refused from then on, and the bot must join again (with a new token, or a fresh ID token for a delegated join method). */
 export async function deleteBotInstance(ctx: AdminContext, principal: Principal, bot: string, id: string): Promise<void> {
   principal.access?.checkVerbs('bot_instance', ['delete'])
   if (!BOT_INSTANCE_ID.test(id)) throw new WidError('bad_input', `bots: "${id}" is not a bot instance id: ids are 32 lowercase hex digits (wid bots instances ls shows them)`)

@@ -86,7 +86,7 @@ export async function principalOf(backend: Backend, who: CallerOrPrincipal): Pro
 
 /** Why the calls of a bot instance are refused: it was removed, or it is locked (else undefined). */
 export function instanceRefusal(bot: string, id: string, instance: BotInstance | undefined): WidError | undefined {
-  if (!instance) return new WidError('access_denied', `auth: bot instance ${id} of bot "${bot}" was removed; join again with a new token`)
+  if (!instance) return new WidError('access_denied', `auth: bot instance ${id} of bot "${bot}" was removed; join again (with a new token; a bot that joins by a delegated method proves a fresh ID token)`)
   if (!instance.locked) return undefined
   return new WidError('access_denied', `auth: bot instance ${id} of bot "${bot}" is locked: ${instance.locked.reason}; remove it (wid bots instances rm ${bot}/${id}) and join again`)
 }

@@ -4,6 +4,7 @@
  * is added to the file's). The result is checked as a file is, refusals naming the flags.
  */
 import {badInput} from '../errors.js'
+import type {JoinMethod} from '../resources/types.js'
 import {FieldError, formatPath, type FieldPath} from '../resources/parse.js'
 import {parseLabelSelector} from '../resources/refs.js'
 import {readRawConfig, type BotConfig, type RawConfig, type RawSelector} from './config.js'
@@ -13,7 +14,7 @@ import {toRawConfig} from './config-render.js'
 export interface BotFlags {
   'proxy-server'?: string
   token?: string
-  'join-method'?: 'token'
+  'join-method'?: JoinMethod
   'ca-pin'?: string[]
   storage?: string
   destination?: string
@@ -57,11 +58,13 @@ async function withFlags(base: RawConfig, flags: BotFlags): Promise<BotConfig> {
   set('storage', flags.storage === undefined ? undefined : {type: 'directory', path: flags.storage}, '--storage')
   if (flags.oneshot) raw.oneshot = true
   const onboarding = raw.onboarding!
-  if (flags['join-method'] !== undefined) onboarding.join_method = flags['join-method']
-  if (flags.token !== undefined) {
-    onboarding.token = flags.token
-    fields.set('onboarding.token', '--token')
+  if (flags['join-method'] !== undefined) {
+    onboarding.join_method = flags['join-method']
+    fields.set('onboarding.join_method', '--join-method')
   }
+  if (flags.token !== undefined) onboarding.token = flags.token
+  // A token the file does not give can only come from --token, which a refusal of its absence then names.
+  if (flags.token !== undefined || onboarding.token === undefined) fields.set('onboarding.token', '--token')
   if (flags['ca-pin']?.length) {
     onboarding.ca_pins = flags['ca-pin']
     fields.set('onboarding.ca_pins', '--ca-pin')

@@ -12,6 +12,7 @@ import {badInput, WidError} from '../errors.js'
 import {readBounded} from '../output/read.js'
 import {FieldError, formatPath, MAX_INPUT_BYTES, parseResourceStream, type FieldPath, type SourceDocument} from '../resources/parse.js'
 import {validateConfig} from '../resources/schema.js'
+import type {JoinMethod} from '../resources/types.js'
 import {validatePath} from '../spiffeid/index.js'
 import {ENDPOINT_FORMS, parseEndpoint, type Endpoint} from '../workloadapi/address.js'
 
@@ -86,12 +87,19 @@ export interface SpiffeSvidOutputConfig extends ServiceCommon {
 export type ServiceConfig = X509ServiceConfig | JwtServiceConfig | WorkloadApiServiceConfig | RolesAnywhereServiceConfig | SpiffeSvidOutputConfig
 
 export interface Onboarding {
-  joinMethod: 'token'
-  /** The token itself (read from tokenFile when the configuration names a file). */
+  joinMethod: JoinMethod
+  /**
+   * `token`: the token itself (read from tokenFile when the configuration names a file). A
+   * delegated method: the name of the token resource, which is no secret.
+   */
   token?: string
   tokenFile?: string
   caPins: string[]
   caPath?: string
+  /** `kubernetes`: where the projected service account token is (else KUBERNETES_TOKEN_PATH, else the default path). */
+  kubernetes?: {tokenPath?: string}
+  /** `gitlab`: the environment variable that holds the ID token (default TBOT_GITLAB_JWT). */
+  gitlab?: {tokenEnvVarName?: string}
 }
 
 export interface BotConfig {
@@ -178,7 +186,14 @@ export interface RawConfig {
   version: string
   proxy_server?: string
   auth_server?: string
-  onboarding?: {join_method?: 'token'; token?: string; ca_pins?: string[]; ca_path?: string}
+  onboarding?: {
+    join_method?: JoinMethod
+    token?: string
+    ca_pins?: string[]
+    ca_path?: string
+    kubernetes?: {token_path?: string}
+    gitlab?: {token_env_var_name?: string}
+  }
   storage?: RawDestination
   credential_ttl?: string
   renewal_interval?: string
@@ -328,12 +343,27 @@ async function onboarding(r: Reader, raw: NonNullable<RawConfig['onboarding']>):
     if (!CA_PIN.test(pin)) r.fail(['onboarding', 'ca_pins', i], `invalid CA pin "${pin}" (expected sha256: and 64 hex digits, as wid status shows it)`)
     return pin.toLowerCase()
   })
+  const joinMethod = raw.join_method ?? 'token'
+  for (const method of ['kubernetes', 'gitlab'] as const) {
+    if (raw[method] !== undefined && joinMethod !== method) r.fail(['onboarding', method], `applies to join_method ${method} only, and this configuration joins by ${joinMethod}`)
+  }
+  const tokenPath = raw.kubernetes?.token_path
   return {
-    joinMethod: raw.join_method ?? 'token',
-    ...(raw.token === undefined ? {} : await token(r, raw.token)),
+    joinMethod,
+    ...(joinMethod === 'token' ? (raw.token === undefined ? {} : await token(r, raw.token)) : {token: tokenName(r, joinMethod, raw.token)}),
     caPins,
     caPath: raw.ca_path === undefined ? undefined : r.path(['onboarding', 'ca_path'], raw.ca_path),
+    ...(raw.kubernetes ? {kubernetes: tokenPath === undefined ? {} : {tokenPath: r.path(['onboarding', 'kubernetes', 'token_path'], tokenPath)}} : {}),
+    ...(raw.gitlab ? {gitlab: raw.gitlab.token_env_var_name === undefined ? {} : {tokenEnvVarName: raw.gitlab.token_env_var_name}} : {}),
   }
+}
+
+/** A delegated method's token: the name of a token resource, needed for every join (it is not a secret, nor a file). */
+function tokenName(r: Reader, method: JoinMethod, value: string | undefined): string {
+  if (value === undefined || value.trim() === '') {
+    r.fail(['onboarding', 'token'], `join_method ${method} needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)`)
+  }
+  return value
 }
 
 /** The token, or the first line of the file it names. */

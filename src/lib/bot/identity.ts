@@ -1,8 +1,10 @@
 /**
- * The bot's own identity: joined once with a token (the cluster's CA checked against
- * `onboarding.ca_pins`), kept in the storage, and renewed before it expires. Every renewal
- * presents the current identity, whose generation the cluster checks: a copy used from
- * elsewhere locks the instance.
+ * The bot's own identity: joined once with a token, or by a delegated method with the ID
+ * token its platform signs (the cluster's CA checked against `onboarding.ca_pins`), kept in
+ * the storage, and renewed before it expires. Every renewal presents the current identity,
+ * whose generation the cluster checks: a copy used from elsewhere locks the instance. After a
+ * delegated join every renewal also proves a fresh ID token, and a refused identity gives way
+ * to a new join by the same proof.
  */
 import {X509Certificate} from 'node:crypto'
 import {statSync} from 'node:fs'
@@ -18,7 +20,9 @@ import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
 import {shownName} from '../resources/names.js'
+import type {DelegatedJoinMethod} from '../resources/types.js'
 import {requireAddress, type BotConfig} from './config.js'
+import {fetchIdToken} from './id-token.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
 
 async function newKeyPair(): Promise<{key: string; publicKey: string}> {
@@ -30,8 +34,15 @@ function pinOf(pem: string): string {
   return spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'})))
 }
 
+interface Pinned {
+  authority: string
+  verifyHostname: boolean
+  /** The cluster's name, as its discovery says: the audience of a delegated join's ID token. */
+  clusterName: string
+}
+
 /** The CA to trust: from `onboarding.ca_path`, else the one the server presents if its pin is in `ca_pins`. */
-async function trustedAuthority(config: BotConfig, proxy: string): Promise<{authority: string; verifyHostname: boolean}> {
+async function trustedAuthority(config: BotConfig, proxy: string): Promise<Pinned> {
   const {caPins, caPath} = config.onboarding
   if (caPath !== undefined) {
     const pem = (await readBounded(caPath, {prefix: 'bot', maxBytes: 64 * 1024, what: 'a CA certificate'}))?.toString('utf8')
@@ -41,7 +52,7 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
     if (pinOf(pem) !== discovered.pin) {
       throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
     }
-    return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
+    return discovered
   }
   if (caPins.length === 0) {
     throw new WidError('bad_input', 'bot: onboarding.ca_pins (or --ca-pin) is needed to join: the cluster\'s CA pin, as wid status on the cluster shows it (hostCaPins)')
@@ -50,7 +61,7 @@ async function trustedAuthority(config: BotConfig, proxy: string): Promise<{auth
   if (!caPins.includes(discovered.pin)) {
     throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, which is not in onboarding.ca_pins (${caPins.join(', ')}); check the pin with wid status on the cluster`)
   }
-  return {authority: discovered.authority, verifyHostname: discovered.verifyHostname}
+  return discovered
 }
 
 /** Refuses a file another user could change (or, when `secret`, read), or one in a directory they could change. */
@@ -82,10 +93,14 @@ const checkCaFile = (file: string): void => checkOwnFile(file, 'CA file', false,
 /** The id a token goes by (wid tokens ls). */
 const tokenIdOf = (token: string): string => shownName('token', hashSecret(token))
 
-function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}, tokenId: string | undefined): StoredIdentity {
+/** What the identity joined with: a one-time token's id, or a delegated method and its token resource's name. */
+type Joined = Pick<StoredIdentity, 'tokenId' | 'joinMethod'>
+
+function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}, joined: Joined): StoredIdentity {
   return {
     proxy,
-    ...(tokenId === undefined ? {} : {tokenId}),
+    ...(joined.tokenId === undefined ? {} : {tokenId: joined.tokenId}),
+    ...(joined.joinMethod === undefined ? {} : {joinMethod: joined.joinMethod}),
     clusterName: issued.clusterName,
     botName: issued.botName,
     instanceId: issued.instanceId,
@@ -128,7 +143,8 @@ export class BotIdentityKeeper {
    * Makes sure there is a usable identity: the stored one if it is for this proxy and not
    * expired (then renewed at once, which also proves it is not a copy), else a new join. A
    * stored identity the cluster refuses (its instance removed or locked) gives way to a join
-   * with a new token, which is how the refusal says to come back.
+   * with a new token, which is how the refusal says to come back, or by a delegated method,
+   * which proves itself again (and says why, if it cannot).
    */
   async ensure(now = new Date()): Promise<StoredIdentity> {
     const proxy = this.proxy()
@@ -138,9 +154,10 @@ export class BotIdentityKeeper {
       try {
         return await this.renew()
       } catch (refused) {
-        const token = this.config.onboarding.token
-        // The token it joined with is spent: only a new one is worth a join.
-        if (!isWidError(refused) || refused.code !== 'access_denied' || !token || tokenIdOf(token) === kept.tokenId) throw refused
+        const {joinMethod, token} = this.config.onboarding
+        // With a delegated method, the renewal has joined again already (see renew); the
+        // one-time token it joined with is spent: only a new one is worth a join.
+        if (!isWidError(refused) || refused.code !== 'access_denied' || joinMethod !== 'token' || !token || tokenIdOf(token) === kept.tokenId) throw refused
         return this.join(undefined).catch((error: unknown) => {
           throw isWidError(error) ? new WidError(error.code, `${refused.message}; a join with onboarding.token was refused too: ${error.message}`) : error
         })
@@ -149,10 +166,11 @@ export class BotIdentityKeeper {
     return this.join(kept !== undefined && kept.proxy === proxy ? kept : undefined)
   }
 
-  /** A join with the token; `expired`: the identity it replaces, whose token is spent. */
+  /** A join with the token, or by the delegated method; `expired`: the identity it replaces, whose one-time token is spent. */
   private async join(expired: StoredIdentity | undefined): Promise<StoredIdentity> {
     const proxy = this.proxy()
-    const token = this.config.onboarding.token
+    const {joinMethod, token} = this.config.onboarding
+    if (joinMethod !== 'token') return this.joinDelegated(proxy, joinMethod, token!)
     if (!token || (expired && tokenIdOf(token) === expired.tokenId)) {
       throw new WidError(
         'bad_input',
@@ -165,7 +183,16 @@ export class BotIdentityKeeper {
     const pinned = await trustedAuthority(this.config, proxy)
     const {key, publicKey} = await newKeyPair()
     const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(proxy, issued, key, pinned, tokenIdOf(token)))
+    return this.keep(stored(proxy, issued, key, pinned, {tokenId: tokenIdOf(token)}))
+  }
+
+  /** A join proving an ID token of `method`, for the audience of the cluster's name, against the token resource `name`. */
+  private async joinDelegated(proxy: string, method: DelegatedJoinMethod, name: string): Promise<StoredIdentity> {
+    const pinned = await trustedAuthority(this.config, proxy)
+    const idToken = await fetchIdToken(method, this.config.onboarding, pinned.clusterName)
+    const {key, publicKey} = await newKeyPair()
+    const issued = await joinBot(proxy, pinned, {method, token: name, idToken, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
+    return this.keep(stored(proxy, issued, key, pinned, {tokenId: name, joinMethod: method}))
   }
 
   /**
@@ -173,16 +200,30 @@ export class BotIdentityKeeper {
    * renewal succeeds: one whose answer was lost (a dropped connection, a server killed after
    * its write) is asked again for the same key, which the cluster answers again instead of
    * taking the bot for a copy of itself. (It is kept in memory only: a copy of the storage
-   * must not hold it.)
+   * must not hold it.) After a delegated join it proves a fresh ID token. With a delegated
+   * method configured, an identity the cluster refuses (its instance removed or locked, say)
+   * gives way to a new join by that method's proof.
    */
   async renew(): Promise<StoredIdentity> {
     const current = this.current
     if (!current) return this.ensure()
+    try {
+      return await this.renewOnce(current)
+    } catch (refused) {
+      const {joinMethod, token} = this.config.onboarding
+      if (joinMethod === 'token' || !isWidError(refused) || refused.code !== 'access_denied') throw refused
+      return this.joinDelegated(current.proxy, joinMethod, token!)
+    }
+  }
+
+  private async renewOnce(current: StoredIdentity): Promise<StoredIdentity> {
     this.pending ??= await newKeyPair()
     const {key, publicKey} = this.pending
     const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
-    const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, {publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(current.proxy, issued, key, pinned, current.tokenId))
+    const idToken = current.joinMethod === undefined ? undefined : await fetchIdToken(current.joinMethod, this.config.onboarding, current.clusterName)
+    const body = {publicKey, ...(idToken === undefined ? {} : {idToken}), ttlSeconds: this.config.credentialTtlSeconds}
+    const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, body)
+    return this.keep(stored(current.proxy, issued, key, pinned, current))
   }
 
   private async keep(identity: StoredIdentity): Promise<StoredIdentity> {

@@ -9,6 +9,7 @@ import {ensureDirectory, ioError, writeFileSet} from '../output/files.js'
 import {lockHolder, lockText} from '../output/lock-holder.js'
 import {shortPath} from '../output/paths.js'
 import {readBounded} from '../output/read.js'
+import type {DelegatedJoinMethod} from '../resources/types.js'
 
 const FILES = {
   meta: 'identity.json',
@@ -21,8 +22,13 @@ const LOCK = 'agent.lock'
 /** What the agent keeps of its bot identity between runs. */
 export interface StoredIdentity {
   proxy: string
-  /** The id of the token it joined with (wid tokens ls): spent, so never tried again. */
+  /**
+   * The id of the one-time token it joined with (wid tokens ls): spent, so never tried again;
+   * after a delegated join, the name of the token resource.
+   */
   tokenId?: string
+  /** The delegated method it joined by, whose fresh ID token every renewal proves; absent after a one-time token's join. */
+  joinMethod?: DelegatedJoinMethod
   clusterName: string
   botName: string
   instanceId: string

@@ -56,6 +56,7 @@ const PATTERN_HINTS: Record<string, string> = {
   '^[A-Za-z0-9][A-Za-z0-9_-]*$': 'must be the enterprise slug as GitHub shows it (letters, digits, "_" and "-")',
   '^(?![Bb][Oo][Tt]-)':
     'names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',
+  '^[A-Za-z_][A-Za-z0-9_]*$': 'must be the name of an environment variable (letters, digits and "_", not starting with a digit)',
 }
 
 let ajvPromise: Promise<{compile: (schema: object) => ValidateFunction}> | undefined

@@ -224,7 +224,7 @@ describe('removing bot instances', () => {
     const {backend, auth, token} = await cluster()
     const joined = await auth.joinBot({token, publicKey: publicKey(), address: '10.0.0.7'})
     await auth.deleteBotInstance(admin, 'my-bot', joined.instanceId)
-    const message = `auth: bot instance ${joined.instanceId} of bot "my-bot" was removed; join again with a new token`
+    const message = `auth: bot instance ${joined.instanceId} of bot "my-bot" was removed; join again (with a new token; a bot that joins by a delegated method proves a fresh ID token)`
     expect((await rejection(resolvePrincipal(backend, callerOf(joined)))).message).toBe(message)
     expect((await rejection(auth.renewBot(callerOf(joined), {publicKey: publicKey(), address: '10.0.0.7'}))).message).toBe(message)
     expect(await listAuditEvents(backend, {type: 'bot.instance_removed'})).toEqual([

@@ -271,7 +271,12 @@ describe('refusals, one line at file:line:col', () => {
     ['two documents', `version: v2\nservices:\n${X509()}---\nversion: v2\n`, 'bot config: bot.yaml:7:1: the configuration must be a single document'],
     ['proxy_server and auth_server', `version: v2\nproxy_server: a:1\nauth_server: b:2\nservices:\n${X509()}`, 'bot config: bot.yaml:3:14: auth_server: give proxy_server or auth_server, not both'],
     ['an address without a port', `version: v2\nproxy_server: wid.example.org\nservices:\n${X509()}`, 'bot config: bot.yaml:2:15: proxy_server: invalid address "wid.example.org" (expected HOST:PORT, e.g. example.teleport.sh:443)'],
-    ['another join method', `version: v2\nonboarding: {join_method: github}\nservices:\n${X509()}`, 'bot config: bot.yaml:2:27: onboarding.join_method: must be one of token'],
+    ['an unknown join method', `version: v2\nonboarding: {join_method: iam}\nservices:\n${X509()}`, 'bot config: bot.yaml:2:27: onboarding.join_method: must be one of token, kubernetes, github, gitlab'],
+    ['a delegated join without a token name', `version: v2\nonboarding: {join_method: github}\nservices:\n${X509()}`, "bot config: bot.yaml:2:13: onboarding.token: join_method github needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)"],
+    ['a delegated join naming a file', `version: v2\nonboarding: {join_method: gitlab, token: ./gitlab-ci}\nservices:\n${X509()}`, "bot config: bot.yaml:2:42: onboarding.token: must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'"],
+    ['Kubernetes settings for another method', `version: v2\nonboarding:\n  join_method: github\n  token: ci\n  kubernetes: {token_path: /t}\nservices:\n${X509()}`, 'bot config: bot.yaml:5:15: onboarding.kubernetes: applies to join_method kubernetes only, and this configuration joins by github'],
+    ['GitLab settings without join_method', `version: v2\nonboarding:\n  token: abc\n  gitlab: {token_env_var_name: X}\nservices:\n${X509()}`, 'bot config: bot.yaml:4:11: onboarding.gitlab: applies to join_method gitlab only, and this configuration joins by token'],
+    ['a GitLab variable that is not a name', `version: v2\nonboarding:\n  join_method: gitlab\n  token: ci\n  gitlab: {token_env_var_name: "A-B"}\nservices:\n${X509()}`, 'bot config: bot.yaml:5:32: onboarding.gitlab.token_env_var_name: must be the name of an environment variable (letters, digits and "_", not starting with a digit)'],
     ['a bad CA pin', `version: v2\nonboarding: {ca_pins: ["sha1:abc"]}\nservices:\n${X509()}`, 'bot config: bot.yaml:2:24: onboarding.ca_pins[0]: invalid CA pin "sha1:abc" (expected sha256: and 64 hex digits, as wid status shows it)'],
     ['a duration in an unknown unit', `version: v2\ncredential_ttl: 1d\nservices:\n${X509()}`, 'bot config: bot.yaml:2:17: credential_ttl: must be a duration such as 24h, 90m or 1h30m'],
     ['a zero duration', `version: v2\nrenewal_interval: 0s\nservices:\n${X509()}`, 'bot config: bot.yaml:2:19: renewal_interval: invalid duration "0s" (must be greater than zero, e.g. 8h, 90m or 1h30m)'],
@@ -419,6 +424,35 @@ describe('flags as a configuration', () => {
     const file = await parseBotConfig(`version: v2\ncredential_ttl: 2h\nservices:\n${X509()}    renewal_interval: 50m\n`, 'bot.yaml')
     expect((await rejection(mergeFlags(file, {'certificate-ttl': '45m'}))).message).toBe(
       'bot config: services[0].renewal_interval: the renewal interval (50m) must be shorter than the credential TTL (45m), so that credentials are renewed before they expire',
+    )
+  })
+})
+
+describe('delegated join methods', () => {
+  it('reads the token resource name as a name (never a file), and the method\'s own settings, relative to the file', async () => {
+    // Given a file beside the configuration named as the token resource is
+    const dir = join(tmp.path, 'delegated')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'k8s'), 'not read\n')
+    const file = join(dir, 'bot.yaml')
+    const onboarding = (method: string, extra = '') => `version: v2\nonboarding:\n  join_method: ${method}\n  token: k8s\n${extra}services:\n${X509()}`
+    // When each method is read
+    const k8s = await parseBotConfig(onboarding('kubernetes', '  kubernetes: {token_path: sa/token}\n'), file)
+    const gitlab = await parseBotConfig(onboarding('gitlab', '  gitlab: {token_env_var_name: CI_JOB_JWT_V2}\n'), file)
+    const github = await parseBotConfig(onboarding('github'), file)
+    // Then the token is the name, the token path is the file's, and the variable is as given
+    expect(k8s.onboarding).toEqual({joinMethod: 'kubernetes', token: 'k8s', caPins: [], kubernetes: {tokenPath: join(dir, 'sa', 'token')}})
+    expect(gitlab.onboarding).toEqual({joinMethod: 'gitlab', token: 'k8s', caPins: [], gitlab: {tokenEnvVarName: 'CI_JOB_JWT_V2'}})
+    expect(github.onboarding).toEqual({joinMethod: 'github', token: 'k8s', caPins: []})
+    // And each reads back equal
+    for (const config of [k8s, gitlab, github]) expect(await roundTrip(config)).toEqual(config)
+  })
+
+  it('takes --join-method and --token from flags, a refusal naming the flag', async () => {
+    const config = await configFromFlags({'proxy-server': 'wid.example.org:3443', 'join-method': 'github', token: 'github-ci', destination: '/opt/web', 'name-selector': 'web'})
+    expect(config.onboarding).toEqual({joinMethod: 'github', token: 'github-ci', caPins: []})
+    expect((await rejection(configFromFlags({'join-method': 'gitlab', destination: '/opt/web', 'name-selector': 'web'}))).message).toBe(
+      "bot config: --token: join_method gitlab needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)",
     )
   })
 })
