@@ -9,6 +9,12 @@ import {encodePem} from './pem.js'
 /** The KeyObject behind each imported CryptoKey, for synchronous signing (see signDer). */
 const keyObjects = new WeakMap<CryptoKey, KeyObject>()
 
+/**
+ * The JWS algorithms wid accepts from others (JWT-SVIDs, join ID tokens): RSA, ECDSA and
+ * RSA-PSS only; never `none` nor HMAC, whose key a verifier would have to share.
+ */
+export const ASYMMETRIC_JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512']
+
 export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048'] as const
 export type KeyType = (typeof KEY_TYPES)[number]
 

@@ -6,10 +6,10 @@
  * Refusals say what to check and never repeat the token.
  */
 import type {JSONWebKeySet, JWTPayload, JWTVerifyGetKey} from 'jose'
+import {ASYMMETRIC_JWS_ALGORITHMS} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
 import {JoinRefused} from './refused.js'
 
-export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512']
 export const LEEWAY_SECONDS = 120
 
 /** How long an issuer's keys are used before they are fetched again, and the least time between fetches for an unknown key. */
@@ -137,12 +137,12 @@ export async function verifyIdToken(idToken: string, check: JwtCheck, issuerKeys
   } catch {
     throw new JoinRefused('join: the ID token is not a signed JWT; pass the whole token as its platform issued it')
   }
-  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) {
-    throw new JoinRefused(`join: the ID token is signed with ${shown(header.alg)}, which is not accepted (only ${ALGORITHMS.join(', ')})`)
+  if (typeof header.alg !== 'string' || !ASYMMETRIC_JWS_ALGORITHMS.includes(header.alg)) {
+    throw new JoinRefused(`join: the ID token is signed with ${shown(header.alg)}, which is not accepted (only ${ASYMMETRIC_JWS_ALGORITHMS.join(', ')})`)
   }
   try {
     const {payload} = await jose.jwtVerify(idToken, keyGetter(jose, check, issuerKeys), {
-      algorithms: ALGORITHMS,
+      algorithms: ASYMMETRIC_JWS_ALGORITHMS,
       audience: check.audience,
       clockTolerance: LEEWAY_SECONDS,
       currentDate: check.now,

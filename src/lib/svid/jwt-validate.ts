@@ -5,10 +5,10 @@
  * audience among `aud`.
  */
 import type {Jwks} from '../bundle/jwks.js'
+import {ASYMMETRIC_JWS_ALGORITHMS} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
 import {SpiffeId} from '../spiffeid/index.js'
 
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512']
 
 export interface ValidatedJwtSvid {
   spiffeId: string
@@ -35,7 +35,7 @@ export async function validateJwtSvid(token: string, audience: string, bundles: 
   if (parts.length !== 3) throw invalid('unable to parse JWT token: not a compact JWS')
   const header = decodeSegment(parts[0], 'header')
   const claims = decodeSegment(parts[1], 'claims')
-  if (typeof header.alg !== 'string' || !ALGORITHMS.includes(header.alg)) throw invalid(`unsupported token signature algorithm "${String(header.alg)}"`)
+  if (typeof header.alg !== 'string' || !ASYMMETRIC_JWS_ALGORITHMS.includes(header.alg)) throw invalid(`unsupported token signature algorithm "${String(header.alg)}"`)
   if (header.typ !== undefined && header.typ !== 'JWT' && header.typ !== 'JOSE') throw invalid(`token header type not equal to either JWT or JOSE`)
   if (typeof header.kid !== 'string' || header.kid === '') throw invalid('token header missing key id')
   if (typeof claims.sub !== 'string') throw invalid('token missing subject claim')

@@ -9,6 +9,7 @@
  */
 import {X509Certificate} from 'node:crypto'
 import {readChildren} from '../crypto/der.js'
+import {ASYMMETRIC_JWS_ALGORITHMS} from '../crypto/keys.js'
 import {encodePem} from '../crypto/pem.js'
 import {WidError} from '../errors.js'
 import {SpiffeId} from '../spiffeid/index.js'
@@ -19,7 +20,6 @@ import {WorkloadApiClient} from './client.js'
 import type {JwtBundlesResponse, JwtSvid, X509SvidResponse} from './proto.js'
 
 /** The JWT-SVID algorithms (RS/ES/PS 256/384/512): a bundle's symmetric key must not verify a token. */
-const JWT_SVID_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512']
 
 export interface X509SvidReport extends X509SvidInspection {
   hint: string
@@ -174,7 +174,7 @@ async function verifySignature(token: string, jwks: ParsedJwks | undefined, trus
   // jose takes only keys without a `use` or with `use: sig`; a SPIFFE bundle says `jwt-svid`.
   const keys = jwks.keys.filter((key) => key.use === undefined || key.use === 'sig' || key.use === 'jwt-svid').map(({use, ...key}) => key)
   try {
-    await compactVerify(token, createLocalJWKSet({keys} as Parameters<typeof createLocalJWKSet>[0]), {algorithms: JWT_SVID_ALGORITHMS})
+    await compactVerify(token, createLocalJWKSet({keys} as Parameters<typeof createLocalJWKSet>[0]), {algorithms: ASYMMETRIC_JWS_ALGORITHMS})
     return undefined
   } catch (error) {
     return `${PREFIX}: the JWT-SVID's signature does not verify with the JWT bundle of ${trustDomain}: ${(error as Error).message}`

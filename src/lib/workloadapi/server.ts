@@ -181,6 +181,22 @@ export class WorkloadApiServer {
     call.emit('error', status)
   }
 
+  /** A bundle stream: the trust bundles as `message` renders them, now and at every change. */
+  private async bundleStream(call: grpc.ServerWritableStream<unknown, unknown>, message: (snapshot: TrustSnapshot) => unknown): Promise<void> {
+    try {
+      await this.peerOf(call)
+    } catch (error) {
+      return this.fail(call, this.refusal(error, undefined))
+    }
+    const {trust} = this.options
+    const send = (snapshot: TrustSnapshot | undefined) => {
+      if (snapshot) call.write(message(snapshot))
+    }
+    trust.on('changed', send)
+    this.hold(call, () => trust.off('changed', send))
+    send(trust.current)
+  }
+
   private handlers(): grpc.UntypedServiceImplementation {
     const {cache, trust} = this.options
     return {
@@ -226,33 +242,11 @@ export class WorkloadApiServer {
         await send()
       },
 
-      FetchX509Bundles: async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        try {
-          await this.peerOf(call)
-        } catch (error) {
-          return this.fail(call, this.refusal(error, undefined))
-        }
-        const send = (snapshot: TrustSnapshot | undefined) => {
-          if (snapshot) call.write({crl: [], bundles: {[`spiffe://${snapshot.trustDomain}`]: concat(snapshot.x509)}})
-        }
-        trust.on('changed', send)
-        this.hold(call, () => trust.off('changed', send))
-        send(trust.current)
-      },
+      FetchX509Bundles: (call: grpc.ServerWritableStream<unknown, unknown>) =>
+        this.bundleStream(call, (snapshot) => ({crl: [], bundles: {[`spiffe://${snapshot.trustDomain}`]: concat(snapshot.x509)}})),
 
-      FetchJWTBundles: async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        try {
-          await this.peerOf(call)
-        } catch (error) {
-          return this.fail(call, this.refusal(error, undefined))
-        }
-        const send = (snapshot: TrustSnapshot | undefined) => {
-          if (snapshot) call.write({bundles: {[`spiffe://${snapshot.trustDomain}`]: Buffer.from(JSON.stringify(snapshot.jwks))}})
-        }
-        trust.on('changed', send)
-        this.hold(call, () => trust.off('changed', send))
-        send(trust.current)
-      },
+      FetchJWTBundles: (call: grpc.ServerWritableStream<unknown, unknown>) =>
+        this.bundleStream(call, (snapshot) => ({bundles: {[`spiffe://${snapshot.trustDomain}`]: Buffer.from(JSON.stringify(snapshot.jwks))}})),
 
       FetchJWTSVID: async (call: grpc.ServerUnaryCall<JwtSvidRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         let peer: AttestedPeer | undefined
