@@ -1,4 +1,6 @@
 import {Config, flush, run} from '@oclif/core'
+import {userInfo} from 'node:os'
+import {fileURLToPath} from 'node:url'
 import {badInput} from './lib/errors.js'
 import {printError} from './render-error.js'
 import {unknownCommandMessage} from './usage-errors.js'
@@ -17,11 +19,34 @@ function guardStdout(): void {
   })
 }
 
+/**
+ * oclif asks the password database for the login shell when SHELL is unset, which throws for a
+ * uid with no entry (a container's user, `setpriv --reuid`), so every command would fail. Such a
+ * user gets /bin/sh, the shell login(1) gives an account without one.
+ */
+function defaultShell(): void {
+  if (process.env.SHELL !== undefined) return
+  try {
+    userInfo()
+  } catch {
+    process.env.SHELL = '/bin/sh'
+  }
+}
+
+/**
+ * wid has no plugins: oclif is told not to look for a user's in ~/.local/share/wid (one read
+ * fewer per start, and no warning when HOME cannot be read, as for a service's user).
+ */
+function loadOptions(root: string, development: boolean | undefined) {
+  return {root: root.startsWith('file:') ? fileURLToPath(root) : root, userPlugins: false, ...(development ? {ignoreManifest: true} : {})}
+}
+
 /** Runs one command line; any failure becomes one line on stderr and a non-zero exit status. */
 export async function main(argv: string[], root: string, options: {development?: boolean} = {}): Promise<void> {
   guardStdout()
+  defaultShell()
   try {
-    await run(argv, options.development ? {root, ignoreManifest: true} : root)
+    await run(argv, loadOptions(root, options.development))
     await flush()
   } catch (error) {
     if ((error as {oclif?: {exit?: number}; code?: string}).code === 'EEXIT') {
@@ -30,7 +55,7 @@ export async function main(argv: string[], root: string, options: {development?:
     }
     const unknown = /^command (\S+) not found$/.exec((error as Error).message ?? '')
     if (unknown) {
-      const config = await Config.load(options.development ? {root, ignoreManifest: true} : root)
+      const config = await Config.load(loadOptions(root, options.development))
       process.exitCode = printError(badInput(unknownCommandMessage(unknown[1]!, config.commandIDs, config.bin)))
       return
     }

@@ -188,7 +188,9 @@ describe('wid spiffe-inspect against the bot agent (wid bot start)', () => {
 
   it('another user, whom no rule allows, gets the agent\'s PermissionDenied line', async () => {
     const result = await new Promise<RunResult>((resolve, reject) => {
-      const child = spawn('setpriv', ['--reuid=2000', '--regid=2000', '--clear-groups', process.execPath, WID_BIN, 'spiffe-inspect', '--path', `unix://${socket}`], {env: {...process.env, HOME: tmp.path, DEBUG: ''}})
+      // as CI runs it: no SHELL, and a uid with no passwd entry
+      const {SHELL: _shell, ...env} = process.env
+      const child = spawn('setpriv', ['--reuid=2000', '--regid=2000', '--clear-groups', process.execPath, WID_BIN, 'spiffe-inspect', '--path', `unix://${socket}`], {env: {...env, HOME: tmp.path, DEBUG: ''}})
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (d) => (stdout += d))

@@ -2,7 +2,7 @@
  * The command line itself: tctl habits that work, and mistakes that get one line in wid's
  * style with a "did you mean" (issue 10 item 15), and colour only on a terminal (item 19).
  */
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -93,5 +93,17 @@ describe('colour on a terminal (and only there)', () => {
     expect(plain).not.toContain('\u001b[')
     const piped = await widIn(join(tmp.path, 'home'))(['get', 'nokind'], {env: {NO_COLOR: undefined, FORCE_COLOR: undefined}})
     expect(piped.stderr).not.toContain('\u001b[')
+  })
+
+  it('works for a uid with no passwd entry and no SHELL (a container\'s user), from any directory, where oclif would ask for a login shell', () => {
+    const {SHELL: _shell, ...env} = process.env
+    const run = (args: string[]) => spawnSync('setpriv', ['--reuid=54321', '--regid=54321', '--clear-groups', process.execPath, WID_BIN, ...args], {env: {...env, HOME: tmp.path, WID_HOME: join(tmp.path, 'nobody')}, cwd: tmp.path, encoding: 'utf8'})
+    expect(spawnSync('getent', ['passwd', '54321']).status).not.toBe(0)
+    const help = run(['help', 'status'])
+    expect(help.status, help.stderr).toBe(0)
+    expect(help.stdout).toContain('wid status')
+    const unknown = run(['statsu'])
+    expect(unknown.status).toBe(2)
+    expect(expectOneLineError({code: unknown.status ?? -1, stdout: unknown.stdout, stderr: unknown.stderr})).toMatch(/^unknown command "statsu"/)
   })
 })
