@@ -201,6 +201,9 @@ services:
     expect((await admin(['bots', 'instances', 'rm', `ci/${joined.instanceId}`])).code).toBe(0)
     const third = await bot(['bot', 'start', '-c', again.file, '--oneshot'], {env: {...CLEAN_ENV, KUBERNETES_TOKEN_PATH: rotated}})
     expect(third.code, third.stderr).toBe(0)
+    // …and says so: a copy of the identity elsewhere would be the other reason
+    expect(third.stderr).toContain('the cluster refused the bot instance; joining again by the delegated method as a new instance')
+    expect(third.stderr).toContain(joined.instanceId)
     const rejoined = JSON.parse(readFileSync(join(storage, 'identity.json'), 'utf8')) as {instanceId: string; generation: number}
     expect(rejoined.instanceId).not.toBe(joined.instanceId)
     expect(rejoined.generation).toBe(1)

@@ -13,7 +13,7 @@ import {spkiPin} from '../crypto/keys.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {WidError, type ErrorCode} from '../errors.js'
 import type {DelegatedJoin} from '../join/allow.js'
-import type {IssuerKeys} from '../join/jwt.js'
+import {claimTime, type IssuerKeys} from '../join/jwt.js'
 import {JoinRefused} from '../join/refused.js'
 import {checkJoinToken, checkUnexpired} from '../join/token.js'
 import {TOKEN_HASH} from '../resources/names.js'
@@ -231,6 +231,8 @@ async function joinDelegated(ctx: BotContext, proof: DelegatedProof, request: Jo
       joinMethod: proof.method,
       tokenId: proof.token,
       joinAttributes: join.attributes,
+      joinSubject: join.subject,
+      ...(join.issuedAt === undefined ? {} : {proofIssuedAt: join.issuedAt}),
       created: time,
       lastSeen: time,
       generation: 1,
@@ -268,8 +270,24 @@ async function renewalProof(ctx: BotContext, instance: BotInstance, idToken: str
   if (idToken === undefined) throw new JoinRefused(`renew: bot instance ${instance.id} joined by ${method}: each renewal proves a fresh ID token (idToken)`, {method, token: instance.tokenId})
   const proof = {method, token: instance.tokenId, idToken}
   const {bot, join} = await proveDelegated(ctx, proof)
+  const details = {method, token: instance.tokenId}
   if (bot.metadata.name !== instance.bot) {
-    throw new JoinRefused(`renew: the token "${instance.tokenId}" is now for the bot "${bot.metadata.name}", not "${instance.bot}"; join again`, {method, token: instance.tokenId})
+    throw new JoinRefused(`renew: the token "${instance.tokenId}" is now for the bot "${bot.metadata.name}", not "${instance.bot}"; join again`, details)
+  }
+  // Another job or service account that the same token resource admits is not this instance.
+  if (instance.joinSubject !== undefined && join.subject !== instance.joinSubject) {
+    throw new JoinRefused(`renew: the ID token is for ${JSON.stringify(join.subject)}, but bot instance ${instance.id} joined as ${JSON.stringify(instance.joinSubject)}; join again`, {
+      ...details,
+      claims: {sub: join.subject},
+    })
+  }
+  // A token older than the last one proven is one kept from before (or taken from) the platform's current one.
+  if (instance.proofIssuedAt !== undefined && (join.issuedAt === undefined || join.issuedAt < instance.proofIssuedAt)) {
+    const when = join.issuedAt === undefined ? 'has no issue time (iat)' : `was issued at ${claimTime(join.issuedAt)}`
+    throw new JoinRefused(
+      `renew: the ID token ${when}, before the one bot instance ${instance.id} last proved (${claimTime(instance.proofIssuedAt)}); use the platform's current token`,
+      details,
+    )
   }
   return join
 }
@@ -296,7 +314,9 @@ export async function renewBot(
     if (refusal) throw refusal
     const {revision} = stored!
     const proved = await renewalProof(ctx, stored!.instance, request.idToken)
-    const instance = proved ? {...stored!.instance, joinAttributes: proved.attributes} : stored!.instance
+    const instance = proved
+      ? {...stored!.instance, joinAttributes: proved.attributes, joinSubject: proved.subject, ...(proved.issuedAt === undefined ? {} : {proofIssuedAt: proved.issuedAt})}
+      : stored!.instance
     const unchanged = [{key: botInstanceKey(bot, instanceId), type: 'revision' as const, revision}]
     const expected = instance.generation
     const pin = spkiPin(spki)

@@ -148,6 +148,7 @@ export class Agent {
     const {storage, release} = await BotStorage.open(this.config.storage.path)
     this.release = release
     this.keeper = new BotIdentityKeeper(storage, this.config)
+    this.keeper.onRejoin = (refused, reason) => this.logger.warn('the cluster refused the bot instance; joining again by the delegated method as a new instance', {instance: refused, reason})
   }
 
   private async renewIdentity(first: boolean): Promise<void> {

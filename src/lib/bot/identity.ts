@@ -121,6 +121,9 @@ export class BotIdentityKeeper {
   private pending?: {key: string; publicKey: string}
   private remote?: RemoteCluster
 
+  /** Told when the cluster refused the identity (removed, locked as copied, another subject) and a delegated method joins again. */
+  onRejoin?: (instanceId: string, reason: string) => void
+
   constructor(storage: BotStorage, config: BotConfig) {
     this.storage = storage
     this.config = config
@@ -212,6 +215,7 @@ export class BotIdentityKeeper {
     } catch (refused) {
       const {joinMethod, token} = this.config.onboarding
       if (joinMethod === 'token' || !isWidError(refused) || refused.code !== 'access_denied') throw refused
+      this.onRejoin?.(current.instanceId, refused.message)
       return this.joinDelegated(current.proxy, joinMethod, token!)
     }
   }

@@ -13,7 +13,24 @@ export interface DelegatedJoin {
   rule: number
   /** The claims that decided: those the matched rule compared. */
   claims: Claims
+  /**
+   * Who the token is for, as the platform names it (a Kubernetes service account, a CI job's
+   * `sub`): an instance renews only with tokens for the subject it joined as.
+   */
+  subject: string
+  /** The token's `iat` (seconds), when it has one: a renewal may not prove a token older than the last one proven. */
+  issuedAt: number | undefined
 }
+
+/** The ID token's subject and issue time, for a join's record: refused when the token names no subject. */
+export function proofOf(payload: {sub?: unknown; iat?: unknown}, method: string, context: CheckContext): Pick<DelegatedJoin, 'subject' | 'issuedAt'> {
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    throw new JoinRefused('join: the ID token names no subject (sub); use the token as the platform issued it', {method, token: context.tokenName})
+  }
+  return {subject: payload.sub, issuedAt: issuedAtOf(payload)}
+}
+
+export const issuedAtOf = (payload: {iat?: unknown}): number | undefined => (typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? payload.iat : undefined)
 
 export interface CheckContext {
   /** The token resource's name, for messages. */
@@ -35,7 +52,7 @@ const describeClaims = (claims: Claims, names: string[]): string =>
   names.map((name) => `${name} ${Object.hasOwn(claims, name) ? JSON.stringify(claims[name]) : 'unset'}`).join(', ')
 
 /** The first rule whose every field equals the claim of the same name; refused, naming the claims the rules compare, when none does. */
-export function firstMatch(method: string, rules: Record<string, string | boolean | undefined>[], claims: Claims, context: CheckContext): DelegatedJoin {
+export function firstMatch(method: string, rules: Record<string, string | boolean | undefined>[], claims: Claims, context: CheckContext): Omit<DelegatedJoin, 'subject' | 'issuedAt'> {
   const index = rules.findIndex((rule) =>
     Object.entries(rule).every(([name, wanted]) => wanted === undefined || (Object.hasOwn(claims, name) && String(claims[name]) === String(wanted))),
   )

@@ -4,7 +4,7 @@
  * with the issuer's published keys or the token resource's static JWKS.
  */
 import type {GitHubJoinSpec} from '../resources/types.js'
-import {firstMatch, scalarClaims, type CheckContext, type DelegatedJoin} from './allow.js'
+import {firstMatch, proofOf, scalarClaims, type CheckContext, type DelegatedJoin} from './allow.js'
 import {verifyIdToken, type IssuerKeys, type JwtCheck} from './jwt.js'
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com'
@@ -20,5 +20,5 @@ export async function check(idToken: string, spec: GitHubJoinSpec, context: Chec
   const issuer = githubIssuer(spec)
   const keys = spec.static_jwks === undefined ? {issuer} : {jwks: spec.static_jwks, where: `spec.github.static_jwks of the token "${context.tokenName}"`}
   const payload = await verifyIdToken(idToken, {...context, issuer, keys}, issuerKeys)
-  return firstMatch('github', spec.allow, scalarClaims(payload), context)
+  return {...firstMatch('github', spec.allow, scalarClaims(payload), context), ...proofOf(payload, 'github', context)}
 }

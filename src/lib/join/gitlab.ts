@@ -4,7 +4,7 @@
  * the token resource's static JWKS.
  */
 import type {GitLabJoinSpec} from '../resources/types.js'
-import {firstMatch, scalarClaims, type CheckContext, type DelegatedJoin} from './allow.js'
+import {firstMatch, proofOf, scalarClaims, type CheckContext, type DelegatedJoin} from './allow.js'
 import {verifyIdToken, type IssuerKeys, type JwtCheck} from './jwt.js'
 
 export const DEFAULT_GITLAB_DOMAIN = 'gitlab.com'
@@ -13,5 +13,5 @@ export async function check(idToken: string, spec: GitLabJoinSpec, context: Chec
   const issuer = `https://${spec.domain ?? DEFAULT_GITLAB_DOMAIN}`
   const keys = spec.static_jwks === undefined ? {issuer} : {jwks: spec.static_jwks, where: `spec.gitlab.static_jwks of the token "${context.tokenName}"`}
   const payload = await verifyIdToken(idToken, {...context, issuer, keys}, issuerKeys)
-  return firstMatch('gitlab', spec.allow, scalarClaims(payload), context)
+  return {...firstMatch('gitlab', spec.allow, scalarClaims(payload), context), ...proofOf(payload, 'gitlab', context)}
 }

@@ -8,6 +8,7 @@
 import type {JSONWebKeySet, JWTPayload, JWTVerifyGetKey} from 'jose'
 import {ASYMMETRIC_JWS_ALGORITHMS} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
+import {isoString} from '../time.js'
 import {JoinRefused} from './refused.js'
 
 export const LEEWAY_SECONDS = 120
@@ -104,7 +105,11 @@ function keyGetter(jose: Jose, check: JwtCheck, issuerKeys: IssuerKeys): JWTVeri
 }
 
 const shown = (value: unknown): string => JSON.stringify(value) ?? 'none'
-const time = (seconds: unknown): string => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : shown(seconds))
+/** A NumericDate claim as a time, or as given when it is no time a Date can hold. */
+export function claimTime(seconds: unknown): string {
+  const date = typeof seconds === 'number' ? new Date(seconds * 1000) : undefined
+  return date && !Number.isNaN(date.getTime()) ? isoString(date) : shown(seconds)
+}
 
 /** The one line that says what is wrong with the token and what to check. */
 function refusal(jose: Jose, error: unknown, check: JwtCheck, kid: string | undefined): Error {
@@ -113,10 +118,10 @@ function refusal(jose: Jose, error: unknown, check: JwtCheck, kid: string | unde
   const keysWhere = 'jwks' in check.keys ? check.keys.where : `the issuer ${check.keys.issuer}`
   if (error instanceof errors.JWKSNoMatchingKey) return new JoinRefused(`join: the ID token is signed with ${key}, which is not one of the keys of ${keysWhere}; check that the token is from that issuer`)
   if (error instanceof errors.JWSSignatureVerificationFailed) return new JoinRefused(`join: the ID token's signature does not verify with ${key} of ${keysWhere}; the token was altered or not signed by that issuer`)
-  if (error instanceof errors.JWTExpired) return new JoinRefused(`join: the ID token expired at ${time(error.payload.exp)} (2 minutes of leeway allowed); use a fresh token`)
+  if (error instanceof errors.JWTExpired) return new JoinRefused(`join: the ID token expired at ${claimTime(error.payload.exp)} (2 minutes of leeway allowed); use a fresh token`)
   if (error instanceof errors.JWTClaimValidationFailed) {
     const {payload, claim} = error
-    if (claim === 'nbf') return new JoinRefused(`join: the ID token is not valid before ${time(payload.nbf)} (2 minutes of leeway allowed); check the clocks of the issuer and the cluster`)
+    if (claim === 'nbf') return new JoinRefused(`join: the ID token is not valid before ${claimTime(payload.nbf)} (2 minutes of leeway allowed); check the clocks of the issuer and the cluster`)
     if (claim === 'iss') return new JoinRefused(`join: the ID token's issuer is ${shown(payload.iss)}, not ${shown(check.issuer)}; check the token resource's issuer settings`)
     if (claim === 'aud') {
       return new JoinRefused(`join: the ID token's audience is ${shown(payload.aud)}, which does not include the cluster name ${shown(check.audience)}; request the token for the audience ${check.audience}`)

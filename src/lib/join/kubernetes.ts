@@ -4,7 +4,7 @@
  * issuer. It must be bound to a pod; the rule names the service account as "namespace:name".
  */
 import type {KubernetesJoinSpec} from '../resources/types.js'
-import {firstMatch, type CheckContext, type DelegatedJoin} from './allow.js'
+import {firstMatch, issuedAtOf, type CheckContext, type DelegatedJoin} from './allow.js'
 import {verifyIdToken, type IssuerKeys, type JwtCheck} from './jwt.js'
 import {JoinRefused} from './refused.js'
 
@@ -12,6 +12,7 @@ const SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/
 
 interface KubernetesClaims {
   sub?: unknown
+  iat?: unknown
   'kubernetes.io'?: {namespace?: unknown; serviceaccount?: {name?: unknown}; pod?: {name?: unknown}}
 }
 
@@ -39,5 +40,6 @@ export async function check(
     })
   }
   const matched = firstMatch('kubernetes', spec.allow, {service_account: `${namespace}:${name}`}, context)
-  return {...matched, attributes: {'service_account.namespace': namespace, 'service_account.name': name, 'pod.name': pod}}
+  // The service account, not the pod: a pod's replacement renews the instance its predecessor joined.
+  return {...matched, attributes: {'service_account.namespace': namespace, 'service_account.name': name, 'pod.name': pod}, subject: `system:serviceaccount:${namespace}:${name}`, issuedAt: issuedAtOf(payload)}
 }

@@ -16,6 +16,10 @@ export interface BotInstance {
   tokenId: string
   /** A delegated method's `join.<method>.*` attributes, from its last proof (join or renewal). */
   joinAttributes?: Record<string, string | boolean>
+  /** A delegated method's subject (service account, CI job `sub`): every renewal must prove a token for it. */
+  joinSubject?: string
+  /** The `iat` of the last ID token proven: a renewal may not prove an older one. */
+  proofIssuedAt?: number
   created: string
   /** The last join or renewal. */
   lastSeen: string

@@ -44,19 +44,57 @@ describe('a bot that joined by github', () => {
   }
 
   const idToken = (extra: Record<string, unknown> = {}) =>
-    signToken(key, {iss: 'https://token.actions.githubusercontent.com', aud: 'example.org', repository: 'acme/app', run_id: '1', exp: T0.getTime() / 1000 + 300, ...extra})
+    signToken(key, {
+      iss: 'https://token.actions.githubusercontent.com',
+      aud: 'example.org',
+      sub: 'repo:acme/app:ref:refs/heads/main',
+      repository: 'acme/app',
+      run_id: '1',
+      iat: T0.getTime() / 1000 - 60,
+      exp: T0.getTime() / 1000 + 300,
+      ...extra,
+    })
 
   it('presents join.meta.* and join.github.* to rules and templates, and renews with a fresh token, the attributes of which replace the old', async () => {
     const {backend, auth} = await cluster()
     const joined = await auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken(), publicKey: publicKey(), address: '10.0.0.7'})
     expect((await resolvePrincipal(backend, callerOf(joined))).attributes.join).toEqual({
       meta: {join_method: 'github', join_token_name: 'github-ci'},
-      github: {iss: 'https://token.actions.githubusercontent.com', aud: 'example.org', repository: 'acme/app', run_id: '1'},
+      github: {iss: 'https://token.actions.githubusercontent.com', aud: 'example.org', sub: 'repo:acme/app:ref:refs/heads/main', repository: 'acme/app', run_id: '1'},
     })
     const renewed = await auth.renewBot(callerOf(joined), {publicKey: publicKey(), idToken: await idToken({run_id: '2'}), address: '10.0.0.7'})
     expect(renewed).toMatchObject({instanceId: joined.instanceId, generation: 2})
     expect((await resolvePrincipal(backend, callerOf(renewed))).attributes.join?.github).toMatchObject({run_id: '2'})
     expect(await listAuditEvents(backend, {type: 'bot.renewed'})).toMatchObject([{instance: joined.instanceId, generation: 2, method: 'github', token_id: 'github-ci', rule: 0, claims: {repository: 'acme/app'}}])
+  })
+
+  it('renews only with a token for the subject it joined as, and not older than the last one proven', async () => {
+    const {backend, auth} = await cluster()
+    const joined = await auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken(), publicKey: publicKey(), address: '10.0.0.7'})
+    // Another job of the same repository passes the token's allow rule, but is not this instance
+    const otherJob = await rejection(auth.renewBot(callerOf(joined), {publicKey: publicKey(), idToken: await idToken({sub: 'repo:acme/app:environment:prod'}), address: '10.0.0.8'}))
+    expect([otherJob.code, otherJob.message]).toEqual([
+      'access_denied',
+      `renew: the ID token is for "repo:acme/app:environment:prod", but bot instance ${joined.instanceId} joined as "repo:acme/app:ref:refs/heads/main"; join again`,
+    ])
+    expect(await listAuditEvents(backend, {type: 'bot.renew_failed'})).toMatchObject([{method: 'github', token_id: 'github-ci', claims: {sub: 'repo:acme/app:environment:prod'}}])
+    // The same token again is fine (a Kubernetes projected token is the same for most of its life); an older one is not
+    const again = await auth.renewBot(callerOf(joined), {publicKey: publicKey(), idToken: await idToken(), address: '10.0.0.7'})
+    expect(again.generation).toBe(2)
+    const older = await rejection(auth.renewBot(callerOf(again), {publicKey: publicKey(), idToken: await idToken({iat: T0.getTime() / 1000 - 120}), address: '10.0.0.7'}))
+    expect(older.message).toBe(
+      `renew: the ID token was issued at 2026-11-23T09:58:00.000Z, before the one bot instance ${joined.instanceId} last proved (2026-11-23T09:59:00.000Z); use the platform's current token`,
+    )
+    const noIat = await rejection(auth.renewBot(callerOf(again), {publicKey: publicKey(), idToken: await idToken({iat: undefined}), address: '10.0.0.7'}))
+    expect(noIat.message).toMatch(/^renew: the ID token has no issue time \(iat\), before the one bot instance/)
+    const newer = await auth.renewBot(callerOf(again), {publicKey: publicKey(), idToken: await idToken({iat: T0.getTime() / 1000}), address: '10.0.0.7'})
+    expect(newer).toMatchObject({instanceId: joined.instanceId, generation: 3})
+  })
+
+  it('refuses a join with a token that names no subject', async () => {
+    const {auth} = await cluster()
+    const error = await rejection(auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken({sub: undefined}), publicKey: publicKey(), address: '10.0.0.7'}))
+    expect([error.code, error.message]).toEqual(['access_denied', 'join: the ID token names no subject (sub); use the token as the platform issued it'])
   })
 
   it('is refused a renewal once its token resource is removed, and audited', async () => {

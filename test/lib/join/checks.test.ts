@@ -66,6 +66,11 @@ describe('checking a GitHub Actions ID token against static_jwks', () => {
       'join: the ID token is not valid before 2026-11-23T10:02:01.000Z (2 minutes of leeway allowed); check the clocks of the issuer and the cluster',
     ],
     [
+      'a not-before no date can hold',
+      async () => signToken(key, githubClaims({nbf: 1e300})),
+      'join: the ID token is not valid before 1e+300 (2 minutes of leeway allowed); check the clocks of the issuer and the cluster',
+    ],
+    [
       'another issuer',
       async () => signToken(key, githubClaims({iss: 'https://token.actions.example.com'})),
       `join: the ID token's issuer is "https://token.actions.example.com", not "${GITHUB}"; check the token resource's issuer settings`,
@@ -130,7 +135,7 @@ describe('keys from an issuer over HTTPS (OIDC discovery)', () => {
 
   it('fetches the keys once, answers the service account and pod as join.kubernetes.*, and fetches again for a key it does not hold', async () => {
     const joined = await checkKubernetes(await signToken(first, podClaims()), spec(), {...context, tokenName: 'k8s'}, keys)
-    expect(joined).toEqual({attributes: {'service_account.namespace': 'ci', 'service_account.name': 'builder', 'pod.name': 'builder-7d9f'}, rule: 0, claims: {service_account: 'ci:builder'}})
+    expect(joined).toEqual({attributes: {'service_account.namespace': 'ci', 'service_account.name': 'builder', 'pod.name': 'builder-7d9f'}, rule: 0, claims: {service_account: 'ci:builder'}, subject: 'system:serviceaccount:ci:builder', issuedAt: T})
     await checkKubernetes(await signToken(first, podClaims()), spec(), {...context, tokenName: 'k8s'}, keys)
     expect(issuer.jwksFetches).toBe(1)
     // When the issuer rotates in a new key, a token signed with it is checked after one fetch more
