@@ -48,13 +48,20 @@ export interface OidcIssuer {
   keys: SigningKey[]
   /** How many times the JWKS was fetched. */
   jwksFetches: number
+  /** While true, every request is answered 503 (and counted in `refused`), as by an issuer in an outage. */
+  down: boolean
+  refused: number
   close(): Promise<void>
 }
 
 export async function startOidcIssuer(dir: string, keys: SigningKey[]): Promise<OidcIssuer> {
   const chain = makeChain(join(dir, 'issuer-tls'))
-  const issuer: OidcIssuer = {origin: '', ca: readFileSync(join(dir, 'issuer-tls', 'root.pem'), 'utf8'), keys, jwksFetches: 0, close: async () => {}}
+  const issuer: OidcIssuer = {origin: '', ca: readFileSync(join(dir, 'issuer-tls', 'root.pem'), 'utf8'), keys, jwksFetches: 0, down: false, refused: 0, close: async () => {}}
   const server = createServer({cert: readFileSync(chain.chain), key: readFileSync(chain.leafKey)}, (req, res) => {
+    if (issuer.down) {
+      issuer.refused++
+      return res.writeHead(503).end()
+    }
     const path = new URL(req.url ?? '/', issuer.origin).pathname
     const json = (value: unknown) => res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify(value))
     if (path.endsWith('/.well-known/openid-configuration')) {

@@ -163,10 +163,12 @@ export async function listResourcesOf(ctx: AdminContext, principal: Principal, k
  */
 async function resolveTokenName(ctx: AdminContext, idOrSecret: string): Promise<string> {
   const byHash = await getResource<Token>(ctx.backend, 'token', hashSecret(idOrSecret))
-  if (byHash) return byHash.metadata.name
   // A delegated method's token, by its name (which is never a hash's form).
   const byName = TOKEN_HASH.test(idOrSecret) ? undefined : await getResource<Token>(ctx.backend, 'token', idOrSecret)
-  if (byName) return byName.metadata.name
+  if (byHash && byName) {
+    throw new WidError('bad_input', `token "${idOrSecret}" names both a delegated token and a one-time token (id ${tokenId(byHash)}); give the one-time token's id`)
+  }
+  if (byHash ?? byName) return (byHash ?? byName)!.metadata.name
   const hex = /^[0-9a-f]+$/.test(idOrSecret)
   if (hex && idOrSecret.length < MIN_TOKEN_ID_DIGITS) {
     throw new WidError('bad_input', `token id "${idOrSecret}" is too short: ids are at least ${MIN_TOKEN_ID_DIGITS} hex digits (wid tokens ls shows them)`)

@@ -110,7 +110,7 @@ function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: 
   try {
     spiffeId = svidSpiffeId(td, path)
   } catch (error) {
-    throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to "${path}", which is not a valid path: ${(error as Error).message}`)
+    throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to ${JSON.stringify(path)}, which is not a valid path: ${(error as Error).message}`)
   }
   principal.access?.checkSpiffeDeny(path, name)
   const dnsSans = (spiffe.x509?.dns_sans ?? []).map((san, i) => checkDnsSan(renderTemplate(san, attributes, `spec.spiffe.x509.dns_sans[${i}]`)))

@@ -46,6 +46,8 @@ async function kubernetesToken(onboarding: Onboarding, audience: string, env: En
   return token
 }
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
 async function githubToken(audience: string, env: Environment): Promise<string> {
   const missing = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'].filter((name) => !env[name])
   if (missing.length > 0) {
@@ -59,6 +61,10 @@ async function githubToken(audience: string, env: Environment): Promise<string> 
     url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL!)
   } catch {
     throw new WidError('bad_input', 'bot: join_method github: ACTIONS_ID_TOKEN_REQUEST_URL is not a URL')
+  }
+  // The request carries the runner's bearer token, and the answer is a credential
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+    throw new WidError('bad_input', `bot: join_method github: ACTIONS_ID_TOKEN_REQUEST_URL must be https:// (http:// only to a loopback address), not ${url.protocol}//${url.host}`)
   }
   url.searchParams.set('audience', audience)
   let answer

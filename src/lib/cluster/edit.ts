@@ -47,8 +47,9 @@ export async function editResource(cluster: Cluster, kind: Kind, name: string, o
   if (!options.interactive) {
     throw badInput(`edit: needs an interactive terminal; without one use: wid get ${kind}/${name} > r.yaml && wid create --force -f r.yaml`)
   }
-  if (kind === 'token') throw badInput('edit: tokens cannot be edited; remove the token and add a new one')
   const current = await cluster.getResource(kind, name)
+  // A one-time token is stored by its secret's hash; a delegated method's holds no secret and is edited as any resource
+  if (current.kind === 'token' && current.spec.join_method === 'token') throw badInput('edit: one-time tokens cannot be edited; remove the token and add a new one')
   const revision = current.metadata.revision!
   const original = await toYaml([{...current, metadata: {...current.metadata, revision: undefined}}])
   const dir = mkdtempSync(join(tmpdir(), 'wid-edit-'))

@@ -13,9 +13,15 @@ import {JoinRefused} from './refused.js'
 
 export const LEEWAY_SECONDS = 120
 
-/** How long an issuer's keys are used before they are fetched again, and the least time between fetches for an unknown key. */
+/**
+ * How long an issuer's keys are used before they are fetched again; the least time between
+ * fetches (for an unknown key, or after a failed fetch); and how long the last keys fetched
+ * still serve while the issuer cannot be reached (a CI platform's outage must not stop every
+ * renewal at once, nor each join retry hammer it).
+ */
 const KEYS_TTL_MS = 3600_000
 const REFETCH_INTERVAL_MS = 10_000
+const STALE_KEYS_MS = 24 * 3600_000
 const FETCH_TIMEOUT_MS = 10_000
 const MAX_DOCUMENT_BYTES = 1024 * 1024
 
@@ -33,9 +39,14 @@ export interface JwtCheck {
 
 type Jose = typeof import('jose')
 
-/** The issuers' published keys, fetched by OIDC discovery over HTTPS, kept for an hour, fetched again (at most every 10 s) for a key they do not hold. */
+/**
+ * The issuers' published keys, fetched by OIDC discovery over HTTPS, kept for an hour, fetched
+ * again (at most every 10 s) for a key they do not hold; while the issuer cannot be reached,
+ * the last keys serve for a day, and the failure is answered for 10 s without asking again.
+ */
 export class IssuerKeys {
   private readonly entries = new Map<string, {jwks: JSONWebKeySet; fetchedAt: number}>()
+  private readonly failures = new Map<string, {error: Error; at: number}>()
   private readonly pending = new Map<string, Promise<JSONWebKeySet>>()
   private readonly extraCa: string[]
   private readonly clock: () => number
@@ -51,12 +62,34 @@ export class IssuerKeys {
     const entry = this.entries.get(issuer)
     const age = entry ? this.clock() - entry.fetchedAt : Infinity
     if (entry && age < KEYS_TTL_MS && !(stale && age >= REFETCH_INTERVAL_MS)) return entry.jwks
+    const lastGood = entry && age < STALE_KEYS_MS ? entry.jwks : undefined
+    const failed = this.failures.get(issuer)
+    if (failed && this.clock() - failed.at < REFETCH_INTERVAL_MS) {
+      if (lastGood) return lastGood
+      throw failed.error
+    }
     let fetching = this.pending.get(issuer)
     if (!fetching) {
-      fetching = this.fetch(issuer).finally(() => this.pending.delete(issuer))
+      fetching = this.fetch(issuer)
+        .then(
+          (jwks) => {
+            this.failures.delete(issuer)
+            return jwks
+          },
+          (error: unknown) => {
+            this.failures.set(issuer, {error: error as Error, at: this.clock()})
+            throw error
+          },
+        )
+        .finally(() => this.pending.delete(issuer))
       this.pending.set(issuer, fetching)
     }
-    return fetching
+    try {
+      return await fetching
+    } catch (error) {
+      if (lastGood) return lastGood
+      throw error
+    }
   }
 
   private async fetch(issuer: string): Promise<JSONWebKeySet> {

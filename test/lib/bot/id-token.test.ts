@@ -74,6 +74,13 @@ describe('GitHub Actions: the runner\'s token endpoint', () => {
     expect(refused.message).toBe(`bot: join_method github: the runner at ${new URL(url).origin} refused the ID token request (HTTP 403); does the job have permissions: id-token: write?`)
     expect(refused.message).not.toContain('wrong')
   })
+
+  it('sends the runner\'s bearer token only over https://, or http:// to a loopback address', async () => {
+    const plain = await rejection(fetchIdToken('github', onboarding(), 'example.org', {ACTIONS_ID_TOKEN_REQUEST_URL: 'http://runner.example.com/token', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-secret'}))
+    expect([plain.code, plain.message]).toEqual(['bad_input', 'bot: join_method github: ACTIONS_ID_TOKEN_REQUEST_URL must be https:// (http:// only to a loopback address), not http://runner.example.com'])
+    const other = await rejection(fetchIdToken('github', onboarding(), 'example.org', {ACTIONS_ID_TOKEN_REQUEST_URL: 'file:///etc/passwd', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-secret'}))
+    expect(other.message).toMatch(/must be https:\/\/ .*, not file:\/\/$/)
+  })
 })
 
 describe('GitLab CI: the job\'s environment', () => {

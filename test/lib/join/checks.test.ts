@@ -153,6 +153,30 @@ describe('keys from an issuer over HTTPS (OIDC discovery)', () => {
     expect(issuer.jwksFetches).toBe(2)
   })
 
+  it('while the issuer is down, uses the last keys it fetched for a day, asking it again at most every 10 s', async () => {
+    const own = new IssuerKeys({ca: [issuer.ca], clock: () => clock.ms})
+    const check = async () => checkKubernetes(await signToken(first, podClaims()), spec(), {...context, tokenName: 'k8s'}, own)
+    await expect(check()).resolves.toMatchObject({rule: 0})
+    issuer.down = true
+    try {
+      clock.ms += 3600_000 // the keys are due to be fetched again
+      await expect(check()).resolves.toMatchObject({rule: 0})
+      await expect(check()).resolves.toMatchObject({rule: 0})
+      expect(issuer.refused).toBe(1)
+      clock.ms += 10_000
+      await expect(check()).resolves.toMatchObject({rule: 0})
+      expect(issuer.refused).toBe(2)
+      clock.ms += 24 * 3600_000 // a day later the old keys no longer serve
+      const error = await rejection(check())
+      expect([error.code, error.message]).toEqual(['unavailable', `join: the keys of the issuer ${issuer.origin}/k8s could not be fetched: ${issuer.origin}/k8s/.well-known/openid-configuration answered HTTP 503`])
+      // and the failure is answered again without asking, for 10 s
+      expect((await rejection(check())).message).toBe(error.message)
+      expect(issuer.refused).toBe(3)
+    } finally {
+      issuer.down = false
+    }
+  })
+
   it('refuses a token not bound to a pod, and another service account naming it', async () => {
     const unbound = podClaims({'kubernetes.io': {namespace: 'ci', serviceaccount: {name: 'builder'}}})
     expect((await rejection(checkKubernetes(await signToken(first, unbound), spec(), {...context, tokenName: 'k8s'}, keys))).message).toBe(
