@@ -60,6 +60,7 @@ try {
       '@grpc/grpc-js',
       'protobufjs',
       'koffi',
+      'pg',
     ],
     banner: {js: "import {createRequire as __widRequire} from 'node:module'; const require = __widRequire(import.meta.url);"},
     chunkNames: 'chunks/[name]-[hash]',

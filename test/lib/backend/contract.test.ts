@@ -1,22 +1,27 @@
 /**
  * The Backend contract (src/lib/backend/backend.ts), run unchanged against every
- * implementation: the in-memory one used by unit tests and the embedded SQLite one.
+ * implementation: the in-memory one used by unit tests, the embedded SQLite one, and
+ * PostgreSQL (a throwaway server for this file, a new database for each test).
  */
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {createItem, deleteItem, putItem, updateItem, type Backend} from '../../../src/lib/backend/backend.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
+import {PostgresBackend} from '../../../src/lib/backend/postgres.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
 import {WidError} from '../../../src/lib/errors.js'
 import {rejection} from '../../helpers/errors.js'
+import {startPostgres, type TestPostgres} from '../../helpers/postgres.js'
 
 interface Implementation {
   name: string
   open(): Promise<Backend>
   cleanup(): void
+  /** Once, after every test of the file. */
+  finish?(): Promise<void>
 }
 
 function memory(): Implementation {
@@ -61,11 +66,29 @@ function sqlite(writerThread: boolean): Implementation {
   }
 }
 
-/** The WidError that `promise` rejects with (fails the test if it resolves or rejects otherwise). */
+/** The server starts with the first test that needs it. */
+function postgres(): Implementation {
+  let server: Promise<TestPostgres> | undefined
+  return {
+    name: 'PostgresBackend',
+    open: async () => {
+      server ??= startPostgres()
+      return PostgresBackend.open(await (await server).createDatabase())
+    },
+    cleanup: () => {},
+    finish: async () => (await server)?.destroy(),
+  }
+}
+
+const implementations = [memory(), sqlite(false), sqlite(true), postgres()]
+
+afterAll(async () => {
+  for (const impl of implementations) await impl.finish?.()
+})
 
 const keysOf = (items: {key: string}[]) => items.map((i) => i.key)
 
-for (const impl of [memory(), sqlite(false), sqlite(true)]) {
+for (const impl of implementations) {
   describe(`Backend contract: ${impl.name}`, () => {
     let backend: Backend
 
@@ -188,6 +211,17 @@ for (const impl of [memory(), sqlite(false), sqlite(true)]) {
       expect(await backend.list('')).toHaveLength(6)
     })
 
+    it('treats every character of the prefix literally, including % _ and backslash', async () => {
+      // Given keys that a LIKE pattern built from the prefix would confuse
+      for (const key of ['/p%/1', '/p_/1', '/px/1', '/p\\/1', '/p%x/1', '/pa_/1']) await putItem(backend, key, key)
+      // When prefixes containing those characters are listed
+      // Then only keys that start with exactly those characters come back
+      expect(keysOf(await backend.list('/p%'))).toEqual(['/p%/1', '/p%x/1'])
+      expect(keysOf(await backend.list('/p_'))).toEqual(['/p_/1'])
+      expect(keysOf(await backend.list('/p\\'))).toEqual(['/p\\/1'])
+      expect(keysOf(await backend.list('/pa_'))).toEqual(['/pa_/1'])
+    })
+
     it('deletes without a revision, and refuses to delete a missing key', async () => {
       // Given an existing key
       await createItem(backend, '/gone', 'x')
@@ -291,25 +325,22 @@ for (const impl of [memory(), sqlite(false), sqlite(true)]) {
 }
 
 describe('Backend contract: implementations agree', () => {
-  it('lists keys that differ after the prefix in a BMP-high vs astral character in the same order', async () => {
-    // Given the same keys in both backends, differing only in U+FF01 vs U+1F600 after the prefix's next character
-    const dir = mkdtempSync(join(tmpdir(), 'wid-contract-'))
-    const backends: Backend[] = [new MemoryBackend(), await SqliteBackend.open(join(dir, 'wid.db'))]
+  it('lists keys in the same order, UTF-8 byte order, in every implementation', async () => {
+    // Given the same keys in every backend: after the prefix, upper vs lower case, and a BMP-high vs an astral character
+    const backends: Backend[] = []
     try {
+      for (const impl of implementations) backends.push(await impl.open())
       const orders: string[][] = []
       for (const backend of backends) {
-        await putItem(backend, 'pa\uff01', '1')
-        await putItem(backend, 'pa\u{1F600}', '2')
-        await putItem(backend, 'pa~', '3')
-        // When both list the prefix
+        for (const key of ['pa\uff01', 'pa\u{1F600}', 'pa~', 'pB']) await putItem(backend, key, '1')
+        // When each lists the prefix
         orders.push(keysOf(await backend.list('p')))
       }
-      // Then both return all three keys, in the same "key order"
-      expect(orders[0]).toHaveLength(3)
-      expect(orders[1]).toEqual(orders[0])
+      // Then each returns all four keys in byte order
+      for (const order of orders) expect(order).toEqual(['pB', 'pa~', 'pa\uff01', 'pa\u{1F600}'])
     } finally {
       for (const backend of backends) await backend.close()
-      rmSync(dir, {recursive: true, force: true})
+      for (const impl of implementations) impl.cleanup()
     }
   })
 })
