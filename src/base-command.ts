@@ -59,6 +59,12 @@ export abstract class WidCommand extends Command {
 export abstract class ClusterCommand extends WidCommand {
   static override baseFlags = {
     local: Flags.boolean({description: 'Use the embedded cluster in $WID_HOME even when logged in to a server.', helpGroup: 'GLOBAL'}),
+    config: Flags.string({
+      char: 'c',
+      description: "A server's configuration (wid.yaml): act on the storage it names (its PostgreSQL database, or its data_dir), as the local admin on that server's host.",
+      helpValue: '<file>',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   private clusters: Cluster[] = []
@@ -70,8 +76,16 @@ export abstract class ClusterCommand extends WidCommand {
    */
   protected async cluster(options: {as?: UserOrBot} = {}): Promise<Cluster> {
     const {widHome} = await import('./lib/home.js')
-    const home = widHome()
-    if (!this.argv.includes('--local')) {
+    const {flags} = (await this.parse()) as {flags: {config?: string; local?: boolean}}
+    let home = widHome()
+    let storage
+    if (flags.config !== undefined) {
+      // A server's configuration: the store it names, as its local admin (never a login's server)
+      const {configuredStorage} = await import('./lib/server/config.js')
+      const configured = await configuredStorage(flags.config)
+      home = configured.dataDir ?? home
+      storage = configured.storage
+    } else if (!flags.local) {
       const {currentProfile} = await import('./lib/cluster/profiles.js')
       const profile = await currentProfile(home)
       if (profile) {
@@ -83,7 +97,7 @@ export abstract class ClusterCommand extends WidCommand {
       }
     }
     const {LocalCluster} = await import('./lib/cluster/local.js')
-    const cluster = await LocalCluster.open({...options, home})
+    const cluster = await LocalCluster.open({...options, home, storage})
     this.clusters.push(cluster)
     if (cluster.created) this.success(`✔ created cluster ${cluster.created.clusterName} in ${cluster.home} (first use)`)
     return cluster

@@ -10,10 +10,12 @@ Every command that needs the cluster does this on first use with the defaults, e
     '<%= config.bin %> init',
     '<%= config.bin %> init --cluster-name example.org --public-addr https://wid.example.org',
     '$ WID_HOME=/var/lib/wid wid init --ca-key-type ec-p384',
+    '<%= config.bin %> init -c /etc/wid/wid.yaml --cluster-name example.org    # in the PostgreSQL database that wid.yaml names, before its servers start',
   ]
   static override flags = {
     'ca-key-type': keyType('Key type of the SPIFFE X.509 CA (default: ec-p256).'),
     'cluster-name': Flags.string({description: 'Trust domain of the cluster (default: derived from the host name).'}),
+    config: Flags.string({char: 'c', description: "A server's configuration (wid.yaml): create the cluster in the storage it names (its PostgreSQL database, or its data_dir).", helpValue: '<file>'}),
     'public-addr': Flags.string({description: 'https:// address where the cluster is reachable; JWT-SVIDs name <public-addr>/workload-identity as their issuer.'}),
   }
   static override summary = 'Create the embedded cluster.'
@@ -21,7 +23,9 @@ Every command that needs the cluster does this on first use with the defaults, e
   async run() {
     const {flags} = await this.parse(Init)
     const {initLocalCluster} = await import('../lib/cluster/local.js')
+    const configured = flags.config === undefined ? undefined : await (await import('../lib/server/config.js')).configuredStorage(flags.config)
     const result = await initLocalCluster({
+      ...(configured ? {storage: configured.storage, ...(configured.dataDir === undefined ? {} : {home: configured.dataDir})} : {}),
       clusterName: flags['cluster-name'],
       publicAddr: flags['public-addr'],
       caKeyType: flags['ca-key-type'],

@@ -26,10 +26,11 @@ export interface WidServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-export async function startWidServer(home: string, port?: number, extraArgs: string[] = []): Promise<WidServer> {
+/** `publicAddr`: the address the cluster is known by (several servers behind one), by default this server's own. */
+export async function startWidServer(home: string, port?: number, extraArgs: string[] = [], options: {publicAddr?: string} = {}): Promise<WidServer> {
   const chosen = port ?? (await freePort())
   const url = `https://127.0.0.1:${chosen}`
-  const child = spawn(process.execPath, [WID_BIN, 'server', 'start', '--listen', `127.0.0.1:${chosen}`, '--public-addr', url, ...extraArgs], {
+  const child = spawn(process.execPath, [WID_BIN, 'server', 'start', '--listen', `127.0.0.1:${chosen}`, '--public-addr', options.publicAddr ?? url, ...extraArgs], {
     env: {...process.env, WID_HOME: home, DEBUG: ''},
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -11,7 +11,7 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
     '<%= config.bin %> server start -c /etc/wid/wid.yaml',
   ]
   static override flags = {
-    config: Flags.string({char: 'c', description: 'YAML configuration file (listen, public_addr, data_dir, tls.cert_file, tls.key_file, join.ca_file, log.level).'}),
+    config: Flags.string({char: 'c', description: 'YAML configuration file (listen, public_addr, data_dir, storage.type sqlite|postgresql with storage.conn_string, tls.cert_file, tls.key_file, join.ca_file, log.level).'}),
     'data-dir': Flags.string({description: 'Where the cluster lives (default: $WID_HOME or ~/.wid).'}),
     listen: Flags.string({description: 'HOST:PORT to listen on (default 0.0.0.0:3443).'}),
     'public-addr': Flags.string({description: 'https:// address clients and AWS reach the server at; becomes the JWT issuer base.'}),
@@ -36,7 +36,7 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
       publicAddrChanged: (previous, current) =>
         this.warning(`the public address changed from ${previous} to ${current}: JWT-SVIDs now name ${current}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`),
     })
-    this.success(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.dataDir}); wid login --ca-pin ${server.loginPin}`)
+    this.success(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.storage}); wid login --ca-pin ${server.loginPin}`)
     // Every SIGTERM or SIGINT is handled: one repeated while stopping (as when Ctrl-C reaches
     // both wid and the Node it re-runs itself under) is logged and must not kill the process.
     await new Promise<void>((resolve) => {

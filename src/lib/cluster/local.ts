@@ -7,7 +7,7 @@ import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
-import {SqliteBackend} from '../backend/sqlite.js'
+import {openStorage, SQLITE, type StorageSettings} from '../backend/open.js'
 import type {KeyType} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
@@ -27,6 +27,8 @@ export interface LocalInitOptions {
 
 export interface LocalOpenOptions {
   home?: string
+  /** The store a server's configuration names (`-c wid.yaml`); by default the SQLite database in `home`. */
+  storage?: StorageSettings
   now?: () => Date
   /** Act as this user or bot instead of the local admin (`--as`), with their access rules; the audit log names the admin. */
   as?: UserOrBot
@@ -44,9 +46,12 @@ export function localAdmin(): Caller {
 
 const defaultClusterName = () => trustDomainFromHostname(hostname()).name
 
-export async function openBackend(home: string): Promise<Backend> {
-  return SqliteBackend.open(databasePath(home))
+export async function openBackend(home: string, storage: StorageSettings = SQLITE): Promise<Backend> {
+  return openStorage(storage, home)
 }
+
+/** Where the cluster lives, for messages: the home of an embedded one, else its database (without a password). */
+const placeOf = (home: string, storage: StorageSettings | undefined, backend: Backend): string => (storage?.type === 'postgresql' ? backend.location : home)
 
 /** Creates the embedded cluster if it does not exist yet; safe to race. */
 export async function initLocalCluster(options: LocalInitOptions & LocalOpenOptions = {}): Promise<InitResult & {home: string}> {
@@ -54,7 +59,7 @@ export async function initLocalCluster(options: LocalInitOptions & LocalOpenOpti
   // Bad options are refused before the store is created.
   if (options.clusterName !== undefined) TrustDomain.parse(options.clusterName)
   if (options.publicAddr !== undefined) checkPublicAddr(options.publicAddr)
-  const backend = await openBackend(home)
+  const backend = await openBackend(home, options.storage)
   try {
     const result = await initializeCluster(backend, {
       clusterName: options.clusterName,
@@ -63,7 +68,7 @@ export async function initLocalCluster(options: LocalInitOptions & LocalOpenOpti
       defaultClusterName: defaultClusterName(),
       now: (options.now ?? (() => new Date()))(),
     })
-    return {...result, home}
+    return {...result, home: placeOf(home, options.storage, backend)}
   } finally {
     await backend.close()
   }
@@ -95,8 +100,12 @@ export class LocalCluster implements Cluster {
   /** Set when opening it created the cluster (first use). */
   readonly created: ClusterConfig | undefined
 
-  private constructor(home: string, backend: Backend, auth: AuthServer, caller: Caller, created: ClusterConfig | undefined) {
+  /** Whether `home` is a data directory (an embedded cluster), not a shared database. */
+  private readonly embedded: boolean
+
+  private constructor(home: string, backend: Backend, auth: AuthServer, caller: Caller, created: ClusterConfig | undefined, embedded: boolean) {
     this.home = home
+    this.embedded = embedded
     this.created = created
     this.backend = backend
     this.auth = auth
@@ -109,14 +118,14 @@ export class LocalCluster implements Cluster {
    */
   static async open(options: LocalOpenOptions = {}): Promise<LocalCluster> {
     const home = options.home ?? widHome()
-    if (!existsSync(databasePath(home))) await refuseImplicitCluster(home, 'drop --local to use it')
-    const backend = await openBackend(home)
+    if (options.storage?.type !== 'postgresql' && !existsSync(databasePath(home))) await refuseImplicitCluster(home, 'drop --local to use it')
+    const backend = await openBackend(home, options.storage)
     try {
       const now = options.now ?? (() => new Date())
       const init = await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
       const auth = await AuthServer.open(backend, now)
       const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
-      return new LocalCluster(home, backend, auth, caller, init.created ? init.config : undefined)
+      return new LocalCluster(placeOf(home, options.storage, backend), backend, auth, caller, init.created ? init.config : undefined, options.storage?.type !== 'postgresql')
     } catch (error) {
       await backend.close()
       throw error
@@ -124,7 +133,7 @@ export class LocalCluster implements Cluster {
   }
 
   async status(): Promise<ClusterStatus> {
-    return {...(await this.auth.status()), dataDir: this.home}
+    return {...(await this.auth.status()), ...(this.embedded ? {dataDir: this.home} : {})}
   }
 
   issueX509Svid(request: X509SvidRequest): Promise<X509SvidResponse> {

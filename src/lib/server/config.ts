@@ -4,6 +4,7 @@ import {resolve} from 'node:path'
 import {WidError} from '../errors.js'
 import {FieldError, parseResourceStream} from '../resources/parse.js'
 import {validateConfig} from '../resources/schema.js'
+import type {StorageSettings} from '../backend/open.js'
 
 export interface ServerSettings {
   host: string
@@ -15,6 +16,7 @@ export interface ServerSettings {
   /** PEM CA certificates trusted, besides the system's, to fetch the keys of private issuers of delegated join tokens. */
   joinCaFile?: string
   logLevel: string
+  storage: StorageSettings
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:3443'
@@ -30,6 +32,7 @@ interface FileConfig {
   listen?: string
   public_addr?: string
   data_dir?: string
+  storage?: {type: 'sqlite' | 'postgresql'; conn_string?: string; pool_size?: number}
   tls?: {cert_file: string; key_file: string}
   join?: {ca_file?: string}
   log?: {level?: string}
@@ -53,7 +56,21 @@ async function readConfigFile(path: string): Promise<FileConfig> {
     if (error instanceof FieldError) throw new WidError('bad_input', `${document!.locate(error.path, error.atKey)}: ${error.message}`)
     throw error
   }
+  const {storage} = value as FileConfig
+  if (storage?.type === 'postgresql' && storage.conn_string === undefined) {
+    throw new WidError('bad_input', `${document!.locate(['storage'])}: storage.conn_string: needed with type postgresql (e.g. postgresql://wid@db.example.com:5432/wid)`)
+  }
+  if (storage?.type === 'sqlite' && (storage.conn_string !== undefined || storage.pool_size !== undefined)) {
+    const field = storage.conn_string !== undefined ? 'conn_string' : 'pool_size'
+    throw new WidError('bad_input', `${document!.locate(['storage', field], true)}: storage.${field}: only with type postgresql (sqlite keeps its database in data_dir)`)
+  }
   return value as FileConfig
+}
+
+function storageSettings(file: FileConfig): StorageSettings {
+  const {storage} = file
+  if (storage?.type !== 'postgresql') return {type: 'sqlite'}
+  return {type: 'postgresql', connString: storage.conn_string!, ...(storage.pool_size === undefined ? {} : {poolSize: storage.pool_size})}
 }
 
 export interface ServerFlags {
@@ -63,6 +80,12 @@ export interface ServerFlags {
   dataDir?: string
   tlsCert?: string
   tlsKey?: string
+}
+
+/** The store a server's configuration names, for admin commands run with `-c wid.yaml` on its host (as tctl on an auth server). */
+export async function configuredStorage(path: string): Promise<{storage: StorageSettings; dataDir?: string}> {
+  const {storage, dataDir} = await serverSettings({config: path})
+  return {storage, ...(dataDir === undefined ? {} : {dataDir})}
 }
 
 /** The file's settings with the flags on top; paths in the file are relative to the file. */
@@ -83,5 +106,6 @@ export async function serverSettings(flags: ServerFlags): Promise<ServerSettings
     tlsKeyFile,
     joinCaFile: file.join?.ca_file === undefined ? undefined : resolve(base, file.join.ca_file),
     logLevel: file.log?.level ?? 'info',
+    storage: storageSettings(file),
   }
 }

@@ -4,7 +4,7 @@ import {readFile} from 'node:fs/promises'
 import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
 import {checkPublicAddr, ensureRemoteMode, initializeCluster} from '../auth/init.js'
-import {SqliteBackend} from '../backend/sqlite.js'
+import {openStorage} from '../backend/open.js'
 import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
@@ -38,7 +38,8 @@ export interface RunHooks {
 }
 
 export interface StartedServer extends Omit<RunningServer, 'close'> {
-  dataDir: string
+  /** Where the cluster's state is: the SQLite file, or the PostgreSQL database (without its password). */
+  storage: string
   /**
    * Stops accepting connections, finishes the requests in flight, then closes the store.
    * Asked again while stopping (a signal repeated, or delivered twice), it logs that and
@@ -54,9 +55,9 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   if (tlsCertificate !== undefined && tlsKey !== undefined) checkTlsMaterial(tlsCertificate, tlsKey, settings.tlsCertFile!, settings.tlsKeyFile!)
   const joinCa = settings.joinCaFile ? await readPem(settings.joinCaFile, 'join CA file') : undefined
   if (joinCa !== undefined && !/-----BEGIN CERTIFICATE-----/.test(joinCa)) throw new WidError('bad_input', `server: ${settings.joinCaFile} holds no PEM certificate`)
-  // Like a local-mode command, the server creates a cluster only where no login has been.
-  if (!existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
-  const backend = await SqliteBackend.open(databasePath(dataDir), {writerThread: true})
+  // Like a local-mode command, the server creates an embedded cluster only where no login has been.
+  if (settings.storage.type === 'sqlite' && !existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
+  const backend = await openStorage(settings.storage, dataDir, {writerThread: true})
   try {
     const now = new Date()
     // A cluster this start creates gets the public address at once: nothing trusted another one before.
@@ -84,7 +85,7 @@ export async function runServer(settings: ServerSettings, version: string, hooks
     }
     return {
       ...server,
-      dataDir,
+      storage: backend.location,
       close: (signal) => {
         const requests = server.inFlight()
         if (stopping) {
