@@ -39,7 +39,8 @@ import {JoinRefused} from '../join/refused.js'
 import {auditActor, principalOf, resolvePrincipal, type Caller, type CallerOrPrincipal, type Principal} from './principal.js'
 import {resolveIdentities, type Resolution, type ResolvedIdentity} from './workload-issuance.js'
 import {LoginGate} from './login-gate.js'
-import {authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
+import {addressGroup, authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
+import {RefusalAudit} from './refusal-audit.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
@@ -100,6 +101,7 @@ export class AuthServer {
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
   private readonly loginThrottle: LoginThrottle
   private readonly loginGate = new LoginGate(LOGIN_GATE)
+  private readonly refusals = new RefusalAudit()
   private readonly issuerKeys: IssuerKeys
 
   private constructor(backend: Backend, config: ClusterConfig, now: () => Date, options: AuthServerOptions) {
@@ -243,14 +245,17 @@ export class AuthServer {
   }
 
   /** A refused join or renewal in the audit log: why, and for a delegated method the token and the claims that decided (never the token itself). */
-  private async auditRefusal(now: Date, type: string, actor: string, error: unknown): Promise<void> {
+  private async auditRefusal(now: Date, type: string, actor: string, error: unknown, limitedBy?: string): Promise<void> {
     if (!(error instanceof JoinRefused)) return
+    const {record, skipped} = limitedBy === undefined ? {record: true, skipped: 0} : this.refusals.admit(limitedBy, now.getTime())
+    if (!record) return
     const {method, token, claims} = error.details
     await this.audit.append({
       time: isoString(now),
       type,
       actor,
       reason: error.message,
+      ...(skipped > 0 ? {refusals_not_recorded: skipped} : {}),
       ...(method === undefined ? {} : {method}),
       ...(token === undefined ? {} : {token_id: token}),
       ...(claims === undefined ? {} : {claims}),
@@ -264,7 +269,8 @@ export class AuthServer {
     try {
       return this.botIdentity(await joinBot(context, request))
     } catch (error) {
-      await this.auditRefusal(now, 'bot.join_failed', `address:${request.address}`, error)
+      // Delegated joins are not throttled: their refusals are recorded at a bounded rate per address
+      await this.auditRefusal(now, 'bot.join_failed', `address:${request.address}`, error, request.method === undefined ? undefined : `address:${addressGroup(request.address)}`)
       throw error
     }
   }
@@ -279,7 +285,7 @@ export class AuthServer {
     try {
       return this.botIdentity(await renewBot(await this.botContext(now), {bot: who.name, instanceId: who.instanceId, generation: who.generation}, request))
     } catch (error) {
-      await this.auditRefusal(now, 'bot.renew_failed', `bot:${who.name}`, error)
+      await this.auditRefusal(now, 'bot.renew_failed', `bot:${who.name}`, error, `instance:${who.instanceId}`)
       throw error
     }
   }

@@ -13,7 +13,7 @@ import {spkiPin} from '../crypto/keys.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {WidError, type ErrorCode} from '../errors.js'
 import type {DelegatedJoin} from '../join/allow.js'
-import {claimTime, type IssuerKeys} from '../join/jwt.js'
+import {claimTime, shown, type IssuerKeys} from '../join/jwt.js'
 import {JoinRefused} from '../join/refused.js'
 import {checkJoinToken, checkUnexpired} from '../join/token.js'
 import {TOKEN_HASH} from '../resources/names.js'
@@ -119,6 +119,8 @@ export interface BotCredential {
 
 /** How often a join or renewal is tried again when another write to the same items came first. */
 const ATTEMPTS = 5
+/** Delegated joins of one bot come many at once (no secret is spent): they are tried again more often. */
+const DELEGATED_ATTEMPTS = 50
 
 const isCompareFailed = (error: unknown): boolean => error instanceof WidError && error.code === 'compare_failed'
 
@@ -138,13 +140,17 @@ function certificateFor(ctx: BotContext, instance: BotInstance, spki: Uint8Array
  * deleted in the write that stores the instance and its audit event, on the condition that
  * it is still the token that was checked, so a token makes exactly one instance however many
  * joins race for it. Attempts are throttled per address like logins (with them), so a flood
- * of guessed tokens is refused long before it could find one.
+ * of guessed tokens is refused long before it could find one. A delegated method's ID token
+ * is no secret to guess (its issuer signed it) and cheap to check: it is not throttled, so
+ * that pods or runners behind one NAT address join at once, and one job's bad tokens do not
+ * lock its neighbours out; nor does it take a slot of the password checks' gate.
  */
 export async function joinBot(ctx: BotContext & {throttle: LoginThrottle; gate: LoginGate}, request: JoinRequest): Promise<BotCredential> {
   const spki = checkedKey(request.publicKey)
   const ttlSeconds = checkTtl(request.ttlSeconds ?? DEFAULT_BOT_TTL_SECONDS, MAX_BOT_TTL_SECONDS)
+  if (request.method !== undefined) return joinDelegated(ctx, request, request, spki, ttlSeconds)
   const attempt = {throttle: ctx.throttle, gate: ctx.gate, user: undefined, address: request.address, now: ctx.now.getTime()}
-  return throttledCheck(attempt, () => (request.method === undefined ? redeemToken(ctx, request, spki, ttlSeconds) : joinDelegated(ctx, request, request, spki, ttlSeconds)))
+  return throttledCheck(attempt, () => redeemToken(ctx, request, spki, ttlSeconds))
 }
 
 async function redeemToken(ctx: BotContext, request: JoinRequest, spki: Uint8Array, ttlSeconds: number): Promise<BotCredential> {
@@ -221,7 +227,10 @@ const joinRecord = (method: DelegatedJoinMethod, tokenName: string, join: Delega
  */
 async function joinDelegated(ctx: BotContext, proof: DelegatedProof, request: JoinRequest, spki: Uint8Array, ttlSeconds: number): Promise<BotCredential> {
   const {backend, now} = ctx
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  // Every join of a bot moves the bot's revision: the pods of a Deployment scaled up, joining
+  // at once, each find it moved by another and try again, a few milliseconds apart.
+  for (let attempt = 0; attempt < DELEGATED_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(5 * attempt, 50)))
     const {token, bot, join} = await proveDelegated(ctx, proof)
     const botName = bot.metadata.name
     const time = isoString(now)
@@ -260,6 +269,13 @@ async function joinDelegated(ctx: BotContext, proof: DelegatedProof, request: Jo
   throw changedDuringJoin()
 }
 
+/** The subject of an instance that joined before subjects were kept, from its join attributes (undefined: unknown, so no token matches). */
+function subjectOfAttributes(method: DelegatedJoinMethod, attributes: Record<string, string | boolean>): string | undefined {
+  if (method !== 'kubernetes') return typeof attributes.sub === 'string' ? attributes.sub : undefined
+  const [namespace, name] = [attributes['service_account.namespace'], attributes['service_account.name']]
+  return typeof namespace === 'string' && typeof name === 'string' ? `system:serviceaccount:${namespace}:${name}` : undefined
+}
+
 /** The fresh proof a renewal of `instance` needs: an ID token for a delegated method's instance, none for a one-time token's. */
 async function renewalProof(ctx: BotContext, instance: BotInstance, idToken: string | undefined): Promise<DelegatedJoin | undefined> {
   const method = instance.joinMethod
@@ -275,8 +291,9 @@ async function renewalProof(ctx: BotContext, instance: BotInstance, idToken: str
     throw new JoinRefused(`renew: the token "${instance.tokenId}" is now for the bot "${bot.metadata.name}", not "${instance.bot}"; join again`, details)
   }
   // Another job or service account that the same token resource admits is not this instance.
-  if (instance.joinSubject !== undefined && join.subject !== instance.joinSubject) {
-    throw new JoinRefused(`renew: the ID token is for ${JSON.stringify(join.subject)}, but bot instance ${instance.id} joined as ${JSON.stringify(instance.joinSubject)}; join again`, {
+  const joinedAs = instance.joinSubject ?? subjectOfAttributes(method, instance.joinAttributes ?? {})
+  if (join.subject !== joinedAs) {
+    throw new JoinRefused(`renew: the ID token is for ${shown(join.subject)}, but bot instance ${instance.id} joined as ${shown(joinedAs)}; join again`, {
       ...details,
       claims: {sub: join.subject},
     })

@@ -113,7 +113,7 @@ function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: 
     throw new WidError('access_denied', `auth: workload identity "${name}" renders spec.spiffe.id to ${JSON.stringify(path)}, which is not a valid path: ${(error as Error).message}`)
   }
   principal.access?.checkSpiffeDeny(path, name)
-  const dnsSans = (spiffe.x509?.dns_sans ?? []).map((san, i) => checkDnsSan(renderTemplate(san, attributes, `spec.spiffe.x509.dns_sans[${i}]`)))
+  const dnsSans = (spiffe.x509?.dns_sans ?? []).map((san, i) => checkDnsSan(renderTemplate(san, attributes, `spec.spiffe.x509.dns_sans[${i}]`, {wildcardFree: true})))
   const template = spiffe.x509?.subject_template
   const subject: NameAttribute[] = []
   if (template?.organization) subject.push({oid: OID.organization, value: renderTemplate(template.organization, attributes, 'spec.spiffe.x509.subject_template.organization')})

@@ -88,7 +88,8 @@ async function githubToken(audience: string, env: Environment): Promise<string> 
 
 function gitlabToken(onboarding: Onboarding, audience: string, env: Environment): string {
   const name = onboarding.gitlab?.tokenEnvVarName ?? DEFAULT_GITLAB_TOKEN_ENV_VAR
-  const token = env[name]?.trim()
+  const value = Object.hasOwn(env, name) ? env[name] : undefined
+  const token = typeof value === 'string' ? value.trim() : undefined
   if (!token) {
     throw new WidError('bad_input', `bot: join_method gitlab: ${name} is not set; give the job id_tokens: {${name}: {aud: ${audience}}} in .gitlab-ci.yml`)
   }

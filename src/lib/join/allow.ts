@@ -2,6 +2,7 @@
  * Allow rules of a delegated join token (DESIGN §4.3): the rules are OR'd, the fields of one
  * rule AND'd, each compared with the claim of the same name; the first rule that matches wins.
  */
+import {shown} from './jwt.js'
 import {JoinRefused} from './refused.js'
 
 export type Claims = Record<string, string | boolean>
@@ -49,7 +50,7 @@ export function scalarClaims(payload: Record<string, unknown>): Claims {
 const pick = (claims: Claims, names: Iterable<string>): Claims => Object.fromEntries([...names].filter((name) => Object.hasOwn(claims, name)).map((name) => [name, claims[name]!]))
 
 const describeClaims = (claims: Claims, names: string[]): string =>
-  names.map((name) => `${name} ${Object.hasOwn(claims, name) ? JSON.stringify(claims[name]) : 'unset'}`).join(', ')
+  names.map((name) => `${name} ${Object.hasOwn(claims, name) ? shown(claims[name]) : 'unset'}`).join(', ')
 
 /** The first rule whose every field equals the claim of the same name; refused, naming the claims the rules compare, when none does. */
 export function firstMatch(method: string, rules: Record<string, string | boolean | undefined>[], claims: Claims, context: CheckContext): Omit<DelegatedJoin, 'subject' | 'issuedAt'> {

@@ -94,7 +94,7 @@ export class IssuerKeys {
 
   private async fetch(issuer: string): Promise<JSONWebKeySet> {
     const discovery = (await this.getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, issuer)) as {issuer?: unknown; jwks_uri?: unknown}
-    if (discovery.issuer !== issuer) throw unavailable(issuer, `its discovery document names the issuer ${JSON.stringify(discovery.issuer)}`)
+    if (discovery.issuer !== issuer) throw unavailable(issuer, `its discovery document names the issuer ${shown(discovery.issuer)}`)
     if (typeof discovery.jwks_uri !== 'string' || !discovery.jwks_uri.startsWith('https://')) throw unavailable(issuer, 'its discovery document has no https:// jwks_uri')
     const jwks = (await this.getJson(discovery.jwks_uri, issuer)) as JSONWebKeySet
     if (!Array.isArray(jwks?.keys)) throw unavailable(issuer, `${discovery.jwks_uri} is not a JWKS`)
@@ -137,7 +137,18 @@ function keyGetter(jose: Jose, check: JwtCheck, issuerKeys: IssuerKeys): JWTVeri
   }
 }
 
-const shown = (value: unknown): string => JSON.stringify(value) ?? 'none'
+const SHOWN_LENGTH = 64
+
+/** A value from the token, for a message: short strings (and lists of a few) as JSON, nothing an attacker could make long or deep. */
+export function shown(value: unknown): string {
+  const text = (v: string) => JSON.stringify(v.length > SHOWN_LENGTH ? `${v.slice(0, SHOWN_LENGTH)}…` : v)
+  if (typeof value === 'string') return text(value)
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (value === undefined || value === null) return 'none'
+  if (Array.isArray(value) && value.length <= 10 && value.every((v) => typeof v === 'string')) return `[${value.map(text).join(',')}]`
+  return 'a value that is not a string'
+}
+
 /** A NumericDate claim as a time, or as given when it is no time a Date can hold. */
 export function claimTime(seconds: unknown): string {
   const date = typeof seconds === 'number' ? new Date(seconds * 1000) : undefined
@@ -163,7 +174,9 @@ function refusal(jose: Jose, error: unknown, check: JwtCheck, kid: string | unde
     return new JoinRefused(`join: the ID token's claim ${claim} is invalid (${error.reason})`)
   }
   if (error instanceof errors.JOSEError) return new JoinRefused('join: the ID token is not a signed JWT the cluster can check; pass the whole token as its platform issued it')
-  return error as Error
+  if (error instanceof WidError) return error
+  // WebCrypto refusing a published key (a malformed JWK): the issuer's keys, not the caller, are at fault
+  return new JoinRefused(`join: ${key} of ${keysWhere} cannot be used (${(error as Error).name}); check the issuer's published keys`)
 }
 
 /** The verified claims of `idToken`, or a JoinRefused saying what to check. */

@@ -4,7 +4,6 @@
  * only, and has no allow rule that could admit anyone.
  */
 import {FieldError, formatPath, type FieldPath} from './parse.js'
-import {TOKEN_HASH} from './names.js'
 import {MIN_TOKEN_LENGTH, type DelegatedJoinMethod, type Token} from './types.js'
 
 /** Per method: the claims of which an allow rule must name at least one, and what a rule without them would admit. */
@@ -56,7 +55,8 @@ function checkAllow(method: DelegatedJoinMethod, allow: Record<string, unknown>[
 
 function checkDelegated(token: Token, method: DelegatedJoinMethod): void {
   const {spec} = token
-  if (TOKEN_HASH.test(token.metadata.name)) fail(['metadata', 'name'], "must not be 64 hex digits, the form of a one-time token's stored hash")
+  // A one-time token is named by its id (16 hex digits, or a prefix of 8 or more) and stored by a 64-digit hash: a delegated token named so would shadow one in wid rm
+  if (/^[0-9a-f]{8,}$/.test(token.metadata.name)) fail(['metadata', 'name'], "must not be only hex digits (8 or more), the form of a one-time token's id and stored hash")
   if (spec.bot_name === undefined) missing(['spec'], 'bot_name', `the bot that joins with join_method ${method}`)
   const section = spec[method]
   if (section === undefined) missing(['spec'], method, `join_method ${method} is configured there`)

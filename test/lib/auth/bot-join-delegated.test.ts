@@ -9,6 +9,7 @@ import {MemoryBackend} from '../../../src/lib/backend/memory.js'
 import {hashSecret} from '../../../src/lib/crypto/secrets.js'
 import type {Token} from '../../../src/lib/resources/types.js'
 import {listAuditEvents} from '../../../src/lib/services/audit.js'
+import {getBotInstance, putBotInstance} from '../../../src/lib/services/bot-instances.js'
 import {rejection} from '../../helpers/errors.js'
 import {jwksOf, signingKey, signToken, type SigningKey} from '../../helpers/oidc-issuer.js'
 
@@ -89,6 +90,29 @@ describe('a bot that joined by github', () => {
     expect(noIat.message).toMatch(/^renew: the ID token has no issue time \(iat\), before the one bot instance/)
     const newer = await auth.renewBot(callerOf(again), {publicKey: publicKey(), idToken: await idToken({iat: T0.getTime() / 1000}), address: '10.0.0.7'})
     expect(newer).toMatchObject({instanceId: joined.instanceId, generation: 3})
+  })
+
+  it('holds an instance that joined before subjects were kept to the subject of its join attributes', async () => {
+    const {backend, auth} = await cluster()
+    const joined = await auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken(), publicKey: publicKey(), address: '10.0.0.7'})
+    const stored = (await getBotInstance(backend, 'ci', joined.instanceId))!
+    const {joinSubject: _subject, proofIssuedAt: _iat, ...legacy} = stored.instance
+    await backend.atomicWrite([], [putBotInstance(legacy)])
+    const other = await rejection(auth.renewBot(callerOf(joined), {publicKey: publicKey(), idToken: await idToken({sub: 'repo:acme/app:environment:prod'}), address: '10.0.0.7'}))
+    expect(other.message).toBe(`renew: the ID token is for "repo:acme/app:environment:prod", but bot instance ${joined.instanceId} joined as "repo:acme/app:ref:refs/heads/main"; join again`)
+    expect((await auth.renewBot(callerOf(joined), {publicKey: publicKey(), idToken: await idToken(), address: '10.0.0.7'})).generation).toBe(2)
+  })
+
+  it('lets many jobs behind one address join at once, and bad tokens from it lock nobody out; their refusals are recorded at a bounded rate', async () => {
+    const {backend, auth} = await cluster()
+    const joins = await Promise.all(Array.from({length: 10}, async () => auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken(), publicKey: publicKey(), address: '10.0.0.9'})))
+    expect(new Set(joins.map((j) => j.instanceId)).size).toBe(10)
+    for (let i = 0; i < 40; i++) {
+      const refused = await rejection(auth.joinBot({method: 'github', token: 'github-ci', idToken: 'garbage', publicKey: publicKey(), address: '10.0.0.9'}))
+      expect(refused.code).toBe('access_denied')
+    }
+    await expect(auth.joinBot({method: 'github', token: 'github-ci', idToken: await idToken(), publicKey: publicKey(), address: '10.0.0.9'})).resolves.toMatchObject({botName: 'ci'})
+    expect(await listAuditEvents(backend, {type: 'bot.join_failed'})).toHaveLength(30)
   })
 
   it('refuses a join with a token that names no subject', async () => {

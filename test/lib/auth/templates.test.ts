@@ -35,6 +35,15 @@ describe('renderTemplate', () => {
     expect(renderTemplate(template, alice, FIELD)).toBe(rendered)
   })
 
+  it('keeps a wildcard to the template\'s own text where asked (a DNS SAN): a value holding "*" is refused', () => {
+    const wild = {...alice, join: {github: {workflow: '*'}}}
+    expect(renderTemplate('*.{{ user.name }}.example.org', alice, FIELD, {wildcardFree: true})).toBe('*.alice.example.org')
+    expect(() => renderTemplate('{{ join.github.workflow }}.ci.example.org', wild, FIELD, {wildcardFree: true})).toThrow(
+      `auth: cannot render ${FIELD}: attribute "join.github.workflow" holds "*": a wildcard may come only from the template itself`,
+    )
+    expect(renderTemplate('/ci/{{ join.github.workflow }}', wild, FIELD)).toBe('/ci/*')
+  })
+
   it.each([
     ['/bot/{{ user.bot_name }}', 'user.bot_name'],
     ['/{{ user.traits.empty }}', 'user.traits.empty'],

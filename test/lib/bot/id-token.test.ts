@@ -90,5 +90,7 @@ describe('GitLab CI: the job\'s environment', () => {
     expect((await rejection(fetchIdToken('gitlab', onboarding(), 'example.org', {}))).message).toBe(
       'bot: join_method gitlab: TBOT_GITLAB_JWT is not set; give the job id_tokens: {TBOT_GITLAB_JWT: {aud: example.org}} in .gitlab-ci.yml',
     )
+    // A name that only an object's prototype has is not set either
+    expect((await rejection(fetchIdToken('gitlab', onboarding({gitlab: {tokenEnvVarName: 'constructor'}}), 'example.org', {}))).message).toMatch(/^bot: join_method gitlab: constructor is not set;/)
   })
 })

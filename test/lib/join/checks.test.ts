@@ -66,6 +66,19 @@ describe('checking a GitHub Actions ID token against static_jwks', () => {
       'join: the ID token is not valid before 2026-11-23T10:02:01.000Z (2 minutes of leeway allowed); check the clocks of the issuer and the cluster',
     ],
     [
+      'a header whose alg is deeply nested',
+      async () => {
+        const header = `{"alg":${'['.repeat(5000)}"ES256"${']'.repeat(5000)},"kid":"gh-1"}`
+        return `${Buffer.from(header).toString('base64url')}.${Buffer.from(JSON.stringify(githubClaims())).toString('base64url')}.c2ln`
+      },
+      'join: the ID token is signed with a value that is not a string, which is not accepted (only RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512)',
+    ],
+    [
+      'a header whose kid is long',
+      async () => signToken(key, githubClaims(), {kid: 'k'.repeat(11_000)}),
+      `join: the ID token is signed with the key "${'k'.repeat(64)}…", which is not one of the keys of spec.github.static_jwks of the token "gh"; check that the token is from that issuer`,
+    ],
+    [
       'a not-before no date can hold',
       async () => signToken(key, githubClaims({nbf: 1e300})),
       'join: the ID token is not valid before 1e+300 (2 minutes of leeway allowed); check the clocks of the issuer and the cluster',
@@ -97,6 +110,12 @@ describe('checking a GitHub Actions ID token against static_jwks', () => {
     const error = await rejection(checkGithub(token, spec, context, keys))
     expect({code: error.code, message: error.message}).toEqual({code: 'access_denied', message})
     expect(error.message).not.toContain(token)
+  })
+
+  it('refuses in one line a token whose key in the JWKS cannot be used (a malformed JWK)', async () => {
+    const broken = {...spec, static_jwks: JSON.stringify({keys: [{kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', kid: 'gh-1', alg: 'ES256'}]})}
+    const error = await rejection(checkGithub(await signToken(key, githubClaims()), broken, context, keys))
+    expect([error.code, error.message]).toEqual(['access_denied', expect.stringMatching(/^join: the key "gh-1" of spec\.github\.static_jwks of the token "gh" cannot be used \(\w+\); check the issuer's published keys$/)])
   })
 
   it('accepts a token 2 minutes past its expiry, and one valid 2 minutes from now (leeway)', async () => {

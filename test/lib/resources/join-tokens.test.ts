@@ -101,7 +101,12 @@ describe('token resources of the delegated join methods (issue 13 item 1)', () =
     [
       'a delegated token named like a stored hash',
       token(`  join_method: github\n  github: {allow: [{sub: x}]}\n`, 'a'.repeat(64)),
-      `tokens.yaml:4:9: metadata.name: must not be 64 hex digits, the form of a one-time token's stored hash`,
+      `tokens.yaml:4:9: metadata.name: must not be only hex digits (8 or more), the form of a one-time token's id and stored hash`,
+    ],
+    [
+      'a delegated token named like a one-time token\'s id prefix',
+      token(`  join_method: github\n  github: {allow: [{sub: x}]}\n`, '052d1475'),
+      `tokens.yaml:4:9: metadata.name: must not be only hex digits (8 or more), the form of a one-time token's id and stored hash`,
     ],
   ])('refuses %s at file:line:col', async (_what, text, message) => {
     expect(await rejection(readResources(text, 'tokens.yaml'))).toMatchObject({code: 'bad_input', message})
