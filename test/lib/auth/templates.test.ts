@@ -36,7 +36,7 @@ describe('renderTemplate', () => {
   })
 
   it('keeps a wildcard to the template\'s own text where asked (a DNS SAN): a value holding "*" is refused', () => {
-    const wild = {...alice, join: {github: {workflow: '*'}}}
+    const wild = {...alice, join: {meta: {join_method: 'github'}, github: {workflow: '*'}}}
     expect(renderTemplate('*.{{ user.name }}.example.org', alice, FIELD, {wildcardFree: true})).toBe('*.alice.example.org')
     expect(() => renderTemplate('{{ join.github.workflow }}.ci.example.org', wild, FIELD, {wildcardFree: true})).toThrow(
       `auth: cannot render ${FIELD}: attribute "join.github.workflow" holds "*": a wildcard may come only from the template itself`,
