@@ -105,15 +105,15 @@ export function rssMiB(pid, field = 'VmRSS') {
   }
 }
 
-/** Starts `wid server start` for `home` on a free loopback port; resolves once /healthz answers. */
-export async function startServer(home) {
+/** Starts `wid server start` for `home` on a free loopback port (with `args`, e.g. -c wid.yaml); resolves once /healthz answers. */
+export async function startServer(home, args = []) {
   const port = await freePort()
   const proxy = `127.0.0.1:${port}`
   const url = `https://${proxy}`
   let serverStderr = ''
   // BENCH_SERVER_LOG=FILE keeps the server's log (JSON lines) for a look afterwards
   const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, 'w') : 'ignore'
-  const child = spawn(process.execPath, [wid, 'server', 'start', '--listen', proxy, '--public-addr', url], {
+  const child = spawn(process.execPath, [wid, 'server', 'start', '--listen', proxy, '--public-addr', url, ...args], {
     env: {...process.env, WID_HOME: home},
     stdio: ['ignore', log, 'pipe'],
   })

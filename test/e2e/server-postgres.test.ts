@@ -81,6 +81,12 @@ describe('two servers on one PostgreSQL database', () => {
     const audit = await admin(['audit', 'ls', '-c', config, '--json'])
     expect(audit.code, audit.stderr).toBe(0)
     expect(JSON.parse(audit.stdout)).toContainEqual(expect.objectContaining({type: 'svid.issued', actor: 'user:alice'}))
+
+    // When the admin removes the identity through the database, the server that has it cached learns of it from its change feed
+    expect((await admin(['rm', 'workload_identity/example-workload-identity', '-c', config])).code).toBe(0)
+    const refused = await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'svid-2')])
+    expect(refused.code).not.toBe(0)
+    expect(expectOneLineError(refused)).toMatch(/example-workload-identity/)
   }, 120_000)
 
   it('refuses a postgresql storage without conn_string, and says one line when the database is unreachable', async () => {

@@ -2,7 +2,8 @@
  * A throwaway PostgreSQL server for one test file: initdb into a temporary directory, owned
  * by an unprivileged user when the tests run as root (PostgreSQL refuses to run as root),
  * listening on 127.0.0.1 on a free port with its unix socket in that directory. It never
- * uses a server that happens to be running. fsync is off: the data is thrown away.
+ * uses a server that happens to be running. fsync is off (the data is thrown away), unless
+ * `durable` (a benchmark beside SQLite, which syncs every commit).
  */
 import {execFile} from 'node:child_process'
 import {chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -73,7 +74,7 @@ async function freePort(): Promise<number> {
 /** A TCP port on 127.0.0.1 that nothing listens on, for "server unreachable" tests. */
 export const closedPort = freePort
 
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: {durable?: boolean} = {}): Promise<TestPostgres> {
   const bin = await binDir()
   const owner = await serverUser()
   const dir = mkdtempSync(join(tmpdir(), 'wid-pg-'))
@@ -101,7 +102,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     for (let attempt = 0; !running; attempt++) {
       port ||= await freePort()
       const settings = [`listen_addresses=127.0.0.1`, `port=${port}`, `unix_socket_directories=${dir}`]
-      settings.push('fsync=off', 'synchronous_commit=off', 'full_page_writes=off')
+      if (!options.durable) settings.push('fsync=off', 'synchronous_commit=off', 'full_page_writes=off')
       try {
         await asOwner('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings.map((s) => `-c ${s}`).join(' '), 'start'])
         running = true

@@ -32,8 +32,21 @@ export interface Backend {
    * Returns the new revision; throws `compare_failed` naming the first failed condition.
    */
   atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number>
+  /**
+   * A change feed, for a store that other processes write to: told of the keys every write
+   * (by anyone) changed, in commit order, soon after it commits. Optional: a store that one
+   * host writes to needs none.
+   */
+  watch?(listener: ChangeListener): Promise<{close(): Promise<void>}>
   close(): Promise<void>
 }
+
+/**
+ * What a change feed says: keys that changed; `lost` when it stopped hearing (until `resync`,
+ * anything may change unheard); `resync` once it hears again (anything may have changed).
+ */
+export type ChangeEvent = {type: 'changed'; keys: string[]} | {type: 'lost'} | {type: 'resync'}
+export type ChangeListener = (event: ChangeEvent) => void
 
 export function conditionFailed(condition: Condition): WidError {
   const reason =

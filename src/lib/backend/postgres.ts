@@ -13,7 +13,7 @@
  */
 import type {Pool, PoolClient, QueryResultRow} from 'pg'
 import {WidError} from '../errors.js'
-import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
+import {conditionFailed, conditionHolds, type Backend, type ChangeListener, type Condition, type Item, type Operation} from './backend.js'
 
 /** The NOTIFY channel of committed writes; the payload is the write's revision. */
 export const CHANGES_CHANNEL = 'wid_changes'
@@ -87,11 +87,13 @@ export class PostgresBackend implements Backend {
   private readonly pg: PgModule
   private readonly pool: Pool
   private readonly address: string
+  private readonly connString: string
   private closed = false
 
-  private constructor(pg: PgModule, pool: Pool, target: Target) {
+  private constructor(pg: PgModule, pool: Pool, target: Target, connString: string) {
     this.pg = pg
     this.pool = pool
+    this.connString = connString
     this.location = target.location
     this.address = target.address
   }
@@ -115,7 +117,7 @@ export class PostgresBackend implements Backend {
     // An idle connection that breaks (PostgreSQL restarted) is dropped by the pool, which
     // reports it here; the next query opens another and reports any failure itself.
     pool.on('error', () => {})
-    const backend = new PostgresBackend(pg, pool, target)
+    const backend = new PostgresBackend(pg, pool, target, connString)
     try {
       await backend.migrate()
     } catch (error) {
@@ -191,6 +193,17 @@ export class PostgresBackend implements Backend {
       values: [revision],
     })
     return rowCount ?? 0
+  }
+
+  /** Every write's changed keys, from a connection of its own (postgres-feed.ts). */
+  async watch(listener: ChangeListener): Promise<{close(): Promise<void>}> {
+    this.checkOpen()
+    const {ChangeFeed} = await import('./postgres-feed.js')
+    try {
+      return await ChangeFeed.start({pg: this.pg, connString: this.connString, changesSince: (revision) => this.changesSince(revision)}, listener)
+    } catch (error) {
+      throw this.storageError(error)
+    }
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,9 @@ function document(body: unknown, contentType = 'application/json'): Document {
   return {body: text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`, contentType}
 }
 
+/** The authorities the public documents publish. */
+const AUTHORITIES = ['spiffe', 'jwt'] as const
+
 export class PublicDocuments {
   private readonly auth: AuthServer
   private readonly backend: Backend
@@ -28,6 +31,7 @@ export class PublicDocuments {
   private documents = new Map<string, Document>()
   private revisions = ''
   private timer?: NodeJS.Timeout
+  private feed?: {close(): Promise<void>}
 
   constructor(auth: AuthServer, backend: Backend, publicAddr: string) {
     this.auth = auth
@@ -46,14 +50,20 @@ export class PublicDocuments {
     await this.refresh()
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), 1000)
     this.timer.unref()
+    // With several servers on one store, another's change to the authorities is served as soon as the feed reports it, not at the next check
+    const watched = new Set(AUTHORITIES.map(authorityKey))
+    this.feed = await this.backend.watch?.((event) => {
+      if (event.type !== 'lost' && (event.type === 'resync' || event.keys.some((key) => watched.has(key)))) void this.refresh().catch(() => undefined)
+    })
   }
 
   stop(): void {
     clearInterval(this.timer)
+    void this.feed?.close()
   }
 
   private async refresh(): Promise<void> {
-    const items = await Promise.all(['spiffe', 'jwt'].map((t) => this.backend.get(authorityKey(t as 'spiffe' | 'jwt'))))
+    const items = await Promise.all(AUTHORITIES.map((type) => this.backend.get(authorityKey(type))))
     const revisions = items.map((i) => i?.revision ?? 0).join(',')
     if (revisions === this.revisions) return
     const issuer = `${this.publicAddr}/workload-identity`

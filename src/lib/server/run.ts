@@ -5,6 +5,7 @@ import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
 import {checkPublicAddr, ensureRemoteMode, initializeCluster} from '../auth/init.js'
 import {openStorage} from '../backend/open.js'
+import {CachedBackend} from '../backend/read-cache.js'
 import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
@@ -57,7 +58,8 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   if (joinCa !== undefined && !/-----BEGIN CERTIFICATE-----/.test(joinCa)) throw new WidError('bad_input', `server: ${settings.joinCaFile} holds no PEM certificate`)
   // Like a local-mode command, the server creates an embedded cluster only where no login has been.
   if (settings.storage.type === 'sqlite' && !existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
-  const backend = await openStorage(settings.storage, dataDir, {writerThread: true})
+  // A store that other servers write to has a change feed: the server reads through a cache it keeps true
+  const backend = await CachedBackend.over(await openStorage(settings.storage, dataDir, {writerThread: true}))
   try {
     const now = new Date()
     // A cluster this start creates gets the public address at once: nothing trusted another one before.

@@ -1,0 +1,92 @@
+/**
+ * A read cache in front of a store that several servers share, kept true by its change feed:
+ * `get` answers from memory what the feed has not said changed, so a request costs no round
+ * trip to the database for the state it reads again and again (authorities, roles, identities).
+ * Own writes drop their keys at once; other servers' writes as soon as the feed reports them.
+ * While the feed is lost nothing is cached, and everything is forgotten when it is back.
+ * `list` always asks the store.
+ */
+import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation} from './backend.js'
+
+const MAX_ENTRIES = 10_000
+
+export class CachedBackend implements Backend {
+  readonly kind: string
+  readonly location: string
+  private readonly store: Backend
+  private readonly entries = new Map<string, Item | undefined>()
+  /** Moves on at every invalidation: a read that saw it move may have read what is already stale, and is not kept. */
+  private epoch = 0
+  private live = false
+  private feed: {close(): Promise<void>} | undefined
+  private readonly listeners = new Set<ChangeListener>()
+
+  private constructor(store: Backend) {
+    this.store = store
+    this.kind = store.kind
+    this.location = store.location
+  }
+
+  /** The store with a cache when it has a change feed; the store itself when it has none. */
+  static async over(store: Backend): Promise<Backend> {
+    if (!store.watch) return store
+    const cached = new CachedBackend(store)
+    cached.feed = await store.watch((event) => cached.onChange(event))
+    cached.live = true
+    return cached
+  }
+
+  async get(key: string): Promise<Item | undefined> {
+    if (this.entries.has(key)) {
+      const item = this.entries.get(key)
+      return item && {...item}
+    }
+    const epoch = this.epoch
+    const item = await this.store.get(key)
+    if (this.live && epoch === this.epoch) {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.clear()
+      this.entries.set(key, item && {...item})
+    }
+    return item
+  }
+
+  list(prefix: string): Promise<Item[]> {
+    return this.store.list(prefix)
+  }
+
+  async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
+    try {
+      return await this.store.atomicWrite(conditions, operations)
+    } finally {
+      // Also when it failed: it may have committed (a lost answer), or a condition met a
+      // change the feed has not reported yet, which the caller's next read must not miss
+      this.forget([...operations, ...conditions].map((item) => item.key))
+    }
+  }
+
+  /** Told of every change the feed reports, after the cache has taken it in. */
+  async watch(listener: ChangeListener): Promise<{close(): Promise<void>}> {
+    this.listeners.add(listener)
+    return {close: async () => void this.listeners.delete(listener)}
+  }
+
+  async close(): Promise<void> {
+    await this.feed?.close()
+    await this.store.close()
+  }
+
+  private onChange(event: ChangeEvent): void {
+    if (event.type === 'changed') this.forget(event.keys)
+    else {
+      this.epoch++
+      this.entries.clear()
+      this.live = event.type === 'resync'
+    }
+    for (const listener of this.listeners) listener(event)
+  }
+
+  private forget(keys: string[]): void {
+    this.epoch++
+    for (const key of keys) this.entries.delete(key)
+  }
+}
