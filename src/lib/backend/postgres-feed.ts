@@ -7,6 +7,8 @@
  * PostgreSQL that wid works with (not through PgBouncer in transaction mode, which does not
  * keep a session's LISTEN), and the log it reads makes a missed notification harmless. A
  * lost connection is reported (`lost`), reopened with backoff, and followed by `resync`.
+ * Every feed prunes the log up to the revision it had reported a minute before: a server
+ * whose feed lags further than that reads everything afresh (`resync`).
  */
 import type {Client} from 'pg'
 import type {ChangeListener} from './backend.js'
@@ -16,7 +18,12 @@ export interface FeedSource {
   pg: typeof import('pg')
   connString: string
   changesSince(revision: number): Promise<Change[] | undefined>
+  pruneChanges(revision: number): Promise<number>
+  /** How often the log is pruned (default a minute). */
+  pruneIntervalMs?: number
 }
+
+const PRUNE_INTERVAL_MS = 60_000
 
 const RETRY_MIN_MS = 250
 const RETRY_MAX_MS = 10_000
@@ -31,11 +38,21 @@ export class ChangeFeed {
   private again = false
   private retryMs = RETRY_MIN_MS
   private timer: NodeJS.Timeout | undefined
+  private readonly pruner: NodeJS.Timeout
+  /** What was reported at the last prune: the next prunes up to there. */
+  private pruneMark = 0
   private closed = false
 
   private constructor(source: FeedSource, listener: ChangeListener) {
     this.source = source
     this.listener = listener
+    this.pruner = setInterval(() => {
+      const mark = this.pruneMark
+      this.pruneMark = this.reported
+      // A failure is the store's outage, which the feed reports itself; the next minute tries again
+      if (mark > 0) void this.source.pruneChanges(mark).catch(() => {})
+    }, source.pruneIntervalMs ?? PRUNE_INTERVAL_MS)
+    this.pruner.unref()
   }
 
   /** Listening once this resolves: every write that commits afterwards is reported. */
@@ -125,6 +142,7 @@ export class ChangeFeed {
   async close(): Promise<void> {
     this.closed = true
     clearTimeout(this.timer)
+    clearInterval(this.pruner)
     const client = this.client
     this.client = undefined
     await this.reading

@@ -200,7 +200,7 @@ export class PostgresBackend implements Backend {
     this.checkOpen()
     const {ChangeFeed} = await import('./postgres-feed.js')
     try {
-      return await ChangeFeed.start({pg: this.pg, connString: this.connString, changesSince: (revision) => this.changesSince(revision)}, listener)
+      return await ChangeFeed.start({pg: this.pg, connString: this.connString, changesSince: (revision) => this.changesSince(revision), pruneChanges: (revision) => this.pruneChanges(revision)}, listener)
     } catch (error) {
       throw this.storageError(error)
     }

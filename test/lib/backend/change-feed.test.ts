@@ -5,7 +5,6 @@
  */
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {createItem, putItem, updateItem, type Backend, type ChangeEvent} from '../../../src/lib/backend/backend.js'
-import pg from 'pg'
 import {PostgresBackend} from '../../../src/lib/backend/postgres.js'
 import {ChangeFeed} from '../../../src/lib/backend/postgres-feed.js'
 import {CachedBackend} from '../../../src/lib/backend/read-cache.js'
@@ -78,12 +77,29 @@ describe('the change feed', () => {
     // A feed that is slow to read the log: meanwhile the log is pruned past what it reported
     let release!: () => void
     const slow = new Promise<void>((resolve) => (release = resolve))
-    const source = {pg, connString: url, changesSince: async (revision: number) => (await slow, writer.changesSince(revision))}
+    const source = {pg: await import('pg'), connString: url, changesSince: async (revision: number) => (await slow, writer.changesSince(revision)), pruneChanges: (revision: number) => writer.pruneChanges(revision)}
     closing.push(await ChangeFeed.start(source, (event) => events.push(event.type)))
     await writer.pruneChanges(await putItem(writer, '/x', '1'))
     release()
     await until(() => events.length > 0, 'an event')
     expect(events).toEqual(['resync'])
+  })
+})
+
+describe('pruning the changes log', () => {
+  it('prunes up to what the feed had reported one interval before', async () => {
+    const url = await server.createDatabase()
+    const writer = await open(url)
+    const keys: string[] = []
+    const source = {pg: await import('pg'), connString: url, changesSince: (r: number) => writer.changesSince(r), pruneChanges: (r: number) => writer.pruneChanges(r), pruneIntervalMs: 100}
+    closing.push(await ChangeFeed.start(source, (event) => event.type === 'changed' && keys.push(...event.keys)))
+    const first = await putItem(writer, '/one', '1')
+    await until(() => keys.includes('/one'), 'the first change')
+    // Two intervals later the first write's entry is gone from the log, and the feed goes on
+    await until(async () => (await writer.changesSince(0)) === undefined, 'the log pruned')
+    expect(await writer.changesSince(first)).toEqual([])
+    await putItem(writer, '/two', '2')
+    await until(() => keys.includes('/two'), 'a change after pruning')
   })
 })
 
