@@ -206,6 +206,11 @@ export class PostgresBackend implements Backend {
     }
   }
 
+  /** Makes every later write's revision greater than `floor` (see copyStore: a copied store keeps its revisions rising). */
+  async raiseRevision(floor: number): Promise<void> {
+    await this.query({name: 'wid_raise', text: "UPDATE wid_meta SET value = greatest(value, $1::bigint) WHERE name = 'revision'", values: [floor]})
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
