@@ -1,0 +1,139 @@
+/**
+ * Growing up (issue 14 item 6): `wid storage migrate -c wid.yaml` copies an embedded cluster
+ * into an empty PostgreSQL database, and the server started on it serves the same trust
+ * domain: SVIDs issued before still verify, new ones chain to the same CA, the JWT keys are
+ * the same, and users, invites, bots and the audit log came along. A throwaway PostgreSQL.
+ */
+import {request} from 'node:https'
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
+import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
+import {openssl} from '../helpers/openssl.js'
+import {closedPort, startPostgres, type TestPostgres} from '../helpers/postgres.js'
+import {freePort, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+
+const PASSWORD = 'correct horse battery staple'
+
+/** A public document as a relying party fetches it (the server's TLS is checked elsewhere). */
+function fetchPublic(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({host: '127.0.0.1', port, path, rejectUnauthorized: false}, (res) => {
+      let body = ''
+      res.on('data', (d) => (body += d))
+      res.on('end', () => resolve(body))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
+  const tmp = tempDir()
+  const home = join(tmp.path, 'home')
+  const wid = widIn(home)
+  let pg: TestPostgres
+  let config: string
+  let server: WidServer | undefined
+
+  beforeAll(async () => {
+    pg = await startPostgres()
+    config = join(tmp.path, 'wid.yaml')
+    writeFileSync(config, `storage:\n  type: postgresql\n  conn_string: ${await pg.createDatabase()}\n`)
+  }, 60_000)
+  afterAll(async () => {
+    await server?.stop()
+    await pg?.destroy()
+    tmp.cleanup()
+  })
+
+  it('copies the cluster, and the server on the database serves the same trust domain, users and audit', async () => {
+    // Given an embedded cluster with a workload identity, a user invited to issue from it, a bot, and an SVID issued
+    const port = await freePort()
+    expect((await wid(['init', '--cluster-name', 'example.org', '--public-addr', `https://127.0.0.1:${port}`])).code).toBe(0)
+    expect((await wid(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
+    const invite = await wid(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])
+    expect(invite.code, invite.stderr).toBe(0)
+    expect((await wid(['bots', 'add', 'my-bot', '--roles', 'access'])).code).toBe(0)
+    const oldSvid = join(tmp.path, 'old-svid')
+    expect((await wid(['svid', 'issue', '--output', oldSvid, '/svc/example-service'])).code).toBe(0)
+    const oldCa = join(tmp.path, 'old-ca.pem')
+    writeFileSync(oldCa, (await wid(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
+    const oldJwks = JSON.parse((await wid(['auth', 'export', '--type', 'jwks'])).stdout) as unknown
+    const oldBundle = JSON.parse((await wid(['auth', 'export', '--type', 'spiffe-bundle'])).stdout) as {keys: unknown[]; spiffe_sequence: number}
+    const oldAudit = JSON.parse((await wid(['audit', 'ls', '--json'])).stdout) as unknown[]
+    const oldTokens = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout) as unknown[]
+    expect(oldTokens).toHaveLength(1)
+
+    // When it is copied into the empty database that wid.yaml names
+    const migrated = await wid(['storage', 'migrate', '-c', config])
+    // Then it says what it copied, where to, and what to do next, never the password
+    expect(migrated.code, migrated.stderr).toBe(0)
+    expect(migrated.stderr).toMatch(new RegExp(`^✔ copied \\d+ items of cluster example\\.org from ${home} into postgresql://wid@127\\.0\\.0\\.1:\\d+/wid_test_\\d+\\n`))
+    expect(migrated.stderr).toContain(`next: start the servers with wid server start -c ${config}`)
+    expect(migrated.stderr).not.toContain(pg.password)
+
+    // And a server started on the database, in a home of its own, serves the same trust domain
+    server = await startWidServer(join(tmp.path, 'server-home'), port, ['-c', config])
+    expect(server.log()).not.toContain('public address changed')
+    const newCa = join(tmp.path, 'new-ca.pem')
+    const exported = await wid(['auth', 'export', '--type', 'tls-spiffe', '-c', config])
+    writeFileSync(newCa, exported.stdout)
+    // The SVID issued before verifies against the bundle exported now (openssl as the peer)
+    expect(openssl(['verify', '-CAfile', newCa, join(oldSvid, 'svid.pem')])).toContain(': OK')
+    // The same JWT keys, and a SPIFFE bundle with the same keys under a higher sequence number
+    expect(JSON.parse(await fetchPublic(port, '/.well-known/jwks-oidc'))).toEqual(oldJwks)
+    const bundle = JSON.parse(await fetchPublic(port, '/webapi/spiffe/bundle.json')) as typeof oldBundle
+    expect(bundle.keys).toEqual(oldBundle.keys)
+    expect(bundle.spiffe_sequence).toBeGreaterThan(oldBundle.spiffe_sequence)
+
+    // And alice redeems the invite made before the copy through the server, and issues there, under the same CA
+    const status = JSON.parse((await wid(['status', '-c', config, '--json'])).stdout) as {clusterName: string; hostCaPins: string[]}
+    expect(status.clusterName).toBe('example.org')
+    const alice = widIn(join(tmp.path, 'alice'))
+    const login = await alice(['login', '--proxy', `127.0.0.1:${port}`, '--user', 'alice', '--ca-pin', status.hostCaPins[0]!, '--password-stdin', '--invite-file', inviteFile(tmp.path, invite.stdout.trim())], {input: `${PASSWORD}\n`})
+    expect(login.code, login.stderr).toBe(0)
+    const newSvid = join(tmp.path, 'new-svid')
+    expect((await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', newSvid])).code).toBe(0)
+    expect(openssl(['verify', '-CAfile', oldCa, join(newSvid, 'svid.pem')])).toContain(': OK')
+
+    // And the bot, its join token and the audit log came along: the events from before come first, then the new ones
+    expect(JSON.parse((await wid(['bots', 'ls', '-c', config, '--json'])).stdout)).toEqual([{bot: 'my-bot', roles: ['access']}])
+    expect(JSON.parse((await wid(['tokens', 'ls', '-c', config, '--json'])).stdout)).toEqual(oldTokens)
+    const audit = JSON.parse((await wid(['audit', 'ls', '-c', config, '--json'])).stdout) as {type: string; actor: string}[]
+    expect(audit.slice(0, oldAudit.length)).toEqual(oldAudit)
+    expect(audit.slice(oldAudit.length)).toContainEqual(expect.objectContaining({type: 'svid.issued', actor: 'user:alice'}))
+
+    // And a second copy into the database, which now holds the cluster, is refused
+    const again = await wid(['storage', 'migrate', '-c', config])
+    expect(again.code).toBe(4)
+    expect(expectOneLineError(again)).toMatch(/^storage migrate: postgresql:\/\/wid@127\.0\.0\.1:\d+\/wid_test_\d+ is not empty \(it holds \d+ items\); copy into a new, empty database$/)
+  }, 120_000)
+
+  it('refuses, in one line each: no cluster to copy, a SQLite target, an unreachable database, an unreadable configuration', async () => {
+    const empty = join(tmp.path, 'empty')
+    mkdirSync(empty)
+    const noCluster = await wid(['storage', 'migrate', '-c', config, '--from', empty])
+    expect([noCluster.code, expectOneLineError(noCluster)]).toEqual([3, `storage migrate: no cluster in ${empty} to copy (--from names the data directory of the embedded cluster)`])
+
+    const sqlite = join(tmp.path, 'sqlite.yaml')
+    writeFileSync(sqlite, `data_dir: ${join(tmp.path, 'data')}\n`)
+    const toSqlite = await wid(['storage', 'migrate', '-c', sqlite])
+    expect([toSqlite.code, expectOneLineError(toSqlite)]).toEqual([2, `storage migrate: ${sqlite} names SQLite storage; the copy goes into PostgreSQL (storage: {type: postgresql, conn_string: …})`])
+
+    const source = join(tmp.path, 'source')
+    expect((await widIn(source)(['init', '--cluster-name', 'example.org'])).code).toBe(0)
+    const closed = join(tmp.path, 'closed.yaml')
+    writeFileSync(closed, `storage:\n  type: postgresql\n  conn_string: postgresql://wid:secret-pw@127.0.0.1:${await closedPort()}/wid\n`)
+    const unreachable = await wid(['storage', 'migrate', '-c', closed, '--from', source])
+    expect(unreachable.code).toBe(10)
+    expect(expectOneLineError(unreachable)).toMatch(/^backend: PostgreSQL at 127\.0\.0\.1:\d+ is unavailable \(connection refused\); try again$/)
+
+    const missing = join(tmp.path, 'missing.yaml')
+    const unreadable = await wid(['storage', 'migrate', '-c', missing])
+    expect([unreadable.code, expectOneLineError(unreadable)]).toEqual([3, `server: cannot read ${missing}: no such file`])
+    const noConfig = await wid(['storage', 'migrate'])
+    expect([noConfig.code, expectOneLineError(noConfig)]).toEqual([2, 'missing required flag --config'])
+  })
+})
