@@ -2,7 +2,8 @@
  * Growing up (issue 14 item 6): `wid storage migrate -c wid.yaml` copies an embedded cluster
  * into an empty PostgreSQL database, and the server started on it serves the same trust
  * domain: SVIDs issued before still verify, new ones chain to the same CA, the JWT keys are
- * the same, and users, invites, bots and the audit log came along. A throwaway PostgreSQL.
+ * the same, a user logged in before keeps working, and invites, bots, tokens and the audit
+ * log came along. A throwaway PostgreSQL.
  */
 import {request} from 'node:https'
 import {mkdirSync, writeFileSync} from 'node:fs'
@@ -48,16 +49,30 @@ describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
     tmp.cleanup()
   })
 
-  it('copies the cluster, and the server on the database serves the same trust domain, users and audit', async () => {
-    // Given an embedded cluster with a workload identity, a user invited to issue from it, a bot, and an SVID issued
+  it('copies the cluster; the server on the database serves the same trust domain to the same logins, users and audit', async () => {
+    // Given an embedded cluster with a workload identity, two users invited to issue from it, a bot, and an SVID issued
     const port = await freePort()
     expect((await wid(['init', '--cluster-name', 'example.org', '--public-addr', `https://127.0.0.1:${port}`])).code).toBe(0)
     expect((await wid(['create', '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
-    const invite = await wid(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer'])
-    expect(invite.code, invite.stderr).toBe(0)
+    const invites = {alice: '', bob: ''}
+    for (const name of ['alice', 'bob'] as const) {
+      const invite = await wid(['users', 'add', name, '--roles', 'example-workload-identity-issuer'])
+      expect(invite.code, invite.stderr).toBe(0)
+      invites[name] = inviteFile(tmp.path, invite.stdout.trim())
+    }
     expect((await wid(['bots', 'add', 'my-bot', '--roles', 'access'])).code).toBe(0)
     const oldSvid = join(tmp.path, 'old-svid')
     expect((await wid(['svid', 'issue', '--output', oldSvid, '/svc/example-service'])).code).toBe(0)
+    // And alice logged in to the single server that served it
+    const pin = (JSON.parse((await wid(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
+    const login = (user: 'alice' | 'bob') =>
+      widIn(join(tmp.path, user))(['login', '--proxy', `127.0.0.1:${port}`, '--user', user, '--ca-pin', pin, '--password-stdin', '--invite-file', invites[user]], {input: `${PASSWORD}\n`})
+    server = await startWidServer(home, port)
+    const aliceLogin = await login('alice')
+    expect(aliceLogin.code, aliceLogin.stderr).toBe(0)
+    await server.stop()
+    server = undefined
+    // What relying parties had of it
     const oldCa = join(tmp.path, 'old-ca.pem')
     writeFileSync(oldCa, (await wid(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
     const oldJwks = JSON.parse((await wid(['auth', 'export', '--type', 'jwks'])).stdout) as unknown
@@ -77,9 +92,10 @@ describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
     // And a server started on the database, in a home of its own, serves the same trust domain
     server = await startWidServer(join(tmp.path, 'server-home'), port, ['-c', config])
     expect(server.log()).not.toContain('public address changed')
+    const status = JSON.parse((await wid(['status', '-c', config, '--json'])).stdout) as {clusterName: string; hostCaPins: string[]}
+    expect([status.clusterName, status.hostCaPins[0]]).toEqual(['example.org', pin])
     const newCa = join(tmp.path, 'new-ca.pem')
-    const exported = await wid(['auth', 'export', '--type', 'tls-spiffe', '-c', config])
-    writeFileSync(newCa, exported.stdout)
+    writeFileSync(newCa, (await wid(['auth', 'export', '--type', 'tls-spiffe', '-c', config])).stdout)
     // The SVID issued before verifies against the bundle exported now (openssl as the peer)
     expect(openssl(['verify', '-CAfile', newCa, join(oldSvid, 'svid.pem')])).toContain(': OK')
     // The same JWT keys, and a SPIFFE bundle with the same keys under a higher sequence number
@@ -88,15 +104,14 @@ describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
     expect(bundle.keys).toEqual(oldBundle.keys)
     expect(bundle.spiffe_sequence).toBeGreaterThan(oldBundle.spiffe_sequence)
 
-    // And alice redeems the invite made before the copy through the server, and issues there, under the same CA
-    const status = JSON.parse((await wid(['status', '-c', config, '--json'])).stdout) as {clusterName: string; hostCaPins: string[]}
-    expect(status.clusterName).toBe('example.org')
-    const alice = widIn(join(tmp.path, 'alice'))
-    const login = await alice(['login', '--proxy', `127.0.0.1:${port}`, '--user', 'alice', '--ca-pin', status.hostCaPins[0]!, '--password-stdin', '--invite-file', inviteFile(tmp.path, invite.stdout.trim())], {input: `${PASSWORD}\n`})
-    expect(login.code, login.stderr).toBe(0)
-    const newSvid = join(tmp.path, 'new-svid')
-    expect((await alice(['svid', 'issue', '--name', 'example-workload-identity', '--output', newSvid])).code).toBe(0)
-    expect(openssl(['verify', '-CAfile', oldCa, join(newSvid, 'svid.pem')])).toContain(': OK')
+    // And alice, logged in before the move, issues through the new server without logging in again, under the same CA
+    const aliceSvid = join(tmp.path, 'alice-svid')
+    const issued = await widIn(join(tmp.path, 'alice'))(['svid', 'issue', '--name', 'example-workload-identity', '--output', aliceSvid])
+    expect(issued.code, issued.stderr).toBe(0)
+    expect(openssl(['verify', '-CAfile', oldCa, join(aliceSvid, 'svid.pem')])).toContain(': OK')
+    // And bob redeems the invite made before the move
+    const bobLogin = await login('bob')
+    expect(bobLogin.code, bobLogin.stderr).toBe(0)
 
     // And the bot, its join token and the audit log came along: the events from before come first, then the new ones
     expect(JSON.parse((await wid(['bots', 'ls', '-c', config, '--json'])).stdout)).toEqual([{bot: 'my-bot', roles: ['access']}])
