@@ -4,6 +4,7 @@
  * one second, with jitter, a fixed number of times, after which the loop waits for the next
  * interval. `trigger()` runs it now (SIGUSR1), `stop()` ends it after the run in flight.
  */
+import {backoffDelay} from '../backoff.js'
 
 export interface LoopOptions {
   name: string
@@ -18,12 +19,6 @@ export interface LoopOptions {
   backoffMs?: number
   /** In [0, 1): jitter draws. */
   random?: () => number
-}
-
-/** The delay before retry `attempt` (1-based): base·2^(attempt-1), jittered to between half and all of it, capped by the interval. */
-export function backoffDelay(attempt: number, baseMs: number, intervalMs: number, random: () => number): number {
-  const full = Math.min(baseMs * 2 ** (attempt - 1), intervalMs)
-  return Math.round(full / 2 + (full / 2) * random())
 }
 
 /** setTimeout's longest delay, 2^31 - 1 ms (24.8 days): a longer one fires at once. */

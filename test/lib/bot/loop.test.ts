@@ -1,16 +1,6 @@
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
-import {backoffDelay, Loop} from '../../../src/lib/bot/loop.js'
+import {Loop} from '../../../src/lib/bot/loop.js'
 import {SvidBatcher, BATCH_LIMIT} from '../../../src/lib/bot/batch.js'
-
-describe('backoffDelay', () => {
-  it('doubles from the base, jittered between half and all of it, never beyond the interval', () => {
-    expect(backoffDelay(1, 1000, 60_000, () => 0)).toBe(500)
-    expect(backoffDelay(1, 1000, 60_000, () => 0.999999)).toBe(1000)
-    expect(backoffDelay(3, 1000, 60_000, () => 0)).toBe(2000)
-    expect(backoffDelay(10, 1000, 60_000, () => 0.999999)).toBe(60_000)
-    expect(backoffDelay(10, 1000, 3000, () => 0)).toBe(1500)
-  })
-})
 
 describe('Loop', () => {
   beforeEach(() => vi.useFakeTimers())
