@@ -29,6 +29,12 @@ export interface TestPostgres {
   stop(): Promise<void>
   start(): Promise<void>
   restart(): Promise<void>
+  /**
+   * Freezes the server and its sessions (SIGSTOP), as a hung host or a cut network looks to
+   * its clients: connections stay open and nothing answers. `resume()` thaws them.
+   */
+  pause(): Promise<void>
+  resume(): Promise<void>
   /** Stops the server and removes its directory. */
   destroy(): Promise<void>
 }
@@ -118,6 +124,19 @@ export async function startPostgres(options: {durable?: boolean} = {}): Promise<
     await asOwner('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop'])
     running = false
   }
+  let paused: number[] = []
+  const pause = async () => {
+    // the postmaster first, so that it starts no session between the listing and the signals
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+    process.kill(postmaster, 'SIGSTOP')
+    const children = (await run('pgrep', ['-P', String(postmaster)]).catch(() => ({stdout: ''}))).stdout.split('\n').filter(Boolean).map(Number)
+    for (const pid of children) process.kill(pid, 'SIGSTOP')
+    paused = [postmaster, ...children]
+  }
+  const resume = async () => {
+    for (const pid of paused) process.kill(pid, 'SIGCONT')
+    paused = []
+  }
   const url = (database: string, pw = password) =>
     `postgresql://${user}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`
 
@@ -153,7 +172,10 @@ export async function startPostgres(options: {durable?: boolean} = {}): Promise<
       await stop()
       await start()
     },
+    pause,
+    resume,
     async destroy() {
+      await resume()
       try {
         await stop('immediate')
       } finally {

@@ -42,6 +42,14 @@ const LOCK_TIMEOUT_MS = 30_000
  * other server's writes.
  */
 const IDLE_IN_TRANSACTION_MS = 60_000
+/**
+ * How long a statement's answer is waited for before its connection is given up, rather than
+ * until TCP gives up on a hung host or a cut network, many minutes later. Longer than the
+ * lock timeout, the longest that a database that answers makes a statement wait.
+ */
+const QUERY_TIMEOUT_MS = LOCK_TIMEOUT_MS + 10_000
+/** How node-postgres rejects a statement whose answer did not come in time. */
+const NO_ANSWER = 'Query read timeout'
 
 const WRITE_SQL = `WITH ops AS (SELECT * FROM unnest($2::text[], $3::bytea[]) AS op (key, value)),
   put AS (INSERT INTO wid_kv (key, value, revision) SELECT key, value, $1::bigint FROM ops WHERE value IS NOT NULL
@@ -55,6 +63,8 @@ export interface PostgresOptions {
   poolSize?: number
   /** How long to wait for a connection before reporting PostgreSQL unavailable (default 10 s). */
   connectTimeoutMs?: number
+  /** How long to wait for a statement's answer before giving its connection up (default 40 s). */
+  queryTimeoutMs?: number
 }
 
 /** One entry of the changes log: a key that the write of `revision` put or deleted. */
@@ -88,27 +98,28 @@ export class PostgresBackend implements Backend {
   private readonly pool: Pool
   private readonly address: string
   private readonly connString: string
+  private readonly queryTimeoutMs: number
   private closed = false
 
-  private constructor(pg: PgModule, pool: Pool, target: Target, connString: string) {
+  private constructor(pg: PgModule, pool: Pool, target: Target, connString: string, queryTimeoutMs: number) {
     this.pg = pg
     this.pool = pool
     this.connString = connString
     this.location = target.location
     this.address = target.address
+    this.queryTimeoutMs = queryTimeoutMs
   }
 
   /** Connects and migrates the schema; the connection string is a postgresql:// URL and may carry a password. */
   static async open(connString: string, options: PostgresOptions = {}): Promise<PostgresBackend> {
-    if (!/^postgres(ql)?:\/\//i.test(connString)) {
-      throw new WidError('bad_input', 'backend: the PostgreSQL connection string must be a postgresql:// URL')
-    }
     const pg = await import('pg')
     const target = describe(pg, connString)
+    const queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS
     const pool = new pg.Pool({
       connectionString: connString,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      query_timeout: queryTimeoutMs,
       keepAlive: true,
       application_name: 'wid',
       lock_timeout: LOCK_TIMEOUT_MS,
@@ -117,7 +128,7 @@ export class PostgresBackend implements Backend {
     // An idle connection that breaks (PostgreSQL restarted) is dropped by the pool, which
     // reports it here; the next query opens another and reports any failure itself.
     pool.on('error', () => {})
-    const backend = new PostgresBackend(pg, pool, target, connString)
+    const backend = new PostgresBackend(pg, pool, target, connString, queryTimeoutMs)
     try {
       await backend.migrate()
     } catch (error) {
@@ -125,6 +136,11 @@ export class PostgresBackend implements Backend {
       throw backend.storageError(error)
     }
     return backend
+  }
+
+  /** Where a connection string leads, as `location` names it (no password); bad input when it is not a postgresql:// URL. */
+  static async locate(connString: string): Promise<string> {
+    return describe(await import('pg'), connString).location
   }
 
   async get(key: string): Promise<Item | undefined> {
@@ -230,18 +246,16 @@ export class PostgresBackend implements Backend {
     this.checkOpen()
     const {client, release} = await this.checkout()
     let usable = true
+    let committing = false
     try {
       await client.query('BEGIN')
       const result = await body(client)
-      try {
-        await client.query('COMMIT')
-      } catch (error) {
-        throw this.storageError(error, 'the write may or may not have been applied')
-      }
+      committing = true
+      await client.query('COMMIT')
       return result
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => (usable = false))
-      throw this.storageError(error)
+      await this.rollback(client, error).catch(() => (usable = false))
+      throw this.storageError(error, committing ? 'the write may or may not have been applied' : undefined)
     } finally {
       release(usable)
     }
@@ -268,6 +282,12 @@ export class PostgresBackend implements Backend {
       client.release(broken || !usable)
     }
     return {client, release}
+  }
+
+  /** Ends a failed transaction; a connection that did not answer would not answer ROLLBACK either: it is given up (which ends it too). */
+  private async rollback(client: PoolClient, error: unknown): Promise<void> {
+    if ((error as Error | undefined)?.message === NO_ANSWER) throw error
+    await client.query('ROLLBACK')
   }
 
   private checkOpen(): void {
@@ -299,7 +319,7 @@ export class PostgresBackend implements Backend {
         await client.query('UPDATE wid_schema SET version = $1', [MIGRATIONS.length])
         await client.query('COMMIT')
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => (usable = false))
+        await this.rollback(client, error).catch(() => (usable = false))
         throw error
       }
     } finally {
@@ -330,6 +350,7 @@ export class PostgresBackend implements Backend {
       if (/^(08|53|57)/.test(code ?? '') || code === '25P03') return unavailable(line)
       return new WidError('state', `backend: ${this.location}: ${line}`, {cause: error})
     }
+    if (line === NO_ANSWER) return unavailable(`no answer within ${this.queryTimeoutMs / 1000} s`)
     const reason = NETWORK_REASONS[code ?? '']
     if (reason || code?.startsWith('E') || /connection|terminated|timeout|not queryable/i.test(line)) return unavailable(reason ?? line)
     return new WidError('state', `backend: ${this.location}: ${line}`)
@@ -353,6 +374,9 @@ const NETWORK_REASONS: Record<string, string> = {
  * resolves them).
  */
 function describe(pg: PgModule, connString: string): Target {
+  if (!/^postgres(ql)?:\/\//i.test(connString)) {
+    throw new WidError('bad_input', 'backend: the PostgreSQL connection string must be a postgresql:// URL')
+  }
   let client: InstanceType<PgModule['Client']>
   try {
     client = new pg.Client({connectionString: connString})

@@ -331,6 +331,29 @@ describe('PostgresBackend: failures', () => {
     expect(await putItem(backend, '/after', 'x')).toBeGreaterThan(revision)
   })
 
+  it('gives a statement up when the server stops answering without closing its connections, then works again', async () => {
+    // Given a backend with two connections in its pool, and short timeouts
+    const backend = await open(await server.createDatabase(), {queryTimeoutMs: 500, connectTimeoutMs: 500})
+    const revision = await putItem(backend, '/survives', 'yes')
+    await Promise.all([backend.get('/survives'), backend.get('/survives')])
+    // When the server hangs (as a frozen host or a cut network looks)
+    await server.pause()
+    try {
+      // Then a write and a read on those connections each fail as unavailable once their answer is late
+      for (const attempt of [() => putItem(backend, '/lost', 'no'), () => backend.get('/survives')]) {
+        const error = await rejection(attempt())
+        expect(error.code).toBe('unavailable')
+        expect(error.message).toBe(`backend: PostgreSQL at 127.0.0.1:${server.port} is unavailable (no answer within 0.5 s); try again`)
+      }
+    } finally {
+      await server.resume()
+    }
+    // And once it answers, the backend reads and writes again, the lost write not applied
+    expect(await backend.get('/survives')).toEqual({key: '/survives', value: 'yes', revision})
+    expect(await backend.get('/lost')).toBeUndefined()
+    expect(await putItem(backend, '/after', 'x')).toBeGreaterThan(revision)
+  })
+
   it('refuses to be used once closed', async () => {
     const backend = await PostgresBackend.open(await server.createDatabase())
     await backend.close()
