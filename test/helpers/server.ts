@@ -26,8 +26,20 @@ export interface WidServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
+export interface SpawnedWidServer extends WidServer {
+  /** Resolves once the server says it listens; fails if it exits first, or after 20 s. */
+  listening: Promise<void>
+}
+
 /** `publicAddr`: the address the cluster is known by (several servers behind one), by default this server's own. */
 export async function startWidServer(home: string, port?: number, extraArgs: string[] = [], options: {publicAddr?: string} = {}): Promise<WidServer> {
+  const server = await spawnWidServer(home, port, extraArgs, options)
+  await server.listening
+  return server
+}
+
+/** `wid server start` as a child process, without waiting for it to listen (as when it waits for its database). */
+export async function spawnWidServer(home: string, port?: number, extraArgs: string[] = [], options: {publicAddr?: string} = {}): Promise<SpawnedWidServer> {
   const chosen = port ?? (await freePort())
   const url = `https://127.0.0.1:${chosen}`
   const child = spawn(process.execPath, [WID_BIN, 'server', 'start', '--listen', `127.0.0.1:${chosen}`, '--public-addr', options.publicAddr ?? url, ...extraArgs], {
@@ -38,7 +50,7 @@ export async function startWidServer(home: string, port?: number, extraArgs: str
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  await new Promise<void>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`server did not start:\n${output}`))
@@ -50,12 +62,18 @@ export async function startWidServer(home: string, port?: number, extraArgs: str
       }
     }
     child.stderr!.on('data', check)
-    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${output}`))
+    })
   })
+  // a server stopped before it listens is the caller's to check, not an unhandled rejection
+  listening.catch(() => undefined)
   return {
     port: chosen,
     url,
     child,
+    listening,
     log: () => output,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal)

@@ -5,7 +5,7 @@ export default class ServerStart extends WidCommand {
   static override description = `Serves the cluster over HTTPS (TLS 1.2+):
 - public endpoints, without a client certificate: /workload-identity/.well-known/openid-configuration and /workload-identity/jwt-jwks.json (what AWS STS fetches), /.well-known/openid-configuration and /.well-known/jwks-oidc (the aws-oidc integration issuer and its keys), /webapi/spiffe/bundle.json, /webapi/thumbprint, /webapi/find, /healthz, /readyz;
 - POST /v1/login (password or invite) and the cluster API under /v1/, which requires a client certificate from wid login and applies the same access rules as local mode; every body is checked against schemas/api/<method>.json (400 naming the field).
-Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. Without --tls-cert/--tls-key the cluster's host CA issues the certificate (clients pin that CA). Logs are JSON lines on stdout; SIGTERM or SIGINT stops accepting connections and finishes the requests in flight (sent again meanwhile, it changes nothing; SIGKILL stops at once). Local-mode commands may use the same data directory while it runs.`
+Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. Without --tls-cert/--tls-key the cluster's host CA issues the certificate (clients pin that CA). With storage type postgresql, a database that does not answer yet (down, starting) is waited for: a JSON warning per attempt, retried after 0.5–1 s, doubling up to 5–10 s; errors a retry cannot mend (a refused login, no such database) end the start. /readyz answers 503 while the store does not answer. Logs are JSON lines on stdout; SIGTERM or SIGINT stops accepting connections and finishes the requests in flight (sent again meanwhile, it changes nothing; sent while waiting for the database, it ends the wait with status 0; SIGKILL stops at once, and every issuance already answered is in the audit log). Local-mode commands may use the same data directory while it runs.`
   static override examples = [
     '<%= config.bin %> server start --listen 0.0.0.0:3443 --public-addr https://wid.example.org',
     '<%= config.bin %> server start -c /etc/wid/wid.yaml',
@@ -32,17 +32,25 @@ Settings come from -c wid.yaml (schemas/server-config.json) with flags on top. W
       tlsCert: flags['tls-cert'],
       tlsKey: flags['tls-key'],
     })
+    // Every SIGTERM or SIGINT is handled, from the start: one that comes while the server
+    // waits for its database ends the wait (status 0); one repeated while stopping (as when
+    // Ctrl-C reaches both wid and the Node it re-runs itself under) is logged and must not kill the process.
+    const waiting = new AbortController()
+    let stop = (signal: NodeJS.Signals) => waiting.abort(signal)
+    const onSignal = (signal: NodeJS.Signals) => stop(signal)
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
     const server = await runServer(settings, this.config.version, {
+      signal: waiting.signal,
       publicAddrChanged: (previous, current) =>
         this.warning(`the public address changed from ${previous} to ${current}: JWT-SVIDs now name ${current}/workload-identity as their issuer (update AWS OIDC providers and trust policies that name the old one)`),
     })
+    if (!server) return
     this.success(`✔ wid server for ${server.publicAddr} listening on ${settings.host}:${server.port} (data in ${server.storage}); wid login --ca-pin ${server.loginPin}`)
-    // Every SIGTERM or SIGINT is handled: one repeated while stopping (as when Ctrl-C reaches
-    // both wid and the Node it re-runs itself under) is logged and must not kill the process.
     await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => void server.close(signal).then(resolve)
-      process.on('SIGTERM', stop)
-      process.on('SIGINT', stop)
+      stop = (signal) => void server.close(signal).then(resolve)
+      // a signal that came while the server was starting, after the store answered
+      if (waiting.signal.aborted) stop(waiting.signal.reason as NodeJS.Signals)
     })
   }
 }

@@ -3,13 +3,16 @@ import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {createSecureContext} from 'node:tls'
 import {hostname} from 'node:os'
+import type {Logger} from 'pino'
 import {checkPublicAddr, ensureRemoteMode, initializeCluster} from '../auth/init.js'
+import type {Backend} from '../backend/backend.js'
 import {openStorage} from '../backend/open.js'
 import {CachedBackend} from '../backend/read-cache.js'
+import {retryWhileUnavailable} from '../backend/retry.js'
 import {refuseImplicitCluster} from '../cluster/local.js'
 import {WidError} from '../errors.js'
 import {databasePath, widHome} from '../home.js'
-import {getClusterConfig} from '../services/cluster-config.js'
+import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {trustDomainFromHostname} from '../spiffeid/index.js'
 import type {ServerSettings} from './config.js'
 import {startServer, type RunningServer} from './server.js'
@@ -36,6 +39,8 @@ function checkTlsMaterial(certificate: string, key: string, certFile: string, ke
 export interface RunHooks {
   /** Called when the settings changed the cluster's public address: once the server listens, and has stored the new one. */
   publicAddrChanged?(previous: string, current: string): void
+  /** Stops waiting for a PostgreSQL database that does not answer yet: runServer then resolves undefined. */
+  signal?: AbortSignal
 }
 
 export interface StartedServer extends Omit<RunningServer, 'close'> {
@@ -49,7 +54,55 @@ export interface StartedServer extends Omit<RunningServer, 'close'> {
   close(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<StartedServer> {
+interface OpenedCluster {
+  backend: Backend
+  config: ClusterConfig
+  /** The address to serve at: the settings', else the stored one. */
+  publicAddr: string
+}
+
+/**
+ * The store, holding an initialised cluster. A PostgreSQL database that does not answer
+ * (down, starting, restarting) is waited for, with one warning per attempt; undefined when
+ * `signal` ended the wait. SQLite is a file: failing to open it is never worth waiting for.
+ */
+async function openCluster(settings: ServerSettings, dataDir: string, logger: Logger, signal: AbortSignal | undefined): Promise<OpenedCluster | undefined> {
+  const attempt = async (): Promise<OpenedCluster> => {
+    const store = await openStorage(settings.storage, dataDir, {writerThread: true})
+    let backend: Backend = store
+    try {
+      // A store that other servers write to has a change feed: the server reads through a cache it keeps true
+      backend = await CachedBackend.over(store)
+      const now = new Date()
+      // A cluster this start creates gets the public address at once: nothing trusted another one before.
+      const fresh = (await getClusterConfig(backend)) === undefined
+      const initial = {publicAddr: fresh ? settings.publicAddr : undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now}
+      const {config} = await initializeCluster(backend, initial)
+      const publicAddr = settings.publicAddr === undefined ? config.publicAddr : checkPublicAddr(settings.publicAddr)
+      await ensureRemoteMode(backend, config, now)
+      return {backend, config, publicAddr}
+    } catch (error) {
+      await backend.close()
+      throw error
+    }
+  }
+  if (settings.storage.type === 'sqlite') return attempt()
+  // Loaded only here, as openStorage loads it: SQLite users do not pay for the PostgreSQL client.
+  const {PostgresBackend} = await import('../backend/postgres.js')
+  const storage = await PostgresBackend.locate(settings.storage.connString)
+  const opened = await retryWhileUnavailable(attempt, {
+    signal,
+    onRetry: (error, attempt, delayMs) => logger.warn({storage, attempt, retryInMs: delayMs, reason: error.message}, 'storage unavailable: retrying'),
+  })
+  if (opened && signal?.aborted) {
+    await opened.backend.close()
+    return undefined
+  }
+  return opened
+}
+
+/** Serves the cluster; undefined when `hooks.signal` stopped the start while it waited for the store. */
+export async function runServer(settings: ServerSettings, version: string, hooks: RunHooks = {}): Promise<StartedServer | undefined> {
   const dataDir = settings.dataDir ?? widHome()
   const tlsCertificate = settings.tlsCertFile ? await readPem(settings.tlsCertFile, 'TLS certificate') : undefined
   const tlsKey = settings.tlsKeyFile ? await readPem(settings.tlsKeyFile, 'TLS key') : undefined
@@ -58,25 +111,28 @@ export async function runServer(settings: ServerSettings, version: string, hooks
   if (joinCa !== undefined && !/-----BEGIN CERTIFICATE-----/.test(joinCa)) throw new WidError('bad_input', `server: ${settings.joinCaFile} holds no PEM certificate`)
   // Like a local-mode command, the server creates an embedded cluster only where no login has been.
   if (settings.storage.type === 'sqlite' && !existsSync(databasePath(dataDir))) await refuseImplicitCluster(dataDir)
-  // A store that other servers write to has a change feed: the server reads through a cache it keeps true
-  const backend = await CachedBackend.over(await openStorage(settings.storage, dataDir, {writerThread: true}))
+  const {pino} = await import('pino')
+  // Asynchronous: a log line per request is written without blocking the request; flushed on close.
+  const destination = pino.destination({dest: 1, sync: false})
+  const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
+  let opened: OpenedCluster | undefined
   try {
-    const now = new Date()
-    // A cluster this start creates gets the public address at once: nothing trusted another one before.
-    const fresh = (await getClusterConfig(backend)) === undefined
-    const initial = {publicAddr: fresh ? settings.publicAddr : undefined, defaultClusterName: trustDomainFromHostname(hostname()).name, now}
-    const {config} = await initializeCluster(backend, initial)
-    const before = config.publicAddr
-    const publicAddr = settings.publicAddr === undefined ? before : checkPublicAddr(settings.publicAddr)
-    await ensureRemoteMode(backend, config, now)
-    const {pino} = await import('pino')
-    // Asynchronous: a log line per request is written without blocking the request; flushed on close.
-    const destination = pino.destination({dest: 1, sync: false})
-    const logger = pino({level: settings.logLevel, base: {service: 'wid-server'}}, destination)
+    opened = await openCluster(settings, dataDir, logger, hooks.signal)
+  } catch (error) {
+    destination.flushSync()
+    throw error
+  }
+  if (!opened) {
+    logger.info({signal: hooks.signal?.reason as unknown}, 'stopped before serving: the storage never answered')
+    destination.flushSync()
+    return undefined
+  }
+  const {backend, config, publicAddr} = opened
+  try {
     const server = await startServer({backend, host: settings.host, port: settings.port, publicAddr, tlsCertificate, tlsKey, joinCa, version, logger})
-    if (publicAddr !== before) {
-      hooks.publicAddrChanged?.(before, publicAddr)
-      logger.warn({previousPublicAddr: before, publicAddr}, 'public address changed')
+    if (publicAddr !== config.publicAddr) {
+      hooks.publicAddrChanged?.(config.publicAddr, publicAddr)
+      logger.warn({previousPublicAddr: config.publicAddr, publicAddr}, 'public address changed')
     }
     let stopping: Promise<void> | undefined
     const stop = async () => {
@@ -99,6 +155,7 @@ export async function runServer(settings: ServerSettings, version: string, hooks
       },
     }
   } catch (error) {
+    destination.flushSync()
     await backend.close()
     throw error
   }

@@ -63,6 +63,26 @@ const SIGNING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1))
  */
 const TIMEOUTS = {handshakeTimeout: 10_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000}
 
+/**
+ * How long /readyz waits for the store. A database that went away without closing its
+ * connections (a host down, a network cut) would leave the read waiting for TCP to give up,
+ * minutes later: a load balancer must learn of it within its probe's timeout.
+ */
+const READY_TIMEOUT_MS = 2000
+
+/** `promise`'s value, or `unavailable` after `ms`. */
+async function answered<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WidError('unavailable', `server: the store did not answer within ${ms / 1000} s`)), ms)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 const STATUS: Record<ErrorCode, number> = {
   bad_input: 400,
   not_found: 404,
@@ -234,7 +254,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const doc = documents.get(path)
       if ((probe || doc) && !read) throw new HttpError(405, 'bad_input', `api: ${path} answers GET and HEAD only`)
       if (probe) {
-        if (path === '/readyz') await backend.get('/cluster/config')
+        if (path === '/readyz') await answered(backend.get('/cluster/config'), READY_TIMEOUT_MS)
         return send(res, 200, `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
       if (doc) {
