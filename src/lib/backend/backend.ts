@@ -1,7 +1,7 @@
 /**
  * The storage contract: a key/value store with revisions. Every write is one atomic
  * batch guarded by conditions, which is all that create-if-absent, compare-and-swap and
- * multi-key initialisation need. A new backend implements get, list, atomicWrite, close.
+ * multi-key initialisation need. A new backend implements get, list, atomicWrite, ping, close.
  */
 import {WidError} from '../errors.js'
 
@@ -38,6 +38,11 @@ export interface Backend {
    * host writes to needs none.
    */
   watch?(listener: ChangeListener): Promise<{close(): Promise<void>}>
+  /**
+   * Resolves once the store itself has answered a trivial query, past every cache: what
+   * `/readyz` reports. Throws `unavailable` (or the store's error) when it cannot.
+   */
+  ping(): Promise<void>
   close(): Promise<void>
 }
 

@@ -31,5 +31,7 @@ export class MemoryBackend implements Backend {
     return revision
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

@@ -227,6 +227,10 @@ export class PostgresBackend implements Backend {
     await this.query({name: 'wid_raise', text: "UPDATE wid_meta SET value = greatest(value, $1::bigint) WHERE name = 'revision'", values: [floor]})
   }
 
+  async ping(): Promise<void> {
+    await this.query({name: 'wid_ping', text: 'SELECT 1'})
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true

@@ -70,6 +70,10 @@ export class CachedBackend implements Backend {
     return {close: async () => void this.listeners.delete(listener)}
   }
 
+  ping(): Promise<void> {
+    return this.store.ping()
+  }
+
   async close(): Promise<void> {
     await this.feed?.close()
     await this.store.close()

@@ -308,6 +308,10 @@ export class SqliteBackend implements Backend {
     return this.guard(() => this.statements.list.all(prefix, upperBound(chars), chars.length) as unknown as Item[])
   }
 
+  async ping(): Promise<void> {
+    this.guard(() => this.statements.dataVersion.get())
+  }
+
   private guard<T>(body: () => T): T {
     try {
       return body()

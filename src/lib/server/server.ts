@@ -64,9 +64,9 @@ const SIGNING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1))
 const TIMEOUTS = {handshakeTimeout: 10_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000}
 
 /**
- * How long /readyz waits for the store. A database that went away without closing its
- * connections (a host down, a network cut) would leave the read waiting for TCP to give up,
- * minutes later: a load balancer must learn of it within its probe's timeout.
+ * How long /readyz waits for the store's ping. A database that went away without closing
+ * its connections (a host down, a network cut) would leave the ping waiting for TCP to give
+ * up, minutes later: a load balancer must learn of it within its probe's timeout.
  */
 const READY_TIMEOUT_MS = 2000
 
@@ -254,7 +254,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const doc = documents.get(path)
       if ((probe || doc) && !read) throw new HttpError(405, 'bad_input', `api: ${path} answers GET and HEAD only`)
       if (probe) {
-        if (path === '/readyz') await answered(backend.get('/cluster/config'), READY_TIMEOUT_MS)
+        if (path === '/readyz') await answered(backend.ping(), READY_TIMEOUT_MS)
         return send(res, 200, `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
       if (doc) {

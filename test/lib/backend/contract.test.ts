@@ -46,6 +46,7 @@ async function openBuiltWithWriterThread(path: string): Promise<Backend> {
     get: (key) => backend.get(key).catch(translate),
     list: (prefix) => backend.list(prefix).catch(translate),
     atomicWrite: (conditions, operations) => backend.atomicWrite(conditions, operations).catch(translate),
+    ping: () => backend.ping().catch(translate),
     close: () => backend.close(),
   }
 }
@@ -108,6 +109,10 @@ for (const impl of implementations) {
       // Then there is no item, and listing finds nothing either
       expect(item).toBeUndefined()
       expect(await backend.list('/')).toEqual([])
+    })
+
+    it('answers a ping', async () => {
+      await expect(backend.ping()).resolves.toBeUndefined()
     })
 
     it('creates an item and reads it back with the revision the write returned', async () => {

@@ -316,8 +316,8 @@ describe('PostgresBackend: failures', () => {
     // When the server stops
     await server.stop()
     try {
-      // Then reads and writes fail as unavailable, naming the server
-      for (const attempt of [backend.get('/survives'), putItem(backend, '/lost', 'no')]) {
+      // Then reads, writes and pings fail as unavailable, naming the server
+      for (const attempt of [backend.get('/survives'), putItem(backend, '/lost', 'no'), backend.ping()]) {
         const error = await rejection(attempt)
         expect(error.code).toBe('unavailable')
         expect(error.message).toContain(`PostgreSQL at 127.0.0.1:${server.port} is unavailable`)
