@@ -14,6 +14,7 @@
 import type {Pool, PoolClient, QueryResultRow} from 'pg'
 import {WidError} from '../errors.js'
 import {conditionFailed, conditionHolds, type Backend, type ChangeListener, type Condition, type Item, type Operation} from './backend.js'
+import {describe, NO_ANSWER, storageError, type PgModule, type Target} from './postgres-connection.js'
 
 /** The NOTIFY channel of committed writes; the payload is the write's revision. */
 export const CHANGES_CHANNEL = 'wid_changes'
@@ -48,8 +49,6 @@ const IDLE_IN_TRANSACTION_MS = 60_000
  * lock timeout, the longest that a database that answers makes a statement wait.
  */
 const QUERY_TIMEOUT_MS = LOCK_TIMEOUT_MS + 10_000
-/** How node-postgres rejects a statement whose answer did not come in time. */
-const NO_ANSWER = 'Query read timeout'
 
 const WRITE_SQL = `WITH ops AS (SELECT * FROM unnest($2::text[], $3::bytea[]) AS op (key, value)),
   put AS (INSERT INTO wid_kv (key, value, revision) SELECT key, value, $1::bigint FROM ops WHERE value IS NOT NULL
@@ -72,15 +71,6 @@ export interface Change {
   revision: number
   key: string
   deleted: boolean
-}
-
-type PgModule = typeof import('pg')
-
-interface Target {
-  /** host:port, for messages */
-  address: string
-  /** postgresql://user@host:port/database, never the password */
-  location: string
 }
 
 interface Row {
@@ -340,56 +330,8 @@ export class PostgresBackend implements Backend {
 
   /** A failure as a one-line WidError that names the server but never the password. */
   private storageError(error: unknown, uncertain?: string): WidError {
-    if (error instanceof WidError) return error
-    const {code, message = String(error)} = error as {code?: string; message?: string}
-    const line = message.split('\n')[0]!.replace(/\.$/, '')
-    const unavailable = (reason: string) =>
-      new WidError('unavailable', `backend: PostgreSQL at ${this.address} is unavailable (${reason}); ${uncertain ?? 'try again'}`)
-    if (error instanceof this.pg.DatabaseError) {
-      if (code === '28P01' || code === '28000') {
-        return new WidError('bad_input', `backend: PostgreSQL at ${this.address} refused the login: ${line} (check the connection string)`)
-      }
-      if (code === '55P03') return unavailable('another write held the store too long')
-      // connection exceptions, shutdown and start-up, too many connections, cancelled statements
-      if (/^(08|53|57)/.test(code ?? '') || code === '25P03') return unavailable(line)
-      return new WidError('state', `backend: ${this.location}: ${line}`, {cause: error})
-    }
-    if (line === NO_ANSWER) return unavailable(`no answer within ${this.queryTimeoutMs / 1000} s`)
-    const reason = NETWORK_REASONS[code ?? '']
-    if (reason || code?.startsWith('E') || /connection|terminated|timeout|not queryable/i.test(line)) return unavailable(reason ?? line)
-    return new WidError('state', `backend: ${this.location}: ${line}`)
+    return storageError(this.pg, {address: this.address, location: this.location}, error, {uncertain, queryTimeoutMs: this.queryTimeoutMs})
   }
-}
-
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'host name lookup failed',
-  EPIPE: 'connection closed',
-}
-
-/**
- * The server and database the connection string names, with pg's defaults and PG*
- * variables applied as pg applies them when it connects (a client that never connects
- * resolves them).
- */
-function describe(pg: PgModule, connString: string): Target {
-  if (!/^postgres(ql)?:\/\//i.test(connString)) {
-    throw new WidError('bad_input', 'backend: the PostgreSQL connection string must be a postgresql:// URL')
-  }
-  let client: InstanceType<PgModule['Client']>
-  try {
-    client = new pg.Client({connectionString: connString})
-  } catch {
-    // no detail: the parser's error may quote the string, password included
-    throw new WidError('bad_input', 'backend: the PostgreSQL connection string is not a valid URL')
-  }
-  const host = client.host.includes(':') ? `[${client.host}]` : client.host
-  return {address: `${host}:${client.port}`, location: `postgresql://${client.user ?? ''}@${host}:${client.port}/${client.database ?? ''}`}
 }
 
 /**
