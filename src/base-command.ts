@@ -86,12 +86,12 @@ export abstract class ClusterCommand extends WidCommand {
       home = configured.dataDir ?? home
       storage = configured.storage
     } else if (!flags.local) {
-      const {currentProfile} = await import('./lib/cluster/profiles.js')
+      const {currentProfile, profileServers} = await import('./lib/cluster/profiles.js')
       const profile = await currentProfile(home)
       if (profile) {
         if (options.as) throw badInput(`--as rehearses access in local mode only; add --local (logged in to ${profile.proxy} as ${profile.user})`)
         const {RemoteCluster} = await import('./lib/cluster/remote.js')
-        const remote = new RemoteCluster(profile)
+        const remote = new RemoteCluster(profile, profileServers(home, profile))
         this.clusters.push(remote)
         return remote
       }

@@ -42,7 +42,7 @@ export const botFlags = {
   listen: Flags.string({description: 'Serve the SPIFFE Workload API here (unix:///PATH or tcp://IP:PORT) for the workload identities of --name-selector or --label-selector.', helpValue: '<address>'}),
   'name-selector': Flags.string({description: 'Issue from the workload identity of this name.', exclusive: ['label-selector', 'svid-path'], helpValue: '<name>'}),
   oneshot: Flags.boolean({description: 'Issue everything once, then exit (no renewal loop).'}),
-  'proxy-server': Flags.string({description: 'Address of the cluster to join (the wid server, HOST:PORT).', helpValue: '<host:port>'}),
+  'proxy-server': Flags.string({description: 'Address of the cluster to join (the wid server, HOST:PORT), or several servers of one cluster, comma-separated: the agent moves to the next when one cannot be reached.', helpValue: '<host:port>[,<host:port>...]'}),
   'renewal-interval': duration('How often to renew credentials; must be below the TTL (default: 20m).'),
   storage: Flags.string({description: "Directory for the bot's own identity (default: /var/lib/wid/bot).", helpValue: '<dir>'}),
   'svid-path': Flags.string({description: 'Issue an X.509-SVID for this SPIFFE ID path into --destination (a legacy spiffe-svid output), e.g. /svc/foo.', exclusive: ['name-selector', 'label-selector'], helpValue: '<path>'}),

@@ -1,7 +1,8 @@
 import {ClusterCommand} from '../base-command.js'
+import type {RemoteCluster} from '../lib/cluster/remote.js'
 
 export default class Status extends ClusterCommand {
-  static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs and of the host CA that wid login pins (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, the JWT issuer, and where the data lives. When logged in to a server: the proxy, your user, roles and when the login expires (--local shows the embedded cluster).'
+  static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs and of the host CA that wid login pins (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, the JWT issuer, and where the data lives. When logged in to a server: the server that answered (and every server of the login, when it lists several), your user, roles and when the login expires (--local shows the embedded cluster).'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> status', "<%= config.bin %> status --json | jq -r '.caPins[0]'"]
   static override summary = 'Show the cluster and its trust material.'
@@ -9,21 +10,22 @@ export default class Status extends ClusterCommand {
   async run() {
     await this.parse(Status)
     const cluster = await this.cluster()
-    const login = 'profile' in cluster ? (cluster as {profile: {proxy: string; user: string; roles: string[]; expires: string}}).profile : undefined
+    const remote = cluster.mode === 'remote' ? (cluster as RemoteCluster) : undefined
     const {caller, ...clusterStatus} = await cluster.status()
     const status = {
       version: this.config.version,
       mode: cluster.mode,
       ...clusterStatus,
-      // the roles held now, as the server sees them, rather than those of the login
-      ...(login ? {login: {proxy: login.proxy, user: login.user, roles: caller?.roles ?? login.roles, expires: login.expires}} : {}),
+      // the server that answered the call just made; the roles held now, as the server sees them, rather than those of the login
+      ...(remote ? {login: {proxy: remote.profile.proxy, servers: [...remote.servers.addresses], answered: remote.servers.answered, user: remote.profile.user, roles: caller?.roles ?? remote.profile.roles, expires: remote.profile.expires}} : {}),
     }
     const rows: [string, string][] = [
       ['Cluster', status.clusterName],
       ['Version', status.version],
-      ['Mode', status.login ? `remote (${status.login.proxy})` : status.mode],
+      ['Mode', status.login ? `remote (${status.login.answered})` : status.mode],
       ...(status.login
         ? ([
+            ...(status.login.servers.length > 1 ? [['Servers', status.login.servers.join(', ')]] : []),
             ['User', `${status.login.user} (roles: ${status.login.roles.join(', ') || 'none'})`],
             ['Login expires', status.login.expires],
           ] as [string, string][])

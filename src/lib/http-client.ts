@@ -23,12 +23,31 @@ export interface HttpOptions {
   tls?: AgentOptions
   /** For the whole exchange: connecting, the answer and its body. */
   timeoutMs: number
+  /** For the connection alone (TCP and TLS), when shorter: a server that cannot be reached is given up sooner. */
+  connectTimeoutMs?: number
   /** The largest answer read (default 4 MiB). */
   maxBytes?: number
 }
 
 /** The deadline passed with no whole answer. */
 export class HttpTimeout extends Error {}
+
+/** The connection was not made within connectTimeoutMs. */
+export class ConnectTimeout extends HttpTimeout {}
+
+/** Failures that happened before the connection was made, so before a byte of the request left. */
+const unsent = new WeakSet<object>()
+
+/**
+ * Whether the request of a failed httpRequest certainly never reached the server: the
+ * failure came before the connection (TCP, and TLS for https) was established. A request is
+ * written only once it is, so a server that refused, could not be routed to, did not answer
+ * in time or failed the TLS handshake saw none of it. A kept-alive connection that is reused
+ * counts as established: its failures may come after the server read the request.
+ */
+export function neverSent(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && unsent.has(error)
+}
 
 export function httpRequest(url: URL | string, options: HttpOptions): Promise<HttpAnswer> {
   const plain = new URL(url).protocol === 'http:'
@@ -42,13 +61,32 @@ export function httpRequest(url: URL | string, options: HttpOptions): Promise<Ht
     }
     const sent = plain ? plainRequest(url, settings) : request(url, {...settings, agent})
     let settled = false
+    let connected = false
     const settle = (error: Error | undefined, answer?: HttpAnswer) => {
       if (settled) return
       settled = true
       clearTimeout(deadline)
+      clearTimeout(connecting)
+      if (error && !connected) unsent.add(error)
       if (error) reject(error)
       else resolve(answer!)
     }
+    const established = () => {
+      connected = true
+      clearTimeout(connecting)
+    }
+    sent.once('socket', (socket) => {
+      if (sent.reusedSocket) established()
+      else socket.once(plain ? 'connect' : 'secureConnect', established)
+    })
+    const connecting =
+      options.connectTimeoutMs === undefined || options.connectTimeoutMs >= options.timeoutMs
+        ? undefined
+        : setTimeout(() => {
+            const error = new ConnectTimeout(`no connection within ${options.connectTimeoutMs} ms`)
+            sent.destroy(error)
+            settle(error)
+          }, options.connectTimeoutMs)
     const deadline = setTimeout(() => {
       const error = new HttpTimeout(`no answer within the ${options.timeoutMs} ms timeout`)
       sent.destroy(error)

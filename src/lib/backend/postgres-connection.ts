@@ -5,6 +5,7 @@
  * `state` (the database is not what wid expects).
  */
 import {WidError} from '../errors.js'
+import {networkReason} from '../network-errors.js'
 
 export type PgModule = typeof import('pg')
 
@@ -17,17 +18,6 @@ export interface Target {
 
 /** How node-postgres rejects a statement whose answer did not come in time (its query_timeout). */
 export const NO_ANSWER = 'Query read timeout'
-
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'host name lookup failed',
-  EPIPE: 'connection closed',
-}
 
 /**
  * The server and database the connection string names, with pg's defaults and PG*
@@ -69,7 +59,7 @@ export function storageError(pg: PgModule, target: Target, error: unknown, optio
     return new WidError('state', `backend: ${target.location}: ${line}`, {cause: error})
   }
   if (line === NO_ANSWER) return unavailable(`no answer within ${options.queryTimeoutMs / 1000} s`)
-  const reason = NETWORK_REASONS[code ?? '']
+  const reason = networkReason(error)
   if (reason || code?.startsWith('E') || /connection|terminated|timeout|not queryable/i.test(line)) return unavailable(reason ?? line)
   return new WidError('state', `backend: ${target.location}: ${line}`)
 }

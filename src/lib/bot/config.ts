@@ -8,6 +8,7 @@ import {isIP} from 'node:net'
 import {dirname, resolve} from 'node:path'
 import {checkRegion, parseArn, parseIamRoleArn} from '../aws/arn.js'
 import {formatDuration, parseDuration} from '../duration.js'
+import {splitAddresses} from '../cluster/failover.js'
 import {badInput, WidError} from '../errors.js'
 import {readBounded} from '../output/read.js'
 import {FieldError, formatPath, MAX_INPUT_BYTES, parseResourceStream, type FieldPath, type SourceDocument} from '../resources/parse.js'
@@ -104,6 +105,7 @@ export interface Onboarding {
 
 export interface BotConfig {
   version: 'v2'
+  /** HOST:PORT, or several servers of one cluster comma-separated (see requireAddresses). */
   proxyServer?: string
   authServer?: string
   onboarding: Onboarding
@@ -243,6 +245,11 @@ class Reader {
     if (!(port >= 1 && port <= 65535)) this.fail(path, `invalid address "${value}" (expected HOST:PORT, e.g. example.teleport.sh:443)`)
     return value
   }
+
+  /** One HOST:PORT, or several comma-separated (the servers of one cluster), each checked; written back as given, without spaces. */
+  hostPorts(path: FieldPath, value: string): string {
+    return splitAddresses(value, (address) => this.hostPort(path, address)).join(',')
+  }
 }
 
 /** tbot's `version: v2` YAML, as read from `source` (relative paths in it are relative to the file). */
@@ -275,13 +282,17 @@ export async function loadBotConfig(path: string): Promise<BotConfig> {
   return parseBotConfig(data.toString('utf8'), path)
 }
 
-/** The address of the cluster to join, which every run but one against the embedded cluster (--local) needs. */
-export function requireAddress(config: BotConfig): string {
+/**
+ * The addresses of the cluster to join, which every run but one against the embedded
+ * cluster (--local) needs: one, or several servers of one cluster (the agent moves between
+ * them as cluster/failover.ts allows).
+ */
+export function requireAddresses(config: BotConfig): string[] {
   const address = config.proxyServer ?? config.authServer
   if (address === undefined) {
     throw badInput("bot config: give the cluster's address: proxy_server (or auth_server) in the configuration, or --proxy-server; or use the embedded cluster with --local")
   }
-  return address
+  return address.split(',')
 }
 
 /** A service's credential TTL and renewal interval: its own, else the top level's. */
@@ -309,8 +320,8 @@ export async function readRawConfig(raw: RawConfig, options: {base: string; name
   checkTiming(r, [], credentialTtlSeconds, renewalIntervalSeconds, raw.renewal_interval !== undefined)
   const config: BotConfig = {
     version: 'v2',
-    proxyServer: raw.proxy_server === undefined ? undefined : r.hostPort(['proxy_server'], raw.proxy_server),
-    authServer: raw.auth_server === undefined ? undefined : r.hostPort(['auth_server'], raw.auth_server),
+    proxyServer: raw.proxy_server === undefined ? undefined : r.hostPorts(['proxy_server'], raw.proxy_server),
+    authServer: raw.auth_server === undefined ? undefined : r.hostPorts(['auth_server'], raw.auth_server),
     onboarding: await onboarding(r, raw.onboarding ?? {}),
     storage: raw.storage === undefined ? {type: 'directory', path: DEFAULT_STORAGE_PATH} : destination(r, ['storage'], raw.storage, DEFAULT_STORAGE_PATH),
     credentialTtlSeconds,

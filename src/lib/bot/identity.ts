@@ -11,6 +11,7 @@ import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
 import {hashSecret} from '../crypto/secrets.js'
 import {joinBot, renewBot} from '../cluster/bot-client.js'
+import {ServerList} from '../cluster/failover.js'
 import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'
 import {RemoteCluster} from '../cluster/remote.js'
@@ -21,7 +22,7 @@ import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
 import {shownName} from '../resources/names.js'
 import type {DelegatedJoinMethod} from '../resources/types.js'
-import {requireAddress, type BotConfig} from './config.js'
+import {requireAddresses, type BotConfig} from './config.js'
 import {fetchIdToken} from './id-token.js'
 import type {BotStorage, StoredIdentity} from './storage.js'
 
@@ -41,25 +42,28 @@ interface Pinned {
   clusterName: string
 }
 
-/** The CA to trust: from `onboarding.ca_path`, else the one the server presents if its pin is in `ca_pins`. */
-async function trustedAuthority(config: BotConfig, proxy: string): Promise<Pinned> {
+/**
+ * The CA to trust: from `onboarding.ca_path`, else the one the server presents if its pin is
+ * in `ca_pins`. The first of `servers` that answers is asked; the join then goes to it first.
+ */
+async function trustedAuthority(config: BotConfig, servers: ServerList): Promise<Pinned> {
   const {caPins, caPath} = config.onboarding
   if (caPath !== undefined) {
     const pem = (await readBounded(caPath, {prefix: 'bot', maxBytes: 64 * 1024, what: 'a CA certificate'}))?.toString('utf8')
     if (pem === undefined) throw new WidError('bad_input', `bot: onboarding.ca_path ${caPath} does not exist`)
     checkCaFile(caPath)
-    const discovered = await discoverCluster(proxy)
+    const discovered = await servers.call('join', discoverCluster)
     if (pinOf(pem) !== discovered.pin) {
-      throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
+      throw new WidError('access_denied', `bot: ${servers.answered} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
     }
     return discovered
   }
   if (caPins.length === 0) {
     throw new WidError('bad_input', 'bot: onboarding.ca_pins (or --ca-pin) is needed to join: the cluster\'s CA pin, as wid status on the cluster shows it (hostCaPins)')
   }
-  const discovered = await discoverCluster(proxy)
+  const discovered = await servers.call('join', discoverCluster)
   if (!caPins.includes(discovered.pin)) {
-    throw new WidError('access_denied', `bot: ${proxy} presents CA ${discovered.pin}, which is not in onboarding.ca_pins (${caPins.join(', ')}); check the pin with wid status on the cluster`)
+    throw new WidError('access_denied', `bot: ${servers.answered} presents CA ${discovered.pin}, which is not in onboarding.ca_pins (${caPins.join(', ')}); check the pin with wid status on the cluster`)
   }
   return discovered
 }
@@ -120,6 +124,7 @@ export class BotIdentityKeeper {
   /** The key of the renewal under way, until it succeeds (see renew). */
   private pending?: {key: string; publicKey: string}
   private remote?: RemoteCluster
+  private serverList?: ServerList
 
   /** Told when the cluster refused the identity (removed, locked as copied, another subject) and a delegated method joins again. */
   onRejoin?: (instanceId: string, reason: string) => void
@@ -138,21 +143,23 @@ export class BotIdentityKeeper {
     return this.current
   }
 
-  private proxy(): string {
-    return requireAddress(this.config)
+  /** The cluster's servers, as configured at start (a reload cannot change them): the one that answered last is tried first. */
+  private servers(): ServerList {
+    return (this.serverList ??= new ServerList(requireAddresses(this.config)))
   }
 
   /**
-   * Makes sure there is a usable identity: the stored one if it is for this proxy and not
+   * Makes sure there is a usable identity: the stored one if it is for these servers and not
    * expired (then renewed at once, which also proves it is not a copy), else a new join. A
    * stored identity the cluster refuses (its instance removed or locked) gives way to a join
    * with a new token, which is how the refusal says to come back, or by a delegated method,
    * which proves itself again (and says why, if it cannot).
    */
   async ensure(now = new Date()): Promise<StoredIdentity> {
-    const proxy = this.proxy()
+    // An identity is kept under the first address it joined through; any of the servers listed now will do.
+    const ours = (identity: StoredIdentity | undefined) => identity !== undefined && this.servers().addresses.includes(identity.proxy)
     const kept = this.current ?? (await this.storage.load())
-    if (kept && kept.proxy === proxy && Date.parse(kept.notAfter) > now.getTime()) {
+    if (kept && ours(kept) && Date.parse(kept.notAfter) > now.getTime()) {
       this.current = kept
       try {
         return await this.renew()
@@ -166,14 +173,13 @@ export class BotIdentityKeeper {
         })
       }
     }
-    return this.join(kept !== undefined && kept.proxy === proxy ? kept : undefined)
+    return this.join(ours(kept) ? kept : undefined)
   }
 
   /** A join with the token, or by the delegated method; `expired`: the identity it replaces, whose one-time token is spent. */
   private async join(expired: StoredIdentity | undefined): Promise<StoredIdentity> {
-    const proxy = this.proxy()
     const {joinMethod, token} = this.config.onboarding
-    if (joinMethod !== 'token') return this.joinDelegated(proxy, joinMethod, token!)
+    if (joinMethod !== 'token') return this.joinDelegated(joinMethod, token!)
     if (!token || (expired && tokenIdOf(token) === expired.tokenId)) {
       throw new WidError(
         'bad_input',
@@ -183,19 +189,21 @@ export class BotIdentityKeeper {
       )
     }
     if (this.config.onboarding.tokenFile !== undefined) checkTokenFile(this.config.onboarding.tokenFile)
-    const pinned = await trustedAuthority(this.config, proxy)
+    const servers = this.servers()
+    const pinned = await trustedAuthority(this.config, servers)
     const {key, publicKey} = await newKeyPair()
-    const issued = await joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(proxy, issued, key, pinned, {tokenId: tokenIdOf(token)}))
+    const issued = await servers.call('join', (proxy) => joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds}))
+    return this.keep(stored(servers.addresses[0]!, issued, key, pinned, {tokenId: tokenIdOf(token)}))
   }
 
   /** A join proving an ID token of `method`, for the audience of the cluster's name, against the token resource `name`. */
-  private async joinDelegated(proxy: string, method: DelegatedJoinMethod, name: string): Promise<StoredIdentity> {
-    const pinned = await trustedAuthority(this.config, proxy)
+  private async joinDelegated(method: DelegatedJoinMethod, name: string): Promise<StoredIdentity> {
+    const servers = this.servers()
+    const pinned = await trustedAuthority(this.config, servers)
     const idToken = await fetchIdToken(method, this.config.onboarding, pinned.clusterName)
     const {key, publicKey} = await newKeyPair()
-    const issued = await joinBot(proxy, pinned, {method, token: name, idToken, publicKey, ttlSeconds: this.config.credentialTtlSeconds})
-    return this.keep(stored(proxy, issued, key, pinned, {tokenId: name, joinMethod: method}))
+    const issued = await servers.call('join', (proxy) => joinBot(proxy, pinned, {method, token: name, idToken, publicKey, ttlSeconds: this.config.credentialTtlSeconds}))
+    return this.keep(stored(servers.addresses[0]!, issued, key, pinned, {tokenId: name, joinMethod: method}))
   }
 
   /**
@@ -216,7 +224,7 @@ export class BotIdentityKeeper {
       const {joinMethod, token} = this.config.onboarding
       if (joinMethod === 'token' || !isWidError(refused) || refused.code !== 'access_denied') throw refused
       this.onRejoin?.(current.instanceId, refused.message)
-      return this.joinDelegated(current.proxy, joinMethod, token!)
+      return this.joinDelegated(joinMethod, token!)
     }
   }
 
@@ -226,7 +234,8 @@ export class BotIdentityKeeper {
     const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
     const idToken = current.joinMethod === undefined ? undefined : await fetchIdToken(current.joinMethod, this.config.onboarding, current.clusterName)
     const body = {publicKey, ...(idToken === undefined ? {} : {idToken}), ttlSeconds: this.config.credentialTtlSeconds}
-    const issued = await renewBot(current.proxy, pinned, {certificate: current.certificate, key: current.key}, body)
+    // A renewal moves a bot instance to its next generation: another server is asked only if none saw it (see failover.ts).
+    const issued = await this.servers().call('renew', (proxy) => renewBot(proxy, pinned, {certificate: current.certificate, key: current.key}, body))
     return this.keep(stored(current.proxy, issued, key, pinned, current))
   }
 
@@ -256,7 +265,7 @@ export class BotIdentityKeeper {
         certificate: identity.certificate,
         hostAuthorities: [identity.authority],
       }
-      this.remote = new RemoteCluster(profile)
+      this.remote = new RemoteCluster(profile, this.servers())
     }
     return this.remote
   }

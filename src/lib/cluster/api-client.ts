@@ -5,9 +5,12 @@
 import {createPublicKey, X509Certificate} from 'node:crypto'
 import {Agent, type AgentOptions} from 'node:https'
 import {knownCode, WidError} from '../errors.js'
-import {httpRequest} from '../http-client.js'
+import {httpRequest, neverSent} from '../http-client.js'
+import {connectionReason, NotProcessed} from './failover.js'
 
 const TIMEOUT_MS = 30_000
+/** A server that cannot be connected to within this is given up (and the next one tried). */
+export const CONNECT_TIMEOUT_MS = 10_000
 
 export function proxyUrl(proxy: string): string {
   return `https://${proxy}`
@@ -16,13 +19,15 @@ export function proxyUrl(proxy: string): string {
 export interface ApiAnswer {
   /** What an authenticated method answers in; a join or a login answers at the top level. */
   result?: unknown
-  error?: {code?: unknown; message?: unknown}
+  error?: {code?: unknown; message?: unknown; processed?: unknown}
 }
 
 /**
  * POSTs `body` to `path` on `proxy` through the connection pool `agent`. `what` prefixes the messages it
  * makes itself (`remote`, `join`); `unreachable` is added to the one for a server that cannot
- * be reached.
+ * be reached. A failure that certainly left the request unprocessed (no connection, or the
+ * server's answer that it did not read it) is a NotProcessed, which lets a ServerList try
+ * another server.
  */
 export async function postApi(proxy: string, path: string, agent: Agent, body: object, what: string, unreachable = ''): Promise<ApiAnswer> {
   let status: number
@@ -34,11 +39,14 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
       headers: {'content-type': 'application/json'},
       body: JSON.stringify(body),
       timeoutMs: TIMEOUT_MS,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
     })
     status = answer.status
     text = answer.text
   } catch (error) {
-    throw new WidError('unavailable', `${what}: cannot reach ${proxy}: ${(error as Error).message}${unreachable}`)
+    const reason = connectionReason(error)
+    const message = `${what}: cannot reach ${proxy}: ${reason}${unreachable}`
+    throw neverSent(error) ? new NotProcessed(message, reason) : new WidError('unavailable', message)
   }
   let parsed: ApiAnswer
   try {
@@ -48,6 +56,8 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
   }
   if (parsed?.error !== undefined || status !== 200) {
     const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `${what}: ${proxy} answered ${status} without an explanation`
+    // A server says `processed: false` only of a request it refused before reading (see server/store-watch.ts).
+    if (status === 503 && parsed?.error?.code === 'unavailable' && parsed.error.processed === false) throw new NotProcessed(message, message.replace(/^api: /, ''))
     throw new WidError(knownCode(parsed?.error?.code), message)
   }
   return parsed

@@ -14,6 +14,7 @@ import {readBounded} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
 import {httpRequest} from '../http-client.js'
 import {certifiesKey, postOnce, proxyUrl} from './api-client.js'
+import {connectionReason, NotProcessed, ServerList, splitAddresses} from './failover.js'
 
 export const DEFAULT_PROXY_PORT = 3443
 
@@ -24,6 +25,11 @@ export function normalizeProxy(value: string): string {
   const port = Number(match?.[2] ?? DEFAULT_PROXY_PORT)
   if (!match || port < 1 || port > 65535) throw badInput(`login: invalid --proxy "${value}" (expected HOST[:PORT], a port from 1 to 65535)`)
   return `${match[1]}:${match[2] ?? DEFAULT_PROXY_PORT}`
+}
+
+/** A comma-separated --proxy: the servers of one cluster, each as normalizeProxy makes it. */
+export function parseProxies(value: string): ServerList {
+  return new ServerList(splitAddresses(value, normalizeProxy))
 }
 
 function hostAndPort(proxy: string): {host: string; port: number} {
@@ -88,7 +94,11 @@ export function pinnedConnect(identity: {authority: string; verifyHostname: bool
     : {ca: [identity.authority], allowPartialTrustChain: true, checkServerIdentity: () => undefined}
 }
 
-/** Connects without trusting anything yet, to learn which CA the server's chain ends in. */
+/**
+ * Connects without trusting anything yet, to learn which CA the server's chain ends in.
+ * Nothing is sent but a request for the cluster's name, so every failure lets a ServerList
+ * ask the next server.
+ */
 export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
   const {host, port} = hostAndPort(proxy)
   const top = await new Promise<DetailedPeerCertificate>((resolve, reject) => {
@@ -96,13 +106,11 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
     const socket = connect({host, port, ca: [], rejectUnauthorized: false, timeout: 10_000, servername: /^[\d.]+$|:/.test(host) ? undefined : host})
     socket.once('timeout', () => {
       socket.destroy()
-      reject(new WidError('unavailable', `login: ${proxy} did not answer within 10s`))
+      reject(new NotProcessed(`login: ${proxy} did not answer within 10s`, 'timed out'))
     })
     socket.once('error', (error) => {
-      // OpenSSL's words for a peer that answered something other than TLS (plain HTTP, SSH, …)
-      const notTls = /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(error.message)
-      const why = notTls ? 'it does not speak TLS on that port (is it the wid server\'s HTTPS port?)' : error.message
-      reject(new WidError('unavailable', `login: cannot reach ${proxy}: ${why}`))
+      const reason = connectionReason(error)
+      reject(new NotProcessed(`login: cannot reach ${proxy}: ${reason}`, reason))
     })
     socket.once('secureConnect', () => {
       let certificate = socket.getPeerCertificate(true)
@@ -111,7 +119,7 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
       resolve(certificate)
     })
   })
-  if (!top.raw) throw new WidError('unavailable', `login: ${proxy} presented no certificate`)
+  if (!top.raw) throw new NotProcessed(`login: ${proxy} presented no certificate`, 'presented no certificate')
   const authority = encodePem('CERTIFICATE', new Uint8Array(top.raw))
   const certificate = new X509Certificate(top.raw)
   const spki = certificate.publicKey.export({type: 'spki', format: 'der'})
@@ -123,13 +131,15 @@ export async function discoverCluster(proxy: string): Promise<ClusterIdentity> {
     const clusterName = String(find.clusterName ?? 'unknown').replace(/[^a-z0-9._-]/g, '?').slice(0, 255)
     return {authority, pin: spkiPin(new Uint8Array(spki)), clusterName, verifyHostname}
   } catch (error) {
-    throw new WidError('unavailable', `login: ${proxy} is not a wid server (${(error as Error).message})`)
+    const reason = `not a wid server (${connectionReason(error)})`
+    throw new NotProcessed(`login: ${proxy} is ${reason}`, reason)
   }
 }
 
 export interface LoginOptions {
   home: string
-  proxy: string
+  /** The cluster's servers; the one whose CA was pinned answered last. */
+  servers: ServerList
   user: string
   password: string
   invite?: string
@@ -141,7 +151,8 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
   const keys = await generateKeyPair('ec-p256')
   const publicKey = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
   const body = {user: options.user, password: options.password, invite: options.invite, publicKey, ttlSeconds: options.ttlSeconds}
-  const answer = await postOnce(options.proxy, '/v1/login', pinnedConnect(options.identity), body, 'login')
+  // A login counts failed passwords and spends invites: it goes to another server only if certainly unsent (see failover.ts).
+  const answer = await options.servers.call('login', (proxy) => postOnce(proxy, '/v1/login', pinnedConnect(options.identity), body, 'login'))
   const result = answer as unknown as LoginResult
   const valid =
     !!result &&
@@ -152,9 +163,12 @@ export async function login(options: LoginOptions): Promise<ClientProfile> {
     Array.isArray(result.roles) &&
     Array.isArray(result.hostAuthorities) &&
     certifiesKey(result.certificate, publicKey)
-  if (!valid) throw new WidError('unavailable', `login: ${options.proxy} answered the login with something that is not a certificate for our key`)
+  const {addresses, answered} = options.servers
+  if (!valid) throw new WidError('unavailable', `login: ${answered} answered the login with something that is not a certificate for our key`)
   const profile: ClientProfile = {
-    proxy: options.proxy,
+    proxy: addresses[0]!,
+    ...(addresses.length > 1 ? {proxies: [...addresses]} : {}),
+    answered,
     clusterName: result.clusterName,
     user: result.user,
     roles: result.roles,

@@ -1,7 +1,9 @@
 /**
  * Client identities for remote mode, one per proxy in `$WID_HOME/profiles/<proxy>/`:
  * the private key (0600, generated here and never sent), the client certificate, the
- * pinned host CA, and what the login said. `$WID_HOME/current-profile` names the one
+ * pinned host CA, and what the login said. A login to several servers of one cluster is
+ * kept under the first address and lists them all; `last-server` names the one that
+ * answered last, which the next command tries first. `$WID_HOME/current-profile` names the one
  * commands use. `profiles/last-login.json` (proxy and user, no secret) outlives `wid logout`:
  * a WID_HOME that has been logged in to a server never gets a local cluster implicitly.
  */
@@ -12,9 +14,13 @@ import {WidError} from '../errors.js'
 import {ensureDirectory, writeFileAtomic} from '../output/files.js'
 import {fileKind} from '../output/paths.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
+import {ServerList} from './failover.js'
 
 export interface ProfileInfo {
+  /** The first address given at login, which names the profile. */
   proxy: string
+  /** Every server's address, `proxy` first, for a login to several (see failover.ts). */
+  proxies?: string[]
   clusterName: string
   user: string
   roles: string[]
@@ -30,11 +36,14 @@ export interface ClientProfile extends ProfileInfo {
   key: string
   certificate: string
   hostAuthorities: string[]
+  /** The server that answered last (`last-server`), if kept. */
+  answered?: string
 }
 
 const CURRENT = 'current-profile'
 const PROFILES = 'profiles'
 const LAST_LOGIN = 'last-login.json'
+const LAST_SERVER = 'last-server'
 const PROXY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/
 
 /** profiles/<host_port>: only ever a name made from a well-formed HOST:PORT, never `.` or `..`. */
@@ -49,6 +58,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
   const staging = `${dir}.${randomBytes(4).toString('hex')}.tmp`
   const info: ProfileInfo = {
     proxy: profile.proxy,
+    ...(profile.proxies ? {proxies: profile.proxies} : {}),
     clusterName: profile.clusterName,
     user: profile.user,
     roles: profile.roles,
@@ -62,6 +72,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
     await writeFileAtomic(join(staging, 'cert.pem'), profile.certificate, 0o600)
     await writeFileAtomic(join(staging, 'host-ca.pem'), profile.hostAuthorities.join(''), 0o600)
     await writeFileAtomic(join(staging, 'profile.json'), JSON.stringify(info, null, 2) + '\n', 0o600)
+    if (profile.answered !== undefined) await writeFileAtomic(join(staging, LAST_SERVER), profile.answered + '\n', 0o600)
     await writeFileAtomic(join(home, CURRENT), profile.proxy + '\n', 0o600, {force: true})
     await fs.rm(dir, {recursive: true, force: true})
     await fs.rename(staging, dir)
@@ -72,7 +83,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
   return dir
 }
 
-const PROFILE_FILES = ['profile.json', 'key.pem', 'cert.pem', 'host-ca.pem'] as const
+const PROFILE_FILES = ['profile.json', 'key.pem', 'cert.pem', 'host-ca.pem', LAST_SERVER] as const
 
 /**
  * A login kept where someone else can change it could send us to their server (a planted
@@ -107,6 +118,8 @@ function checkProfile(info: ProfileInfo, key: string, certificate: string, autho
   if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles) || typeof info.verifyHostname !== 'boolean') {
     throw new Error('profile.json')
   }
+  const {proxies} = info
+  if (proxies !== undefined && (!Array.isArray(proxies) || proxies[0] !== info.proxy || !proxies.every((p) => typeof p === 'string' && PROXY.test(p)))) throw new Error('profile.json')
   const cert = new X509Certificate(certificate)
   if (!cert.checkPrivateKey(createPrivateKey(key))) throw new Error('key')
   if (authorities.length === 0) throw new Error('host-ca.pem')
@@ -129,10 +142,24 @@ export async function currentProfile(home: string): Promise<ClientProfile | unde
     const [key, certificate, hostCa] = await Promise.all(['key.pem', 'cert.pem', 'host-ca.pem'].map((f) => fs.readFile(join(dir, f), 'utf8')))
     const hostAuthorities = hostCa!.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []
     checkProfile(info, key!, certificate!, hostAuthorities)
-    return {...info, key: key!, certificate: certificate!, hostAuthorities}
+    // Only a preference among the listed servers: a file that names another is ignored.
+    const answered = await fs.readFile(join(dir, LAST_SERVER), 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    )
+    return {...info, key: key!, certificate: certificate!, hostAuthorities, ...(answered !== undefined ? {answered} : {})}
   } catch {
     throw new WidError('state', `login: the profile for ${proxy} in ${dir} is damaged; run wid login --proxy ${proxy} again`)
   }
+}
+
+/** The profile's servers, from the one that answered last; another one answering is remembered for the next command. */
+export function profileServers(home: string, profile: ClientProfile): ServerList {
+  const dir = profileDir(home, profile.proxy)
+  return new ServerList(profile.proxies ?? [profile.proxy], profile.answered, async (address) => {
+    // Never a profile directory of its own: a logout meanwhile leaves nothing behind.
+    if (existsSync(join(dir, 'profile.json'))) await writeFileAtomic(join(dir, LAST_SERVER), address + '\n', 0o600, {force: true})
+  })
 }
 
 /**

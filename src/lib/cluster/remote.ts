@@ -1,7 +1,8 @@
 /**
  * The cluster on a `wid server`, reached with the client certificate from `wid login`:
  * every Cluster method is one POST to /v1/<method> over mutual TLS, with the server's host
- * CA pinned (only that CA's certificates are trusted, whatever the host name).
+ * CA pinned (only that CA's certificates are trusted, whatever the host name). With several
+ * servers, each call goes to the one that answered last and moves on as failover.ts allows.
  */
 import type {Agent} from 'node:https'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
@@ -10,6 +11,7 @@ import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import {WidError} from '../errors.js'
 import {postApi} from './api-client.js'
+import {ServerList} from './failover.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
 import type {Cluster} from './cluster.js'
@@ -18,21 +20,25 @@ import type {ClientProfile} from './profiles.js'
 export class RemoteCluster implements Cluster {
   readonly mode = 'remote'
   readonly profile: ClientProfile
+  readonly servers: ServerList
   private agent?: Agent
 
-  constructor(profile: ClientProfile) {
+  constructor(profile: ClientProfile, servers = new ServerList(profile.proxies ?? [profile.proxy], profile.answered)) {
     this.profile = profile
+    this.servers = servers
   }
 
   private async call<T>(method: string, body: object): Promise<T> {
     if (Date.parse(this.profile.expires) <= Date.now()) {
-      throw new WidError('access_denied', `login: your login to ${this.profile.proxy} expired at ${this.profile.expires}; run wid login --proxy ${this.profile.proxy} --user ${this.profile.user}`)
+      const proxy = this.servers.addresses.join(',')
+      throw new WidError('access_denied', `login: your login to ${proxy} expired at ${this.profile.expires}; run wid login --proxy ${proxy} --user ${this.profile.user}`)
     }
     const {Agent} = await import('node:https')
     const pinned = this.profile.verifyHostname ? {} : {checkServerIdentity: () => undefined}
-    // Idle connections are closed after 10 s, before the server closes them (30 s).
-    this.agent ??= new Agent({ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned, keepAlive: true, timeout: 10_000})
-    const answer = await postApi(this.profile.proxy, `/v1/${method}`, this.agent, body, 'remote', ' (use --local for the embedded cluster)')
+    // Idle connections are closed after 10 s, before the server closes them (30 s). One pool serves every server.
+    const agent = (this.agent ??= new Agent({ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned, keepAlive: true, timeout: 10_000}))
+    const local = ' (use --local for the embedded cluster)'
+    const answer = await this.servers.call('remote', (proxy) => postApi(proxy, `/v1/${method}`, agent, body, 'remote', local), local)
     return answer.result as T
   }
 

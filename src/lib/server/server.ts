@@ -21,6 +21,7 @@ import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
 import {ConnectionGate} from './connections.js'
 import {PublicDocuments} from './public-documents.js'
+import {StoreDown, StoreWatch} from './store-watch.js'
 
 export interface ServerOptions {
   backend: Backend
@@ -237,6 +238,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const loginPin = pinOf(top)
   let auth: AuthServer
   let documents: PublicDocuments
+  // What requests are answered through: it tells when the store is down (see store-watch.ts).
+  const store = new StoreWatch(backend)
   // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).
   const signingThreads = new SigningThreads(SIGNING_THREADS)
 
@@ -267,6 +270,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return
       }
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
+      store.check()
       const body = await readJson(req)
       const address = req.socket.remoteAddress ?? 'unknown'
       if (path === '/v1/login') {
@@ -291,7 +295,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!isWidError(error)) logger.error({requestId, err: error}, 'request failed')
       // The rest of an oversized body is not worth reading: the connection ends with the answer.
       if (status === 413) res.setHeader('connection', 'close')
-      send(res, status, JSON.stringify({error: {code, message}}))
+      // `processed: false` only for a request refused unread: a client may send it to another server.
+      send(res, status, JSON.stringify({error: {code, message, ...(error instanceof StoreDown ? {processed: false} : {})}}))
     } finally {
       logger.info({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
     }
@@ -331,8 +336,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   })
   try {
     await setPublicAddr(backend, publicAddr)
-    auth = await AuthServer.open(backend, undefined, {signingThreads, ...(options.joinCa === undefined ? {} : {joinCa: [options.joinCa]})})
-    documents = new PublicDocuments(auth, backend, publicAddr)
+    auth = await AuthServer.open(store, undefined, {signingThreads, ...(options.joinCa === undefined ? {} : {joinCa: [options.joinCa]})})
+    documents = new PublicDocuments(auth, store, publicAddr)
     await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
   } catch (error) {
     server.close()
@@ -365,6 +370,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
       server.closeAllConnections()
       await closed
+      await store.close()
       await signingThreads.close()
     },
   }

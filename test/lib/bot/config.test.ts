@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {configFromFlags, mergeFlags} from '../../../src/lib/bot/config-flags.js'
 import {renderConfig} from '../../../src/lib/bot/config-render.js'
-import {loadBotConfig, parseBotConfig, requireAddress, serviceTiming, type BotConfig} from '../../../src/lib/bot/config.js'
+import {loadBotConfig, parseBotConfig, requireAddresses, serviceTiming, type BotConfig} from '../../../src/lib/bot/config.js'
 import {tempDir} from '../../helpers/cli.js'
 import {rejection} from '../../helpers/errors.js'
 
@@ -69,7 +69,7 @@ services:
         },
       ],
     })
-    expect(requireAddress(config)).toBe('example.teleport.sh:443')
+    expect(requireAddresses(config)).toEqual(['example.teleport.sh:443'])
     expect(serviceTiming(config, config.services[0]!)).toEqual({credentialTtlSeconds: 3600, renewalIntervalSeconds: 1200})
   })
 
@@ -335,7 +335,7 @@ describe('refusals, one line at file:line:col', () => {
 
   it('asks for an address only when one is needed', async () => {
     const config = await parseBotConfig(`version: v2\nservices:\n${X509()}`, 'bot.yaml')
-    expect(() => requireAddress(config)).toThrow("bot config: give the cluster's address: proxy_server (or auth_server) in the configuration, or --proxy-server; or use the embedded cluster with --local")
+    expect(() => requireAddresses(config)).toThrow("bot config: give the cluster's address: proxy_server (or auth_server) in the configuration, or --proxy-server; or use the embedded cluster with --local")
   })
 })
 
