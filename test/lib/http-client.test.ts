@@ -4,7 +4,7 @@ import type {AddressInfo} from 'node:net'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {httpRequest} from '../../src/lib/http-client.js'
+import {ConnectTimeout, httpRequest, HttpTimeout, neverSent} from '../../src/lib/http-client.js'
 import {tempDir} from '../helpers/cli.js'
 import {openssl} from '../helpers/openssl.js'
 
@@ -51,5 +51,33 @@ describe('httpRequest', () => {
 
   it('gives up at the deadline when nothing answers', async () => {
     await expect(httpRequest(`${base}/silent`, {tls: {ca}, timeoutMs: 300})).rejects.toThrow('no answer within the 300 ms timeout')
+  })
+})
+
+describe('neverSent', () => {
+  const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('the request succeeded'), (error: unknown) => error)
+
+  it('is true of a failure before the connection: refused, timed out connecting, a failed TLS handshake', async () => {
+    const {freePort} = await import('../helpers/server.js')
+    const {createServer: createTcpServer} = await import('node:net')
+    const mute = createTcpServer(() => undefined)
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve))
+    try {
+      const refused = await failure(httpRequest(`https://127.0.0.1:${await freePort()}/echo`, {method: 'POST', body: '{}', tls: {ca}, timeoutMs: 5000}))
+      expect((refused as {code?: string}).code).toBe('ECONNREFUSED')
+      const slow = await failure(httpRequest(`https://127.0.0.1:${(mute.address() as AddressInfo).port}/echo`, {method: 'POST', body: '{}', tls: {ca}, timeoutMs: 5000, connectTimeoutMs: 200}))
+      expect(slow).toBeInstanceOf(ConnectTimeout)
+      const untrusted = await failure(httpRequest(`${base}/echo`, {method: 'POST', body: '{}', timeoutMs: 5000}))
+      for (const error of [refused, slow, untrusted]) expect(neverSent(error)).toBe(true)
+    } finally {
+      mute.close()
+    }
+  })
+
+  it('is false once the request may have been read: no answer in time', async () => {
+    const late = await failure(httpRequest(`${base}/silent`, {method: 'POST', body: '{}', tls: {ca}, timeoutMs: 300, connectTimeoutMs: 200}))
+    expect(late).toBeInstanceOf(HttpTimeout)
+    expect(late).not.toBeInstanceOf(ConnectTimeout)
+    expect(neverSent(late)).toBe(false)
   })
 })

@@ -57,7 +57,7 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
   if (parsed?.error !== undefined || status !== 200) {
     const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `${what}: ${proxy} answered ${status} without an explanation`
     // A server says `processed: false` only of a request it refused before reading (see server/store-watch.ts).
-    if (status === 503 && parsed?.error?.code === 'unavailable' && parsed.error.processed === false) throw new NotProcessed(message, message.replace(/^api: /, ''))
+    if (status === 503 && parsed?.error?.code === 'unavailable' && parsed.error.processed === false) throw new NotProcessed(message, 'its store is unavailable')
     throw new WidError(knownCode(parsed?.error?.code), message)
   }
   return parsed
