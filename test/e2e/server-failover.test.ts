@@ -83,6 +83,10 @@ describe('failover between two servers on one PostgreSQL database', () => {
     const shown = await widIn(join(tmp.path, 'carol'))(['status'])
     expect(shown.stdout).toContain(`remote (${addresses[0]})`)
     expect(shown.stdout).toMatch(new RegExp(`Servers: +${closed}, ${addresses[0]}\n`))
+    // After a logout, the way back names every server
+    expect((await widIn(join(tmp.path, 'carol'))(['logout'])).code).toBe(0)
+    const out = await widIn(join(tmp.path, 'carol'))(['status'])
+    expect(expectOneLineError(out)).toContain(`wid login --proxy ${closed},${addresses[0]} --user carol logs in again`)
   }, 60_000)
 
   it('moves on from servers whose store is down only once they refuse requests unread, and comes back with the store', async () => {

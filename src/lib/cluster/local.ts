@@ -86,7 +86,7 @@ export async function refuseImplicitCluster(home: string, useLogin?: string): Pr
   const init = `wid init creates a local cluster in ${home}`
   if (login.current !== undefined) throw new WidError('state', `not a local cluster: ${home} is logged in to ${login.current} (${useLogin ? `${useLogin}; ` : ''}${init})`)
   const last = login.last
-  const again = last ? `wid login --proxy ${last.proxy} --user ${last.user ?? 'NAME'}` : 'wid login --proxy HOST:PORT --user NAME'
+  const again = last ? `wid login --proxy ${(last.proxies ?? [last.proxy]).join(',')} --user ${last.user ?? 'NAME'}` : 'wid login --proxy HOST:PORT --user NAME'
   const where = last ? `you logged out of ${last.proxy}` : `${home} was used to log in to a server`
   throw new WidError('state', `not logged in: ${where} (${again} logs in again; ${init} instead)`)
 }

@@ -76,7 +76,7 @@ export async function saveProfile(home: string, profile: ClientProfile): Promise
     await writeFileAtomic(join(home, CURRENT), profile.proxy + '\n', 0o600, {force: true})
     await fs.rm(dir, {recursive: true, force: true})
     await fs.rename(staging, dir)
-    await recordLogin(home, {proxy: profile.proxy, user: profile.user})
+    await recordLogin(home, {proxy: profile.proxy, ...(profile.proxies ? {proxies: profile.proxies} : {}), user: profile.user})
   } finally {
     await fs.rm(staging, {recursive: true, force: true})
   }
@@ -118,8 +118,7 @@ function checkProfile(info: ProfileInfo, key: string, certificate: string, autho
   if (typeof info.proxy !== 'string' || typeof info.user !== 'string' || typeof info.expires !== 'string' || !Array.isArray(info.roles) || typeof info.verifyHostname !== 'boolean') {
     throw new Error('profile.json')
   }
-  const {proxies} = info
-  if (proxies !== undefined && (!Array.isArray(proxies) || proxies[0] !== info.proxy || !proxies.every((p) => typeof p === 'string' && PROXY.test(p)))) throw new Error('profile.json')
+  if (!validProxies(info.proxy, info.proxies)) throw new Error('profile.json')
   const cert = new X509Certificate(certificate)
   if (!cert.checkPrivateKey(createPrivateKey(key))) throw new Error('key')
   if (authorities.length === 0) throw new Error('host-ca.pem')
@@ -190,11 +189,11 @@ export async function removeCurrentProfile(home: string): Promise<string | undef
   const dir = PROXY.test(proxy) && !/^\.+:/.test(proxy) ? profileDir(home, proxy) : undefined
   if (dir) {
     // A login made before last-login.json existed is recorded now.
-    const user = await fs.readFile(join(dir, 'profile.json'), 'utf8').then(
-      (text) => (JSON.parse(text) as Partial<ProfileInfo>).user,
-      () => undefined,
+    const {user, proxies} = await fs.readFile(join(dir, 'profile.json'), 'utf8').then(
+      (text) => JSON.parse(text) as Partial<ProfileInfo>,
+      () => ({}) as Partial<ProfileInfo>,
     )
-    await recordLogin(home, {proxy, ...(typeof user === 'string' ? {user} : {})})
+    await recordLogin(home, {proxy, ...(validProxies(proxy, proxies) && proxies ? {proxies} : {}), ...(typeof user === 'string' ? {user} : {})})
     await fs.rm(dir, {recursive: true, force: true})
   }
   await fs.rm(join(home, CURRENT), {force: true})
@@ -203,7 +202,14 @@ export async function removeCurrentProfile(home: string): Promise<string | undef
 
 export interface LoginRecord {
   proxy: string
+  /** Every server of a login to several, `proxy` first. */
+  proxies?: string[]
   user?: string
+}
+
+/** Whether `proxies` is absent, or a list of HOST:PORTs that starts with `proxy`. */
+function validProxies(proxy: string, proxies: unknown): boolean {
+  return proxies === undefined || (Array.isArray(proxies) && proxies[0] === proxy && proxies.every((p) => typeof p === 'string' && PROXY.test(p)))
 }
 
 async function recordLogin(home: string, record: LoginRecord): Promise<void> {
@@ -229,6 +235,6 @@ export async function serverLogin(home: string): Promise<{current?: string; last
     (text) => JSON.parse(text) as LoginRecord,
     () => undefined,
   )
-  const valid = typeof last?.proxy === 'string' && PROXY.test(last.proxy) && (last.user === undefined || (typeof last.user === 'string' && /^\S+$/.test(last.user)))
+  const valid = typeof last?.proxy === 'string' && PROXY.test(last.proxy) && validProxies(last.proxy, last.proxies) && (last.user === undefined || (typeof last.user === 'string' && /^\S+$/.test(last.user)))
   return {...(current !== undefined ? {current} : {}), ...(valid ? {last} : {})}
 }

@@ -271,6 +271,7 @@ describe('refusals, one line at file:line:col', () => {
     ['two documents', `version: v2\nservices:\n${X509()}---\nversion: v2\n`, 'bot config: bot.yaml:7:1: the configuration must be a single document'],
     ['proxy_server and auth_server', `version: v2\nproxy_server: a:1\nauth_server: b:2\nservices:\n${X509()}`, 'bot config: bot.yaml:3:14: auth_server: give proxy_server or auth_server, not both'],
     ['an address without a port', `version: v2\nproxy_server: wid.example.org\nservices:\n${X509()}`, 'bot config: bot.yaml:2:15: proxy_server: invalid address "wid.example.org" (expected HOST:PORT, e.g. example.teleport.sh:443)'],
+    ['a list with an address without a port', `version: v2\nproxy_server: a.example.org:3443,b.example.org\nservices:\n${X509()}`, 'bot config: bot.yaml:2:15: proxy_server: invalid address "b.example.org" (expected HOST:PORT, e.g. example.teleport.sh:443)'],
     ['an unknown join method', `version: v2\nonboarding: {join_method: iam}\nservices:\n${X509()}`, 'bot config: bot.yaml:2:27: onboarding.join_method: must be one of token, kubernetes, github, gitlab'],
     ['a delegated join without a token name', `version: v2\nonboarding: {join_method: github}\nservices:\n${X509()}`, "bot config: bot.yaml:2:13: onboarding.token: join_method github needs the name of the cluster's token resource for it (wid get token lists them; the name is not a secret)"],
     ['a delegated join naming a file', `version: v2\nonboarding: {join_method: gitlab, token: ./gitlab-ci}\nservices:\n${X509()}`, "bot config: bot.yaml:2:42: onboarding.token: must start with a letter or digit and contain only letters, digits, '.', '_', '@' and '-'"],
@@ -331,6 +332,12 @@ describe('refusals, one line at file:line:col', () => {
     writeFileSync(unreadable, 'version: v2\n')
     chmodSync(unreadable, 0)
     if (process.getuid?.() !== 0) expect((await rejection(loadBotConfig(unreadable))).message).toMatch(/^bot config: cannot read .*unreadable\.yaml: /)
+  })
+
+  it('reads several servers of one cluster, comma-separated, in their order', async () => {
+    const config = await parseBotConfig(`version: v2\nproxy_server: a.example.org:3443, b.example.org:3443,a.example.org:3443\nservices:\n${X509()}`, 'bot.yaml')
+    expect(config.proxyServer).toBe('a.example.org:3443,b.example.org:3443')
+    expect(requireAddresses(config)).toEqual(['a.example.org:3443', 'b.example.org:3443'])
   })
 
   it('asks for an address only when one is needed', async () => {

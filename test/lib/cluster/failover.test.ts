@@ -111,7 +111,7 @@ describe('failover between servers', () => {
     ['a connection lost after the request was sent', 'drop' as const, /^remote: cannot reach 127\.0\.0\.1:\d+: /],
   ])('stops at %s: the request may have been processed', async (_name, mode, message) => {
     const [first, b] = [await peer(mode), await peer('ok')]
-    const error = await call(new ServerList([first.address, b.address])).catch((e: unknown) => e as Error)
+    const error = await call(new ServerList([first.address, b.address])).then(() => expect.fail('a server answered'), (e: unknown) => e as Error)
     expect(error).not.toBeInstanceOf(NotProcessed)
     expect(error.message).toMatch(message)
     expect([first.requests, b.requests]).toEqual([1, 0])
@@ -119,13 +119,13 @@ describe('failover between servers', () => {
 
   it('names every server and why in one line when none answers', async () => {
     const [closed, down] = [await refused(), await peer('store-down')]
-    const error = await call(new ServerList([closed, down.address])).catch((e: unknown) => e as Error)
+    const error = await call(new ServerList([closed, down.address])).then(() => expect.fail('a server answered'), (e: unknown) => e as Error)
     expect(error.message).toBe(`remote: cannot reach any server: ${closed} (connection refused), ${down.address} (its store is unavailable)`)
   })
 
   it('keeps the message of a single server', async () => {
     const closed = await refused()
-    const error = await call(new ServerList([closed])).catch((e: unknown) => e as Error)
+    const error = await call(new ServerList([closed])).then(() => expect.fail('a server answered'), (e: unknown) => e as Error)
     expect(error.message).toBe(`remote: cannot reach ${closed}: connection refused`)
   })
 
