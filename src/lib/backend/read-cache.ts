@@ -15,8 +15,12 @@ export class CachedBackend implements Backend {
   readonly location: string
   private readonly store: Backend
   private readonly entries = new Map<string, Item | undefined>()
-  /** Moves on at every invalidation: a read that saw it move may have read what is already stale, and is not kept. */
-  private epoch = 0
+  /**
+   * Reads from the store in flight, by key: one whose key is invalidated meanwhile may have
+   * read what is already stale, and is not kept. (Per key: writes elsewhere, an audit event
+   * per issuance, must not keep every read out of the cache.)
+   */
+  private readonly reading = new Map<string, {stale: boolean; readers: number}>()
   private live = false
   private feed: {close(): Promise<void>} | undefined
   private readonly listeners = new Set<ChangeListener>()
@@ -41,9 +45,17 @@ export class CachedBackend implements Backend {
       const item = this.entries.get(key)
       return item && {...item}
     }
-    const epoch = this.epoch
-    const item = await this.store.get(key)
-    if (this.live && epoch === this.epoch) {
+    // Reads of one key at once share the mark until the last ends: any of them may have read before a change
+    const read = this.reading.get(key) ?? {stale: false, readers: 0}
+    read.readers++
+    this.reading.set(key, read)
+    let item
+    try {
+      item = await this.store.get(key)
+    } finally {
+      if (--read.readers === 0) this.reading.delete(key)
+    }
+    if (this.live && !read.stale) {
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear()
       this.entries.set(key, item && {...item})
     }
@@ -82,7 +94,7 @@ export class CachedBackend implements Backend {
   private onChange(event: ChangeEvent): void {
     if (event.type === 'changed') this.forget(event.keys)
     else {
-      this.epoch++
+      for (const read of this.reading.values()) read.stale = true
       this.entries.clear()
       this.live = event.type === 'resync'
     }
@@ -90,7 +102,10 @@ export class CachedBackend implements Backend {
   }
 
   private forget(keys: string[]): void {
-    this.epoch++
-    for (const key of keys) this.entries.delete(key)
+    for (const key of keys) {
+      this.entries.delete(key)
+      const read = this.reading.get(key)
+      if (read) read.stale = true
+    }
   }
 }

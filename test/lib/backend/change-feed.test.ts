@@ -137,6 +137,40 @@ describe('the read cache of a server', () => {
     expect((await cached.get('/counter'))?.value).toBe('1')
   })
 
+  it('does not keep a read that the feed invalidated while it was in flight, but keeps one that a change of another key crossed', async () => {
+    const {MemoryBackend} = await import('../../../src/lib/backend/memory.js')
+    const memory = new MemoryBackend()
+    let feed!: (event: ChangeEvent) => void
+    let hold: Promise<void> | undefined
+    // The store: memory whose reads can be held back, and a feed the test drives
+    const store = Object.assign(Object.create(memory) as Backend, {
+      get: async (key: string) => {
+        const item = await memory.get(key)
+        await hold
+        return item
+      },
+      watch: async (listener: (event: ChangeEvent) => void) => ((feed = listener), {close: async () => {}}),
+    })
+    const cached = await CachedBackend.over(store)
+    await putItem(memory, '/a', 'old')
+    await putItem(memory, '/b', 'b')
+    let release!: () => void
+    hold = new Promise((resolve) => (release = resolve))
+    const reads = [cached.get('/a'), cached.get('/b')]
+    // Another server changes /a while both reads are in flight; /b is untouched
+    await putItem(memory, '/a', 'new')
+    feed({type: 'changed', keys: ['/a', '/audit/1']})
+    release()
+    expect((await Promise.all(reads)).map((item) => item?.value)).toEqual(['old', 'b'])
+    hold = undefined
+    expect((await cached.get('/a'))?.value).toBe('new')
+    await putItem(memory, '/b', 'b2')
+    // /b was kept: until the feed reports its change, the cache answers it
+    expect((await cached.get('/b'))?.value).toBe('b')
+    feed({type: 'changed', keys: ['/b']})
+    expect((await cached.get('/b'))?.value).toBe('b2')
+  })
+
   it('is a plain store for one that has no feed (SQLite, memory)', async () => {
     const {MemoryBackend} = await import('../../../src/lib/backend/memory.js')
     const memory = new MemoryBackend()
