@@ -13,30 +13,14 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {inviteFile, loginProfile, spawnWidServer, startWidServer, within, type WidServer} from '../helpers/server.js'
+import {getPublic, inviteFile, type PublicAnswer, loginProfile, spawnWidServer, startWidServer, within, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
-interface Answer {
-  status: number
-  body: string
-}
+type Answer = PublicAnswer
 
-/** A GET as a load balancer's probe sends it; `status` 0 when nothing answers. */
-function probe(port: number, path = '/readyz'): Promise<Answer> {
-  return new Promise((resolve) => {
-    request({host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false, timeout: 10_000}, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
-    })
-      .on('error', (error) => resolve({status: 0, body: error.message}))
-      .on('timeout', function (this: ReturnType<typeof request>) {
-        this.destroy(new Error('timed out'))
-      })
-      .end()
-  })
-}
+/** A GET as a load balancer's probe sends it. */
+const probe = (port: number, path = '/readyz') => getPublic(port, path)
 
 /** POST /v1/issueX509Svid with alice's login certificate, over keep-alive connections; `status` 0 when the connection failed. */
 function issuer(home: string, port: number): {issue: () => Promise<Answer>; close: () => void} {

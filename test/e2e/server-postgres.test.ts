@@ -3,29 +3,18 @@
  * once however many start together, admin commands act on the database with -c wid.yaml, and
  * what one server or command writes every server serves. A throwaway PostgreSQL per file.
  */
-import {request} from 'node:https'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {WORKLOAD_IDENTITY, ISSUER_ROLE} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {freePort, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+import {freePort, getPublic, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
-/** A public document as a relying party fetches it (the servers' TLS is checked elsewhere). */
-function fetchPublic(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({host: '127.0.0.1', port, path, rejectUnauthorized: false}, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve(body))
-    })
-      .on('error', reject)
-      .end()
-  })
-}
+/** A public document's body, as a relying party fetches it. */
+const fetchPublic = async (port: number, path: string) => (await getPublic(port, path)).body
 
 describe('two servers on one PostgreSQL database', () => {
   const tmp = tempDir()

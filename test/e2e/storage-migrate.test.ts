@@ -5,7 +5,6 @@
  * the same, a user logged in before keeps working, and invites, bots, tokens and the audit
  * log came along. A throwaway PostgreSQL.
  */
-import {request} from 'node:https'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -13,22 +12,12 @@ import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {openssl} from '../helpers/openssl.js'
 import {closedPort, startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {freePort, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+import {freePort, getPublic, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
-/** A public document as a relying party fetches it (the server's TLS is checked elsewhere). */
-function fetchPublic(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({host: '127.0.0.1', port, path, rejectUnauthorized: false}, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => resolve(body))
-    })
-      .on('error', reject)
-      .end()
-  })
-}
+/** A public document's body, as a relying party fetches it. */
+const fetchPublic = async (port: number, path: string) => (await getPublic(port, path)).body
 
 describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
   const tmp = tempDir()

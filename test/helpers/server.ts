@@ -144,3 +144,28 @@ export function inviteFile(dir: string, invite: string): string {
   writeFileSync(path, `${invite}\n`, {mode: 0o600})
   return path
 }
+
+export interface PublicAnswer {
+  status: number
+  body: string
+}
+
+/**
+ * A GET of a public path (a document, /readyz) as a relying party or a load balancer's probe
+ * sends it, without checking the server's TLS (tested elsewhere): `status` 0, and the
+ * reason as `body`, when nothing answers within 10 s.
+ */
+export function getPublic(port: number, path: string): Promise<PublicAnswer> {
+  return new Promise((resolve) => {
+    request({host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false, timeout: 10_000}, (res) => {
+      let body = ''
+      res.on('data', (d) => (body += d))
+      res.on('end', () => resolve({status: res.statusCode ?? 0, body}))
+    })
+      .on('error', (error) => resolve({status: 0, body: error.message}))
+      .on('timeout', function (this: ReturnType<typeof request>) {
+        this.destroy(new Error('timed out'))
+      })
+      .end()
+  })
+}
