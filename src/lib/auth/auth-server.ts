@@ -42,6 +42,7 @@ import {LoginGate} from './login-gate.js'
 import {addressGroup, authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {RefusalAudit} from './refusal-audit.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
+import {AUTHORITY_TYPES, refreshHintSeconds, rotateAuthority, rotationStatus, type RotateRequest, type RotationStatus} from './rotation.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
@@ -70,6 +71,8 @@ export interface ClusterStatus {
   /** `sha256:<hex>` of the CA that signs the server's TLS certificates: what `wid login --ca-pin` expects. */
   hostCaPins?: string[]
   jwtKeyIds: string[]
+  /** Each CA's rotation: its phase, the key that signs and every key trusted. */
+  rotations: RotationStatus[]
   backend: {kind: string; location: string}
   /** Where the cluster's state lives, when the caller can see it (local mode). */
   dataDir?: string
@@ -157,8 +160,21 @@ export class AuthServer {
       caPins: trustedKeys(spiffe.authority).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo)),
       ...(host ? {hostCaPins: trustedKeys(parseAuthority(host)).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo))} : {}),
       jwtKeyIds: trustedKeys(jwt.authority).map((k) => k.kid ?? ''),
+      rotations: await this.rotations(),
       backend: {kind: this.backend.kind, location: this.backend.location},
     }
+  }
+
+  private async rotations(): Promise<RotationStatus[]> {
+    const items = await Promise.all(AUTHORITY_TYPES.map((type) => this.backend.get(authorityKey(type))))
+    return items.filter((item) => item !== undefined).map((item) => rotationStatus(parseAuthority(item)))
+  }
+
+  /** A CA rotation step, or the start of a semi-automatic rotation (see rotation.ts); needs `update` on `cert_authority`. */
+  async rotateAuthority(caller: CallerOrPrincipal, request: RotateRequest): Promise<RotationStatus> {
+    const principal = await principalOf(this.backend, caller)
+    principal.access?.checkVerbs('cert_authority', ['update'])
+    return rotateAuthority(this.backend, request, this.now(), auditActor(principal))
   }
 
   async issueX509Svid(caller: CallerOrPrincipal, request: X509SvidRequest): Promise<X509SvidResponse> {
@@ -416,6 +432,7 @@ export class AuthServer {
       trustedKeys(spiffe.authority).map(certificateDer),
       trustedKeys(jwt.authority),
       Math.max(spiffe.revision, jwt.revision),
+      refreshHintSeconds([spiffe.authority, jwt.authority]),
     )
     return JSON.stringify(bundle, null, 2) + '\n'
   }

@@ -6,6 +6,7 @@
 import type {IssuedSecret, ApplyMode, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
+import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
@@ -31,5 +32,7 @@ export interface Cluster {
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   resetUser(options: {name: string; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>
+  /** A CA rotation step, or the start of a semi-automatic rotation. */
+  rotateAuthority(request: RotateRequest): Promise<RotationStatus>
   close(): Promise<void>
 }

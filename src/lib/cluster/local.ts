@@ -4,6 +4,7 @@ import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
 import type {UserOrBot} from '../auth/principal.js'
 import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
+import {advanceRotations, type RotateRequest, type RotationStatus} from '../auth/rotation.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
@@ -123,6 +124,8 @@ export class LocalCluster implements Cluster {
     try {
       const now = options.now ?? (() => new Date())
       const init = await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
+      // With no server running, a semi-automatic CA rotation moves on when a command runs
+      await advanceRotations(backend, now())
       const auth = await AuthServer.open(backend, now)
       const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
       return new LocalCluster(placeOf(home, options.storage, backend), backend, auth, caller, init.created ? init.config : undefined, options.storage?.type !== 'postgresql')
@@ -198,6 +201,10 @@ export class LocalCluster implements Cluster {
 
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.auth.listAudit(this.caller, filter)
+  }
+
+  rotateAuthority(request: RotateRequest): Promise<RotationStatus> {
+    return this.auth.rotateAuthority(this.caller, request)
   }
 
   close(): Promise<void> {

@@ -8,6 +8,7 @@ import type {Agent} from 'node:https'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
+import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import {WidError} from '../errors.js'
 import {postApi} from './api-client.js'
@@ -92,6 +93,9 @@ export class RemoteCluster implements Cluster {
 
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}> {
     return this.call('addUser', options)
+  }
+  rotateAuthority(request: RotateRequest): Promise<RotationStatus> {
+    return this.call('rotateAuthority', request)
   }
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})

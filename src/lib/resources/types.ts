@@ -159,6 +159,6 @@ export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user
 export const MIN_TOKEN_LENGTH = 16
 
 /** What role rules grant verbs on: every kind, the audit log, and bots' instances. */
-export type RuleResource = Kind | 'audit' | 'bot_instance'
+export type RuleResource = Kind | 'audit' | 'bot_instance' | 'cert_authority'
 
 export type Verb = 'list' | 'read' | 'create' | 'update' | 'delete'

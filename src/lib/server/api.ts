@@ -9,6 +9,7 @@ import type {ApplyMode, RoleChange} from '../auth/admin.js'
 import type {JoinBody, RenewRequest, SvidItem} from '../auth/bot-join.js'
 import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
+import type {RotateRequest} from '../auth/rotation.js'
 import {badInput, WidError} from '../errors.js'
 import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
@@ -72,6 +73,7 @@ const API: Record<string, Handler> = {
   updateRoles: (auth, principal, body: {kind: 'bot' | 'user'; name: string; change: RoleChange}) => auth.updateRoles(principal, body.kind, body.name, body.change),
   resetUser: (auth, principal, body: {name: string; inviteTtlSeconds: number}) => auth.resetUser(principal, body),
   addUser: (auth, principal, body: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) => auth.addUser(principal, body),
+  rotateAuthority: (auth, principal, body: RotateRequest) => auth.rotateAuthority(principal, body),
   listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 

@@ -11,6 +11,7 @@ import type {TLSSocket} from 'node:tls'
 import type {Logger} from 'pino'
 import {AuthServer} from '../auth/auth-server.js'
 import {setPublicAddr} from '../auth/init.js'
+import {advanceRotations} from '../auth/rotation.js'
 import type {Caller} from '../auth/principal.js'
 import type {Backend} from '../backend/backend.js'
 import {encodePem} from '../crypto/pem.js'
@@ -345,6 +346,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error
   }
   gate.open()
+  // Semi-automatic CA rotations move on by their schedule; with several servers, the first to write a step makes it
+  const rotations = setInterval(() => {
+    void advanceRotations(store, new Date())
+      .then((moved) => moved.length > 0 && logger.info({authorities: moved}, 'CA rotation moved on by its schedule'))
+      .catch((error: unknown) => logger.warn({err: error}, 'moving a CA rotation on failed'))
+  }, 1000)
+  rotations.unref()
   // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
   const renewal = ownCertificate
     ? setInterval(() => {
@@ -364,6 +372,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close: async () => {
       documents.stop()
       clearInterval(renewal)
+      clearInterval(rotations)
       gate.flush()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()

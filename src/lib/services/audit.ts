@@ -39,6 +39,12 @@ export interface AuditEvent {
   /** The generation a locked instance's certificate presented, and the one stored (bot.instance_locked). */
   presented?: number
   expected?: number
+  /** ca.rotation: which CA, the phase it entered and the one it left, how it is rotated, and the key that signs from now on. */
+  authority?: string
+  phase?: string
+  previous_phase?: string
+  mode?: string
+  signing_key?: string
 }
 
 export const AUDIT_PREFIX = '/audit/'

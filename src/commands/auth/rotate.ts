@@ -1,0 +1,62 @@
+import {Flags} from '@oclif/core'
+import {ClusterCommand} from '../../base-command.js'
+import {duration} from '../../flags.js'
+import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
+import {formatDuration, parseDuration} from '../../lib/duration.js'
+import {badInput} from '../../lib/errors.js'
+
+const WHAT: Record<RotationStatus['phase'], string> = {
+  init: 'the new key is trusted and published; the old one still signs',
+  update_clients: 'the new key signs; the old one is still trusted',
+  update_servers: 'servers present certificates of the new key; the old one is still trusted',
+  standby: 'one key, trusted and signing',
+  rollback: 'the old key signs again; the new one is trusted until standby drops it',
+}
+
+export default class AuthRotate extends ClusterCommand {
+  static override description = `Replaces a CA key without a gap in trust, in phases (as tctl auth rotate):
+  init            a new key is made, trusted and published (bundles, JWKS, wid auth export), but does not sign
+  update_clients  the new key signs; the old one is still trusted (the host CA's new key signs from update_servers)
+  update_servers  servers present certificates of the new host CA
+  standby         the old key is no longer trusted: the rotation is done
+  rollback        (before the final standby) the old key signs again; standby then drops the new one
+
+Without --manual the rotation is semi-automatic: init now, then each later phase after a third of --grace-period (default 48h), moved on by the server (or, with no server, by the next wid command). While it runs, the published spiffe_refresh_hint is at most a ninth of the grace period, so relying parties fetch the new key three times before it signs. --grace-period 0s rotates at once and drops the old key now: for a key that may be compromised (every SVID and login it signed stops verifying).
+
+Manually, the new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.`
+  static override enableJsonFlag = true
+  static override examples = [
+    '<%= config.bin %> auth rotate --type spiffe --grace-period 48h',
+    '<%= config.bin %> auth rotate --type jwt --manual --phase init',
+    '<%= config.bin %> auth rotate --type jwt --manual --phase update_clients',
+    '<%= config.bin %> auth rotate --type jwt --manual --phase rollback',
+    '<%= config.bin %> auth rotate --type client --grace-period 0s',
+  ]
+  static override flags = {
+    type: Flags.option({options: AUTHORITY_TYPES, required: true, description: 'The CA to rotate: spiffe (X.509-SVIDs), jwt (JWT-SVIDs), host (the server\'s TLS), client (logins and bot identities).'})(),
+    manual: Flags.boolean({description: 'Move one phase at a time with --phase.', dependsOn: ['phase']}),
+    phase: Flags.option({options: ROTATION_PHASES, description: 'The phase to move to (with --manual).', dependsOn: ['manual']})(),
+    'grace-period': duration(`Semi-automatic: how long the whole rotation takes, split in three over its phases (default ${formatDuration(DEFAULT_GRACE_PERIOD_SECONDS)}); 0s rotates at once.`),
+    force: Flags.boolean({description: 'Manual update_clients: let the new key sign before it has been published for three refresh hints.', dependsOn: ['manual']}),
+  }
+  static override summary = 'Rotate a CA: trust a new key, sign with it, drop the old one.'
+
+  async run() {
+    const {flags} = await this.parse(AuthRotate)
+    if (flags['grace-period'] !== undefined && flags.manual) throw badInput('auth rotate: --grace-period is for a semi-automatic rotation; drop --manual, or drop --grace-period and step with --phase')
+    const grace = flags['grace-period']
+    const gracePeriodSeconds = grace === undefined ? undefined : /^0+[hms]?$/.test(grace.trim()) ? 0 : parseDuration(grace, '--grace-period')
+    const cluster = await this.cluster()
+    const status = await cluster.rotateAuthority({
+      type: flags.type,
+      ...(flags.phase === undefined ? {} : {phase: flags.phase}),
+      ...(gracePeriodSeconds === undefined ? {} : {gracePeriodSeconds}),
+      ...(flags.force ? {force: true} : {}),
+    })
+    const what = status.type === 'host' && status.phase === 'update_clients' ? 'clients trust the new key; the old one signs server certificates until update_servers' : WHAT[status.phase]
+    const lines = [`✔ ${status.type} CA: phase ${status.phase}: ${what}`, `  signing: ${status.signing}`, ...status.trusted.map((key, i) => `  ${i === 0 ? 'trusted:' : '        '} ${key}`)]
+    if (status.schedule) lines.push(`  next: update_clients at ${status.schedule.update_clients}, update_servers at ${status.schedule.update_servers}, standby at ${status.schedule.standby}`)
+    this.success(lines.join('\n'))
+    return status
+  }
+}

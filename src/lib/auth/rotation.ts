@@ -1,0 +1,322 @@
+/**
+ * CA rotation, phase by phase as Teleport does it (DESIGN §4.5):
+ *
+ *   standby → init → update_clients → update_servers → standby
+ *   init | update_clients | update_servers → rollback → standby
+ *
+ * At init a new key is made and trusted (published) but does not sign; the signing key
+ * changes to the new one at update_clients (the host CA's at update_servers, when servers
+ * present certificates of the new CA); at standby the old key is no longer trusted. A
+ * rollback makes the old key sign again and keeps the new one trusted until standby drops
+ * it. Each change is one conditional write of the authority with its audit event, so
+ * several servers and local commands may race to make it: one wins, the others see it made.
+ *
+ * A rotation is manual (`--phase` for every step), semi-automatic (a grace period split in
+ * three over the phases, advanced by advanceRotations), or a grace period of zero: the
+ * whole rotation at once, for a key that must not be trusted a moment longer.
+ */
+import type {Backend} from '../backend/backend.js'
+import {readCertificateFields} from '../crypto/certificate.js'
+import {spkiPin} from '../crypto/keys.js'
+import {WidError} from '../errors.js'
+import {formatDuration} from '../duration.js'
+import {auditOperation, type AuditEvent} from '../services/audit.js'
+import {authorityKey, getAuthorityItem, parseAuthority, type AuthorityKey, type AuthorityType, type CertAuthority} from '../services/authorities.js'
+import {TrustDomain} from '../spiffeid/index.js'
+import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
+import {isoString} from '../time.js'
+import {certificateDer, newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
+
+export const AUTHORITY_TYPES = ['spiffe', 'jwt', 'host', 'client'] as const satisfies readonly AuthorityType[]
+export const ROTATION_PHASES = ['init', 'update_clients', 'update_servers', 'standby', 'rollback'] as const
+export type RotationPhase = (typeof ROTATION_PHASES)[number]
+/** The scheduled phases of a semi-automatic rotation, in order. */
+const SCHEDULED = ['update_clients', 'update_servers', 'standby'] as const
+
+export interface Rotation {
+  phase: RotationPhase
+  /** manual: every phase by hand; semi-automatic: by the schedule. */
+  mode?: 'manual' | 'semi-automatic'
+  /** When the rotation under way began (its init) and when its phase did. */
+  started?: string
+  phaseStarted?: string
+  gracePeriodSeconds?: number
+  /** When a semi-automatic rotation enters each later phase. */
+  schedule?: Record<(typeof SCHEDULED)[number], string>
+  /** The keys of the rotation under way, as keyId names them: the one it replaces and the one it brings. */
+  previousKey?: string
+  nextKey?: string
+  /** When the last rotation (or rollback) ended. */
+  lastRotated?: string
+}
+
+export type RotatedAuthority = CertAuthority & {rotation?: Rotation}
+
+export interface RotateRequest {
+  type: AuthorityType
+  /** A manual step; without it, a semi-automatic rotation starts. */
+  phase?: RotationPhase
+  /** Semi-automatic: the whole rotation's length (0: all at once). */
+  gracePeriodSeconds?: number
+  /** Manual: skip the wait before a new SPIFFE or JWT key signs (see publishedLongEnough). */
+  force?: boolean
+}
+
+export interface RotationStatus {
+  type: AuthorityType
+  phase: RotationPhase
+  mode?: Rotation['mode']
+  started?: string
+  schedule?: Rotation['schedule']
+  lastRotated?: string
+  /** The key that signs now, and every key trusted (signing key first), as keyId names them. */
+  signing: string
+  trusted: string[]
+}
+
+/** Seconds since `key` was trusted before its SPIFFE or JWT key may sign: three refresh hints (the federation spec asks 3 to 5). */
+export const PUBLISH_AHEAD_HINTS = 3
+
+/** How a key is named in status and events: a JWT key by its kid, an X.509 CA by the pin of its public key. */
+export function keyId(key: AuthorityKey): string {
+  if (key.kid) return key.kid
+  return spkiPin(readCertificateFields(certificateDer(key)).subjectPublicKeyInfo)
+}
+
+export function rotationOf(authority: CertAuthority): Rotation {
+  return (authority as RotatedAuthority).rotation ?? {phase: 'standby'}
+}
+
+/** The phase at which the new key starts to sign: the host CA's waits until servers switch certificates. */
+const signsFrom = (type: AuthorityType): RotationPhase => (type === 'host' ? 'update_servers' : 'update_clients')
+
+/** The phases each phase may move to. */
+const NEXT: Record<RotationPhase, RotationPhase[]> = {
+  standby: ['init'],
+  init: ['update_clients', 'rollback'],
+  update_clients: ['update_servers', 'rollback'],
+  update_servers: ['standby', 'rollback'],
+  rollback: ['standby'],
+}
+
+function refusedStep(type: AuthorityType, from: RotationPhase, to: RotationPhase): WidError {
+  if (from === 'standby') return new WidError('bad_input', `auth rotate: no rotation of the ${type} CA is under way; start one with --phase init (or without --phase, semi-automatically)`)
+  return new WidError('bad_input', `auth rotate: the ${type} CA is in phase ${from}; it can move to ${NEXT[from].join(' or ')}, not ${to}`)
+}
+
+async function newKey(authority: CertAuthority, now: Date): Promise<AuthorityKey> {
+  if (authority.type === 'jwt') return newJwtAuthorityKey()
+  const keyType = authority.activeKeys[0]?.keyType ?? 'ec-p256'
+  return newX509AuthorityKey(TrustDomain.parse(authority.clusterName), keyType, now, authority.type)
+}
+
+function findKey(authority: CertAuthority, id: string | undefined): AuthorityKey {
+  const key = [...authority.activeKeys, ...authority.additionalTrustedKeys].find((k) => keyId(k) === id)
+  if (!key) throw new WidError('state', `auth: the ${authority.type} authority lost a key of its rotation (${id ?? 'none'}); the store is damaged`)
+  return key
+}
+
+/** `signer` signs; every other key of the rotation (and whatever else was trusted) stays trusted. */
+function signingWith(authority: CertAuthority, signer: AuthorityKey, drop?: AuthorityKey): Pick<CertAuthority, 'activeKeys' | 'additionalTrustedKeys'> {
+  const all = [...authority.activeKeys, ...authority.additionalTrustedKeys].filter((k) => k !== drop)
+  return {activeKeys: [signer], additionalTrustedKeys: all.filter((k) => k !== signer)}
+}
+
+/** The authority after one step from its current phase to `to` (a new key is made at init). */
+async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, mode: Rotation['mode'], gracePeriodSeconds?: number): Promise<RotatedAuthority> {
+  const rotation = rotationOf(authority)
+  const from = rotation.phase
+  if (!NEXT[from].includes(to)) throw refusedStep(authority.type, from, to)
+  const at = isoString(now)
+  if (to === 'init') {
+    const key = await newKey(authority, now)
+    const current = authority.activeKeys[0]
+    if (!current) throw new WidError('state', `auth: the ${authority.type} authority has no active signing key`)
+    const schedule = gracePeriodSeconds === undefined ? undefined : scheduleFrom(now, gracePeriodSeconds)
+    return {
+      ...authority,
+      additionalTrustedKeys: [key, ...authority.additionalTrustedKeys],
+      rotation: {
+        phase: 'init',
+        mode,
+        started: at,
+        phaseStarted: at,
+        ...(gracePeriodSeconds === undefined ? {} : {gracePeriodSeconds, schedule}),
+        previousKey: keyId(current),
+        nextKey: keyId(key),
+        ...(rotation.lastRotated ? {lastRotated: rotation.lastRotated} : {}),
+      },
+    }
+  }
+  const previous = findKey(authority, rotation.previousKey)
+  const next = findKey(authority, rotation.nextKey)
+  let keys: Pick<CertAuthority, 'activeKeys' | 'additionalTrustedKeys'>
+  if (to === 'rollback') keys = signingWith(authority, previous)
+  else if (to === 'standby') keys = from === 'rollback' ? signingWith(authority, previous, next) : signingWith(authority, next, previous)
+  else keys = signingWith(authority, to === signsFrom(authority.type) || from === signsFrom(authority.type) ? next : previous)
+  if (to === 'standby') {
+    return {...authority, ...keys, rotation: {phase: 'standby', lastRotated: at}}
+  }
+  if (to === 'rollback') {
+    // A rollback ends the schedule: standby (dropping the new key) is then the admin's step
+    const {schedule: _schedule, gracePeriodSeconds: _grace, ...rest} = rotation
+    return {...authority, ...keys, rotation: {...rest, mode: 'manual', phase: 'rollback', phaseStarted: at}}
+  }
+  return {...authority, ...keys, rotation: {...rotation, phase: to, phaseStarted: at}}
+}
+
+function scheduleFrom(start: Date, gracePeriodSeconds: number): Rotation['schedule'] {
+  const at = (thirds: number) => isoString(new Date(start.getTime() + Math.round((gracePeriodSeconds * 1000 * thirds) / 3)))
+  return {update_clients: at(1), update_servers: at(2), standby: at(3)}
+}
+
+/**
+ * A manual rotation's new SPIFFE or JWT key signs only once relying parties that refresh
+ * every `spiffe_refresh_hint` have had three chances to fetch it; `--force` skips the wait
+ * (they may then reject SVIDs of the new key until they refresh).
+ */
+function publishedLongEnough(authority: RotatedAuthority, now: Date, force: boolean | undefined): void {
+  const rotation = rotationOf(authority)
+  if (force || authority.type === 'host' || authority.type === 'client' || rotation.phase !== 'init' || !rotation.started) return
+  const ready = Date.parse(rotation.started) + PUBLISH_AHEAD_HINTS * DEFAULT_REFRESH_HINT_SECONDS * 1000
+  if (now.getTime() < ready) {
+    const wait = Math.ceil((ready - now.getTime()) / 1000)
+    throw new WidError(
+      'bad_input',
+      `auth rotate: the new ${authority.type} key was published at ${rotation.started}; relying parties refresh every ${DEFAULT_REFRESH_HINT_SECONDS} s, so it signs from ${isoString(new Date(ready))} (in ${formatDuration(wait)}); --force moves on now`,
+    )
+  }
+}
+
+function rotationEvent(actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>, type: AuthorityType, from: RotationPhase, to: RotatedAuthority, now: Date): AuditEvent {
+  const rotation = rotationOf(to)
+  return {
+    time: isoString(now),
+    type: 'ca.rotation',
+    ...actor,
+    authority: type,
+    phase: rotation.phase,
+    previous_phase: from,
+    ...(rotation.mode ? {mode: rotation.mode} : {}),
+    signing_key: keyId(to.activeKeys[0]!),
+  }
+}
+
+export function rotationStatus(authority: CertAuthority): RotationStatus {
+  const rotation = rotationOf(authority)
+  return {
+    type: authority.type,
+    phase: rotation.phase,
+    ...(rotation.mode ? {mode: rotation.mode} : {}),
+    ...(rotation.started ? {started: rotation.started} : {}),
+    ...(rotation.schedule ? {schedule: rotation.schedule} : {}),
+    ...(rotation.lastRotated ? {lastRotated: rotation.lastRotated} : {}),
+    signing: keyId(authority.activeKeys[0]!),
+    trusted: [...authority.activeKeys, ...authority.additionalTrustedKeys].map(keyId),
+  }
+}
+
+/** Writes `steps` from the stored authority (revision `revision`) as one conditional write, each step audited. */
+async function writeSteps(
+  backend: Backend,
+  stored: {authority: RotatedAuthority; revision: number},
+  targets: RotationPhase[],
+  now: Date,
+  actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>,
+  mode: Rotation['mode'],
+  gracePeriodSeconds?: number,
+): Promise<RotatedAuthority> {
+  let authority = stored.authority
+  const events: AuditEvent[] = []
+  for (const [i, target] of targets.entries()) {
+    const from = rotationOf(authority).phase
+    authority = await step(authority, target, now, mode, gracePeriodSeconds)
+    // Steps made in one write are a millisecond apart in the log, so that it lists them in order
+    events.push(rotationEvent(actor, authority.type, from, authority, new Date(now.getTime() + i)))
+  }
+  const key = authorityKey(authority.type)
+  await backend.atomicWrite([{key, type: 'revision', revision: stored.revision}], [{key, type: 'put', value: JSON.stringify(authority)}, ...events.map(auditOperation)])
+  return authority
+}
+
+async function stored(backend: Backend, type: AuthorityType): Promise<{authority: RotatedAuthority; revision: number}> {
+  const item = await getAuthorityItem(backend, type)
+  return {authority: parseAuthority(item), revision: item.revision}
+}
+
+/**
+ * One rotation request: a manual step, or the start of a semi-automatic rotation (refused
+ * while one is under way). A step raced by another writer is refused, not repeated.
+ */
+export async function rotateAuthority(backend: Backend, request: RotateRequest, now: Date, actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>): Promise<RotationStatus> {
+  const current = await stored(backend, request.type)
+  const phase = rotationOf(current.authority).phase
+  let targets: RotationPhase[]
+  let mode: Rotation['mode'] = 'manual'
+  if (request.phase === undefined) {
+    if (phase !== 'standby') {
+      throw new WidError('bad_input', `auth rotate: a rotation of the ${request.type} CA is already under way (phase ${phase}); finish it with --manual --phase, or roll it back with --phase rollback`)
+    }
+    const grace = request.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS
+    targets = grace === 0 ? ['init', 'update_clients', 'update_servers', 'standby'] : ['init']
+    mode = grace === 0 ? 'manual' : 'semi-automatic'
+  } else {
+    if (request.gracePeriodSeconds !== undefined) throw new WidError('bad_input', 'auth rotate: --grace-period is for a semi-automatic rotation; a manual one (--phase) moves when you say')
+    if (phase !== 'standby' && rotationOf(current.authority).mode === 'semi-automatic' && request.phase !== 'rollback') {
+      throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating semi-automatically (phase ${phase}); it moves on by its schedule, or roll it back with --phase rollback`)
+    }
+    if (request.phase === 'update_clients') publishedLongEnough(current.authority, now, request.force)
+    targets = [request.phase]
+  }
+  try {
+    return rotationStatus(await writeSteps(backend, current, targets, now, actor, mode, request.phase === undefined ? request.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS : undefined))
+  } catch (error) {
+    if (error instanceof WidError && error.code === 'compare_failed') {
+      throw new WidError('compare_failed', `auth rotate: the ${request.type} CA changed while this request was made (another rotation step?); check wid status and try again`)
+    }
+    throw error
+  }
+}
+
+export const DEFAULT_GRACE_PERIOD_SECONDS = 48 * 3600
+
+/**
+ * Moves every semi-automatic rotation to the phase its schedule says it should be in by
+ * `now` (several phases at once if they are due). Run by the server every second and by
+ * local commands; a step another writer made first is left to it.
+ */
+export async function advanceRotations(backend: Backend, now: Date): Promise<AuthorityType[]> {
+  const moved: AuthorityType[] = []
+  for (const type of AUTHORITY_TYPES) {
+    const item = await backend.get(authorityKey(type))
+    if (!item) continue
+    const authority: RotatedAuthority = parseAuthority(item)
+    const rotation = rotationOf(authority)
+    if (rotation.mode !== 'semi-automatic' || !rotation.schedule || rotation.phase === 'rollback' || rotation.phase === 'standby') continue
+    const from = SCHEDULED.indexOf(rotation.phase as (typeof SCHEDULED)[number])
+    const due = SCHEDULED.filter((phase, i) => i > from && Date.parse(rotation.schedule![phase]) <= now.getTime())
+    if (due.length === 0) continue
+    try {
+      await writeSteps(backend, {authority, revision: item.revision}, due, now, {actor: 'system:rotation'}, 'semi-automatic')
+      moved.push(type)
+    } catch (error) {
+      if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error
+    }
+  }
+  return moved
+}
+
+/**
+ * The `spiffe_refresh_hint` to publish: the default, or less while a semi-automatic
+ * rotation of the SPIFFE or JWT key has shorter phases, so that relying parties refresh
+ * three times before its new key signs.
+ */
+export function refreshHintSeconds(authorities: CertAuthority[]): number {
+  let hint = DEFAULT_REFRESH_HINT_SECONDS
+  for (const authority of authorities) {
+    const {phase, gracePeriodSeconds} = rotationOf(authority)
+    if (phase === 'standby' || gracePeriodSeconds === undefined) continue
+    hint = Math.min(hint, Math.max(1, Math.floor(gracePeriodSeconds / 3 / PUBLISH_AHEAD_HINTS)))
+  }
+  return hint
+}
