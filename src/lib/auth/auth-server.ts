@@ -4,10 +4,6 @@
  * methods with the principal it authenticated for the request.
  */
 import type {Backend} from '../backend/backend.js'
-import {buildJwks} from '../bundle/jwks.js'
-import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
-import {spkiPin} from '../crypto/keys.js'
-import {readCertificateFields} from '../crypto/certificate.js'
 import type {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError} from '../errors.js'
 import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
@@ -31,7 +27,7 @@ import {
   type IssuedSecret,
   type RoleChange,
 } from './admin.js'
-import {certificateDer, jwtSigner, x509Signer} from './authorities.js'
+import {jwtSigner, x509Signer} from './authorities.js'
 import {joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
 import {IssuerKeys} from '../join/jwt.js'
@@ -42,7 +38,8 @@ import {LoginGate} from './login-gate.js'
 import {addressGroup, authenticateUser, DEFAULT_LOGIN_TTL_SECONDS, LoginRefused, LoginThrottle, MAX_LOGIN_TTL_SECONDS, type LoginAttempt} from './login.js'
 import {RefusalAudit} from './refusal-audit.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
-import {AUTHORITY_TYPES, refreshHintSeconds, rotateAuthority, rotationStatus, type RotateRequest, type RotationStatus} from './rotation.js'
+import {keyId, rotateAuthority, type RotateRequest, type RotationStatus} from './rotation.js'
+import {exportTrust, rotationStatuses, trustedCertificates, type TrustExportType} from './trust.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
@@ -50,8 +47,7 @@ import type {SigningAuthority} from '../svid/x509.js'
 
 export type {Caller} from './principal.js'
 
-export const TRUST_EXPORT_TYPES = ['tls-spiffe', 'jwks', 'spiffe-bundle'] as const
-export type TrustExportType = (typeof TRUST_EXPORT_TYPES)[number]
+export {TRUST_EXPORT_TYPES, type TrustExportType} from './trust.js'
 
 export interface LoginResult {
   certificate: string
@@ -157,17 +153,12 @@ export class AuthServer {
       clusterName: this.config.clusterName,
       publicAddr: this.config.publicAddr,
       jwtIssuer: this.jwtIssuer,
-      caPins: trustedKeys(spiffe.authority).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo)),
-      ...(host ? {hostCaPins: trustedKeys(parseAuthority(host)).map((k) => spkiPin(readCertificateFields(certificateDer(k)).subjectPublicKeyInfo))} : {}),
+      caPins: trustedKeys(spiffe.authority).map(keyId),
+      ...(host ? {hostCaPins: trustedKeys(parseAuthority(host)).map(keyId)} : {}),
       jwtKeyIds: trustedKeys(jwt.authority).map((k) => k.kid ?? ''),
-      rotations: await this.rotations(),
+      rotations: await rotationStatuses(this.backend),
       backend: {kind: this.backend.kind, location: this.backend.location},
     }
-  }
-
-  private async rotations(): Promise<RotationStatus[]> {
-    const items = await Promise.all(AUTHORITY_TYPES.map((type) => this.backend.get(authorityKey(type))))
-    return items.filter((item) => item !== undefined).map((item) => rotationStatus(parseAuthority(item)))
   }
 
   /** A CA rotation step, or the start of a semi-automatic rotation (see rotation.ts); needs `update` on `cert_authority`. */
@@ -363,13 +354,13 @@ export class AuthServer {
   }
 
   /** PEM certificates of the CA that signs the server's TLS certificates (clients pin it). */
-  async hostAuthorities(): Promise<string[]> {
-    return trustedKeys((await getAuthority(this.backend, 'host')).authority).map((k) => k.certificate!)
+  hostAuthorities(): Promise<string[]> {
+    return trustedCertificates(this.backend, 'host')
   }
 
   /** PEM certificates of the CA that signs client certificates (the server requires it). */
-  async clientAuthorities(): Promise<string[]> {
-    return trustedKeys((await getAuthority(this.backend, 'client')).authority).map((k) => k.certificate!)
+  clientAuthorities(): Promise<string[]> {
+    return trustedCertificates(this.backend, 'client')
   }
 
   /** A TLS server certificate for `names` (host names and addresses) and the server's own key. */
@@ -415,26 +406,8 @@ export class AuthServer {
   }
 
   /** Public trust material only: CA certificates and public keys, never a private key. */
-  async exportTrust(type: TrustExportType): Promise<string> {
-    if (type === 'tls-spiffe') {
-      const {authority} = await getAuthority(this.backend, 'spiffe')
-      return trustedKeys(authority)
-        .map((k) => k.certificate!)
-        .join('')
-    }
-    if (type === 'jwks') {
-      const {authority} = await getAuthority(this.backend, 'jwt')
-      return JSON.stringify(buildJwks(trustedKeys(authority)), null, 2) + '\n'
-    }
-    const spiffe = await getAuthority(this.backend, 'spiffe')
-    const jwt = await getAuthority(this.backend, 'jwt')
-    const bundle = buildSpiffeBundle(
-      trustedKeys(spiffe.authority).map(certificateDer),
-      trustedKeys(jwt.authority),
-      Math.max(spiffe.revision, jwt.revision),
-      refreshHintSeconds([spiffe.authority, jwt.authority]),
-    )
-    return JSON.stringify(bundle, null, 2) + '\n'
+  exportTrust(type: TrustExportType): Promise<string> {
+    return exportTrust(this.backend, type)
   }
 }
 
