@@ -124,7 +124,7 @@ describe('CA rotation while SVIDs are issued and verified continuously (two serv
     const rounds = () => checked.length / 2
     /** Moves a phase with the admin's CLI, then lets at least three rounds run in it (and a second, for the servers' documents). */
     const step = async (type: string, next: string) => {
-      const result = await admin(['auth', 'rotate', '-c', config, '--type', type, '--manual', '--phase', next, ...(next === 'update_clients' ? ['--force'] : [])])
+      const result = await admin(['auth', 'rotate', '-c', config, '--type', type, '--manual', '--phase', next, ...(next === 'update_clients' || next === 'standby' ? ['--force'] : [])])
       expect(result.code, result.stderr).toBe(0)
       phase = `${++steps} ${type}:${next}`
       const from = rounds()

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
 import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
+import {MAX_SVID_TTL_SECONDS} from '../../lib/auth/issuance.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 import {badInput} from '../../lib/errors.js'
 
@@ -23,7 +24,7 @@ export default class AuthRotate extends ClusterCommand {
 
 Without --manual the rotation is semi-automatic: init now, then each later phase after a third of --grace-period (default 48h), moved on by the server (or, with no server, by the next wid command). While it runs, the published spiffe_refresh_hint is at most a ninth of the grace period, so relying parties fetch the new key three times before it signs. --grace-period 0s rotates at once and drops the old key now: for a key that may be compromised (every SVID and login it signed stops verifying).
 
-Manually, the new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.`
+Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes), and a key that signed is dropped (standby) only once no SVID it signed can be valid (24h, the longest SVID TTL, after it stopped signing); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> auth rotate --type spiffe --grace-period 48h',
@@ -37,7 +38,7 @@ Manually, the new SPIFFE or JWT key signs (update_clients) only once it has been
     manual: Flags.boolean({description: 'Move one phase at a time with --phase.', dependsOn: ['phase']}),
     phase: Flags.option({options: ROTATION_PHASES, description: 'The phase to move to (with --manual).', dependsOn: ['manual']})(),
     'grace-period': duration(`Semi-automatic: how long the whole rotation takes, split in three over its phases (default ${formatDuration(DEFAULT_GRACE_PERIOD_SECONDS)}); 0s rotates at once.`),
-    force: Flags.boolean({description: 'Manual update_clients: let the new key sign before it has been published for three refresh hints.', dependsOn: ['manual']}),
+    force: Flags.boolean({description: 'Manual: let a new SPIFFE or JWT key sign (update_clients) before it has been published for three refresh hints, or drop one (standby) while SVIDs it signed may still be valid.', dependsOn: ['manual']}),
   }
   static override summary = 'Rotate a CA: trust a new key, sign with it, drop the old one.'
 
@@ -55,7 +56,13 @@ Manually, the new SPIFFE or JWT key signs (update_clients) only once it has been
     })
     const what = status.type === 'host' && status.phase === 'update_clients' ? 'clients trust the new key; the old one signs server certificates until update_servers' : WHAT[status.phase]
     const lines = [`✔ ${status.type} CA: phase ${status.phase}: ${what}`, `  signing: ${status.signing}`, ...status.trusted.map((key, i) => `  ${i === 0 ? 'trusted:' : '        '} ${key}`)]
-    if (status.schedule) lines.push(`  next: update_clients at ${status.schedule.update_clients}, update_servers at ${status.schedule.update_servers}, standby at ${status.schedule.standby}`)
+    if (status.schedule) {
+      const {update_clients: clients, update_servers: servers, standby} = status.schedule
+      lines.push(`  next: update_clients at ${clients}, update_servers at ${servers}, standby at ${standby}`)
+      if ((status.type === 'spiffe' || status.type === 'jwt') && Date.parse(standby) - Date.parse(clients) < MAX_SVID_TTL_SECONDS * 1000) {
+        lines.push(`  note: SVIDs the old key signs until ${clients} may be valid for ${formatDuration(MAX_SVID_TTL_SECONDS)} after; those still valid at standby stop verifying (a grace period of ${formatDuration((MAX_SVID_TTL_SECONDS * 3) / 2)} or more avoids it)`)
+      }
+    }
     this.success(lines.join('\n'))
     return status
   }

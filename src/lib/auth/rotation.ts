@@ -26,6 +26,7 @@ import {TrustDomain} from '../spiffeid/index.js'
 import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {isoString} from '../time.js'
 import {certificateDer, newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
+import {MAX_SVID_TTL_SECONDS} from './issuance.js'
 
 export const AUTHORITY_TYPES = ['spiffe', 'jwt', 'host', 'client'] as const satisfies readonly AuthorityType[]
 export const ROTATION_PHASES = ['init', 'update_clients', 'update_servers', 'standby', 'rollback'] as const
@@ -46,6 +47,8 @@ export interface Rotation {
   /** The keys of the rotation under way, as keyId names them: the one it replaces and the one it brings. */
   previousKey?: string
   nextKey?: string
+  /** The key of this rotation that last stopped signing, and when: its SVIDs may be valid for the longest SVID TTL after. */
+  retired?: {key: string; signedUntil: string}
   /** When the last rotation (or rollback) ended. */
   lastRotated?: string
 }
@@ -58,7 +61,7 @@ export interface RotateRequest {
   phase?: RotationPhase
   /** Semi-automatic: the whole rotation's length (0: all at once). */
   gracePeriodSeconds?: number
-  /** Manual: skip the wait before a new SPIFFE or JWT key signs (see publishedLongEnough). */
+  /** Manual: skip the waits, before a new SPIFFE or JWT key signs and before one that signed is dropped (see publishedLongEnough, noValidSvidsLeft). */
   force?: boolean
 }
 
@@ -157,12 +160,14 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, m
   if (to === 'standby') {
     return {...authority, ...keys, rotation: {phase: 'standby', lastRotated: at}}
   }
+  const signer = authority.activeKeys[0]
+  const retired = signer && keys.activeKeys[0] !== signer ? {retired: {key: keyId(signer), signedUntil: at}} : {}
   if (to === 'rollback') {
     // A rollback ends the schedule: standby (dropping the new key) is then the admin's step
     const {schedule: _schedule, gracePeriodSeconds: _grace, ...rest} = rotation
-    return {...authority, ...keys, rotation: {...rest, mode: 'manual', phase: 'rollback', phaseStarted: at}}
+    return {...authority, ...keys, rotation: {...rest, ...retired, mode: 'manual', phase: 'rollback', phaseStarted: at}}
   }
-  return {...authority, ...keys, rotation: {...rotation, phase: to, phaseStarted: at}}
+  return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at}}
 }
 
 function scheduleFrom(start: Date, gracePeriodSeconds: number): Rotation['schedule'] {
@@ -184,6 +189,25 @@ function publishedLongEnough(authority: RotatedAuthority, now: Date, force: bool
     throw new WidError(
       'bad_input',
       `auth rotate: the new ${authority.type} key was published at ${rotation.started}; relying parties refresh every ${DEFAULT_REFRESH_HINT_SECONDS} s, so it signs from ${isoString(new Date(ready))} (in ${formatDuration(wait)}); --force moves on now`,
+    )
+  }
+}
+
+/**
+ * A SPIFFE or JWT key that signed is dropped (standby) only once no SVID it signed can still
+ * be valid: the longest SVID TTL after it stopped signing (the federation spec's rule for
+ * retiring keys); `--force` drops it sooner, and those SVIDs stop verifying.
+ */
+function noValidSvidsLeft(authority: RotatedAuthority, now: Date, force: boolean | undefined): void {
+  const rotation = rotationOf(authority)
+  if (force || authority.type === 'host' || authority.type === 'client' || !rotation.retired) return
+  const dropped = rotation.phase === 'rollback' ? rotation.nextKey : rotation.previousKey
+  if (rotation.retired.key !== dropped) return
+  const safe = Date.parse(rotation.retired.signedUntil) + MAX_SVID_TTL_SECONDS * 1000
+  if (now.getTime() < safe) {
+    throw new WidError(
+      'bad_input',
+      `auth rotate: the ${rotation.phase === 'rollback' ? 'new' : 'old'} ${authority.type} key signed SVIDs until ${rotation.retired.signedUntil}, which may be valid until ${isoString(new Date(safe))} (in ${formatDuration(Math.ceil((safe - now.getTime()) / 1000))}); standby then, or --force drops the key now and they stop verifying`,
     )
   }
 }
@@ -266,6 +290,7 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
       throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating semi-automatically (phase ${phase}); it moves on by its schedule, or roll it back with --phase rollback`)
     }
     if (request.phase === 'update_clients') publishedLongEnough(current.authority, now, request.force)
+    if (request.phase === 'standby') noValidSvidsLeft(current.authority, now, request.force)
     targets = [request.phase]
   }
   try {

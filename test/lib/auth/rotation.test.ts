@@ -75,6 +75,7 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
 
   it('audits each phase change with the CA, both phases and the signing key', async () => {
     await rotate('jwt', 'init')
+    at(1)
     await rotate('jwt', 'update_clients')
     const events = await listAuditEvents(backend, {type: 'ca.rotation'})
     expect(events.map((e) => [e.authority, e.previous_phase, e.phase, e.actor])).toEqual([
@@ -137,6 +138,27 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
     // the host and client CAs are not fetched by relying parties: no wait
     await rotate('client', 'init', false)
     expect((await rotate('client', 'update_clients', false)).phase).toBe('update_clients')
+  })
+
+  it('drops a SPIFFE or JWT key that signed only once no SVID it signed can be valid, unless forced', async () => {
+    await rotate('spiffe', 'init')
+    at(60)
+    await rotate('spiffe', 'update_clients')
+    await rotate('spiffe', 'update_servers')
+    expect(await rejection(rotate('spiffe', 'standby', false))).toMatchObject({
+      code: 'bad_input',
+      message: 'auth rotate: the old spiffe key signed SVIDs until 2026-11-23T10:01:00.000Z, which may be valid until 2026-11-24T10:01:00.000Z (in 24h); standby then, or --force drops the key now and they stop verifying',
+    })
+    at(60 + 24 * 3600)
+    expect((await rotate('spiffe', 'standby', false)).phase).toBe('standby')
+    // a rollback drops the new key: it waits only if the new key signed
+    await rotate('jwt', 'init')
+    await rotate('jwt', 'rollback')
+    expect((await rotate('jwt', 'standby', false)).phase).toBe('standby')
+    await rotate('jwt', 'init')
+    await rotate('jwt', 'update_clients')
+    await rotate('jwt', 'rollback')
+    expect(await rejection(rotate('jwt', 'standby', false))).toMatchObject({message: expect.stringContaining('the new jwt key signed SVIDs until')})
   })
 
   it('runs a semi-automatic rotation by its schedule, several due phases in one step, in order in the audit log', async () => {
