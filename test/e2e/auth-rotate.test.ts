@@ -168,7 +168,7 @@ describe('wid auth rotate: bad input', () => {
       [['--type', 'spiffe', '--manual'], /--phase/],
       [['--type', 'spiffe', '--grace-period', '5x'], /^invalid --grace-period "5x" \(expected a duration such as 8h, 90m or 1h30m\)$/],
       [['--type', 'rsa', '--manual', '--phase', 'init'], /^invalid --type "rsa": expected one of spiffe, jwt, host, client$/],
-      [['--type', 'spiffe', '--manual', '--phase', 'update_clients'], /^auth rotate: no rotation of the spiffe CA is under way; start one with --phase init/],
+      [['--type', 'spiffe', '--manual', '--phase', 'update_clients'], /^auth rotate: no rotation of the spiffe CA is under way; start one with --manual --phase init/],
     ]
     for (const [args, message] of cases) {
       const result = await wid(['auth', 'rotate', ...args])

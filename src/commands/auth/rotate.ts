@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
-import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
+import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, MAX_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
 import {MAX_SVID_TTL_SECONDS} from '../../lib/auth/issuance.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 import {badInput} from '../../lib/errors.js'
@@ -22,7 +22,7 @@ export default class AuthRotate extends ClusterCommand {
   standby         the old key is no longer trusted: the rotation is done
   rollback        (before the final standby) the old key signs again; standby then drops the new one
 
-Without --manual the rotation is semi-automatic: init now, then each later phase after a third of --grace-period (default 48h), moved on by the server (or, with no server, by the next wid command). While it runs, the published spiffe_refresh_hint is at most a ninth of the grace period, so relying parties fetch the new key three times before it signs. --grace-period 0s rotates at once and drops the old key now: for a key that may be compromised (every SVID and login it signed stops verifying).
+Without --manual the rotation is semi-automatic: init now, then each later phase after a third of --grace-period (default 48h), moved on by the server (or, with no server, by the next wid command; a phase entered late still lasts its third). A SPIFFE or JWT grace period under 45m needs --force: its new key would sign before relying parties that refresh every 300 s have fetched it three times. While it runs, the published spiffe_refresh_hint (and the max-age of the server's trust documents) is at most a ninth of the grace period. --grace-period 0s rotates at once and drops the old key now: for a key that may be compromised (every SVID and login it signed stops verifying).
 
 Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes), and a key that signed is dropped (standby) only once no SVID it signed can be valid (24h, the longest SVID TTL, after it stopped signing); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.`
   static override enableJsonFlag = true
@@ -38,7 +38,7 @@ Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been p
     manual: Flags.boolean({description: 'Move one phase at a time with --phase.', dependsOn: ['phase']}),
     phase: Flags.option({options: ROTATION_PHASES, description: 'The phase to move to (with --manual).', dependsOn: ['manual']})(),
     'grace-period': duration(`Semi-automatic: how long the whole rotation takes, split in three over its phases (default ${formatDuration(DEFAULT_GRACE_PERIOD_SECONDS)}); 0s rotates at once.`),
-    force: Flags.boolean({description: 'Manual: let a new SPIFFE or JWT key sign (update_clients) before it has been published for three refresh hints, or drop one (standby) while SVIDs it signed may still be valid.', dependsOn: ['manual']}),
+    force: Flags.boolean({description: 'Let a new SPIFFE or JWT key sign before it has been published for three refresh hints (manual update_clients, or a grace period under 45m), or drop one (manual standby) while SVIDs it signed may still be valid.'}),
   }
   static override summary = 'Rotate a CA: trust a new key, sign with it, drop the old one.'
 
@@ -46,7 +46,8 @@ Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been p
     const {flags} = await this.parse(AuthRotate)
     if (flags['grace-period'] !== undefined && flags.manual) throw badInput('auth rotate: --grace-period is for a semi-automatic rotation; drop --manual, or drop --grace-period and step with --phase')
     const grace = flags['grace-period']
-    const gracePeriodSeconds = grace === undefined ? undefined : /^0+[hms]?$/.test(grace.trim()) ? 0 : parseDuration(grace, '--grace-period')
+    const gracePeriodSeconds = grace === undefined ? undefined : /^(?:0+|(?:0+[hms])+)$/.test(grace.trim()) ? 0 : parseDuration(grace, '--grace-period')
+    if (gracePeriodSeconds !== undefined && gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) throw badInput(`invalid --grace-period "${grace}" (at most ${formatDuration(MAX_GRACE_PERIOD_SECONDS)}, a year)`)
     const cluster = await this.cluster()
     const status = await cluster.rotateAuthority({
       type: flags.type,

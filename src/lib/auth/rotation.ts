@@ -79,6 +79,25 @@ export interface RotationStatus {
 
 /** Seconds since `key` was trusted before its SPIFFE or JWT key may sign: three refresh hints (the federation spec asks 3 to 5). */
 export const PUBLISH_AHEAD_HINTS = 3
+/**
+ * How long a new SPIFFE or JWT key is published before it signs. A relying party that fetched
+ * just before init was told to come back after the default hint, whatever is published later.
+ */
+const PUBLISH_AHEAD_SECONDS = PUBLISH_AHEAD_HINTS * DEFAULT_REFRESH_HINT_SECONDS
+/** The longest grace period: a year. */
+export const MAX_GRACE_PERIOD_SECONDS = 365 * 24 * 3600
+
+/** A grace period the library accepts, whoever asks (the API's schema and the CLI check the same bounds). */
+function checkGracePeriod(type: AuthorityType, seconds: number, force: boolean | undefined): void {
+  if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > MAX_GRACE_PERIOD_SECONDS) {
+    throw new WidError('bad_input', `auth rotate: the grace period must be a whole number of seconds from 0 to ${MAX_GRACE_PERIOD_SECONDS} (a year)`)
+  }
+  if (seconds === 0 || force || type === 'host' || type === 'client' || seconds / 3 >= PUBLISH_AHEAD_SECONDS) return
+  throw new WidError(
+    'bad_input',
+    `auth rotate: with a grace period of ${formatDuration(seconds)} the new ${type} key would sign after ${formatDuration(Math.round(seconds / 3))}, before relying parties that refresh every ${DEFAULT_REFRESH_HINT_SECONDS} s have fetched it three times (${formatDuration(PUBLISH_AHEAD_SECONDS * 3)} or more is safe); --force accepts it`,
+  )
+}
 
 /** How a key is named in status and events: a JWT key by its kid, an X.509 CA by the pin of its public key. */
 export function keyId(key: AuthorityKey): string {
@@ -86,8 +105,13 @@ export function keyId(key: AuthorityKey): string {
   return spkiPin(readCertificateFields(certificateDer(key)).subjectPublicKeyInfo)
 }
 
+/** The stored rotation state, checked: a damaged one is damage to the store, reported in one line. */
 export function rotationOf(authority: CertAuthority): Rotation {
-  return (authority as RotatedAuthority).rotation ?? {phase: 'standby'}
+  const rotation = (authority as RotatedAuthority).rotation ?? {phase: 'standby'}
+  if (typeof rotation !== 'object' || rotation === null || !(ROTATION_PHASES as readonly unknown[]).includes(rotation.phase) || authority.activeKeys.length === 0) {
+    throw new WidError('state', `backend: the stored rotation of the ${authority.type} authority is damaged`)
+  }
+  return rotation
 }
 
 /** The phase at which the new key starts to sign: the host CA's waits until servers switch certificates. */
@@ -103,7 +127,7 @@ const NEXT: Record<RotationPhase, RotationPhase[]> = {
 }
 
 function refusedStep(type: AuthorityType, from: RotationPhase, to: RotationPhase): WidError {
-  if (from === 'standby') return new WidError('bad_input', `auth rotate: no rotation of the ${type} CA is under way; start one with --phase init (or without --phase, semi-automatically)`)
+  if (from === 'standby') return new WidError('bad_input', `auth rotate: no rotation of the ${type} CA is under way; start one with --manual --phase init (or without --manual, semi-automatically)`)
   return new WidError('bad_input', `auth rotate: the ${type} CA is in phase ${from}; it can move to ${NEXT[from].join(' or ')}, not ${to}`)
 }
 
@@ -167,7 +191,19 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, m
     const {schedule: _schedule, gracePeriodSeconds: _grace, ...rest} = rotation
     return {...authority, ...keys, rotation: {...rest, ...retired, mode: 'manual', phase: 'rollback', phaseStarted: at}}
   }
-  return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at}}
+  return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at, ...(rotation.schedule ? {schedule: rescheduled(rotation, to, now)} : {})}}
+}
+
+/** The schedule once `entered` began at `now`: each later phase no sooner than its third of the grace period after the one before. */
+function rescheduled(rotation: Rotation, entered: RotationPhase, now: Date): Rotation['schedule'] {
+  const schedule = {...rotation.schedule!}
+  const third = ((rotation.gracePeriodSeconds ?? 0) * 1000) / 3
+  let earliest = now.getTime()
+  for (const phase of SCHEDULED.slice(SCHEDULED.indexOf(entered as (typeof SCHEDULED)[number]) + 1)) {
+    earliest = Math.max(Date.parse(schedule[phase]), earliest + third)
+    schedule[phase] = isoString(new Date(earliest))
+  }
+  return schedule
 }
 
 function scheduleFrom(start: Date, gracePeriodSeconds: number): Rotation['schedule'] {
@@ -183,7 +219,7 @@ function scheduleFrom(start: Date, gracePeriodSeconds: number): Rotation['schedu
 function publishedLongEnough(authority: RotatedAuthority, now: Date, force: boolean | undefined): void {
   const rotation = rotationOf(authority)
   if (force || authority.type === 'host' || authority.type === 'client' || rotation.phase !== 'init' || !rotation.started) return
-  const ready = Date.parse(rotation.started) + PUBLISH_AHEAD_HINTS * DEFAULT_REFRESH_HINT_SECONDS * 1000
+  const ready = Date.parse(rotation.started) + PUBLISH_AHEAD_SECONDS * 1000
   if (now.getTime() < ready) {
     const wait = Math.ceil((ready - now.getTime()) / 1000)
     throw new WidError(
@@ -279,15 +315,17 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
   let mode: Rotation['mode'] = 'manual'
   if (request.phase === undefined) {
     if (phase !== 'standby') {
-      throw new WidError('bad_input', `auth rotate: a rotation of the ${request.type} CA is already under way (phase ${phase}); finish it with --manual --phase, or roll it back with --phase rollback`)
+      const way = phase === 'rollback' ? 'end it with --manual --phase standby' : `move it on with --manual --phase ${NEXT[phase][0]}, or roll it back with --manual --phase rollback`
+      throw new WidError('bad_input', `auth rotate: a rotation of the ${request.type} CA is already under way (phase ${phase}); ${way}`)
     }
     const grace = request.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS
+    checkGracePeriod(request.type, grace, request.force)
     targets = grace === 0 ? ['init', 'update_clients', 'update_servers', 'standby'] : ['init']
     mode = grace === 0 ? 'manual' : 'semi-automatic'
   } else {
-    if (request.gracePeriodSeconds !== undefined) throw new WidError('bad_input', 'auth rotate: --grace-period is for a semi-automatic rotation; a manual one (--phase) moves when you say')
+    if (request.gracePeriodSeconds !== undefined) throw new WidError('bad_input', 'auth rotate: a grace period is for a semi-automatic rotation; a manual step (a phase) is made when asked')
     if (phase !== 'standby' && rotationOf(current.authority).mode === 'semi-automatic' && request.phase !== 'rollback') {
-      throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating semi-automatically (phase ${phase}); it moves on by its schedule, or roll it back with --phase rollback`)
+      throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating semi-automatically (phase ${phase}); it moves on by its schedule, or roll it back with --manual --phase rollback`)
     }
     if (request.phase === 'update_clients') publishedLongEnough(current.authority, now, request.force)
     if (request.phase === 'standby') noValidSvidsLeft(current.authority, now, request.force)
@@ -306,9 +344,11 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
 export const DEFAULT_GRACE_PERIOD_SECONDS = 48 * 3600
 
 /**
- * Moves every semi-automatic rotation to the phase its schedule says it should be in by
- * `now` (several phases at once if they are due). Run by the server every second and by
- * local commands; a step another writer made first is left to it.
+ * Moves each semi-automatic rotation on by one phase when its schedule says so. Run by the
+ * server every second and by local commands; a step another writer made first is left to
+ * it. Overdue phases (no server ran, or none could write) are not taken at once: each phase
+ * entered late still lasts its third of the grace period, so that the old key is never
+ * dropped sooner after it stopped signing than the schedule promised.
  */
 export async function advanceRotations(backend: Backend, now: Date): Promise<AuthorityType[]> {
   const moved: AuthorityType[] = []
@@ -319,10 +359,10 @@ export async function advanceRotations(backend: Backend, now: Date): Promise<Aut
     const rotation = rotationOf(authority)
     if (rotation.mode !== 'semi-automatic' || !rotation.schedule || rotation.phase === 'rollback' || rotation.phase === 'standby') continue
     const from = SCHEDULED.indexOf(rotation.phase as (typeof SCHEDULED)[number])
-    const due = SCHEDULED.filter((phase, i) => i > from && Date.parse(rotation.schedule![phase]) <= now.getTime())
-    if (due.length === 0) continue
+    const next = SCHEDULED[from + 1]!
+    if (Date.parse(rotation.schedule[next]) > now.getTime()) continue
     try {
-      await writeSteps(backend, {authority, revision: item.revision}, due, now, {actor: 'system:rotation'}, 'semi-automatic')
+      await writeSteps(backend, {authority, revision: item.revision}, [next], now, {actor: 'system:rotation'}, 'semi-automatic')
       moved.push(type)
     } catch (error) {
       if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error

@@ -124,8 +124,10 @@ export class LocalCluster implements Cluster {
     try {
       const now = options.now ?? (() => new Date())
       const init = await initializeCluster(backend, {defaultClusterName: defaultClusterName(), now: now()})
-      // With no server running, a semi-automatic CA rotation moves on when a command runs
-      await advanceRotations(backend, now())
+      // With no server running, a semi-automatic CA rotation moves on when a command runs. Only
+      // opportunistically: a command that cannot write (a read-only store, a damaged rotation)
+      // still does its own job, and reports damage itself if it touches the authority.
+      await advanceRotations(backend, now()).catch(() => undefined)
       const auth = await AuthServer.open(backend, now)
       const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
       return new LocalCluster(placeOf(home, options.storage, backend), backend, auth, caller, init.created ? init.config : undefined, options.storage?.type !== 'postgresql')

@@ -6,19 +6,22 @@
 import {createHash} from 'node:crypto'
 import type {AuthServer} from '../auth/auth-server.js'
 import type {Backend} from '../backend/backend.js'
+import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {authorityKey} from '../services/authorities.js'
 
 export interface Document {
   body: string
   etag: string
   contentType: string
+  /** Seconds a cache may keep it: the published spiffe_refresh_hint, which a rotation shortens. */
+  maxAge: number
 }
 
 const CLAIMS_SUPPORTED = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti']
 
-function document(body: unknown, contentType = 'application/json'): Document {
+function document(body: unknown, maxAge = DEFAULT_REFRESH_HINT_SECONDS, contentType = 'application/json'): Document {
   const text = typeof body === 'string' ? body : JSON.stringify(body)
-  return {body: text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`, contentType}
+  return {body: text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`, contentType, maxAge}
 }
 
 /** The authorities the public documents publish. */
@@ -76,12 +79,15 @@ export class PublicDocuments {
       response_types_supported: ['id_token'],
       subject_types_supported: ['public'],
     })
+    const bundle = (await this.auth.exportTrust('spiffe-bundle')).trim()
+    // Caches keep the trust documents no longer than relying parties are told to wait between fetches
+    const maxAge = (JSON.parse(bundle) as {spiffe_refresh_hint: number}).spiffe_refresh_hint
     const next = new Map(this.documents)
-    next.set('/workload-identity/.well-known/openid-configuration', document(discovery(issuer, `${issuer}/jwt-jwks.json`)))
-    next.set('/workload-identity/jwt-jwks.json', document(jwks.trim()))
-    next.set('/.well-known/openid-configuration', document(discovery(this.publicAddr, `${this.publicAddr}/.well-known/jwks-oidc`)))
-    next.set('/.well-known/jwks-oidc', document(jwks.trim()))
-    next.set('/webapi/spiffe/bundle.json', document((await this.auth.exportTrust('spiffe-bundle')).trim()))
+    next.set('/workload-identity/.well-known/openid-configuration', document(discovery(issuer, `${issuer}/jwt-jwks.json`), maxAge))
+    next.set('/workload-identity/jwt-jwks.json', document(jwks.trim(), maxAge))
+    next.set('/.well-known/openid-configuration', document(discovery(this.publicAddr, `${this.publicAddr}/.well-known/jwks-oidc`), maxAge))
+    next.set('/.well-known/jwks-oidc', document(jwks.trim(), maxAge))
+    next.set('/webapi/spiffe/bundle.json', document(bundle, maxAge))
     this.documents = next
     this.revisions = revisions
   }

@@ -262,7 +262,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return send(res, 200, `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
       if (doc) {
-        const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': 'public, max-age=300', 'content-length': String(Buffer.byteLength(doc.body))}
+        const headers = {'content-type': doc.contentType, etag: doc.etag, 'cache-control': `public, max-age=${doc.maxAge}`, 'content-length': String(Buffer.byteLength(doc.body))}
         if (matchesEtag(req.headers['if-none-match'], doc.etag)) {
           res.writeHead(304, headers).end()
           return

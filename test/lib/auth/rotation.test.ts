@@ -118,7 +118,7 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
   })
 
   it('refuses steps out of order, naming the phases it could move to', async () => {
-    expect(await rejection(rotate('spiffe', 'update_clients'))).toMatchObject({code: 'bad_input', message: expect.stringContaining('no rotation of the spiffe CA is under way; start one with --phase init')})
+    expect(await rejection(rotate('spiffe', 'update_clients'))).toMatchObject({code: 'bad_input', message: expect.stringContaining('no rotation of the spiffe CA is under way; start one with --manual --phase init')})
     expect(await rejection(rotate('spiffe', 'rollback'))).toMatchObject({code: 'bad_input'})
     await rotate('spiffe', 'init')
     expect(await rejection(rotate('spiffe', 'standby'))).toMatchObject({message: 'auth rotate: the spiffe CA is in phase init; it can move to update_clients or rollback, not standby'})
@@ -161,7 +161,7 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
     expect(await rejection(rotate('jwt', 'standby', false))).toMatchObject({message: expect.stringContaining('the new jwt key signed SVIDs until')})
   })
 
-  it('runs a semi-automatic rotation by its schedule, several due phases in one step, in order in the audit log', async () => {
+  it('runs a semi-automatic rotation by its schedule, one phase at a time, each phase entered late still lasting its third', async () => {
     const started = await auth.rotateAuthority(admin, {type: 'spiffe', gracePeriodSeconds: 3 * 3600})
     expect(started).toMatchObject({phase: 'init', mode: 'semi-automatic', schedule: {update_clients: '2026-11-23T11:00:00.000Z', update_servers: '2026-11-23T12:00:00.000Z', standby: '2026-11-23T13:00:00.000Z'}})
     // a manual step is refused while the schedule runs; a rollback is not
@@ -169,7 +169,12 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
     expect(await advanceRotations(backend, at(3599))).toEqual([])
     expect(await advanceRotations(backend, at(3600))).toEqual(['spiffe'])
     expect((await auth.status()).rotations.find((r) => r.type === 'spiffe')!.phase).toBe('update_clients')
-    expect(await advanceRotations(backend, at(3 * 3600))).toEqual(['spiffe'])
+    // When nothing ran for two days, only the next phase is taken, and standby moves to an hour later
+    expect(await advanceRotations(backend, at(2 * 86400))).toEqual(['spiffe'])
+    const late = (await auth.status()).rotations.find((r) => r.type === 'spiffe')!
+    expect(late).toMatchObject({phase: 'update_servers', schedule: {standby: '2026-11-25T11:00:00.000Z'}})
+    expect(await advanceRotations(backend, at(2 * 86400 + 3599))).toEqual([])
+    expect(await advanceRotations(backend, at(2 * 86400 + 3600))).toEqual(['spiffe'])
     const status = (await auth.status()).rotations.find((r) => r.type === 'spiffe')!
     expect(status).toMatchObject({phase: 'standby', trusted: [status.signing]})
     const events = await listAuditEvents(backend, {type: 'ca.rotation'})
@@ -181,12 +186,30 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
     ])
   })
 
+  it('refuses a semi-automatic SPIFFE or JWT grace period that lets the new key sign before three default refresh hints, unless forced', async () => {
+    expect(await rejection(auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 2699}))).toMatchObject({
+      code: 'bad_input',
+      message: 'auth rotate: with a grace period of 44m59s the new jwt key would sign after 15m, before relying parties that refresh every 300 s have fetched it three times (45m or more is safe); --force accepts it',
+    })
+    expect((await auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 2700})).phase).toBe('init')
+    expect((await auth.rotateAuthority(admin, {type: 'client', gracePeriodSeconds: 60})).phase).toBe('init')
+    for (const grace of [-5, 1.5, 365 * 86400 + 1, Number.NaN]) {
+      expect(await rejection(auth.rotateAuthority(admin, {type: 'spiffe', gracePeriodSeconds: grace}))).toMatchObject({code: 'bad_input', message: expect.stringContaining('the grace period must be a whole number of seconds from 0 to 31536000')})
+    }
+  })
+
+  it('reports a damaged stored rotation in one line', async () => {
+    const item = (await backend.get('/authorities/spiffe'))!
+    await backend.atomicWrite([], [{key: item.key, type: 'put', value: JSON.stringify({...JSON.parse(item.value), rotation: {phase: 'bogus'}})}])
+    expect(await rejection(rotate('spiffe', 'rollback'))).toMatchObject({code: 'state', message: 'backend: the stored rotation of the spiffe authority is damaged'})
+  })
+
   it('publishes a refresh hint short enough for three refreshes before a semi-automatic key signs', async () => {
     const hint = async () => (JSON.parse(await auth.exportTrust('spiffe-bundle')) as {spiffe_refresh_hint: number}).spiffe_refresh_hint
     expect(await hint()).toBe(300)
-    await auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 90})
+    await auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 90, force: true})
     expect(await hint()).toBe(10)
-    await advanceRotations(backend, at(90))
+    for (const seconds of [30, 60, 90]) await advanceRotations(backend, at(seconds))
     expect(await hint()).toBe(300)
     await auth.rotateAuthority(admin, {type: 'spiffe', gracePeriodSeconds: 48 * 3600})
     expect(await hint()).toBe(300)
@@ -209,7 +232,7 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
   })
 
   it('lets one of two racing schedulers make a step; the other sees it made', async () => {
-    await auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 30})
+    await auth.rotateAuthority(admin, {type: 'jwt', gracePeriodSeconds: 30, force: true})
     const [a, b] = await Promise.all([advanceRotations(backend, at(10)), advanceRotations(backend, at(10))])
     expect([...a, ...b]).toEqual(['jwt'])
     expect((await listAuditEvents(backend, {type: 'ca.rotation'})).map((e) => e.phase)).toEqual(['init', 'update_clients'])
