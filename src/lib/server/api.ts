@@ -21,8 +21,8 @@ import type {Bot, Resource} from '../resources/types.js'
 export interface RequestContext {
   address: string
   trust: {
-    /** The trust state once it is not `since` (see server/trust-watch.ts). */
-    wait(since: number | undefined): Promise<TrustState>
+    /** The trust state once it is not `since` (see server/trust-watch.ts); `address` is the caller's. */
+    wait(since: number | undefined, address: string): Promise<TrustState>
     /** This server changed the trust: the public documents and the watch learn of it now, not at the next check. */
     changed(): Promise<void>
   }
@@ -86,7 +86,7 @@ const API: Record<string, Handler> = {
     return status
   },
   // Any authenticated caller may watch: the trust is public (the bundle endpoints serve it to anyone).
-  watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since),
+  watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address),
   listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 

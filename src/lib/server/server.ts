@@ -242,7 +242,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let documents: PublicDocuments
   const trustWatch = new TrustWatch()
   // What API methods may use of the server beyond the store: the trust watch (a long poll, see trust-watch.ts).
-  const trust = {wait: (since: number | undefined) => trustWatch.wait(since), changed: () => documents.refresh()}
+  const trust = {wait: (since: number | undefined, address: string) => trustWatch.wait(since, address), changed: () => documents.refresh()}
   // What requests are answered through: it tells when the store is down (see store-watch.ts).
   const store = new StoreWatch(backend)
   // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).

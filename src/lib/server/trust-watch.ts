@@ -5,8 +5,10 @@
  * refresh that rebuilds the public documents (public-documents.ts: every second, at once from
  * the change feed and after a rotation through this server), so waiting costs no reads.
  */
+import {addressGroup} from '../auth/login.js'
 import type {TrustState} from '../auth/trust.js'
 import {WidError} from '../errors.js'
+import {CONNECTIONS_PER_ADDRESS} from './connections.js'
 
 /**
  * How long an unchanged state is waited for: below the clients' 30 s request timeout
@@ -14,8 +16,16 @@ import {WidError} from '../errors.js'
  */
 export const WAIT_MS = 20_000
 
+/**
+ * Each waiting watch holds a connection: those of one address group (as connections.ts
+ * counts them) take at most half its connections, so that agents behind one NAT can always
+ * renew. A watch past it is refused; its agent falls back to its timers.
+ */
+const WAITERS_PER_ADDRESS = CONNECTIONS_PER_ADDRESS / 2
+
 interface Waiter {
   since: number
+  group: string
   answer: (state: TrustState) => void
   timer: NodeJS.Timeout
 }
@@ -23,6 +33,7 @@ interface Waiter {
 export class TrustWatch {
   private state?: TrustState
   private readonly waiters = new Set<Waiter>()
+  private readonly perGroup = new Map<string, number>()
   private closed = false
 
   /** The state the last refresh found: waiters whose `since` it no longer is are answered. An older one (a refresh overtaken) is ignored. */
@@ -32,13 +43,19 @@ export class TrustWatch {
     for (const waiter of this.waiters) if (waiter.since !== state.sequence) this.answer(waiter)
   }
 
-  /** The state, once it is not `since` (at once without `since`), or after `waitMs` as it is. */
-  wait(since: number | undefined, waitMs = WAIT_MS): Promise<TrustState> {
+  /** The state, once it is not `since` (at once without `since`), or after `waitMs` as it is; `address` is the caller's. */
+  wait(since: number | undefined, address: string, waitMs = WAIT_MS): Promise<TrustState> {
     const state = this.state
     if (!state) return Promise.reject(new WidError('unavailable', 'api: watchTrust: the server has not read the trust state yet'))
     if (since === undefined || since !== state.sequence || this.closed) return Promise.resolve(state)
+    const group = addressGroup(address)
+    const count = this.perGroup.get(group) ?? 0
+    if (count >= WAITERS_PER_ADDRESS) {
+      return Promise.reject(new WidError('unavailable', `api: watchTrust: ${count} watches from this address wait already; poll the trust instead (exportTrust)`))
+    }
+    this.perGroup.set(group, count + 1)
     return new Promise((resolve) => {
-      const waiter: Waiter = {since, answer: resolve, timer: setTimeout(() => this.answer(waiter), waitMs)}
+      const waiter: Waiter = {since, group, answer: resolve, timer: setTimeout(() => this.answer(waiter), waitMs)}
       this.waiters.add(waiter)
     })
   }
@@ -52,6 +69,9 @@ export class TrustWatch {
   private answer(waiter: Waiter): void {
     clearTimeout(waiter.timer)
     this.waiters.delete(waiter)
+    const left = this.perGroup.get(waiter.group)! - 1
+    if (left === 0) this.perGroup.delete(waiter.group)
+    else this.perGroup.set(waiter.group, left)
     waiter.answer(this.state!)
   }
 }
