@@ -192,7 +192,7 @@ describe('wid bot start follows a CA rotation through its trust watch', () => {
       await within(20, () => signedBy(new X509Certificate(readFileSync(join(output, 'svid.pem'))), newCa), agent.log)
 
       await rotate('spiffe', 'update_servers')
-      await rotate('spiffe', 'standby')
+      await rotate('spiffe', 'standby', '--force')
       await within(20, () => streams.every((s) => last(s).cas!.length === 1), agent.log)
       expect(streams.map((s) => last(s).cas)).toEqual(streams.map(() => [newCa]))
       await within(20, () => readFileSync(join(output, 'svid_bundle.pem'), 'utf8').match(/BEGIN CERTIFICATE/g)?.length === 1, agent.log)
@@ -226,7 +226,7 @@ describe('wid bot start follows a CA rotation through its trust watch', () => {
       await within(20, () => agent.log().match(/cluster trust changed.*jwt_signer_changed=true/) !== null, agent.log)
       expect(await jwtKid()).toBe(newKid)
       await rotate('jwt', 'update_servers')
-      await rotate('jwt', 'standby')
+      await rotate('jwt', 'standby', '--force')
       await within(20, () => last(bundles).kids!.length === 1, agent.log)
       expect(last(bundles).kids).toEqual([newKid])
     } finally {
