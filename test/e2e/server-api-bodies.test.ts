@@ -41,6 +41,8 @@ const BAD_BODIES: [string, string, object][] = [
   ['issueJwtSvid', 'name: must be a string', {name: ['example-workload-identity'], audiences: ['sts']}],
   ['exportTrust', 'type: missing required field', {}],
   ['exportTrust', 'type: must be one of tls-spiffe, jwks, spiffe-bundle', {type: 'pem'}],
+  ['watchTrust', 'since: must be a whole number', {since: '5'}],
+  ['watchTrust', 'since: must be >= 0', {since: -1}],
   ['applyResource', 'resource: must be a mapping', {resource: 'x', mode: 'create'}],
   ['applyResource', 'mode: missing required field', {resource: ROLE}],
   ['applyResource', 'mode: must be one of create, upsert', {resource: ROLE, mode: 'merge'}],
@@ -90,6 +92,7 @@ describe('wid server checks every API body against its schema', () => {
   const admin = widIn(serverHome)
   let server: WidServer
   let client: Client
+  let watcher: Client
   let anonymous: Client
 
   beforeAll(async () => {
@@ -104,17 +107,20 @@ describe('wid server checks every API body against its schema', () => {
     expect(loggedIn.code, loggedIn.stderr).toBe(0)
     const {key, cert, ca} = loginProfile(home, server.port)
     client = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})
+    // a long poll holds its connection: it waits on a connection of its own
+    watcher = new Client(server.url, {connect: {ca, cert, key, checkServerIdentity: () => undefined}})
     anonymous = new Client(server.url, {connect: {ca, checkServerIdentity: () => undefined}})
   })
   afterAll(async () => {
     await client?.close()
+    await watcher?.close()
     await anonymous?.close()
     await server?.stop()
     tmp.cleanup()
   })
 
-  const call = async (method: string, body: object) => {
-    const response = await (method === 'login' || method === 'joinBot' ? anonymous : client).request({
+  const call = async (method: string, body: object, via?: Client) => {
+    const response = await (via ?? (method === 'login' || method === 'joinBot' ? anonymous : client)).request({
       path: `/v1/${method}`,
       method: 'POST',
       headers: {'content-type': 'application/json'},
@@ -150,5 +156,21 @@ describe('wid server checks every API body against its schema', () => {
     // And a login with the optional fields wid login sends
     const login = await call('login', {user: 'alice', password: PASSWORD, publicKey, ttlSeconds: 600})
     expect(login.status).toBe(200)
+  })
+
+  it('watchTrust answers the trust state at once without since, and a caller that has it once a rotation through the server changes it', async () => {
+    const now = await call('watchTrust', {})
+    expect(now).toMatchObject({status: 200, body: {result: {sequence: expect.any(Number), signing: {spiffe: expect.any(String), jwt: expect.any(String)}}}})
+    const before = now.body.result as {sequence: number; signing: {spiffe: string; jwt: string}}
+    const waiting = call('watchTrust', {since: before.sequence}, watcher)
+    expect((await call('rotateAuthority', {type: 'jwt', phase: 'init'})).status).toBe(200)
+    const after = (await waiting).body.result as typeof before
+    expect(after.sequence).toBeGreaterThan(before.sequence)
+    // init trusts the new key; the old one still signs
+    expect(after.signing).toEqual(before.signing)
+    expect((await call('rotateAuthority', {type: 'jwt', phase: 'update_clients', force: true})).status).toBe(200)
+    const signing = (await call('watchTrust', {since: after.sequence})).body.result as typeof before
+    expect(signing.signing.jwt).not.toBe(before.signing.jwt)
+    expect(signing.signing.spiffe).toBe(before.signing.spiffe)
   })
 })

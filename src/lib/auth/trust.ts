@@ -4,7 +4,7 @@ import {buildJwks} from '../bundle/jwks.js'
 import {buildSpiffeBundle} from '../bundle/spiffe-bundle.js'
 import {authorityKey, getAuthority, parseAuthority, trustedKeys, type AuthorityType} from '../services/authorities.js'
 import {certificateDer} from './authorities.js'
-import {AUTHORITY_TYPES, refreshHintSeconds, rotationStatus, type RotationStatus} from './rotation.js'
+import {AUTHORITY_TYPES, keyId, refreshHintSeconds, rotationStatus, type RotationStatus} from './rotation.js'
 
 export const TRUST_EXPORT_TYPES = ['tls-spiffe', 'jwks', 'spiffe-bundle'] as const
 export type TrustExportType = (typeof TRUST_EXPORT_TYPES)[number]
@@ -36,4 +36,20 @@ export async function exportTrust(backend: Backend, type: TrustExportType): Prom
 export async function rotationStatuses(backend: Backend): Promise<RotationStatus[]> {
   const items = await Promise.all(AUTHORITY_TYPES.map((type) => backend.get(authorityKey(type))))
   return items.filter((item) => item !== undefined).map((item) => rotationStatus(parseAuthority(item)))
+}
+
+/**
+ * What a trust watch reports: `sequence` changes with every change of the SPIFFE or JWT
+ * authority (it is the SPIFFE bundle's `spiffe_sequence`: the store revision of the later
+ * write), and `signing` names the key each of them signs with (as keyId does), so that a
+ * client tells a key newly trusted (init) from a new signing key (update_clients).
+ */
+export interface TrustState {
+  sequence: number
+  signing: {spiffe: string; jwt: string}
+}
+
+export async function trustState(backend: Backend): Promise<TrustState> {
+  const [spiffe, jwt] = await Promise.all([getAuthority(backend, 'spiffe'), getAuthority(backend, 'jwt')])
+  return {sequence: Math.max(spiffe.revision, jwt.revision), signing: {spiffe: keyId(spiffe.authority.activeKeys[0]!), jwt: keyId(jwt.authority.activeKeys[0]!)}}
 }

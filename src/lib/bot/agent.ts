@@ -3,7 +3,8 @@
  * Loop for the bot's own identity and one per output service; outputs that renew together
  * share one batch request. SIGUSR1 renews everything now, SIGHUP reloads the configuration
  * (a bad one is refused and the old one kept), SIGTERM and SIGINT stop cleanly. With
- * `oneshot`, everything is written once and the agent exits.
+ * `oneshot`, everything is written once and the agent exits. A trust watch (trust-follow.ts)
+ * tells the outputs of a CA rotation within about a second.
  */
 import type {Cluster} from '../cluster/cluster.js'
 import {LocalCluster} from '../cluster/local.js'
@@ -17,12 +18,13 @@ import type {AgentLogger} from './log.js'
 import {Loop} from './loop.js'
 import {RolesAnywhereService} from './services/aws-roles-anywhere.js'
 import {JwtService} from './services/jwt.js'
-import type {OutputService} from './services/service.js'
+import type {OutputService, ServiceContext} from './services/service.js'
 import {SpiffeSvidOutput} from './services/spiffe-svid.js'
 import {WorkloadApiService, type WorkloadApiLink} from './services/workload-api.js'
 import {X509Service} from './services/x509.js'
 import {AgentStatus, IDENTITY} from './status.js'
 import {BotStorage} from './storage.js'
+import {TrustFollower, type TrustChange} from './trust-follow.js'
 
 const OUTPUT_TRIES = 5
 const IDENTITY_TRIES = 7
@@ -108,6 +110,7 @@ export class Agent {
   private stopping?: Promise<void>
   private readonly link: WorkloadApiLink
   private trustDomain?: string
+  private follower?: TrustFollower
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -157,8 +160,12 @@ export class Agent {
     this.logger.info(first ? 'bot identity ready' : 'bot identity renewed', {bot: identity.botName, instance: identity.instanceId, generation: identity.generation, expires: identity.notAfter})
   }
 
+  private context(): ServiceContext {
+    return {issue: (items) => this.batcher.issue(items), trust: () => this.trust(), now: () => new Date()}
+  }
+
   private async renewService(service: OutputService): Promise<void> {
-    const result = await service.renew({issue: (items) => this.batcher.issue(items), trust: () => this.trust(), now: () => new Date()})
+    const result = await service.renew(this.context())
     this.status.succeeded(service.name, result.expires)
     if (service.start) this.logger.debug('trust bundle checked', {service: service.name})
     else this.logger.info('output renewed', {service: service.name, spiffe_id: result.spiffeIds.join(','), expires: result.expires.toISOString()})
@@ -221,6 +228,7 @@ export class Agent {
     try {
       this.startIdentity()
       this.startServices()
+      this.followTrust()
       await done
     } finally {
       for (const [signal, handler] of signals) process.off(signal, handler)
@@ -287,6 +295,27 @@ export class Agent {
     })
   }
 
+  /** Once the bot has its identity, the trust watch runs until the agent stops. */
+  private followTrust(): void {
+    this.follower = new TrustFollower({watch: (since) => this.cluster().watchTrust(since), changed: (change) => this.trustChanged(change), logger: this.logger})
+    void this.identityReady!.then(() => this.follower?.start())
+  }
+
+  /** Each service brings its trust up to date; those whose SVIDs a CA with a new signing key signed renew now. */
+  private async trustChanged(change: TrustChange): Promise<void> {
+    const context = this.context()
+    const [services, loops] = [this.services, this.serviceLoops]
+    await Promise.all(
+      services.map(async (service, i) => {
+        try {
+          if (await service.trustChanged?.(context, change)) loops[i]?.trigger()
+        } catch (error) {
+          this.logger.error('following the new trust failed; the next renewal tries again', {service: service.name, error: message(error)})
+        }
+      }),
+    )
+  }
+
   renewNow(): void {
     this.logger.info('renewing everything now (SIGUSR1)')
     this.identityLoop?.trigger()
@@ -347,6 +376,7 @@ export class Agent {
   stop(): Promise<void> {
     if (this.stopping) return this.stopping
     this.logger.info('stopping')
+    this.follower?.stop()
     this.stopping = this.serialised(async () => {
       await Promise.all([this.identityLoop?.stop(), ...this.serviceLoops.map((loop) => loop.stop())])
       await this.close()

@@ -7,6 +7,7 @@ import type {IssuedSecret, ApplyMode, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
+import type {TrustState} from '../auth/trust.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
 import type {AuditEvent, AuditFilter} from '../services/audit.js'
@@ -34,5 +35,10 @@ export interface Cluster {
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>
   /** A CA rotation step, or the start of a semi-automatic rotation. */
   rotateAuthority(request: RotateRequest): Promise<RotationStatus>
+  /**
+   * The trust state (the bundle's sequence, each CA's signing key) once it is not `since`:
+   * at once without `since`, else when it changes, else after about 20 s as it is.
+   */
+  watchTrust(since?: number): Promise<TrustState>
   close(): Promise<void>
 }

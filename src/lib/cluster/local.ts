@@ -1,10 +1,12 @@
 /** The embedded cluster in `$WID_HOME`: SQLite store, auth logic in-process, caller = local admin. */
 import {existsSync} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {hostname, userInfo} from 'node:os'
 import {AuthServer, type Caller, type ClusterStatus, type TrustExportType} from '../auth/auth-server.js'
 import type {UserOrBot} from '../auth/principal.js'
 import {checkPublicAddr, initializeCluster, type InitResult} from '../auth/init.js'
 import {advanceRotations, type RotateRequest, type RotationStatus} from '../auth/rotation.js'
+import {trustState, type TrustState} from '../auth/trust.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Backend} from '../backend/backend.js'
@@ -44,6 +46,10 @@ export function localAdmin(): Caller {
   }
   return {kind: 'admin', name}
 }
+
+/** A local trust watch reads the store this often, and answers an unchanged state after WATCH_WAIT_MS (as a server does). */
+const WATCH_POLL_MS = 200
+const WATCH_WAIT_MS = 20_000
 
 const defaultClusterName = () => trustDomainFromHostname(hostname()).name
 
@@ -103,6 +109,7 @@ export class LocalCluster implements Cluster {
 
   /** Whether `home` is a data directory (an embedded cluster), not a shared database. */
   private readonly embedded: boolean
+  private closed = false
 
   private constructor(home: string, backend: Backend, auth: AuthServer, caller: Caller, created: ClusterConfig | undefined, embedded: boolean) {
     this.home = home
@@ -209,7 +216,22 @@ export class LocalCluster implements Cluster {
     return this.auth.rotateAuthority(this.caller, request)
   }
 
+  /**
+   * The store is polled: two reads of SQLite's cache, which notices any other process's
+   * commit (see backend/sqlite.ts), every WATCH_POLL_MS, until it changes or the cluster closes.
+   */
+  async watchTrust(since?: number): Promise<TrustState> {
+    const until = Date.now() + WATCH_WAIT_MS
+    for (;;) {
+      const state = await trustState(this.backend)
+      if (since === undefined || state.sequence !== since || Date.now() >= until) return state
+      await sleep(WATCH_POLL_MS, undefined, {ref: false})
+      if (this.closed) return state
+    }
+  }
+
   close(): Promise<void> {
+    this.closed = true
     return this.backend.close()
   }
 }

@@ -9,6 +9,7 @@ import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
 import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
+import type {TrustState} from '../auth/trust.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import {WidError} from '../errors.js'
 import {postApi} from './api-client.js'
@@ -96,6 +97,10 @@ export class RemoteCluster implements Cluster {
   }
   rotateAuthority(request: RotateRequest): Promise<RotationStatus> {
     return this.call('rotateAuthority', request)
+  }
+  /** A long poll (server/trust-watch.ts): the server answers within 20 s, inside the 30 s every call may take. */
+  watchTrust(since?: number): Promise<TrustState> {
+    return this.call('watchTrust', since === undefined ? {} : {since})
   }
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})

@@ -10,15 +10,22 @@ import type {JoinBody, RenewRequest, SvidItem} from '../auth/bot-join.js'
 import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
 import type {RotateRequest} from '../auth/rotation.js'
+import type {TrustState} from '../auth/trust.js'
 import {badInput, WidError} from '../errors.js'
 import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
 import {validateConfig} from '../resources/schema.js'
 import type {Bot, Resource} from '../resources/types.js'
 
-/** What a method may know of its request beyond the body: the client's address. */
+/** What a method may know of its request beyond the body: the client's address, and the server's trust watch. */
 export interface RequestContext {
   address: string
+  trust: {
+    /** The trust state once it is not `since` (see server/trust-watch.ts); `address` is the caller's. */
+    wait(since: number | undefined, address: string): Promise<TrustState>
+    /** This server changed the trust: the public documents and the watch learn of it now, not at the next check. */
+    changed(): Promise<void>
+  }
 }
 
 /** A method's body is what its schema (schemas/api/<method>.json) lets through. */
@@ -73,7 +80,13 @@ const API: Record<string, Handler> = {
   updateRoles: (auth, principal, body: {kind: 'bot' | 'user'; name: string; change: RoleChange}) => auth.updateRoles(principal, body.kind, body.name, body.change),
   resetUser: (auth, principal, body: {name: string; inviteTtlSeconds: number}) => auth.resetUser(principal, body),
   addUser: (auth, principal, body: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}) => auth.addUser(principal, body),
-  rotateAuthority: (auth, principal, body: RotateRequest) => auth.rotateAuthority(principal, body),
+  rotateAuthority: async (auth, principal, body: RotateRequest, request) => {
+    const status = await auth.rotateAuthority(principal, body)
+    await request.trust.changed()
+    return status
+  },
+  // Any authenticated caller may watch: the trust is public (the bundle endpoints serve it to anyone).
+  watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address),
   listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 

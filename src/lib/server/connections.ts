@@ -14,7 +14,7 @@ import {addressGroup} from '../auth/login.js'
  * address (a NAT, an egress proxy) still serves thousands of agents, while 40 addresses
  * are needed to reach the server's 10,000.
  */
-const CONNECTIONS_PER_ADDRESS = 256
+export const CONNECTIONS_PER_ADDRESS = 256
 /** Refusals are logged at the first one, then summed up once a window. */
 const REFUSAL_REPORT_MS = 60_000
 

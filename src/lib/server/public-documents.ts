@@ -1,13 +1,17 @@
 /**
  * The documents AWS and other relying parties fetch without authenticating: OIDC
  * discovery, JWKS and the SPIFFE bundle. They are built once, kept in memory with an ETag,
- * and rebuilt when the stored authorities change (checked once a second).
+ * and rebuilt when the stored authorities change: checked once a second, at once when the
+ * change feed reports a change, and when asked (after a rotation through this server). The
+ * same refresh tells the trust watch (trust-watch.ts) of the new trust state.
  */
 import {createHash} from 'node:crypto'
 import type {AuthServer} from '../auth/auth-server.js'
+import {trustState} from '../auth/trust.js'
 import type {Backend} from '../backend/backend.js'
 import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {authorityKey} from '../services/authorities.js'
+import type {TrustWatch} from './trust-watch.js'
 
 export interface Document {
   body: string
@@ -31,15 +35,20 @@ export class PublicDocuments {
   private readonly auth: AuthServer
   private readonly backend: Backend
   private readonly publicAddr: string
+  private readonly watch: TrustWatch
   private documents = new Map<string, Document>()
   private revisions = ''
   private timer?: NodeJS.Timeout
   private feed?: {close(): Promise<void>}
+  /** The refresh running, and the one asked for meanwhile (at most one waits: they would all read the same). */
+  private running: Promise<void> = Promise.resolve()
+  private queued?: Promise<void>
 
-  constructor(auth: AuthServer, backend: Backend, publicAddr: string) {
+  constructor(auth: AuthServer, backend: Backend, publicAddr: string, watch: TrustWatch) {
     this.auth = auth
     this.backend = backend
     this.publicAddr = publicAddr
+    this.watch = watch
   }
 
   get(path: string): Document | undefined {
@@ -65,10 +74,24 @@ export class PublicDocuments {
     void this.feed?.close()
   }
 
-  private async refresh(): Promise<void> {
+  /**
+   * Reads the authorities' revisions and, if they changed, rebuilds the documents and tells
+   * the trust watch. One at a time, so that an older read never replaces a newer one.
+   */
+  refresh(): Promise<void> {
+    this.queued ??= this.running.then(() => {
+      this.queued = undefined
+      return this.rebuild()
+    })
+    this.running = this.queued.catch(() => undefined)
+    return this.queued
+  }
+
+  private async rebuild(): Promise<void> {
     const items = await Promise.all(AUTHORITIES.map((type) => this.backend.get(authorityKey(type))))
     const revisions = items.map((i) => i?.revision ?? 0).join(',')
     if (revisions === this.revisions) return
+    const state = await trustState(this.backend)
     const issuer = `${this.publicAddr}/workload-identity`
     const jwks = await this.auth.exportTrust('jwks')
     const discovery = (iss: string, jwksUri: string) => ({
@@ -90,5 +113,6 @@ export class PublicDocuments {
     next.set('/webapi/spiffe/bundle.json', document(bundle, maxAge))
     this.documents = next
     this.revisions = revisions
+    this.watch.publish(state)
   }
 }

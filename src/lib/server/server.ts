@@ -23,6 +23,7 @@ import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
 import {ConnectionGate} from './connections.js'
 import {PublicDocuments} from './public-documents.js'
 import {StoreDown, StoreWatch} from './store-watch.js'
+import {TrustWatch} from './trust-watch.js'
 
 export interface ServerOptions {
   backend: Backend
@@ -239,6 +240,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const loginPin = pinOf(top)
   let auth: AuthServer
   let documents: PublicDocuments
+  const trustWatch = new TrustWatch()
+  // What API methods may use of the server beyond the store: the trust watch (a long poll, see trust-watch.ts).
+  const trust = {wait: (since: number | undefined, address: string) => trustWatch.wait(since, address), changed: () => documents.refresh()}
   // What requests are answered through: it tells when the store is down (see store-watch.ts).
   const store = new StoreWatch(backend)
   // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).
@@ -287,7 +291,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
-      const result = await method(auth, await auth.authenticate(caller), body, {address})
+      const result = await method(auth, await auth.authenticate(caller), body, {address, trust})
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500
@@ -338,7 +342,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await setPublicAddr(backend, publicAddr)
     auth = await AuthServer.open(store, undefined, {signingThreads, ...(options.joinCa === undefined ? {} : {joinCa: [options.joinCa]})})
-    documents = new PublicDocuments(auth, store, publicAddr)
+    documents = new PublicDocuments(auth, store, publicAddr, trustWatch)
     await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
   } catch (error) {
     server.close()
@@ -370,6 +374,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     loginPin,
     inFlight: () => inFlight,
     close: async () => {
+      // Watches in flight are answered now: a long poll must not hold the shutdown.
+      trustWatch.close()
       documents.stop()
       clearInterval(renewal)
       clearInterval(rotations)

@@ -245,11 +245,18 @@ export class SvidCache extends EventEmitter<{x509: [key: string, entry: X509Entr
     }
   }
 
-  /** SIGUSR1: the X.509-SVIDs that streams hold are renewed now; cached JWT-SVIDs are dropped. */
-  renewNow(): void {
-    this.jwtSlots.clear()
-    for (const slot of this.x509Slots.values()) {
-      if (slot.holders === 0) continue
+  /**
+   * SIGUSR1, or a CA that signs with a new key: the X.509-SVIDs that streams hold are renewed
+   * now and those nobody holds dropped; cached JWT-SVIDs are dropped (issued anew when asked for).
+   */
+  renewNow(kinds: {x509: boolean; jwt: boolean}): void {
+    if (kinds.jwt) this.jwtSlots.clear()
+    if (!kinds.x509) return
+    for (const [key, slot] of this.x509Slots) {
+      if (slot.holders === 0) {
+        this.x509Slots.delete(key)
+        continue
+      }
       if (slot.timer) clearTimeout(slot.timer)
       slot.timer = undefined
       void this.renew(slot)

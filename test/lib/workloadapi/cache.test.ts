@@ -182,18 +182,38 @@ describe('SvidCache', () => {
     expect(error.code).toBe('access_denied')
   })
 
-  it('renewNow renews held entries and drops cached JWT-SVIDs', async () => {
+  it('renewNow renews held entries, drops unheld ones and drops cached JWT-SVIDs', async () => {
+    const cache = newCache('two-uids')
+    const held = await cache.x509(workload(1))
+    cache.hold(held.key)
+    const unheld = await cache.x509(workload(2, 2000))
+    const jwt = await cache.jwt(workload(1), ['a'])
+    const issued = calls.length
+    const renewal = nextRenewal(cache, held.key)
+    cache.renewNow({x509: true, jwt: true})
+    expect(serial(await renewal)).not.toBe(serial(held.entry))
+    const again = await cache.jwt(workload(1), ['a'])
+    expect(again).not.toBe(jwt)
+    expect(calls).toHaveLength(issued + 2)
+    expect(serial((await cache.x509(workload(2, 2000))).entry)).not.toBe(serial(unheld.entry))
+    expect(calls).toHaveLength(issued + 3)
+  })
+
+  it('renewNow of one kind leaves the other: a new JWT signing key keeps the X.509-SVIDs, a new X.509 one the JWT-SVIDs', async () => {
     const cache = newCache('by-uid')
     const held = await cache.x509(workload(1))
     cache.hold(held.key)
     const jwt = await cache.jwt(workload(1), ['a'])
     const issued = calls.length
+    cache.renewNow({x509: false, jwt: true})
+    expect(calls).toHaveLength(issued)
+    expect((await cache.x509(workload(1))).entry).toBe(held.entry)
+    expect(await cache.jwt(workload(1), ['a'])).not.toBe(jwt)
     const renewal = nextRenewal(cache, held.key)
-    cache.renewNow()
+    const jwtNow = await cache.jwt(workload(1), ['a'])
+    cache.renewNow({x509: true, jwt: false})
     expect(serial(await renewal)).not.toBe(serial(held.entry))
-    const again = await cache.jwt(workload(1), ['a'])
-    expect(again).not.toBe(jwt)
-    expect(calls).toHaveLength(issued + 2)
+    expect(await cache.jwt(workload(1), ['a'])).toBe(jwtNow)
   })
 
   it('gives the streams that hold an expired entry the one a new workload fetched for the same key', async () => {
@@ -215,9 +235,9 @@ describe('SvidCache', () => {
     cache.hold(held.key)
     const issued = calls.length
     const renewal = nextRenewal(cache, held.key)
-    cache.renewNow()
-    cache.renewNow()
-    cache.renewNow()
+    cache.renewNow({x509: true, jwt: true})
+    cache.renewNow({x509: true, jwt: true})
+    cache.renewNow({x509: true, jwt: true})
     await renewal
     expect(calls).toHaveLength(issued + 1)
   })

@@ -8,6 +8,7 @@ import type {SvidSelector} from '../../auth/workload-issuance.js'
 import {WidError, knownCode} from '../../errors.js'
 import type {Selector, ServiceTiming} from '../config.js'
 import type {Destination} from '../destination.js'
+import type {TrustChange} from '../trust-follow.js'
 
 export interface ServiceContext {
   issue(items: SvidItem[]): Promise<SvidItemResult[]>
@@ -33,6 +34,11 @@ export interface OutputService {
   close?(): Promise<void>
   /** SIGUSR1: what the service keeps besides its renewal (the Workload API's SVIDs) is renewed now. */
   renewNow?(): void
+  /**
+   * The cluster's trust changed (the trust watch): the service brings what it holds up to
+   * date, and answers true when its renewal must run now (its SVIDs' CA signs with a new key).
+   */
+  trustChanged?(context: ServiceContext, change: TrustChange): Promise<boolean>
 }
 
 /** An output that writes to a destination: what every service type shares. */

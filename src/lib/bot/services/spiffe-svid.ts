@@ -3,8 +3,9 @@
  * JWT-SVID per `jwts[]` entry for the same path, all in one file set.
  */
 import type {ServiceConfig} from '../config.js'
+import type {TrustChange} from '../trust-follow.js'
 import {jwtOf, x509Of, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
-import {x509Files, x509Request} from './x509.js'
+import {rewriteBundle, x509Files, x509Request} from './x509.js'
 
 type SpiffeSvidConfig = Extract<ServiceConfig, {type: 'spiffe-svid'}>
 
@@ -29,5 +30,12 @@ export class SpiffeSvidOutput extends DestinationService<SpiffeSvidConfig> {
     await this.destination.write([...x509Files(svid, key), ...tokens.map(({file, token}) => ({name: file, data: token.token, mode: 0o600}))])
     const expires = Math.min(Date.parse(svid.notAfter), ...tokens.map(({token}) => Date.parse(token.expiresAt)))
     return {expires: new Date(expires), spiffeIds: [svid.spiffeId]}
+  }
+
+  /** A new signing key of either CA signs the file set's SVIDs: all of them anew, now; else the bundle alone. */
+  async trustChanged(context: ServiceContext, change: TrustChange): Promise<boolean> {
+    if (change.x509Signer || (change.jwtSigner && this.config.jwts.length > 0)) return true
+    await rewriteBundle(this.destination, context)
+    return false
   }
 }

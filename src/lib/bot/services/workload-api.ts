@@ -1,7 +1,8 @@
 /**
  * `workload-identity-api`: the SPIFFE Workload API on a unix socket (or loopback TCP, with no
  * attestation). The listener and the SVID cache live as long as the service; its renewal
- * fetches the trust bundles, so that open streams learn of a new CA at the next interval.
+ * fetches the trust bundles, so that open streams learn of a new CA at the next interval
+ * (or at once, told by the agent's trust watch: see trustChanged).
  */
 import {X509Certificate} from 'node:crypto'
 import type {SvidItem, SvidItemResult} from '../../auth/bot-join.js'
@@ -13,6 +14,7 @@ import {WorkloadApiServer, type PeerAttestor} from '../../workloadapi/server.js'
 import {TrustState} from '../../workloadapi/trust.js'
 import type {ServiceConfig, ServiceTiming} from '../config.js'
 import type {AgentLogger} from '../log.js'
+import type {TrustChange} from '../trust-follow.js'
 import {clusterSelector, type OutputService, type RenewalResult, type ServiceContext} from './service.js'
 
 type ApiConfig = Extract<ServiceConfig, {type: 'workload-identity-api'}>
@@ -81,16 +83,31 @@ export class WorkloadApiService implements OutputService {
   }
 
   async renew(context: ServiceContext): Promise<RenewalResult> {
-    const trust = await context.trust()
-    if (this.trust.update(trust.trustDomain, trust.certificates, trust.jwks)) {
-      this.logger.info('trust bundle updated', {service: this.name, trust_domain: trust.trustDomain})
-    }
+    await this.updateTrust(context)
     const expiries = this.trust.current!.x509.map((der) => Date.parse(new X509Certificate(der).validTo))
     return {expires: new Date(Math.min(...expiries)), spiffeIds: []}
   }
 
+  /** Fetches the trust bundles; a change goes to every open stream (FetchX509SVID's bundle, FetchX509Bundles, FetchJWTBundles). */
+  private async updateTrust(context: ServiceContext): Promise<void> {
+    const trust = await context.trust()
+    if (this.trust.update(trust.trustDomain, trust.certificates, trust.jwks)) {
+      this.logger.info('trust bundle updated', {service: this.name, trust_domain: trust.trustDomain})
+    }
+  }
+
+  /**
+   * The new bundles go to the streams first, then the SVIDs of a CA that signs with a new
+   * key are re-issued: a workload never holds an SVID its bundle does not verify.
+   */
+  async trustChanged(context: ServiceContext, change: TrustChange): Promise<boolean> {
+    await this.updateTrust(context)
+    this.cache.renewNow({x509: change.x509Signer, jwt: change.jwtSigner})
+    return false
+  }
+
   renewNow(): void {
-    this.cache.renewNow()
+    this.cache.renewNow({x509: true, jwt: true})
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,8 @@ import type {X509SvidRequest, X509SvidResponse} from '../../auth/issuance.js'
 import type {OutputFile} from '../../output/files.js'
 import {SVID_FILES} from '../../svid/issue.js'
 import type {ServiceConfig} from '../config.js'
+import type {Destination} from '../destination.js'
+import type {TrustChange} from '../trust-follow.js'
 import {clusterSelector, x509Of, DestinationService, type RenewalResult, type ServiceContext} from './service.js'
 
 type X509Config = Extract<ServiceConfig, {type: 'workload-identity-x509'}>
@@ -26,6 +28,17 @@ export function x509Files(svid: X509SvidResponse, key: string): OutputFile[] {
   ]
 }
 
+/**
+ * After a change of trust: svid_bundle.pem alone is rewritten with the CA certificates trusted
+ * now (the rest of the file set stays), once the set exists; nothing is written before the
+ * first renewal, which writes it whole.
+ */
+export async function rewriteBundle(destination: Destination, context: ServiceContext): Promise<void> {
+  if ((await destination.read(SVID_FILES.certificate)) === undefined) return
+  const {certificates} = await context.trust()
+  await destination.write([{name: SVID_FILES.bundle, data: certificates, mode: 0o600}])
+}
+
 export class X509Service extends DestinationService<X509Config> {
   readonly type = 'workload-identity-x509'
 
@@ -35,5 +48,12 @@ export class X509Service extends DestinationService<X509Config> {
     const svid = x509Of(result, this.name)
     await this.destination.write(x509Files(svid, key))
     return {expires: new Date(svid.notAfter), spiffeIds: [svid.spiffeId]}
+  }
+
+  /** A new signing key of the SPIFFE CA: a new SVID now; else the bundle alone. */
+  async trustChanged(context: ServiceContext, change: TrustChange): Promise<boolean> {
+    if (change.x509Signer) return true
+    await rewriteBundle(this.destination, context)
+    return false
   }
 }
