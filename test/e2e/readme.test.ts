@@ -116,5 +116,6 @@ describe('the README, run top to bottom', () => {
       }
     })
     expect(failures, failures.join('\n')).toEqual([])
-  })
+    // (a guard against hanging: the README runs about a hundred commands one after another)
+  }, 240_000)
 })
