@@ -137,12 +137,13 @@ export async function issueX509(ctx: X509IssueContext, identity: ResolvedIdentit
 /**
  * An SVID's end: its TTL's, cut to the end of its signing key's life (the CA certificate's
  * notAfter; an automatically rotated JWT key's retirement), since nothing may verify it once
- * the key is gone. A key already past its end signs nothing: its rotation is overdue.
+ * the key is gone. A key already past its end signs nothing: its rotation is overdue (under
+ * automatic rotation, the next pass of advanceRotations replaces it at once).
  */
 function signedUntil(end: number, keyEnd: Date | undefined, now: Date, key: string): number {
   if (keyEnd === undefined || end <= keyEnd.getTime()) return end
   if (keyEnd.getTime() <= now.getTime() + 1000) {
-    throw new WidError('state', `svid: the ${key} that signs expired at ${isoString(keyEnd)}; its automatic rotation is overdue (is a server running? wid status shows it; wid auth rotate --type ${key.split(' ')[0]} --grace-period 0s replaces it now)`)
+    throw new WidError('state', `svid: the ${key} that signs expired at ${isoString(keyEnd)}; its rotation is overdue (wid auth rotate --type ${key.split(' ')[0]} --grace-period 0s replaces it now)`)
   }
   return keyEnd.getTime()
 }

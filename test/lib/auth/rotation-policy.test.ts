@@ -147,7 +147,7 @@ describe('automatic CA rotation (frozen clock, in-memory backend)', () => {
       expect((await x509()).notAfter).toBe(iso(216, -60))
       // past its end the CA signs nothing, and the next pass replaces it at once
       at(216)
-      expect(await rejection(x509())).toMatchObject({code: 'state', message: expect.stringContaining('its automatic rotation is overdue')})
+      expect(await rejection(x509())).toMatchObject({code: 'state', message: expect.stringMatching(/^svid: the spiffe CA that signs expired at 2026-12-02T09:59:00.000Z; its rotation is overdue/)})
       expect(await advanceRotations(backend, now)).toEqual(['spiffe'])
       const replaced = await status('spiffe')
       expect(replaced.phase).toBe('standby')
