@@ -109,7 +109,7 @@ describe('automatic CA rotation (frozen clock, in-memory backend)', () => {
       expect(done).toMatchObject({phase: 'standby', signing: next, trusted: [next], lastRotated: iso(144)})
       // the next CA's own half-life (its notBefore is backdated a minute) starts the next rotation on the next pass
       expect(done.automatic).toMatchObject({prepares: iso(144, -60), activates: iso(192, -60)})
-      expect(await advanceRotations(backend, at(144))).toEqual(['spiffe'])
+      expect(await advanceRotations(backend, at(150))).toEqual(['spiffe'])
 
       const events = await listAuditEvents(backend, {type: 'ca.rotation'})
       expect(events.map((e) => `${e.previous_phase}>${e.phase}:${e.mode}:${e.actor}`)).toEqual([
