@@ -3,12 +3,15 @@ import type {RotationStatus} from '../lib/auth/rotation.js'
 import type {RemoteCluster} from '../lib/cluster/remote.js'
 
 function rotationLine(r: RotationStatus): string {
+  const policy = r.automatic
+  if (r.phase === 'standby' && policy) return `${r.type} CA rotated automatically, each key living ${policy.caTtl} (next key prepared at ${policy.prepares}, signs from ${policy.activates}; signing ${r.signing})`
   const next = r.schedule && Object.entries(r.schedule).find(([, at]) => Date.parse(at) > Date.now())
-  return `${r.type} CA in phase ${r.phase} (${r.mode ?? 'manual'}${next ? `, ${next[0]} at ${next[1]}` : ''}; signing ${r.signing})`
+  const also = policy && r.mode !== 'automatic' ? `; then automatically, each key living ${policy.caTtl}` : ''
+  return `${r.type} CA in phase ${r.phase} (${r.mode ?? 'manual'}${next ? `, ${next[0]} at ${next[1]}` : ''}${also}; signing ${r.signing})`
 }
 
 export default class Status extends ClusterCommand {
-  static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs and of the host CA that wid login pins (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, each CA rotation under way (its phase and the key that signs; --json lists them all), the JWT issuer, and where the data lives. When logged in to a server: the server that answered (and every server of the login, when it lists several), your user, roles and when the login expires (--local shows the embedded cluster).'
+  static override description = 'Shows the cluster name (trust domain), the wid version, the pins of the trusted SPIFFE CAs and of the host CA that wid login pins (sha256 of their SubjectPublicKeyInfo), the JWT-SVID key ids, each CA rotation under way (its phase and the key that signs; --json lists them all) and each CA rotated automatically (its ca_ttl and when its next key is prepared), the JWT issuer, and where the data lives. When logged in to a server: the server that answered (and every server of the login, when it lists several), your user, roles and when the login expires (--local shows the embedded cluster).'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> status', "<%= config.bin %> status --json | jq -r '.caPins[0]'"]
   static override summary = 'Show the cluster and its trust material.'
@@ -42,7 +45,7 @@ export default class Status extends ClusterCommand {
       ...status.caPins.map((pin, i): [string, string] => [i === 0 ? 'CA pin' : '', pin]),
       ...status.jwtKeyIds.map((kid, i): [string, string] => [i === 0 ? 'JWT key id' : '', kid]),
       ...(status.rotations ?? [])
-        .filter((r) => r.phase !== 'standby')
+        .filter((r) => r.phase !== 'standby' || r.automatic)
         .map((r, i, all): [string, string] => [i === 0 ? (all.length > 1 ? 'Rotations' : 'Rotation') : '', rotationLine(r)]),
       ['Backend', `${status.backend.kind} (${status.backend.location})`],
       ...(status.dataDir ? [['Data directory', status.dataDir] as [string, string]] : []),

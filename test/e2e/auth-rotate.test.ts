@@ -182,6 +182,6 @@ describe('wid auth rotate: bad input', () => {
     const status = await wid(['status'])
     expect(status.stdout).toMatch(/^Rotation: +jwt CA in phase init \(semi-automatic, update_clients at \S+; signing \S+\)$/m)
     const events = await wid(['audit', 'ls', '--type', 'ca.rotation'])
-    expect(events.stdout).toMatch(/ca\.rotation +admin:\S+ +jwt CA: standby → init \(signing \S+\)/)
+    expect(events.stdout).toMatch(/ca\.rotation +admin:\S+ +jwt CA: standby → init \(semi-automatic, signing \S+\)/)
   })
 })

@@ -82,6 +82,8 @@ const BAD_BODIES: [string, string, object][] = [
   ['issueSvids', 'items[1].audiences: must be a list', {items: [{type: 'jwt', name: 'x', audiences: ['a']}, {type: 'jwt', name: 'x', audiences: 'a'}]}],
   ['listBotInstances', 'bot: must be a string', {bot: 5}],
   ['deleteBotInstance', 'id: missing required field', {bot: 'b'}],
+  ['rotateAuthority', 'automatic: must be true or false', {type: 'jwt', automatic: 'yes'}],
+  ['rotateAuthority', 'caTtlSeconds: must be >= 1', {type: 'jwt', automatic: true, caTtlSeconds: 0}],
   // and what a schema cannot say
   ['listAudit', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
 ]
@@ -153,6 +155,9 @@ describe('wid server checks every API body against its schema', () => {
     expect(await call('listBotInstances', {})).toEqual({status: 200, body: {result: []}})
     expect(await call('listBotInstances', {bot: 'robo'})).toEqual({status: 200, body: {result: []}})
     expect((await call('issueSvids', {items: [{type: 'jwt', name: 'example-workload-identity', audiences: ['a'], ttlSeconds: 600}]})).status).toBe(200)
+    // A CA's automatic rotation, set through the server, is the cluster's: the local admin of its store sees it
+    expect(await call('rotateAuthority', {type: 'jwt', automatic: true, caTtlSeconds: 144 * 3600})).toMatchObject({status: 200, body: {result: {automatic: {caTtl: '144h'}}}})
+    expect(JSON.parse((await admin(['status', '--json'])).stdout).rotations).toContainEqual(expect.objectContaining({type: 'jwt', automatic: expect.objectContaining({caTtl: '144h'})}))
     // And a login with the optional fields wid login sends
     const login = await call('login', {user: 'alice', password: PASSWORD, publicKey, ttlSeconds: 600})
     expect(login.status).toBe(200)

@@ -3,6 +3,7 @@ import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
 import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, MAX_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
 import {MAX_SVID_TTL_SECONDS} from '../../lib/auth/issuance.js'
+import {DEFAULT_CA_TTL_SECONDS} from '../../lib/auth/rotation-policy.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 import {badInput} from '../../lib/errors.js'
 
@@ -12,6 +13,13 @@ const WHAT: Record<RotationStatus['phase'], string> = {
   update_servers: 'servers present certificates of the new key; the old one is still trusted',
   standby: 'one key, trusted and signing',
   rollback: 'the old key signs again; the new one is trusted until standby drops it',
+}
+
+function policyLine(status: RotationStatus): string {
+  const {automatic} = status
+  if (!automatic) return `✔ ${status.type} CA: rotated by hand (wid auth rotate) only`
+  const next = automatic.prepares ? `: its next key is prepared at ${automatic.prepares} and signs from ${automatic.activates}` : ` (phase ${status.phase} of a rotation now)`
+  return `✔ ${status.type} CA: rotated automatically, each key living ${automatic.caTtl}${next}`
 }
 
 export default class AuthRotate extends ClusterCommand {
@@ -24,7 +32,9 @@ export default class AuthRotate extends ClusterCommand {
 
 Without --manual the rotation is semi-automatic: init now, then each later phase after a third of --grace-period (default 48h), moved on by the server (or, with no server, by the next wid command; a phase entered late still lasts its third). A SPIFFE or JWT grace period under 45m needs --force: its new key would sign before relying parties that refresh every 300 s have fetched it three times. While it runs, the published spiffe_refresh_hint (and the max-age of the server's trust documents) is at most a ninth of the grace period. --grace-period 0s rotates at once and drops the old key now: for a key that may be compromised (every SVID and login it signed stops verifying).
 
-Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes), and a key that signed is dropped (standby) only once no SVID it signed can be valid (24h, the longest SVID TTL, after it stopped signing); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.`
+Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been published for three refresh hints (15 minutes), and a key that signed is dropped (standby) only once no SVID it signed can be valid (24h, the longest SVID TTL, after it stopped signing); --force moves on sooner. Each phase change is audited (ca.rotation); a rotation under way refuses a second. wid status shows each CA's phase.
+
+--automatic rotates the spiffe or jwt CA on a schedule from now on, as SPIRE does, for every server and local command of the cluster (the policy is stored with the CA): each new key lives for --ca-ttl (default 720h; an X.509 CA certificate is valid that long); the next key is prepared (trusted and published) at half the signing key's life, signs from five sixths of it (after at least three refresh hints), and the old key is dropped once every SVID it signed has expired. No SVID outlives the key that signed it. --ca-ttl must be at least six times the longest SVID TTL the cluster issues (24h by SPIFFE path, or a workload identity's maximum_ttl): 144h or more. --no-automatic turns it off (a rotation under way finishes). Audited as ca.rotation_policy; the steps as ca.rotation with mode automatic.`
   static override enableJsonFlag = true
   static override examples = [
     '<%= config.bin %> auth rotate --type spiffe --grace-period 48h',
@@ -32,8 +42,16 @@ Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been p
     '<%= config.bin %> auth rotate --type jwt --manual --phase update_clients',
     '<%= config.bin %> auth rotate --type jwt --manual --phase rollback',
     '<%= config.bin %> auth rotate --type client --grace-period 0s',
+    '<%= config.bin %> auth rotate --type spiffe --automatic --ca-ttl 720h',
+    '<%= config.bin %> auth rotate --type jwt --no-automatic',
   ]
   static override flags = {
+    automatic: Flags.boolean({
+      allowNo: true,
+      description: 'Rotate this CA (spiffe or jwt) automatically from now on, on the schedule of --ca-ttl; --no-automatic turns it off.',
+      exclusive: ['manual', 'phase', 'grace-period', 'force'],
+    }),
+    'ca-ttl': duration(`With --automatic: how long each key lives (default ${formatDuration(DEFAULT_CA_TTL_SECONDS)}); at least six times the longest SVID TTL.`),
     type: Flags.option({options: AUTHORITY_TYPES, required: true, description: 'The CA to rotate: spiffe (X.509-SVIDs), jwt (JWT-SVIDs), host (the server\'s TLS), client (logins and bot identities).'})(),
     manual: Flags.boolean({description: 'Move one phase at a time with --phase.', dependsOn: ['phase']}),
     phase: Flags.option({options: ROTATION_PHASES, description: 'The phase to move to (with --manual).', dependsOn: ['manual']})(),
@@ -48,7 +66,13 @@ Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been p
     const grace = flags['grace-period']
     const gracePeriodSeconds = grace === undefined ? undefined : /^(?:0+|(?:0+[hms])+)$/.test(grace.trim()) ? 0 : parseDuration(grace, '--grace-period')
     if (gracePeriodSeconds !== undefined && gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) throw badInput(`invalid --grace-period "${grace}" (at most ${formatDuration(MAX_GRACE_PERIOD_SECONDS)}, a year)`)
+    const caTtlSeconds = flags['ca-ttl'] === undefined ? undefined : parseDuration(flags['ca-ttl'], '--ca-ttl')
     const cluster = await this.cluster()
+    if (flags.automatic !== undefined || caTtlSeconds !== undefined) {
+      const status = await cluster.rotateAuthority({type: flags.type, ...(flags.automatic === undefined ? {} : {automatic: flags.automatic}), ...(caTtlSeconds === undefined ? {} : {caTtlSeconds})})
+      this.success(policyLine(status))
+      return status
+    }
     const status = await cluster.rotateAuthority({
       type: flags.type,
       ...(flags.phase === undefined ? {} : {phase: flags.phase}),

@@ -8,7 +8,7 @@ import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
 import {subjectPublicKeyType} from '../crypto/spki.js'
 import {formatDuration} from '../duration.js'
-import {badInput} from '../errors.js'
+import {badInput, WidError} from '../errors.js'
 import {isoString} from '../time.js'
 import {mintX509Svid, type SigningAuthority} from '../svid/x509.js'
 import type {WorkloadAttributes} from './attributes.js'
@@ -112,7 +112,7 @@ export async function issueX509(ctx: X509IssueContext, identity: ResolvedIdentit
   const spki = publicKeyDer(req.publicKey)
   const type = subjectPublicKeyType(spki)
   const notBefore = new Date(ctx.now.getTime() - BACKDATE_SECONDS * 1000)
-  const notAfter = new Date(ctx.now.getTime() + ttl * 1000)
+  const notAfter = new Date(signedUntil(ctx.now.getTime() + ttl * 1000, ctx.signer.notAfter, ctx.now, 'spiffe CA'))
   const minted = await mintX509Svid(ctx.signer, {
     spiffeId,
     subjectPublicKeyInfo: spki,
@@ -132,6 +132,20 @@ export async function issueX509(ctx: X509IssueContext, identity: ResolvedIdentit
     certificates: [encodePem('CERTIFICATE', minted.der)],
     bundle: ctx.bundle,
   }
+}
+
+/**
+ * An SVID's end: its TTL's, cut to the end of its signing key's life (the CA certificate's
+ * notAfter; an automatically rotated JWT key's retirement), since nothing may verify it once
+ * the key is gone. A key already past its end signs nothing: its rotation is overdue (under
+ * automatic rotation, the next pass of advanceRotations replaces it at once).
+ */
+function signedUntil(end: number, keyEnd: Date | undefined, now: Date, key: string): number {
+  if (keyEnd === undefined || end <= keyEnd.getTime()) return end
+  if (keyEnd.getTime() <= now.getTime() + 1000) {
+    throw new WidError('state', `svid: the ${key} that signs expired at ${isoString(keyEnd)}; its rotation is overdue (wid auth rotate --type ${key.split(' ')[0]} --grace-period 0s replaces it now)`)
+  }
+  return keyEnd.getTime()
 }
 
 export function publicKeyDer(pem: string): Uint8Array {
@@ -155,7 +169,7 @@ export async function issueJwt(ctx: JwtIssueContext, identity: ResolvedIdentity,
   }
   const {SignJWT} = await import('jose')
   const iat = Math.floor(ctx.now.getTime() / 1000)
-  const exp = iat + ttl
+  const exp = Math.floor(signedUntil((iat + ttl) * 1000, ctx.signer.notAfter, ctx.now, 'jwt key') / 1000)
   const jti = randomHex(16)
   const token = await new SignJWT({...identity.extraClaims})
     .setProtectedHeader({alg: ctx.signer.alg, kid: ctx.signer.kid, typ: 'JWT'})

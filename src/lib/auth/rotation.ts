@@ -12,8 +12,9 @@
  * several servers and local commands may race to make it: one wins, the others see it made.
  *
  * A rotation is manual (`--phase` for every step), semi-automatic (a grace period split in
- * three over the phases, advanced by advanceRotations), or a grace period of zero: the
- * whole rotation at once, for a key that must not be trusted a moment longer.
+ * three over the phases, advanced by advanceRotations), a grace period of zero: the whole
+ * rotation at once, for a key that must not be trusted a moment longer, or automatic: started
+ * and advanced by advanceRotations on the schedule of the CA's policy (rotation-policy.ts).
  */
 import type {Backend} from '../backend/backend.js'
 import {readCertificateFields} from '../crypto/certificate.js'
@@ -27,23 +28,24 @@ import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {isoString} from '../time.js'
 import {certificateDer, newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
 import {MAX_SVID_TTL_SECONDS} from './issuance.js'
+import {automaticStatus, PUBLISH_AHEAD_HINTS, retiresAt, setAutomaticRotation, svidTypeOf, type Actor, type AutomaticRotation} from './rotation-policy.js'
+import {automaticSchedule, duePhase, rescheduled, scheduleFrom, type Schedule} from './rotation-schedule.js'
+import {longestSvidTtl} from './workload-issuance.js'
 
 export const AUTHORITY_TYPES = ['spiffe', 'jwt', 'host', 'client'] as const satisfies readonly AuthorityType[]
 export const ROTATION_PHASES = ['init', 'update_clients', 'update_servers', 'standby', 'rollback'] as const
 export type RotationPhase = (typeof ROTATION_PHASES)[number]
-/** The scheduled phases of a semi-automatic rotation, in order. */
-const SCHEDULED = ['update_clients', 'update_servers', 'standby'] as const
 
 export interface Rotation {
   phase: RotationPhase
   /** manual: every phase by hand; semi-automatic: by the schedule. */
-  mode?: 'manual' | 'semi-automatic'
+  mode?: 'manual' | 'semi-automatic' | 'automatic'
   /** When the rotation under way began (its init) and when its phase did. */
   started?: string
   phaseStarted?: string
   gracePeriodSeconds?: number
-  /** When a semi-automatic rotation enters each later phase. */
-  schedule?: Record<(typeof SCHEDULED)[number], string>
+  /** When a semi-automatic or automatic rotation enters each later phase. */
+  schedule?: Schedule
   /** The keys of the rotation under way, as keyId names them: the one it replaces and the one it brings. */
   previousKey?: string
   nextKey?: string
@@ -53,7 +55,7 @@ export interface Rotation {
   lastRotated?: string
 }
 
-export type RotatedAuthority = CertAuthority & {rotation?: Rotation}
+export type RotatedAuthority = CertAuthority & {rotation?: Rotation; automatic?: AutomaticRotation}
 
 export interface RotateRequest {
   type: AuthorityType
@@ -63,6 +65,9 @@ export interface RotateRequest {
   gracePeriodSeconds?: number
   /** Manual: skip the waits, before a new SPIFFE or JWT key signs and before one that signed is dropped (see publishedLongEnough, noValidSvidsLeft). */
   force?: boolean
+  /** Turns the CA's automatic rotation on (with caTtlSeconds, or the policy's, or 720h) or off; nothing else in the request. */
+  automatic?: boolean
+  caTtlSeconds?: number
 }
 
 export interface RotationStatus {
@@ -72,13 +77,13 @@ export interface RotationStatus {
   started?: string
   schedule?: Rotation['schedule']
   lastRotated?: string
+  /** The CA's automatic rotation, when on; between rotations, when its next key is prepared and when it should sign. */
+  automatic?: {caTtl: string; caTtlSeconds: number; since: string; prepares?: string; activates?: string}
   /** The key that signs now, and every key trusted (signing key first), as keyId names them. */
   signing: string
   trusted: string[]
 }
 
-/** Seconds since `key` was trusted before its SPIFFE or JWT key may sign: three refresh hints (the federation spec asks 3 to 5). */
-export const PUBLISH_AHEAD_HINTS = 3
 /**
  * How long a new SPIFFE or JWT key is published before it signs. A relying party that fetched
  * just before init was told to come back after the default hint, whatever is published later.
@@ -131,10 +136,12 @@ function refusedStep(type: AuthorityType, from: RotationPhase, to: RotationPhase
   return new WidError('bad_input', `auth rotate: the ${type} CA is in phase ${from}; it can move to ${NEXT[from].join(' or ')}, not ${to}`)
 }
 
-async function newKey(authority: CertAuthority, now: Date): Promise<AuthorityKey> {
-  if (authority.type === 'jwt') return newJwtAuthorityKey()
+/** A new key for the authority: under an automatic policy, it lives for ca_ttl (however the rotation that makes it was started). */
+async function newKey(authority: RotatedAuthority, now: Date): Promise<AuthorityKey> {
+  const lifetime = authority.automatic?.caTtlSeconds
+  if (authority.type === 'jwt') return newJwtAuthorityKey(now, lifetime)
   const keyType = authority.activeKeys[0]?.keyType ?? 'ec-p256'
-  return newX509AuthorityKey(TrustDomain.parse(authority.clusterName), keyType, now, authority.type)
+  return newX509AuthorityKey(TrustDomain.parse(authority.clusterName), keyType, now, authority.type, lifetime)
 }
 
 function findKey(authority: CertAuthority, id: string | undefined): AuthorityKey {
@@ -149,8 +156,18 @@ function signingWith(authority: CertAuthority, signer: AuthorityKey, drop?: Auth
   return {activeKeys: [signer], additionalTrustedKeys: all.filter((k) => k !== signer)}
 }
 
+/** How the steps of one write are made: the rotation's mode, and what its schedule is drawn from. */
+interface StepPlan {
+  mode: Rotation['mode']
+  /** Semi-automatic: the whole rotation's length. */
+  gracePeriodSeconds?: number
+  /** Automatic: the longest SVID TTL of the CA, which the old key outlives its last signature by. */
+  longestSvidTtlSeconds?: number
+}
+
 /** The authority after one step from its current phase to `to` (a new key is made at init). */
-async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, mode: Rotation['mode'], gracePeriodSeconds?: number): Promise<RotatedAuthority> {
+async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, plan: StepPlan): Promise<RotatedAuthority> {
+  const {mode, gracePeriodSeconds, longestSvidTtlSeconds} = plan
   const rotation = rotationOf(authority)
   const from = rotation.phase
   if (!NEXT[from].includes(to)) throw refusedStep(authority.type, from, to)
@@ -159,7 +176,8 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, m
     const key = await newKey(authority, now)
     const current = authority.activeKeys[0]
     if (!current) throw new WidError('state', `auth: the ${authority.type} authority has no active signing key`)
-    const schedule = gracePeriodSeconds === undefined ? undefined : scheduleFrom(now, gracePeriodSeconds)
+    const schedule =
+      gracePeriodSeconds !== undefined ? scheduleFrom(now, gracePeriodSeconds) : mode === 'automatic' ? automaticSchedule(current, authority.automatic!, now, longestSvidTtlSeconds!) : undefined
     return {
       ...authority,
       additionalTrustedKeys: [key, ...authority.additionalTrustedKeys],
@@ -168,7 +186,8 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, m
         mode,
         started: at,
         phaseStarted: at,
-        ...(gracePeriodSeconds === undefined ? {} : {gracePeriodSeconds, schedule}),
+        ...(gracePeriodSeconds === undefined ? {} : {gracePeriodSeconds}),
+        ...(schedule ? {schedule} : {}),
         previousKey: keyId(current),
         nextKey: keyId(key),
         ...(rotation.lastRotated ? {lastRotated: rotation.lastRotated} : {}),
@@ -191,24 +210,10 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, m
     const {schedule: _schedule, gracePeriodSeconds: _grace, ...rest} = rotation
     return {...authority, ...keys, rotation: {...rest, ...retired, mode: 'manual', phase: 'rollback', phaseStarted: at}}
   }
-  return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at, ...(rotation.schedule ? {schedule: rescheduled(rotation, to, now)} : {})}}
-}
-
-/** The schedule once `entered` began at `now`: each later phase no sooner than its third of the grace period after the one before. */
-function rescheduled(rotation: Rotation, entered: RotationPhase, now: Date): Rotation['schedule'] {
-  const schedule = {...rotation.schedule!}
-  const third = ((rotation.gracePeriodSeconds ?? 0) * 1000) / 3
-  let earliest = now.getTime()
-  for (const phase of SCHEDULED.slice(SCHEDULED.indexOf(entered as (typeof SCHEDULED)[number]) + 1)) {
-    earliest = Math.max(Date.parse(schedule[phase]), earliest + third)
-    schedule[phase] = isoString(new Date(earliest))
-  }
-  return schedule
-}
-
-function scheduleFrom(start: Date, gracePeriodSeconds: number): Rotation['schedule'] {
-  const at = (thirds: number) => isoString(new Date(start.getTime() + Math.round((gracePeriodSeconds * 1000 * thirds) / 3)))
-  return {update_clients: at(1), update_servers: at(2), standby: at(3)}
+  const schedule = rotation.schedule ? rescheduled(rotation, to, now) : undefined
+  // An automatic rotation's old key stopped signing now, maybe later than planned: it is kept until what it signed has expired
+  if (schedule && rotation.mode === 'automatic' && to === 'update_clients') schedule.standby = isoString(new Date(retiresAt(previous, now.getTime(), longestSvidTtlSeconds!)))
+  return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at, ...(schedule ? {schedule} : {})}}
 }
 
 /**
@@ -248,22 +253,25 @@ function noValidSvidsLeft(authority: RotatedAuthority, now: Date, force: boolean
   }
 }
 
-function rotationEvent(actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>, type: AuthorityType, from: RotationPhase, to: RotatedAuthority, now: Date): AuditEvent {
+/** The event of a step from `before` to `to`; the step to standby ends the rotation, and is made in its mode. */
+function rotationEvent(actor: Actor, before: RotatedAuthority, to: RotatedAuthority, now: Date): AuditEvent {
   const rotation = rotationOf(to)
+  const mode = rotation.mode ?? rotationOf(before).mode
   return {
     time: isoString(now),
     type: 'ca.rotation',
     ...actor,
-    authority: type,
+    authority: to.type,
     phase: rotation.phase,
-    previous_phase: from,
-    ...(rotation.mode ? {mode: rotation.mode} : {}),
+    previous_phase: rotationOf(before).phase,
+    ...(mode ? {mode} : {}),
     signing_key: keyId(to.activeKeys[0]!),
   }
 }
 
 export function rotationStatus(authority: CertAuthority): RotationStatus {
   const rotation = rotationOf(authority)
+  const automatic = automaticStatus(authority, rotation.phase)
   return {
     type: authority.type,
     phase: rotation.phase,
@@ -271,28 +279,31 @@ export function rotationStatus(authority: CertAuthority): RotationStatus {
     ...(rotation.started ? {started: rotation.started} : {}),
     ...(rotation.schedule ? {schedule: rotation.schedule} : {}),
     ...(rotation.lastRotated ? {lastRotated: rotation.lastRotated} : {}),
+    ...(automatic ? {automatic} : {}),
     signing: keyId(authority.activeKeys[0]!),
     trusted: [...authority.activeKeys, ...authority.additionalTrustedKeys].map(keyId),
   }
 }
 
-/** Writes `steps` from the stored authority (revision `revision`) as one conditional write, each step audited. */
+/**
+ * Writes the steps `next` names, one after the other from the stored authority (revision
+ * `revision`), as one conditional write, each step audited.
+ */
 async function writeSteps(
   backend: Backend,
   stored: {authority: RotatedAuthority; revision: number},
-  targets: RotationPhase[],
+  next: (authority: RotatedAuthority) => RotationPhase | undefined,
   now: Date,
-  actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>,
-  mode: Rotation['mode'],
-  gracePeriodSeconds?: number,
+  actor: Actor,
+  plan: StepPlan,
 ): Promise<RotatedAuthority> {
   let authority = stored.authority
   const events: AuditEvent[] = []
-  for (const [i, target] of targets.entries()) {
-    const from = rotationOf(authority).phase
-    authority = await step(authority, target, now, mode, gracePeriodSeconds)
+  for (let target = next(authority); target !== undefined; target = next(authority)) {
+    const before = authority
+    authority = await step(authority, target, now, plan)
     // Steps made in one write are a millisecond apart in the log, so that it lists them in order
-    events.push(rotationEvent(actor, authority.type, from, authority, new Date(now.getTime() + i)))
+    events.push(rotationEvent(actor, before, authority, new Date(now.getTime() + events.length)))
   }
   const key = authorityKey(authority.type)
   await backend.atomicWrite([{key, type: 'revision', revision: stored.revision}], [{key, type: 'put', value: JSON.stringify(authority)}, ...events.map(auditOperation)])
@@ -305,15 +316,18 @@ async function stored(backend: Backend, type: AuthorityType): Promise<{authority
 }
 
 /**
- * One rotation request: a manual step, or the start of a semi-automatic rotation (refused
- * while one is under way). A step raced by another writer is refused, not repeated.
+ * One rotation request: a manual step, the start of a semi-automatic rotation (refused
+ * while one is under way), or the CA's automatic policy. A step raced by another writer is
+ * refused, not repeated.
  */
-export async function rotateAuthority(backend: Backend, request: RotateRequest, now: Date, actor: Pick<AuditEvent, 'actor'> & Record<string, unknown>): Promise<RotationStatus> {
+export async function rotateAuthority(backend: Backend, request: RotateRequest, now: Date, actor: Actor): Promise<RotationStatus> {
   const current = await stored(backend, request.type)
-  const phase = rotationOf(current.authority).phase
+  const {phase, mode: rotating} = rotationOf(current.authority)
   let targets: RotationPhase[]
-  let mode: Rotation['mode'] = 'manual'
-  if (request.phase === undefined) {
+  let plan: StepPlan = {mode: 'manual'}
+  if (request.automatic !== undefined || request.caTtlSeconds !== undefined) {
+    targets = []
+  } else if (request.phase === undefined) {
     if (phase !== 'standby') {
       const way = phase === 'rollback' ? 'end it with --manual --phase standby' : `move it on with --manual --phase ${NEXT[phase][0]}, or roll it back with --manual --phase rollback`
       throw new WidError('bad_input', `auth rotate: a rotation of the ${request.type} CA is already under way (phase ${phase}); ${way}`)
@@ -321,18 +335,19 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
     const grace = request.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS
     checkGracePeriod(request.type, grace, request.force)
     targets = grace === 0 ? ['init', 'update_clients', 'update_servers', 'standby'] : ['init']
-    mode = grace === 0 ? 'manual' : 'semi-automatic'
+    plan = grace === 0 ? {mode: 'manual'} : {mode: 'semi-automatic', gracePeriodSeconds: grace}
   } else {
     if (request.gracePeriodSeconds !== undefined) throw new WidError('bad_input', 'auth rotate: a grace period is for a semi-automatic rotation; a manual step (a phase) is made when asked')
-    if (phase !== 'standby' && rotationOf(current.authority).mode === 'semi-automatic' && request.phase !== 'rollback') {
-      throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating semi-automatically (phase ${phase}); it moves on by its schedule, or roll it back with --manual --phase rollback`)
+    if (phase !== 'standby' && (rotating === 'semi-automatic' || rotating === 'automatic') && request.phase !== 'rollback') {
+      throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating ${rotating}ally (phase ${phase}); it moves on by its schedule, or roll it back with --manual --phase rollback`)
     }
     if (request.phase === 'update_clients') publishedLongEnough(current.authority, now, request.force)
     if (request.phase === 'standby') noValidSvidsLeft(current.authority, now, request.force)
     targets = [request.phase]
   }
   try {
-    return rotationStatus(await writeSteps(backend, current, targets, now, actor, mode, request.phase === undefined ? request.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS : undefined))
+    if (targets.length === 0) return rotationStatus(await setAutomaticRotation(backend, current, request, now, actor))
+    return rotationStatus(await writeSteps(backend, current, () => targets.shift(), now, actor, plan))
   } catch (error) {
     if (error instanceof WidError && error.code === 'compare_failed') {
       throw new WidError('compare_failed', `auth rotate: the ${request.type} CA changed while this request was made (another rotation step?); check wid status and try again`)
@@ -344,11 +359,13 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
 export const DEFAULT_GRACE_PERIOD_SECONDS = 48 * 3600
 
 /**
- * Moves each semi-automatic rotation on by one phase when its schedule says so. Run by the
- * server every second and by local commands; a step another writer made first is left to
- * it. Overdue phases (no server ran, or none could write) are not taken at once: each phase
- * entered late still lasts its third of the grace period, so that the old key is never
- * dropped sooner after it stopped signing than the schedule promised.
+ * Moves each semi-automatic or automatic rotation on when its schedule says so, and starts
+ * the automatic rotations that are due. Run by the server every second and by local
+ * commands; a step another writer made first is left to it. Overdue phases (no server ran,
+ * or none could write) are not taken at once: each phase of a semi-automatic rotation
+ * entered late still lasts its third of the grace period, and an automatic rotation's old
+ * key is kept the longest SVID TTL after it actually stopped signing, so that it is never
+ * dropped while SVIDs it signed may be valid.
  */
 export async function advanceRotations(backend: Backend, now: Date): Promise<AuthorityType[]> {
   const moved: AuthorityType[] = []
@@ -356,13 +373,14 @@ export async function advanceRotations(backend: Backend, now: Date): Promise<Aut
     const item = await backend.get(authorityKey(type))
     if (!item) continue
     const authority: RotatedAuthority = parseAuthority(item)
-    const rotation = rotationOf(authority)
-    if (rotation.mode !== 'semi-automatic' || !rotation.schedule || rotation.phase === 'rollback' || rotation.phase === 'standby') continue
-    const from = SCHEDULED.indexOf(rotation.phase as (typeof SCHEDULED)[number])
-    const next = SCHEDULED[from + 1]!
-    if (Date.parse(rotation.schedule[next]) > now.getTime()) continue
+    if (duePhase(authority, rotationOf(authority), now) === undefined) continue
+    const {phase, mode} = rotationOf(authority)
+    const plan: StepPlan =
+      phase === 'standby' || mode === 'automatic' ? {mode: 'automatic', longestSvidTtlSeconds: (await longestSvidTtl(backend, svidTypeOf(type))).seconds} : {mode: 'semi-automatic'}
+    // Due phases are taken in one write (a semi-automatic rotation's next is a third later); a rotation that ends in it does not start the next
+    const next = (current: RotatedAuthority) => (current === authority || rotationOf(current).phase !== 'standby' ? duePhase(current, rotationOf(current), now) : undefined)
     try {
-      await writeSteps(backend, {authority, revision: item.revision}, [next], now, {actor: 'system:rotation'}, 'semi-automatic')
+      await writeSteps(backend, {authority, revision: item.revision}, next, now, {actor: 'system:rotation'}, plan)
       moved.push(type)
     } catch (error) {
       if (!(error instanceof WidError) || error.code !== 'compare_failed') throw error

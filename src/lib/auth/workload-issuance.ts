@@ -15,6 +15,7 @@ import {SpiffeId, type TrustDomain} from '../spiffeid/index.js'
 import {workloadAttributeName, type Attributes, type WorkloadAttributes} from './attributes.js'
 import {checkDnsSan, checkIpSan, MAX_SVID_TTL_SECONDS} from './issuance.js'
 import type {Principal} from './principal.js'
+import type {LongestSvidTtl} from './rotation-policy.js'
 import {evaluateRules, ruleAttributes} from './rules.js'
 import {renderTemplate, templateAttributes} from './templates.js'
 
@@ -101,6 +102,22 @@ export function workloadDependencies(identities: WorkloadIdentity[], type: 'x509
   return [...new Set(names.flatMap((name) => workloadAttributeName(name) ?? []))].sort()
 }
 
+function maxTtlOf(wi: WorkloadIdentity, type: 'x509' | 'jwt'): number {
+  const {spiffe} = wi.spec
+  if (type === 'x509') return spiffe.x509?.maximum_ttl ? parseDuration(spiffe.x509.maximum_ttl) : DEFAULT_X509_MAX_TTL_SECONDS
+  return spiffe.jwt?.maximum_ttl ? parseDuration(spiffe.jwt.maximum_ttl) : DEFAULT_JWT_MAX_TTL_SECONDS
+}
+
+/** The longest TTL an SVID of `type` may have in the cluster now: the cap of issuance by path, or a workload identity's maximum_ttl. */
+export async function longestSvidTtl(backend: Backend, type: 'x509' | 'jwt'): Promise<LongestSvidTtl> {
+  let longest: LongestSvidTtl = {seconds: MAX_SVID_TTL_SECONDS, source: 'the cap of issuance by SPIFFE path'}
+  for (const wi of await listResources<WorkloadIdentity>(backend, 'workload_identity')) {
+    const seconds = maxTtlOf(wi, type)
+    if (seconds > longest.seconds) longest = {seconds, source: `the maximum_ttl of workload identity "${wi.metadata.name}"`}
+  }
+  return longest
+}
+
 function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: Principal, attributes: Attributes, type: 'x509' | 'jwt'): ResolvedIdentity {
   const name = wi.metadata.name
   evaluateRules(name, wi.spec.rules, attributes)
@@ -121,13 +138,9 @@ function fromWorkloadIdentity(td: TrustDomain, wi: WorkloadIdentity, principal: 
     subject.push({oid: OID.organizationalUnit, value: renderTemplate(template.organizational_unit, attributes, 'spec.spiffe.x509.subject_template.organizational_unit')})
   }
   if (template?.common_name) subject.push({oid: OID.commonName, value: renderTemplate(template.common_name, attributes, 'spec.spiffe.x509.subject_template.common_name')})
-  const maxTtl =
-    type === 'x509'
-      ? spiffe.x509?.maximum_ttl ? parseDuration(spiffe.x509.maximum_ttl) : DEFAULT_X509_MAX_TTL_SECONDS
-      : spiffe.jwt?.maximum_ttl ? parseDuration(spiffe.jwt.maximum_ttl) : DEFAULT_JWT_MAX_TTL_SECONDS
   return {
     spiffeId,
-    maxTtlSeconds: maxTtl,
+    maxTtlSeconds: maxTtlOf(wi, type),
     dnsSans: type === 'x509' ? dnsSans : [],
     ipSans: [],
     ...(subject.length ? {subject} : {}),

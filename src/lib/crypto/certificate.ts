@@ -204,6 +204,8 @@ export interface CertificateFields {
   serial: Uint8Array
   subject: Uint8Array
   subjectPublicKeyInfo: Uint8Array
+  notBefore: Date
+  notAfter: Date
 }
 
 /** The few fields of a DER certificate that issuance needs from its CA certificate. */
@@ -211,6 +213,7 @@ export function readCertificateFields(certificate: Uint8Array): CertificateField
   const [tbs] = der.readChildren(der.readTlv(certificate).value)
   const fields = der.readChildren(tbs!.value)
   const rest = fields[0]!.tag === 0xa0 ? fields.slice(1) : fields
-  const [serial, , , , subject, spki] = rest
-  return {serial: serial!.value, subject: subject!.raw, subjectPublicKeyInfo: spki!.raw}
+  const [serial, , , validity, subject, spki] = rest
+  const [notBefore, notAfter] = der.readChildren(validity!.value)
+  return {serial: serial!.value, subject: subject!.raw, subjectPublicKeyInfo: spki!.raw, notBefore: der.readTime(notBefore!), notAfter: der.readTime(notAfter!)}
 }

@@ -194,3 +194,14 @@ export function readChildren(value: Uint8Array): Tlv[] {
   }
   return children
 }
+
+/** Reads a UTCTime or GeneralizedTime as `time` writes it (whole seconds, `Z`). */
+export function readTime(tlv: Tlv): Date {
+  const text = Buffer.from(tlv.value).toString('latin1')
+  const match = (tlv.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : tlv.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : undefined)?.exec(text)
+  if (!match) throw malformed()
+  const [year, month, day, hours, minutes, seconds] = match.slice(1).map(Number) as [number, number, number, number, number, number]
+  // RFC 5280 §4.1.2.5.1: a UTCTime year below 50 is 20YY
+  const fullYear = tlv.tag === 0x17 ? (year < 50 ? 2000 + year : 1900 + year) : year
+  return new Date(Date.UTC(fullYear, month - 1, day, hours, minutes, seconds))
+}

@@ -45,6 +45,9 @@ export interface AuditEvent {
   previous_phase?: string
   mode?: string
   signing_key?: string
+  /** ca.rotation_policy: whether the CA (authority) is now rotated automatically, and each key's life. */
+  automatic?: boolean
+  ca_ttl?: string
 }
 
 export const AUDIT_PREFIX = '/audit/'

@@ -20,6 +20,9 @@ export interface AuthorityKey {
   /** JWT authorities: the RFC 7638 thumbprint and the public JWK. */
   kid?: string
   publicJwk?: Record<string, string>
+  /** JWT keys made under automatic rotation: their scheduled life (X.509 keys have their certificate's validity). */
+  notBefore?: string
+  notAfter?: string
 }
 
 export interface CertAuthority {

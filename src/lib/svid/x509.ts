@@ -25,6 +25,8 @@ export interface SigningAuthority {
   keyId: Uint8Array
   privateKey: CryptoKey
   keyType: KeyType
+  /** The CA certificate's notAfter: nothing it signs may outlive it. */
+  notAfter?: Date
   /** Where the signatures are made: on these threads, or (without) in place. */
   threads?: SigningThreads
 }
