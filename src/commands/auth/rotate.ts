@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 import {ClusterCommand} from '../../base-command.js'
 import {duration} from '../../flags.js'
-import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, MAX_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
-import {MAX_SVID_TTL_SECONDS} from '../../lib/auth/issuance.js'
+import {AUTHORITY_TYPES, DEFAULT_GRACE_PERIOD_SECONDS, ROTATION_PHASES, type RotationStatus} from '../../lib/auth/rotation.js'
 import {DEFAULT_CA_TTL_SECONDS} from '../../lib/auth/rotation-policy.js'
+import {MAX_GRACE_PERIOD_SECONDS} from '../../lib/auth/rotation-checks.js'
 import {formatDuration, parseDuration} from '../../lib/duration.js'
 import {badInput} from '../../lib/errors.js'
 
@@ -81,13 +81,8 @@ Manually, a new SPIFFE or JWT key signs (update_clients) only once it has been p
     })
     const what = status.type === 'host' && status.phase === 'update_clients' ? 'clients trust the new key; the old one signs server certificates until update_servers' : WHAT[status.phase]
     const lines = [`✔ ${status.type} CA: phase ${status.phase}: ${what}`, `  signing: ${status.signing}`, ...status.trusted.map((key, i) => `  ${i === 0 ? 'trusted:' : '        '} ${key}`)]
-    if (status.schedule) {
-      const {update_clients: clients, update_servers: servers, standby} = status.schedule
-      lines.push(`  next: update_clients at ${clients}, update_servers at ${servers}, standby at ${standby}`)
-      if ((status.type === 'spiffe' || status.type === 'jwt') && Date.parse(standby) - Date.parse(clients) < MAX_SVID_TTL_SECONDS * 1000) {
-        lines.push(`  note: SVIDs the old key signs until ${clients} may be valid for ${formatDuration(MAX_SVID_TTL_SECONDS)} after; those still valid at standby stop verifying (a grace period of ${formatDuration((MAX_SVID_TTL_SECONDS * 3) / 2)} or more avoids it)`)
-      }
-    }
+    if (status.schedule) lines.push(`  next: update_clients at ${status.schedule.update_clients}, update_servers at ${status.schedule.update_servers}, standby at ${status.schedule.standby}`)
+    if (status.warning) lines.push(`  note: ${status.warning}`)
     this.success(lines.join('\n'))
     return status
   }

@@ -20,14 +20,13 @@ import type {Backend} from '../backend/backend.js'
 import {readCertificateFields} from '../crypto/certificate.js'
 import {spkiPin} from '../crypto/keys.js'
 import {WidError} from '../errors.js'
-import {formatDuration} from '../duration.js'
 import {auditOperation, type AuditEvent} from '../services/audit.js'
 import {authorityKey, getAuthorityItem, parseAuthority, type AuthorityKey, type AuthorityType, type CertAuthority} from '../services/authorities.js'
 import {TrustDomain} from '../spiffeid/index.js'
 import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {isoString} from '../time.js'
 import {certificateDer, newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
-import {MAX_SVID_TTL_SECONDS} from './issuance.js'
+import {checkGracePeriod, noValidSvidsLeft, publishedLongEnough, shortGraceWarning} from './rotation-checks.js'
 import {automaticStatus, PUBLISH_AHEAD_HINTS, retiresAt, setAutomaticRotation, svidTypeOf, type Actor, type AutomaticRotation} from './rotation-policy.js'
 import {automaticSchedule, duePhase, rescheduled, scheduleFrom, type Schedule} from './rotation-schedule.js'
 import {longestSvidTtl} from './workload-issuance.js'
@@ -77,31 +76,13 @@ export interface RotationStatus {
   started?: string
   schedule?: Rotation['schedule']
   lastRotated?: string
+  /** A semi-automatic rotation just started: what its schedule would cut short (see shortGraceWarning). */
+  warning?: string
   /** The CA's automatic rotation, when on; between rotations, when its next key is prepared and when it should sign. */
   automatic?: {caTtl: string; caTtlSeconds: number; since: string; prepares?: string; activates?: string}
   /** The key that signs now, and every key trusted (signing key first), as keyId names them. */
   signing: string
   trusted: string[]
-}
-
-/**
- * How long a new SPIFFE or JWT key is published before it signs. A relying party that fetched
- * just before init was told to come back after the default hint, whatever is published later.
- */
-const PUBLISH_AHEAD_SECONDS = PUBLISH_AHEAD_HINTS * DEFAULT_REFRESH_HINT_SECONDS
-/** The longest grace period: a year. */
-export const MAX_GRACE_PERIOD_SECONDS = 365 * 24 * 3600
-
-/** A grace period the library accepts, whoever asks (the API's schema and the CLI check the same bounds). */
-function checkGracePeriod(type: AuthorityType, seconds: number, force: boolean | undefined): void {
-  if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > MAX_GRACE_PERIOD_SECONDS) {
-    throw new WidError('bad_input', `auth rotate: the grace period must be a whole number of seconds from 0 to ${MAX_GRACE_PERIOD_SECONDS} (a year)`)
-  }
-  if (seconds === 0 || force || type === 'host' || type === 'client' || seconds / 3 >= PUBLISH_AHEAD_SECONDS) return
-  throw new WidError(
-    'bad_input',
-    `auth rotate: with a grace period of ${formatDuration(seconds)} the new ${type} key would sign after ${formatDuration(Math.round(seconds / 3))}, before relying parties that refresh every ${DEFAULT_REFRESH_HINT_SECONDS} s have fetched it three times (${formatDuration(PUBLISH_AHEAD_SECONDS * 3)} or more is safe); --force accepts it`,
-  )
 }
 
 /** How a key is named in status and events: a JWT key by its kid, an X.509 CA by the pin of its public key. */
@@ -216,43 +197,6 @@ async function step(authority: RotatedAuthority, to: RotationPhase, now: Date, p
   return {...authority, ...keys, rotation: {...rotation, ...retired, phase: to, phaseStarted: at, ...(schedule ? {schedule} : {})}}
 }
 
-/**
- * A manual rotation's new SPIFFE or JWT key signs only once relying parties that refresh
- * every `spiffe_refresh_hint` have had three chances to fetch it; `--force` skips the wait
- * (they may then reject SVIDs of the new key until they refresh).
- */
-function publishedLongEnough(authority: RotatedAuthority, now: Date, force: boolean | undefined): void {
-  const rotation = rotationOf(authority)
-  if (force || authority.type === 'host' || authority.type === 'client' || rotation.phase !== 'init' || !rotation.started) return
-  const ready = Date.parse(rotation.started) + PUBLISH_AHEAD_SECONDS * 1000
-  if (now.getTime() < ready) {
-    const wait = Math.ceil((ready - now.getTime()) / 1000)
-    throw new WidError(
-      'bad_input',
-      `auth rotate: the new ${authority.type} key was published at ${rotation.started}; relying parties refresh every ${DEFAULT_REFRESH_HINT_SECONDS} s, so it signs from ${isoString(new Date(ready))} (in ${formatDuration(wait)}); --force moves on now`,
-    )
-  }
-}
-
-/**
- * A SPIFFE or JWT key that signed is dropped (standby) only once no SVID it signed can still
- * be valid: the longest SVID TTL after it stopped signing (the federation spec's rule for
- * retiring keys); `--force` drops it sooner, and those SVIDs stop verifying.
- */
-function noValidSvidsLeft(authority: RotatedAuthority, now: Date, force: boolean | undefined): void {
-  const rotation = rotationOf(authority)
-  if (force || authority.type === 'host' || authority.type === 'client' || !rotation.retired) return
-  const dropped = rotation.phase === 'rollback' ? rotation.nextKey : rotation.previousKey
-  if (rotation.retired.key !== dropped) return
-  const safe = Date.parse(rotation.retired.signedUntil) + MAX_SVID_TTL_SECONDS * 1000
-  if (now.getTime() < safe) {
-    throw new WidError(
-      'bad_input',
-      `auth rotate: the ${rotation.phase === 'rollback' ? 'new' : 'old'} ${authority.type} key signed SVIDs until ${rotation.retired.signedUntil}, which may be valid until ${isoString(new Date(safe))} (in ${formatDuration(Math.ceil((safe - now.getTime()) / 1000))}); standby then, or --force drops the key now and they stop verifying`,
-    )
-  }
-}
-
 /** The event of a step from `before` to `to`; the step to standby ends the rotation, and is made in its mode. */
 function rotationEvent(actor: Actor, before: RotatedAuthority, to: RotatedAuthority, now: Date): AuditEvent {
   const rotation = rotationOf(to)
@@ -342,12 +286,14 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
       throw new WidError('bad_input', `auth rotate: the ${request.type} CA is rotating ${rotating}ally (phase ${phase}); it moves on by its schedule, or roll it back with --manual --phase rollback`)
     }
     if (request.phase === 'update_clients') publishedLongEnough(current.authority, now, request.force)
-    if (request.phase === 'standby') noValidSvidsLeft(current.authority, now, request.force)
+    if (request.phase === 'standby') await noValidSvidsLeft(backend, current.authority, now, request.force)
     targets = [request.phase]
   }
   try {
     if (targets.length === 0) return rotationStatus(await setAutomaticRotation(backend, current, request, now, actor))
-    return rotationStatus(await writeSteps(backend, current, () => targets.shift(), now, actor, plan))
+    const status = rotationStatus(await writeSteps(backend, current, () => targets.shift(), now, actor, plan))
+    const warning = plan.mode === 'semi-automatic' ? await shortGraceWarning(backend, request.type, status) : undefined
+    return warning === undefined ? status : {...status, warning}
   } catch (error) {
     if (error instanceof WidError && error.code === 'compare_failed') {
       throw new WidError('compare_failed', `auth rotate: the ${request.type} CA changed while this request was made (another rotation step?); check wid status and try again`)

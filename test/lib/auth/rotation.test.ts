@@ -147,7 +147,7 @@ describe('CA rotation (frozen clock, in-memory backend)', () => {
     await rotate('spiffe', 'update_servers')
     expect(await rejection(rotate('spiffe', 'standby', false))).toMatchObject({
       code: 'bad_input',
-      message: 'auth rotate: the old spiffe key signed SVIDs until 2026-11-23T10:01:00.000Z, which may be valid until 2026-11-24T10:01:00.000Z (in 24h); standby then, or --force drops the key now and they stop verifying',
+      message: 'auth rotate: the old spiffe key signed SVIDs until 2026-11-23T10:01:00.000Z, which may be valid until 2026-11-24T10:01:00.000Z (the cap of issuance by SPIFFE path: 24h), in 24h; standby then, or --force drops the key now and they stop verifying',
     })
     at(60 + 24 * 3600)
     expect((await rotate('spiffe', 'standby', false)).phase).toBe('standby')
