@@ -17,7 +17,10 @@ const WHAT: Record<RotationStatus['phase'], string> = {
 
 function policyLine(status: RotationStatus): string {
   const {automatic} = status
-  if (!automatic) return `✔ ${status.type} CA: rotated by hand (wid auth rotate) only`
+  if (!automatic) {
+    const end = status.signingUntil ? `; its signing key's life ends at ${status.signingUntil}: rotate it by hand before then` : ''
+    return `✔ ${status.type} CA: rotated by hand (wid auth rotate) only${end}`
+  }
   const next = automatic.prepares ? `: its next key is prepared at ${automatic.prepares} and signs from ${automatic.activates}` : ` (phase ${status.phase} of a rotation now)`
   return `✔ ${status.type} CA: rotated automatically, each key living ${automatic.caTtl}${next}`
 }

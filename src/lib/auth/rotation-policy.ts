@@ -72,6 +72,16 @@ export function keyValidity(key: AuthorityKey): {notBefore?: number; notAfter?: 
   }
 }
 
+/**
+ * Whether a key was made with a life of its own, under the policy: at most MAX_CA_TTL_SECONDS
+ * (and the 60 s its certificate is backdated), where a key made without one has a
+ * certificate of ten calendar years, which is longer, and a JWT key no end at all.
+ */
+export function madeWithLife(key: AuthorityKey): boolean {
+  const {notBefore, notAfter} = keyValidity(key)
+  return notBefore !== undefined && notAfter !== undefined && notAfter - notBefore <= (MAX_CA_TTL_SECONDS + 60) * 1000
+}
+
 /** A key's life under the policy: from its making (or the policy's start, if older), for ca_ttl at most. */
 export function keyLife(key: AuthorityKey, policy: AutomaticRotation): {from: number; until: number} {
   const {notBefore, notAfter} = keyValidity(key)
@@ -102,8 +112,12 @@ export function activatesAt(signing: AuthorityKey, policy: AutomaticRotation, pr
  * has expired (the longest TTL after it stopped, or its own end, at which they were cut).
  */
 export function retiresAt(previous: AuthorityKey, activatedAt: number, longestSvidTtlSeconds: number): number {
-  const end = keyValidity(previous).notAfter ?? Infinity
-  return Math.max(activatedAt, Math.min(end, activatedAt + longestSvidTtlSeconds * 1000))
+  const end = keyValidity(previous).notAfter
+  // A key made with a life of its own is kept until its end: no SVID it signed outlives it,
+  // whatever TTLs the workload identities allow now (one lowered since would otherwise cut its
+  // SVIDs short)
+  if (end !== undefined && madeWithLife(previous)) return Math.max(activatedAt, end)
+  return Math.max(activatedAt, Math.min(end ?? Infinity, activatedAt + longestSvidTtlSeconds * 1000))
 }
 
 /** The policy as status shows it; between rotations, when the next key is prepared and when it should sign. */

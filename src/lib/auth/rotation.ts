@@ -27,7 +27,7 @@ import {DEFAULT_REFRESH_HINT_SECONDS} from '../bundle/spiffe-bundle.js'
 import {isoString} from '../time.js'
 import {certificateDer, newJwtAuthorityKey, newX509AuthorityKey} from './authorities.js'
 import {checkGracePeriod, noValidSvidsLeft, publishedLongEnough, shortGraceWarning} from './rotation-checks.js'
-import {automaticStatus, PUBLISH_AHEAD_HINTS, retiresAt, setAutomaticRotation, svidTypeOf, type Actor, type AutomaticRotation} from './rotation-policy.js'
+import {automaticStatus, keyValidity, madeWithLife, PUBLISH_AHEAD_HINTS, retiresAt, setAutomaticRotation, svidTypeOf, type Actor, type AutomaticRotation} from './rotation-policy.js'
 import {automaticSchedule, duePhase, rescheduled, scheduleFrom, type Schedule} from './rotation-schedule.js'
 import {longestSvidTtl} from './workload-issuance.js'
 
@@ -78,6 +78,8 @@ export interface RotationStatus {
   lastRotated?: string
   /** A semi-automatic rotation just started: what its schedule would cut short (see shortGraceWarning). */
   warning?: string
+  /** When the signing key's life ends, if it was made with one (under automatic rotation): it signs nothing after. */
+  signingUntil?: string
   /** The CA's automatic rotation, when on; between rotations, when its next key is prepared and when it should sign. */
   automatic?: {caTtl: string; caTtlSeconds: number; since: string; prepares?: string; activates?: string}
   /** The key that signs now, and every key trusted (signing key first), as keyId names them. */
@@ -225,8 +227,15 @@ export function rotationStatus(authority: CertAuthority): RotationStatus {
     ...(rotation.lastRotated ? {lastRotated: rotation.lastRotated} : {}),
     ...(automatic ? {automatic} : {}),
     signing: keyId(authority.activeKeys[0]!),
+    ...signingUntil(authority.activeKeys[0]!),
     trusted: [...authority.activeKeys, ...authority.additionalTrustedKeys].map(keyId),
   }
+}
+
+/** When the signing key's life ends, if it was made with one (see madeWithLife). */
+function signingUntil(key: AuthorityKey): {signingUntil?: string} {
+  const {notAfter} = keyValidity(key)
+  return notAfter === undefined || !madeWithLife(key) ? {} : {signingUntil: isoString(new Date(notAfter))}
 }
 
 /**
@@ -271,6 +280,12 @@ export async function rotateAuthority(backend: Backend, request: RotateRequest, 
   let plan: StepPlan = {mode: 'manual'}
   if (request.automatic !== undefined || request.caTtlSeconds !== undefined) {
     targets = []
+  } else if (current.authority.automatic && !(request.phase === undefined && request.gracePeriodSeconds === 0)) {
+    // Its keys live ca_ttl: a rotation the schedule does not run would leave their ends unwatched
+    throw new WidError(
+      'bad_input',
+      `auth rotate: the ${request.type} CA rotates automatically; turn that off first (--no-automatic) to rotate it by hand, or replace its key now with --grace-period 0s`,
+    )
   } else if (request.phase === undefined) {
     if (phase !== 'standby') {
       const way = phase === 'rollback' ? 'end it with --manual --phase standby' : `move it on with --manual --phase ${NEXT[phase][0]}, or roll it back with --manual --phase rollback`

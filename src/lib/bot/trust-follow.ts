@@ -30,6 +30,11 @@ export interface TrustFollowerOptions {
 
 const RETRY_BASE_MS = 1000
 const RETRY_CAP_MS = 60_000
+/**
+ * A watch answered unchanged sooner than this was not a wait (a server that is stopping
+ * answers every watch at once): the next one is sent after a pause of 1 to 2 s, not at once.
+ */
+const QUICK_ANSWER_MS = 1000
 
 export class TrustFollower {
   private readonly options: TrustFollowerOptions
@@ -67,6 +72,7 @@ export class TrustFollower {
     let failures = 0
     while (!this.stopped) {
       let next: TrustState
+      const asked = Date.now()
       try {
         next = await watch(this.state?.sequence)
       } catch (error) {
@@ -86,6 +92,9 @@ export class TrustFollower {
       failures = 0
       const previous = this.state
       this.state = next
+      if (previous && previous.sequence === next.sequence && Date.now() - asked < QUICK_ANSWER_MS && !this.stopped) {
+        await this.sleep(QUICK_ANSWER_MS * (1 + (this.options.random ?? Math.random)()))
+      }
       if (!previous || previous.sequence === next.sequence || this.stopped) continue
       const change = {x509Signer: previous.signing.spiffe !== next.signing.spiffe, jwtSigner: previous.signing.jwt !== next.signing.jwt}
       logger.info('cluster trust changed', {sequence: next.sequence, x509_signer_changed: change.x509Signer, jwt_signer_changed: change.jwtSigner})

@@ -20,9 +20,11 @@ import type {Bot, Resource} from '../resources/types.js'
 /** What a method may know of its request beyond the body: the client's address, and the server's trust watch. */
 export interface RequestContext {
   address: string
+  /** Aborted when the caller goes away before the answer. */
+  gone?: AbortSignal
   trust: {
     /** The trust state once it is not `since` (see server/trust-watch.ts); `address` is the caller's. */
-    wait(since: number | undefined, address: string): Promise<TrustState>
+    wait(since: number | undefined, address: string, gone?: AbortSignal): Promise<TrustState>
     /** This server changed the trust: the public documents and the watch learn of it now, not at the next check. */
     changed(): Promise<void>
   }
@@ -86,7 +88,7 @@ const API: Record<string, Handler> = {
     return status
   },
   // Any authenticated caller may watch: the trust is public (the bundle endpoints serve it to anyone).
-  watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address),
+  watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address, request.gone),
   listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 

@@ -242,7 +242,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let documents: PublicDocuments
   const trustWatch = new TrustWatch()
   // What API methods may use of the server beyond the store: the trust watch (a long poll, see trust-watch.ts).
-  const trust = {wait: (since: number | undefined, address: string) => trustWatch.wait(since, address), changed: () => documents.refresh()}
+  const trust = {wait: (since: number | undefined, address: string, gone?: AbortSignal) => trustWatch.wait(since, address, undefined, gone), changed: () => documents.refresh()}
   // What requests are answered through: it tells when the store is down (see store-watch.ts).
   const store = new StoreWatch(backend)
   // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).
@@ -291,7 +291,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
-      const result = await method(auth, await auth.authenticate(caller), body, {address, trust})
+      // A long poll whose caller went away frees its place (see trust-watch.ts)
+      const gone = new AbortController()
+      res.once('close', () => gone.abort())
+      const result = await method(auth, await auth.authenticate(caller), body, {address, trust, gone: gone.signal})
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500
@@ -303,7 +306,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // `processed: false` only for a request refused unread: a client may send it to another server.
       send(res, status, JSON.stringify({error: {code, message, ...(error instanceof StoreDown ? {processed: false} : {})}}))
     } finally {
-      logger.info({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
+      // A trust watch is a long poll every agent keeps open: its answers would be most of the log
+      const level = path === '/v1/watchTrust' && res.statusCode === 200 ? 'debug' : 'info'
+      logger[level]({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
     }
   }
 

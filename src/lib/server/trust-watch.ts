@@ -36,15 +36,22 @@ export class TrustWatch {
   private readonly perGroup = new Map<string, number>()
   private closed = false
 
-  /** The state the last refresh found: waiters whose `since` it no longer is are answered. An older one (a refresh overtaken) is ignored. */
+  /**
+   * The state the last refresh found (refreshes run one at a time, so it is the newest):
+   * waiters whose `since` it no longer is are answered. Any other sequence counts, a lower one
+   * too: a store restored, or a database failed over to a replica, may go back.
+   */
   publish(state: TrustState): void {
-    if (this.state && state.sequence <= this.state.sequence) return
+    if (this.state && state.sequence === this.state.sequence) return
     this.state = state
     for (const waiter of this.waiters) if (waiter.since !== state.sequence) this.answer(waiter)
   }
 
-  /** The state, once it is not `since` (at once without `since`), or after `waitMs` as it is; `address` is the caller's. */
-  wait(since: number | undefined, address: string, waitMs = WAIT_MS): Promise<TrustState> {
+  /**
+   * The state, once it is not `since` (at once without `since`), or after `waitMs` as it is;
+   * `address` is the caller's. A caller that goes away (`gone` aborts) frees its place at once.
+   */
+  wait(since: number | undefined, address: string, waitMs = WAIT_MS, gone?: AbortSignal): Promise<TrustState> {
     const state = this.state
     if (!state) return Promise.reject(new WidError('unavailable', 'api: watchTrust: the server has not read the trust state yet'))
     if (since === undefined || since !== state.sequence || this.closed) return Promise.resolve(state)
@@ -57,6 +64,7 @@ export class TrustWatch {
     return new Promise((resolve) => {
       const waiter: Waiter = {since, group, answer: resolve, timer: setTimeout(() => this.answer(waiter), waitMs)}
       this.waiters.add(waiter)
+      gone?.addEventListener('abort', () => this.waiters.has(waiter) && this.answer(waiter), {once: true})
     })
   }
 

@@ -163,10 +163,15 @@ describe('automatic CA rotation (frozen clock, in-memory backend)', () => {
       expect((await x509()).notAfter).toBe(iso(144, -60))
     })
 
-    it('refuses manual steps while an automatic rotation runs, except rollback; turned off, it finishes and starts no other', async () => {
+    it('refuses manual and semi-automatic rotations while it is on (their keys would outlive the schedule), not a rotation at once; turned off, a rotation under way finishes and no other starts', async () => {
       await automatic('spiffe', CA_TTL)
+      const refused = 'auth rotate: the spiffe CA rotates automatically; turn that off first (--no-automatic) to rotate it by hand, or replace its key now with --grace-period 0s'
+      expect(await rejection(auth.rotateAuthority(admin, {type: 'spiffe', phase: 'init'}))).toMatchObject({code: 'bad_input', message: refused})
+      expect(await rejection(auth.rotateAuthority(admin, {type: 'spiffe', gracePeriodSeconds: 48 * 3600}))).toMatchObject({message: refused})
       await advanceRotations(backend, at(72))
-      expect(await rejection(auth.rotateAuthority(admin, {type: 'spiffe', phase: 'update_clients', force: true}))).toMatchObject({message: expect.stringContaining('is rotating automatically (phase init)')})
+      for (const phase of ['update_clients', 'rollback'] as const) {
+        expect(await rejection(auth.rotateAuthority(admin, {type: 'spiffe', phase, force: true}))).toMatchObject({message: refused})
+      }
       await auth.rotateAuthority(admin, {type: 'spiffe', automatic: false})
       await advanceRotations(backend, at(120))
       await advanceRotations(backend, at(144))

@@ -31,14 +31,23 @@ describe('TrustWatch', () => {
     expect(await Promise.all(waiting)).toEqual([state(6, 'b'), state(6, 'b')])
   })
 
-  it('ignores an older state (a refresh overtaken by a newer one)', async () => {
+  it('answers a lower sequence too (a store restored, or a database failed over to a replica), and not the same one again', async () => {
     const watch = new TrustWatch()
     watch.publish(state(6))
     const waiting = watch.wait(6, A)
-    watch.publish(state(5))
+    watch.publish(state(6))
     expect(await settled(waiting)).toBe(false)
-    watch.close()
-    expect(await waiting).toEqual(state(6))
+    watch.publish(state(5))
+    expect(await waiting).toEqual(state(5))
+  })
+
+  it('frees the place of a caller that went away', async () => {
+    const watch = new TrustWatch()
+    watch.publish(state(1))
+    const gone = new AbortController()
+    const waiting = watch.wait(1, A, 60_000, gone.signal)
+    gone.abort()
+    expect(await waiting).toEqual(state(1))
   })
 
   it('answers the unchanged state after the wait', async () => {
