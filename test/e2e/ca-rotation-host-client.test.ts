@@ -5,7 +5,7 @@
  * CA key that signs and accepts every trusted client CA key, and what missed a rotation gets
  * one line that says what to do.
  */
-import {cpSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createHash, X509Certificate} from 'node:crypto'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -131,6 +131,10 @@ describe('a host CA rotation', () => {
   it('is followed by the server, a logged-in user and a running agent through every phase; a client that missed it is told what to do', async () => {
     const missed = join(tmp.path, 'missed')
     cpSync(userHome, missed, {recursive: true})
+    // and an agent's storage that will miss it too (without the running agent's lock)
+    const missedStorage = join(tmp.path, 'missed-storage')
+    cpSync(storage, missedStorage, {recursive: true, verbatimSymlinks: true})
+    rmSync(join(missedStorage, 'agent.lock'))
     const old = cluster.pin
 
     const init = await rotate('host', 'init')
@@ -161,6 +165,13 @@ describe('a host CA rotation', () => {
     // a login that missed the whole rotation trusts only the old host CA
     expect(expectOneLineError(await widIn(missed)(['status']))).toBe(
       `remote: the server's certificate at 127.0.0.1:${cluster.port} is signed by a host CA this login does not trust; the cluster's host CA may have been rotated: check the new pin with wid status on the server (Host CA pin), then wid login --proxy 127.0.0.1:${cluster.port} --user alice --ca-pin sha256:<the new pin>`,
+    )
+    const missedConfig = join(tmp.path, 'missed.yaml')
+    writeFileSync(missedConfig, readFileSync(join(tmp.path, 'agent.yaml'), 'utf8').replace(storage, missedStorage), {mode: 0o600})
+    const once = await widIn(join(tmp.path, 'missed-agent-home'))(['bot', 'start', '-c', missedConfig, '--oneshot'])
+    expect(once.code).not.toBe(0)
+    expect(once.stderr).toContain(
+      `renew: the server's certificate at 127.0.0.1:${cluster.port} is signed by a host CA this bot identity does not trust; the cluster's host CA may have been rotated: check the new pin with wid status on the server (Host CA pin), then put it in onboarding.ca_pins, stop the agent, remove its storage directory and start it again with a new join token (a delegated join method needs none)`,
     )
   }, 120_000)
 
