@@ -92,6 +92,8 @@ export abstract class ClusterCommand extends WidCommand {
         if (options.as) throw badInput(`--as rehearses access in local mode only; add --local (logged in to ${profile.proxy} as ${profile.user})`)
         const {RemoteCluster} = await import('./lib/cluster/remote.js')
         const remote = new RemoteCluster(profile, profileServers(home, profile))
+        // The login follows the host and client CA rotations, as the server's answers say
+        remote.onAdvice = async (advice) => (await import('./lib/cluster/follow-login.js')).followLogin(home, remote, advice)
         this.clusters.push(remote)
         return remote
       }

@@ -6,7 +6,7 @@
 import type {Backend} from '../backend/backend.js'
 import type {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError} from '../errors.js'
-import {authorityKey, getAuthority, getAuthorityItem, parseAuthority, trustedKeys, type AuthorityType, type CertAuthority} from '../services/authorities.js'
+import {authorityKey, getAuthority, parseAuthority, trustedKeys} from '../services/authorities.js'
 import {getClusterConfig, type ClusterConfig} from '../services/cluster-config.js'
 import {getResource as getStoredResource} from '../services/resources.js'
 import {TrustDomain} from '../spiffeid/index.js'
@@ -27,6 +27,7 @@ import {
   type IssuedSecret,
   type RoleChange,
 } from './admin.js'
+import {AuthorityCache} from './authority-cache.js'
 import {jwtSigner, x509Signer} from './authorities.js'
 import {joinBot, renewBot, type BotCredential, type BotIdentity, type BotInstance, type JoinRequest, type RenewRequest, type SvidItem, type SvidItemResult} from './bot-join.js'
 import {checkTtl, issueJwt, issueX509, publicKeyDer, type JwtSvidRequest, type JwtSvidResponse, type X509SvidRequest, type X509SvidResponse} from './issuance.js'
@@ -57,6 +58,9 @@ export interface LoginResult {
   user: string
   roles: string[]
 }
+
+/** A login's certificate issued again (see reissueLogin), with the host CAs to trust now. */
+export type ReissuedLogin = Pick<LoginResult, 'certificate' | 'notAfter' | 'hostAuthorities'>
 
 export interface ClusterStatus {
   clusterName: string
@@ -96,7 +100,7 @@ export class AuthServer {
   private readonly x509Signer: AuthorityCache<{signer: SigningAuthority; bundle: string[]}>
   private readonly jwtSigner = new AuthorityCache('jwt', jwtSigner)
   private readonly audit: AuditWriter
-  private readonly hostSigner = new AuthorityCache('host', x509Signer)
+  private readonly hostSigner = new AuthorityCache('host', (authority) => ({signer: x509Signer(authority), certificate: authority.activeKeys.find((k) => k.privateKey)?.certificate ?? ''}))
   private readonly clientSigner = new AuthorityCache('client', x509Signer)
   private readonly loginThrottle: LoginThrottle
   private readonly loginGate = new LoginGate(LOGIN_GATE)
@@ -363,9 +367,10 @@ export class AuthServer {
     return trustedCertificates(this.backend, 'client')
   }
 
-  /** A TLS server certificate for `names` (host names and addresses) and the server's own key. */
-  async hostCertificate(names: string[], publicKey: string, ttlSeconds: number): Promise<IssuedCertificate> {
-    return issueHostCertificate(await this.hostSigner.get(this.backend), names, publicKeyDer(publicKey), this.now(), ttlSeconds)
+  /** A TLS server certificate for `names` (host names and addresses) and the server's own key, with the host CA certificate that issued it. */
+  async hostCertificate(names: string[], publicKey: string, ttlSeconds: number): Promise<IssuedCertificate & {authority: string}> {
+    const {signer, certificate} = await this.hostSigner.get(this.backend)
+    return {...issueHostCertificate(signer, names, publicKeyDer(publicKey), this.now(), ttlSeconds), authority: certificate}
   }
 
   /** Password (or invite) login: a client certificate for a key the client generated. */
@@ -399,6 +404,25 @@ export class AuthServer {
     }
   }
 
+  /**
+   * A user's login certificate issued again by the client CA key that signs now, for the
+   * same key, holder and expiry: what a client does, without a password, when told that its
+   * certificate is of a key that a client CA rotation is replacing. A bot renews instead.
+   */
+  async reissueLogin(caller: CallerOrPrincipal, presented: {spki: Uint8Array; notAfter: Date}): Promise<ReissuedLogin> {
+    const who = (await principalOf(this.backend, caller)).caller
+    if (who.kind !== 'user' || who.loginId === undefined || who.rehearsedBy !== undefined) {
+      throw new WidError('access_denied', "reissue: only a logged-in user's certificate is issued again; a bot renews its identity")
+    }
+    // From a whole second, so that the new certificate expires exactly when the one it replaces does
+    const now = new Date(Math.floor(this.now().getTime() / 1000) * 1000)
+    const ttlSeconds = (presented.notAfter.getTime() - now.getTime()) / 1000
+    if (!(ttlSeconds > 0)) throw new WidError('access_denied', 'reissue: your client certificate has expired; run wid login')
+    const issued = issueClientCertificate(await this.clientSigner.get(this.backend), who, presented.spki, now, ttlSeconds)
+    await this.audit.append({time: isoString(now), type: 'user.login_reissued', actor: `user:${who.name}`, kind: 'user', name: who.name})
+    return {certificate: issued.certificate, notAfter: issued.notAfter, hostAuthorities: await this.hostAuthorities()}
+  }
+
   async listAudit(caller: CallerOrPrincipal, filter: AuditFilter): Promise<AuditEvent[]> {
     const principal = await principalOf(this.backend, caller)
     principal.access?.checkVerbs('audit', ['list'])
@@ -408,23 +432,5 @@ export class AuthServer {
   /** Public trust material only: CA certificates and public keys, never a private key. */
   exportTrust(type: TrustExportType): Promise<string> {
     return exportTrust(this.backend, type)
-  }
-}
-
-/** A value derived from a stored authority, rebuilt only when the authority's revision changes. */
-class AuthorityCache<T> {
-  private readonly type: AuthorityType
-  private readonly build: (authority: CertAuthority) => T
-  private entry?: {revision: number; value: T}
-
-  constructor(type: AuthorityType, build: (authority: CertAuthority) => T) {
-    this.type = type
-    this.build = build
-  }
-
-  async get(backend: Backend): Promise<T> {
-    const item = await getAuthorityItem(backend, this.type)
-    if (this.entry?.revision !== item.revision) this.entry = {revision: item.revision, value: this.build(parseAuthority(item))}
-    return this.entry.value
   }
 }

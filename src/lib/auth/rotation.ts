@@ -85,6 +85,8 @@ export interface RotationStatus {
   /** The key that signs now, and every key trusted (signing key first), as keyId names them. */
   signing: string
   trusted: string[]
+  /** The key the rotation under way brings (until its standby). */
+  next?: string
 }
 
 /** How a key is named in status and events: a JWT key by its kid, an X.509 CA by the pin of its public key. */
@@ -229,6 +231,7 @@ export function rotationStatus(authority: CertAuthority): RotationStatus {
     signing: keyId(authority.activeKeys[0]!),
     ...signingUntil(authority.activeKeys[0]!),
     trusted: [...authority.activeKeys, ...authority.additionalTrustedKeys].map(keyId),
+    ...(rotation.phase !== 'standby' && rotation.nextKey ? {next: rotation.nextKey} : {}),
   }
 }
 

@@ -151,6 +151,8 @@ export class Agent {
     const {storage, release} = await BotStorage.open(this.config.storage.path)
     this.release = release
     this.keeper = new BotIdentityKeeper(storage, this.config)
+    // Renewed at once to follow a CA rotation: the identity loop's next run is now
+    this.keeper.onStale = () => this.identityLoop?.trigger()
     this.keeper.onRejoin = (refused, reason) => this.logger.warn('the cluster refused the bot instance; joining again by the delegated method as a new instance', {instance: refused, reason})
   }
 

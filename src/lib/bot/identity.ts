@@ -10,7 +10,8 @@ import {X509Certificate} from 'node:crypto'
 import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
 import {hashSecret} from '../crypto/secrets.js'
-import {joinBot, renewBot} from '../cluster/bot-client.js'
+import {followedAuthorities, untrustedHostCa} from '../cluster/advice.js'
+import {BOT_UNTRUSTED_FIX, joinBot, renewBot} from '../cluster/bot-client.js'
 import {ServerList} from '../cluster/failover.js'
 import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'
@@ -100,7 +101,14 @@ const tokenIdOf = (token: string): string => shownName('token', hashSecret(token
 /** What the identity joined with: a one-time token's id, or a delegated method and its token resource's name. */
 type Joined = Pick<StoredIdentity, 'tokenId' | 'joinMethod'>
 
-function stored(proxy: string, issued: BotIdentity, key: string, pinned: {authority: string; verifyHostname: boolean}, joined: Joined): StoredIdentity {
+/** The host CAs trusted until now, and whether the server must match the proxy's host name. */
+interface Trusted {
+  authorities: string[]
+  verifyHostname: boolean
+}
+
+/** What the agent keeps of a join's or a renewal's answer: with the cluster's host CAs, if they follow those it trusted (see cluster/advice.ts). */
+function stored(proxy: string, issued: BotIdentity, key: string, trusted: Trusted, joined: Joined): StoredIdentity {
   return {
     proxy,
     ...(joined.tokenId === undefined ? {} : {tokenId: joined.tokenId}),
@@ -112,8 +120,8 @@ function stored(proxy: string, issued: BotIdentity, key: string, pinned: {author
     notAfter: issued.notAfter,
     certificate: issued.certificate,
     key,
-    authority: pinned.authority,
-    verifyHostname: pinned.verifyHostname,
+    authorities: followedAuthorities(trusted.authorities, issued.hostAuthorities) ?? trusted.authorities,
+    verifyHostname: trusted.verifyHostname,
   }
 }
 
@@ -125,6 +133,9 @@ export class BotIdentityKeeper {
   private pending?: {key: string; publicKey: string}
   private remote?: RemoteCluster
   private serverList?: ServerList
+
+  /** Told when the cluster's answers say the identity should be renewed now to follow a CA rotation (the agent renews it). */
+  onStale?: () => void
 
   /** Told when the cluster refused the identity (removed, locked as copied, another subject) and a delegated method joins again. */
   onRejoin?: (instanceId: string, reason: string) => void
@@ -193,7 +204,7 @@ export class BotIdentityKeeper {
     const pinned = await trustedAuthority(this.config, servers)
     const {key, publicKey} = await newKeyPair()
     const issued = await servers.call('join', (proxy) => joinBot(proxy, pinned, {token, publicKey, ttlSeconds: this.config.credentialTtlSeconds}))
-    return this.keep(stored(servers.addresses[0]!, issued, key, pinned, {tokenId: tokenIdOf(token)}))
+    return this.keep(stored(servers.addresses[0]!, issued, key, {authorities: [pinned.authority], verifyHostname: pinned.verifyHostname}, {tokenId: tokenIdOf(token)}))
   }
 
   /** A join proving an ID token of `method`, for the audience of the cluster's name, against the token resource `name`. */
@@ -203,7 +214,7 @@ export class BotIdentityKeeper {
     const idToken = await fetchIdToken(method, this.config.onboarding, pinned.clusterName)
     const {key, publicKey} = await newKeyPair()
     const issued = await servers.call('join', (proxy) => joinBot(proxy, pinned, {method, token: name, idToken, publicKey, ttlSeconds: this.config.credentialTtlSeconds}))
-    return this.keep(stored(servers.addresses[0]!, issued, key, pinned, {tokenId: name, joinMethod: method}))
+    return this.keep(stored(servers.addresses[0]!, issued, key, {authorities: [pinned.authority], verifyHostname: pinned.verifyHostname}, {tokenId: name, joinMethod: method}))
   }
 
   /**
@@ -231,12 +242,12 @@ export class BotIdentityKeeper {
   private async renewOnce(current: StoredIdentity): Promise<StoredIdentity> {
     this.pending ??= await newKeyPair()
     const {key, publicKey} = this.pending
-    const pinned = {authority: current.authority, verifyHostname: current.verifyHostname}
+    const pinned = {authority: current.authorities.join(''), verifyHostname: current.verifyHostname}
     const idToken = current.joinMethod === undefined ? undefined : await fetchIdToken(current.joinMethod, this.config.onboarding, current.clusterName)
     const body = {publicKey, ...(idToken === undefined ? {} : {idToken}), ttlSeconds: this.config.credentialTtlSeconds}
     // A renewal moves a bot instance to its next generation: another server is asked only if none saw it (see failover.ts).
     const issued = await this.servers().call('renew', (proxy) => renewBot(proxy, pinned, {certificate: current.certificate, key: current.key}, body))
-    return this.keep(stored(current.proxy, issued, key, pinned, current))
+    return this.keep(stored(current.proxy, issued, key, current, current))
   }
 
   private async keep(identity: StoredIdentity): Promise<StoredIdentity> {
@@ -263,9 +274,12 @@ export class BotIdentityKeeper {
         verifyHostname: identity.verifyHostname,
         key: identity.key,
         certificate: identity.certificate,
-        hostAuthorities: [identity.authority],
+        hostAuthorities: identity.authorities,
       }
       this.remote = new RemoteCluster(profile, this.servers())
+      this.remote.untrusted = (proxy) => untrustedHostCa('bot', proxy, 'this bot identity', BOT_UNTRUSTED_FIX)
+      // A CA rotation to follow (new host CAs, or a certificate of a client CA key that no longer signs): the renewal carries both
+      this.remote.onAdvice = async () => this.onStale?.()
     }
     return this.remote
   }

@@ -15,7 +15,7 @@ const FILES = {
   meta: 'identity.json',
   certificate: 'identity.pem',
   key: 'identity_key.pem',
-  authority: 'host_ca.pem',
+  authorities: 'host_ca.pem',
 } as const
 const LOCK = 'agent.lock'
 
@@ -36,12 +36,16 @@ export interface StoredIdentity {
   notAfter: string
   certificate: string
   key: string
-  /** The certificate the server's chain ends in, pinned at join: renewals trust only it. */
-  authority: string
+  /**
+   * The host CAs the agent trusts, the signing one first: the certificate the server's chain
+   * ended in at join, then the cluster's host CAs as each renewal lists them (so that a host
+   * CA rotation is followed, see cluster/advice.ts). One file of PEM certificates.
+   */
+  authorities: string[]
   verifyHostname: boolean
 }
 
-type Meta = Omit<StoredIdentity, 'certificate' | 'key' | 'authority'>
+type Meta = Omit<StoredIdentity, 'certificate' | 'key' | 'authorities'>
 
 export class BotStorage {
   readonly dir: string
@@ -81,28 +85,29 @@ export class BotStorage {
     const read = async (name: string) => (await readBounded(join(this.dir, name), {prefix: 'bot', maxBytes: 64 * 1024, what: 'a bot identity file'}))?.toString('utf8')
     const metaText = await read(FILES.meta)
     if (metaText === undefined) return undefined
-    const [certificate, key, authority] = await Promise.all([read(FILES.certificate), read(FILES.key), read(FILES.authority)])
+    const [certificate, key, authority] = await Promise.all([read(FILES.certificate), read(FILES.key), read(FILES.authorities)])
+    const authorities = authority?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []
     let meta: Meta
     try {
       meta = JSON.parse(metaText) as Meta
     } catch {
       throw new WidError('state', `bot: ${shortPath(join(this.dir, FILES.meta))} is not JSON; remove the storage directory and join again with a new token`)
     }
-    if (!certificate || !key || !authority || typeof meta.instanceId !== 'string' || typeof meta.generation !== 'number') {
+    if (!certificate || !key || authorities.length === 0 || typeof meta.instanceId !== 'string' || typeof meta.generation !== 'number') {
       throw new WidError('state', `bot: the identity in ${shortPath(this.dir)} is incomplete; remove the storage directory and join again with a new token`)
     }
-    return {...meta, certificate, key, authority}
+    return {...meta, certificate, key, authorities}
   }
 
   async save(identity: StoredIdentity): Promise<void> {
-    const {certificate, key, authority, ...meta} = identity
+    const {certificate, key, authorities, ...meta} = identity
     await writeFileSet(
       this.dir,
       [
         {name: FILES.meta, data: JSON.stringify(meta, null, 2) + '\n', mode: 0o600},
         {name: FILES.certificate, data: certificate, mode: 0o600},
         {name: FILES.key, data: key, mode: 0o600},
-        {name: FILES.authority, data: authority, mode: 0o600},
+        {name: FILES.authorities, data: authorities.join(''), mode: 0o600},
       ],
       {force: true},
     )

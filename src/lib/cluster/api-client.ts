@@ -6,6 +6,7 @@ import {createPublicKey, X509Certificate} from 'node:crypto'
 import {Agent, type AgentOptions} from 'node:https'
 import {knownCode, WidError} from '../errors.js'
 import {httpRequest, neverSent} from '../http-client.js'
+import {adviceOf, untrustedServer, type Advice} from './advice.js'
 import {connectionReason, NotProcessed} from './failover.js'
 
 const TIMEOUT_MS = 30_000
@@ -20,18 +21,27 @@ export interface ApiAnswer {
   /** What an authenticated method answers in; a join or a login answers at the top level. */
   result?: unknown
   error?: {code?: unknown; message?: unknown; processed?: unknown}
+  /** What the answer's headers say of the CA rotations to follow (see advice.ts). */
+  advice?: Advice
+}
+
+export interface PostOptions {
+  /** Added to the message for a server that cannot be reached. */
+  unreachable?: string
+  /** The message for a server whose certificate is of a CA the client does not trust (see advice.ts). */
+  untrusted?: (proxy: string) => string
 }
 
 /**
  * POSTs `body` to `path` on `proxy` through the connection pool `agent`. `what` prefixes the messages it
- * makes itself (`remote`, `join`); `unreachable` is added to the one for a server that cannot
- * be reached. A failure that certainly left the request unprocessed (no connection, or the
+ * makes itself (`remote`, `join`). A failure that certainly left the request unprocessed (no connection, or the
  * server's answer that it did not read it) is a NotProcessed, which lets a ServerList try
  * another server.
  */
-export async function postApi(proxy: string, path: string, agent: Agent, body: object, what: string, unreachable = ''): Promise<ApiAnswer> {
+export async function postApi(proxy: string, path: string, agent: Agent, body: object, what: string, options: PostOptions = {}): Promise<ApiAnswer> {
   let status: number
   let text: string
+  let advice: Advice
   try {
     const answer = await httpRequest(`${proxyUrl(proxy)}${path}`, {
       method: 'POST',
@@ -43,9 +53,11 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
     })
     status = answer.status
     text = answer.text
+    advice = adviceOf(answer.headers)
   } catch (error) {
+    if (options.untrusted && untrustedServer(error)) throw new NotProcessed(options.untrusted(proxy), 'its certificate is of a CA not trusted')
     const reason = connectionReason(error)
-    const message = `${what}: cannot reach ${proxy}: ${reason}${unreachable}`
+    const message = `${what}: cannot reach ${proxy}: ${reason}${options.unreachable ?? ''}`
     throw neverSent(error) ? new NotProcessed(message, reason) : new WidError('unavailable', message)
   }
   let parsed: ApiAnswer
@@ -60,14 +72,14 @@ export async function postApi(proxy: string, path: string, agent: Agent, body: o
     if (status === 503 && parsed?.error?.code === 'unavailable' && parsed.error.processed === false) throw new NotProcessed(message, 'its store is unavailable')
     throw new WidError(knownCode(parsed?.error?.code), message)
   }
-  return parsed
+  return {...parsed, advice}
 }
 
 /** POSTs `body` to `path` on a connection of its own (a login or a join has no client certificate; a renewal has the one it replaces). */
-export async function postOnce(proxy: string, path: string, tls: AgentOptions, body: object, what: string): Promise<ApiAnswer> {
+export async function postOnce(proxy: string, path: string, tls: AgentOptions, body: object, what: string, options: PostOptions = {}): Promise<ApiAnswer> {
   const agent = new Agent({...tls, keepAlive: false})
   try {
-    return await postApi(proxy, path, agent, body, what)
+    return await postApi(proxy, path, agent, body, what, options)
   } finally {
     agent.destroy()
   }

@@ -7,11 +7,12 @@
 import type {BotIdentity} from '../auth/bot-join.js'
 import {WidError} from '../errors.js'
 import type {DelegatedJoinMethod} from '../resources/types.js'
+import {untrustedHostCa} from './advice.js'
 import {certifiesKey, postOnce} from './api-client.js'
 import {pinnedConnect} from './login.js'
 
 export interface ClusterAuthority {
-  /** PEM of the pinned CA (ClusterIdentity.authority of discoverCluster). */
+  /** PEM of the pinned CA (ClusterIdentity.authority of discoverCluster), or of each CA trusted after a renewal. */
   authority: string
   verifyHostname: boolean
 }
@@ -47,6 +48,9 @@ function identityOf(value: unknown, publicKey: string, proxy: string, what: stri
   return identity as BotIdentity
 }
 
+/** What a bot whose pinned host CAs were all replaced (it missed a whole host CA rotation) does. */
+export const BOT_UNTRUSTED_FIX = 'put it in onboarding.ca_pins, stop the agent, remove its storage directory and start it again with a new join token (a delegated join method needs none)'
+
 /** Joins the cluster at `proxy` with a one-time token or a delegated proof: a new bot instance and its client certificate. */
 export async function joinBot(proxy: string, authority: ClusterAuthority, body: JoinBody): Promise<BotIdentity> {
   const answer = await postOnce(proxy, '/v1/joinBot', pinnedConnect(authority), body, 'join')
@@ -55,6 +59,7 @@ export async function joinBot(proxy: string, authority: ClusterAuthority, body: 
 
 /** Renews a bot instance's client certificate, presenting the one it holds. */
 export async function renewBot(proxy: string, authority: ClusterAuthority, identity: {certificate: string; key: string}, body: RenewBody): Promise<BotIdentity> {
-  const answer = await postOnce(proxy, '/v1/renewBot', {...pinnedConnect(authority), cert: identity.certificate, key: identity.key}, body, 'renew')
+  const untrusted = (at: string) => untrustedHostCa('renew', at, 'this bot identity', BOT_UNTRUSTED_FIX)
+  const answer = await postOnce(proxy, '/v1/renewBot', {...pinnedConnect(authority), cert: identity.certificate, key: identity.key}, body, 'renew', {untrusted})
   return identityOf(answer.result, body.publicKey, proxy, 'renew')
 }

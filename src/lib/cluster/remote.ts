@@ -3,15 +3,18 @@
  * every Cluster method is one POST to /v1/<method> over mutual TLS, with the server's host
  * CA pinned (only that CA's certificates are trusted, whatever the host name). With several
  * servers, each call goes to the one that answered last and moves on as failover.ts allows.
+ * An answer that says the login should follow a CA rotation (see advice.ts) is followed
+ * once, after the call, by `onAdvice`.
  */
 import type {Agent} from 'node:https'
 import type {ApplyMode, IssuedSecret, RoleChange} from '../auth/admin.js'
-import type {ClusterStatus, TrustExportType} from '../auth/auth-server.js'
+import type {ClusterStatus, ReissuedLogin, TrustExportType} from '../auth/auth-server.js'
 import type {BotInstance, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
 import type {TrustState} from '../auth/trust.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import {WidError} from '../errors.js'
+import {shouldFollow, untrustedHostCa, type Advice} from './advice.js'
 import {postApi} from './api-client.js'
 import {ServerList} from './failover.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
@@ -21,26 +24,50 @@ import type {ClientProfile} from './profiles.js'
 
 export class RemoteCluster implements Cluster {
   readonly mode = 'remote'
-  readonly profile: ClientProfile
   readonly servers: ServerList
+  private current: ClientProfile
   private agent?: Agent
+  private followed = false
+
+  /** Follows a CA rotation, as the answer's advice says (a user's login: followLogin). Told once per RemoteCluster. */
+  onAdvice?: (advice: Advice) => Promise<void>
+  /** The one line for a server whose certificate is of a host CA this profile does not trust: what to do about it. */
+  untrusted: (proxy: string) => string
 
   constructor(profile: ClientProfile, servers = new ServerList(profile.proxies ?? [profile.proxy], profile.answered)) {
-    this.profile = profile
+    this.current = profile
     this.servers = servers
+    this.untrusted = (proxy) =>
+      untrustedHostCa('remote', proxy, 'this login', `wid login --proxy ${this.servers.addresses.join(',')} --user ${this.current.user} --ca-pin sha256:<the new pin>`)
+  }
+
+  get profile(): ClientProfile {
+    return this.current
+  }
+
+  /** Uses `profile` from the next call on (its certificate or host CAs changed), on new connections. */
+  useProfile(profile: ClientProfile): void {
+    this.current = profile
+    this.agent?.destroy()
+    this.agent = undefined
   }
 
   private async call<T>(method: string, body: object): Promise<T> {
-    if (Date.parse(this.profile.expires) <= Date.now()) {
+    if (Date.parse(this.current.expires) <= Date.now()) {
       const proxy = this.servers.addresses.join(',')
-      throw new WidError('access_denied', `login: your login to ${proxy} expired at ${this.profile.expires}; run wid login --proxy ${proxy} --user ${this.profile.user}`)
+      throw new WidError('access_denied', `login: your login to ${proxy} expired at ${this.profile.expires}; run wid login --proxy ${proxy} --user ${this.current.user}`)
     }
     const {Agent} = await import('node:https')
-    const pinned = this.profile.verifyHostname ? {} : {checkServerIdentity: () => undefined}
+    const pinned = this.current.verifyHostname ? {} : {checkServerIdentity: () => undefined}
     // Idle connections are closed after 10 s, before the server closes them (30 s). One pool serves every server.
-    const agent = (this.agent ??= new Agent({ca: this.profile.hostAuthorities, cert: this.profile.certificate, key: this.profile.key, allowPartialTrustChain: true, ...pinned, keepAlive: true, timeout: 10_000}))
+    const agent = (this.agent ??= new Agent({ca: this.current.hostAuthorities, cert: this.current.certificate, key: this.current.key, allowPartialTrustChain: true, ...pinned, keepAlive: true, timeout: 10_000}))
     const local = ' (use --local for the embedded cluster)'
-    const answer = await this.servers.call('remote', (proxy) => postApi(proxy, `/v1/${method}`, agent, body, 'remote', local), local)
+    const answer = await this.servers.call('remote', (proxy) => postApi(proxy, `/v1/${method}`, agent, body, 'remote', {unreachable: local, untrusted: this.untrusted}), local)
+    if (!this.followed && this.onAdvice && shouldFollow(answer.advice, this.current.hostAuthorities)) {
+      this.followed = true
+      // The call itself succeeded: a failure to follow is left for the next call (of the next command) to retry.
+      await this.onAdvice(answer.advice!).catch(() => undefined)
+    }
     return answer.result as T
   }
 
@@ -101,6 +128,10 @@ export class RemoteCluster implements Cluster {
   /** A long poll (server/trust-watch.ts): the server answers within 20 s, inside the 30 s every call may take. */
   watchTrust(since?: number): Promise<TrustState> {
     return this.call('watchTrust', since === undefined ? {} : {since})
+  }
+  /** The caller's login certificate from the client CA key that signs now (same key and expiry), with the host CAs to trust. */
+  reissueLogin(): Promise<ReissuedLogin> {
+    return this.call('reissueLogin', {})
   }
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})

@@ -17,9 +17,10 @@ import {parseKind} from '../resources/refs.js'
 import {validateConfig} from '../resources/schema.js'
 import type {Bot, Resource} from '../resources/types.js'
 
-/** What a method may know of its request beyond the body: the client's address, and the server's trust watch. */
+/** What a method may know of its request beyond the body: the client's address, the certificate it presented (its key and expiry), and the server's trust watch. */
 export interface RequestContext {
   address: string
+  certificate: {spki: Uint8Array; notAfter: Date}
   /** Aborted when the caller goes away before the answer. */
   gone?: AbortSignal
   trust: {
@@ -89,6 +90,7 @@ const API: Record<string, Handler> = {
   },
   // Any authenticated caller may watch: the trust is public (the bundle endpoints serve it to anyone).
   watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address, request.gone),
+  reissueLogin: (auth, principal, _body, request) => auth.reissueLogin(principal, request.certificate),
   listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
 }
 

@@ -3,27 +3,28 @@
  * thumbprint, find), password login, and the mutually authenticated cluster API. One
  * process; the store may be shared with local-mode CLI runs (SQLite) or other servers.
  */
-import {createHash, X509Certificate} from 'node:crypto'
 import {createServer, type Server} from 'node:https'
 import {availableParallelism} from 'node:os'
 import type {IncomingMessage, ServerResponse} from 'node:http'
-import type {TLSSocket} from 'node:tls'
 import type {Logger} from 'pino'
 import {AuthServer} from '../auth/auth-server.js'
 import {setPublicAddr} from '../auth/init.js'
 import {advanceRotations} from '../auth/rotation.js'
 import type {Caller} from '../auth/principal.js'
 import type {Backend} from '../backend/backend.js'
-import {encodePem} from '../crypto/pem.js'
 import {randomHex} from '../crypto/random.js'
-import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
+import {AuthorityWatch} from './authority-watch.js'
+import {HOST_CA_PINS_HEADER, REISSUE_HEADER} from '../cluster/advice.js'
+import {callerOf} from './callers.js'
 import {ConnectionGate} from './connections.js'
+import {HttpError} from './http-error.js'
 import {PublicDocuments} from './public-documents.js'
 import {StoreDown, StoreWatch} from './store-watch.js'
 import {TrustWatch} from './trust-watch.js'
+import {ServerTls} from './tls-context.js'
 
 export interface ServerOptions {
   backend: Backend
@@ -46,8 +47,8 @@ export interface ServerOptions {
 export interface RunningServer {
   port: number
   publicAddr: string
-  /** The --ca-pin that wid login expects for this listener. */
-  loginPin: string
+  /** The --ca-pin that wid login expects for this listener (now: a host CA rotation changes it). */
+  readonly loginPin: string
   /** Requests being answered now. */
   inFlight(): number
   /** Stops accepting connections and waits for requests in flight. */
@@ -55,7 +56,6 @@ export interface RunningServer {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024
-const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
 const HOST_CERT_RENEW_MS = 24 * 3600 * 1000
 /** Signing threads: one per core but the event loop's, at most 4. */
 const SIGNING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1))
@@ -99,14 +99,6 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 }
 
-class HttpError extends WidError {
-  readonly status: number
-  constructor(status: number, code: ErrorCode, message: string) {
-    super(code, message)
-    this.status = status
-  }
-}
-
 /** The request body as a JSON object (at most 1 MiB). Events rather than an async iterator: cheaper per request. */
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -138,63 +130,6 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   })
 }
 
-/** A verified client certificate's holder, and its notAfter (ms since the epoch). */
-interface Verified {
-  caller: Caller
-  notAfter: number
-}
-
-const callers = new WeakMap<TLSSocket, Verified>()
-
-const expired = () => new HttpError(401, 'access_denied', 'api: your client certificate has expired; run wid login')
-
-/**
- * The holder of a verified client certificate, or why there is none. The certificate is
- * verified once per connection (the handshake checks notBefore), but its expiry on every
- * request: neither a connection kept alive nor a TLS session resumed outlives the login.
- */
-function callerOf(req: IncomingMessage): Caller {
-  const socket = req.socket as TLSSocket
-  let verified = callers.get(socket)
-  if (!verified) {
-    verified = verifiedCaller(socket)
-    callers.set(socket, verified)
-  }
-  // written so that an unreadable notAfter (NaN) counts as expired
-  if (!(Date.now() <= verified.notAfter)) throw expired()
-  return verified.caller
-}
-
-function verifiedCaller(socket: TLSSocket): Verified {
-  const certificate = socket.getPeerCertificate()
-  if (!certificate || Object.keys(certificate).length === 0) {
-    throw new HttpError(401, 'access_denied', 'api: a client certificate is required; run wid login')
-  }
-  if (!socket.authorized) {
-    const reason = String(socket.authorizationError ?? '')
-    if (reason === 'CERT_HAS_EXPIRED') throw expired()
-    throw new HttpError(401, 'access_denied', `api: the client certificate was not issued by this cluster (${reason.toLowerCase().replace(/_/g, ' ')}); run wid login`)
-  }
-  const kind = certificate.subject?.OU
-  const name = certificate.subject?.CN
-  const notAfter = Date.parse(certificate.valid_to)
-  if ((kind !== 'user' && kind !== 'bot') || typeof name !== 'string') {
-    throw new HttpError(401, 'access_denied', 'api: the client certificate does not name a user or bot')
-  }
-  if (kind === 'bot') {
-    // Every bot certificate names its instance and generation (a join makes them); one that
-    // does not would pass by the checks of removed and locked instances.
-    const {serialNumber: instanceId, pseudonym} = certificate.subject as {serialNumber?: unknown; pseudonym?: unknown}
-    const generation = Number(pseudonym)
-    if (typeof instanceId !== 'string' || typeof pseudonym !== 'string' || !Number.isSafeInteger(generation)) {
-      throw new HttpError(401, 'access_denied', 'api: the bot certificate names no bot instance; join again with a new token')
-    }
-    return {caller: {kind, name, instanceId, generation}, notAfter}
-  }
-  const loginId = certificate.subject.serialNumber
-  return {caller: {kind, name, loginId: typeof loginId === 'string' ? loginId : ''}, notAfter}
-}
-
 /** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false
@@ -219,30 +154,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // The cluster as stored, for the listener's certificates; requests are answered by another
   // AuthServer, opened once `publicAddr` is stored.
   const stored = await AuthServer.open(backend)
-  const {clusterName, caPins} = await stored.status()
-  const hostAuthorities = await stored.hostAuthorities()
-  /** A fresh key and host-CA certificate for the public and listen addresses. */
-  const issueOwnCertificate = async (): Promise<{key: string; chain: string}> => {
-    const keys = await generateKeyPair('ec-p256')
-    const spki = encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))
-    const issued = await stored.hostCertificate(listenNames(publicAddr, options.host), spki, HOST_CERT_TTL_SECONDS)
-    return {key: await exportPkcs8Pem(keys.privateKey), chain: issued.certificate + hostAuthorities[0]!}
-  }
-  const ownCertificate = options.tlsKey && options.tlsCertificate ? undefined : await issueOwnCertificate()
-  const key = ownCertificate?.key ?? options.tlsKey!
-  const chain = ownCertificate?.chain ?? options.tlsCertificate!
-  const presented = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  const top = new X509Certificate(presented.at(-1)!)
-  const thumbprint = createHash('sha1').update(top.raw).digest('hex')
-  const pinOf = (certificate: X509Certificate) => spkiPin(new Uint8Array(certificate.publicKey.export({type: 'spki', format: 'der'})))
-  const hostPins = hostAuthorities.map((pem) => pinOf(new X509Certificate(pem)))
-  // What wid login pins: the top of the chain this listener presents (the host CA by default).
-  const loginPin = pinOf(top)
+  const {clusterName} = await stored.status()
+  const given = options.tlsKey && options.tlsCertificate ? {key: options.tlsKey, chain: options.tlsCertificate} : undefined
+  const tls = await ServerTls.open(stored, listenNames(publicAddr, options.host), given)
   let auth: AuthServer
   let documents: PublicDocuments
+  let watch: AuthorityWatch
   const trustWatch = new TrustWatch()
   // What API methods may use of the server beyond the store: the trust watch (a long poll, see trust-watch.ts).
-  const trust = {wait: (since: number | undefined, address: string, gone?: AbortSignal) => trustWatch.wait(since, address, undefined, gone), changed: () => documents.refresh()}
+  const trust = {wait: (since: number | undefined, address: string, gone?: AbortSignal) => trustWatch.wait(since, address, undefined, gone), changed: () => watch.changed()}
   // What requests are answered through: it tells when the store is down (see store-watch.ts).
   const store = new StoreWatch(backend)
   // X.509-SVID signatures are made on the other cores, started at the first (see SigningThreads).
@@ -287,14 +207,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (path === '/v1/joinBot') {
         return send(res, 200, JSON.stringify(await auth.joinBot({...(await joinBody(body)), address})))
       }
-      caller = callerOf(req)
+      const verified = callerOf(req, tls)
+      caller = verified.caller
+      // What a client follows a rotation by (see cluster/advice.ts): the host CAs to trust, and whether its certificate is of a client CA key that no longer signs
+      if (tls.hostCaPins) res.setHeader(HOST_CA_PINS_HEADER, tls.hostCaPins.join(','))
+      if (verified.issuer !== tls.clientSigningPin) res.setHeader(REISSUE_HEADER, 'client-ca')
       const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
       // A long poll whose caller went away frees its place (see trust-watch.ts)
       const gone = new AbortController()
       res.once('close', () => gone.abort())
-      const result = await method(auth, await auth.authenticate(caller), body, {address, trust, gone: gone.signal})
+      const certificate = {spki: verified.spki, notAfter: new Date(verified.notAfter)}
+      const result = await method(auth, await auth.authenticate(caller), body, {address, trust, certificate, gone: gone.signal})
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500
@@ -312,9 +237,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  const clientAuthorities = await stored.clientAuthorities()
   const server: Server = createServer(
-    {key, cert: chain, ca: clientAuthorities, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...TIMEOUTS},
+    {...tls.secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...TIMEOUTS},
     (req, res) => {
       inFlight++
       void handle(req, res).finally(() => {
@@ -347,8 +271,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await setPublicAddr(backend, publicAddr)
     auth = await AuthServer.open(store, undefined, {signingThreads, ...(options.joinCa === undefined ? {} : {joinCa: [options.joinCa]})})
-    documents = new PublicDocuments(auth, store, publicAddr, trustWatch)
-    await documents.start(thumbprint, {clusterName, version: options.version, publicAddr, loginPin, hostCaPins: hostPins, caPins})
+    documents = new PublicDocuments({auth, backend: store, publicAddr, about: {clusterName, version: options.version}, presented: () => tls.presented(), watch: trustWatch})
+    // A CA rotation step: the listener follows the host and client CAs, the documents every CA (and what the listener presents)
+    watch = new AuthorityWatch(
+      store,
+      async (changed) => {
+        if ((changed.includes('host') || changed.includes('client')) && (await tls.update())) {
+          server.setSecureContext({...tls.secureContext(), minVersion: 'TLSv1.2'})
+          logger.info({loginPin: tls.presented().loginPin, clientCas: tls.secureContext().ca.length}, 'TLS context follows the host and client CAs')
+        }
+        await documents.refresh()
+      },
+      (error) => logger.warn({err: error}, 'following a change of the CAs failed'),
+    )
+    await watch.start()
   } catch (error) {
     server.close()
     server.closeAllConnections()
@@ -363,25 +299,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }, 1000)
   rotations.unref()
   // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
-  const renewal = ownCertificate
-    ? setInterval(() => {
-        void issueOwnCertificate()
-          .then((renewed) => server.setSecureContext({key: renewed.key, cert: renewed.chain, ca: clientAuthorities, minVersion: 'TLSv1.2'}))
+  const renewal = given
+    ? undefined
+    : setInterval(() => {
+        void tls
+          .renew()
+          .then(() => server.setSecureContext({...tls.secureContext(), minVersion: 'TLSv1.2'}))
           .catch((error: unknown) => logger.error({err: error}, 'renewing the server certificate failed'))
       }, HOST_CERT_RENEW_MS)
-    : undefined
   renewal?.unref()
   const port = (server.address() as {port: number}).port
-  logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, loginPin, thumbprint}, 'server started')
+  logger.info({listen: `${options.host}:${port}`, publicAddr, clusterName, ...tls.presented()}, 'server started')
   return {
     port,
     publicAddr,
-    loginPin,
+    get loginPin() {
+      return tls.presented().loginPin
+    },
     inFlight: () => inFlight,
     close: async () => {
       // Watches in flight are answered now: a long poll must not hold the shutdown.
       trustWatch.close()
-      documents.stop()
+      watch.stop()
       clearInterval(renewal)
       clearInterval(rotations)
       gate.flush()
