@@ -107,17 +107,7 @@ beforeAll(async () => {
   const config = join(tmp.path, 'agent.yaml')
   writeFileSync(
     config,
-    `version: v2
-proxy_server: 127.0.0.1:${cluster.port}
-onboarding:
-  join_method: token
-  token: ${await cluster.newToken()}
-  ca_pins:
-    - ${cluster.pin}
-storage:
-  type: directory
-  path: ${join(tmp.path, 'storage')}
-credential_ttl: 1h
+    `${await cluster.agentYaml(join(tmp.path, 'storage'))}credential_ttl: 1h
 renewal_interval: 20m
 services:
   - type: workload-identity-api

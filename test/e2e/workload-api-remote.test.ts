@@ -39,17 +39,7 @@ async function agentConfig(name: string, socket: string): Promise<string> {
   const path = join(tmp.path, `${name}.yaml`)
   writeFileSync(
     path,
-    `version: v2
-proxy_server: 127.0.0.1:${cluster.port}
-onboarding:
-  join_method: token
-  token: ${await cluster.newToken()}
-  ca_pins:
-    - ${cluster.pin}
-storage:
-  type: directory
-  path: ${join(tmp.path, `${name}-storage`)}
-credential_ttl: 30s
+    `${await cluster.agentYaml(join(tmp.path, `${name}-storage`))}credential_ttl: 30s
 renewal_interval: 2s
 services:
   - type: workload-identity-api

@@ -13,6 +13,8 @@ export interface BotCluster {
   server: WidServer
   /** A new one-time join token of the bot. */
   newToken(): Promise<string>
+  /** The head of an agent's bot.yaml: this server, a new join token, its pin, and `storage` as the agent's storage directory. */
+  agentYaml(storage: string): Promise<string>
   /** Starts the server again on the same port (after a test stopped it). */
   restart(): Promise<void>
   stop(): Promise<void>
@@ -37,6 +39,8 @@ export async function startBotCluster(dir: string, options: {documents: string[]
       expect(result.code).toBe(0)
       return result.stdout.trim()
     },
+    agentYaml: async (storage) =>
+      `version: v2\nproxy_server: 127.0.0.1:${port}\nonboarding:\n  join_method: token\n  token: ${await cluster.newToken()}\n  ca_pins: [${pin}]\nstorage:\n  type: directory\n  path: ${storage}\n`,
     restart: async () => {
       cluster.server = await startWidServer(serverHome, port)
     },
