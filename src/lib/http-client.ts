@@ -6,6 +6,7 @@
  */
 import {request as plainRequest, type IncomingHttpHeaders} from 'node:http'
 import {Agent, request, type AgentOptions} from 'node:https'
+import {ConnectTimeout, HttpTimeout} from './http-timeouts.js'
 
 export interface HttpAnswer {
   status: number
@@ -28,12 +29,6 @@ export interface HttpOptions {
   /** The largest answer read (default 4 MiB). */
   maxBytes?: number
 }
-
-/** The deadline passed with no whole answer. */
-export class HttpTimeout extends Error {}
-
-/** The connection was not made within connectTimeoutMs. */
-export class ConnectTimeout extends HttpTimeout {}
 
 /** Failures that happened before the connection was made, so before a byte of the request left. */
 const unsent = new WeakSet<object>()

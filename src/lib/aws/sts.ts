@@ -4,7 +4,8 @@
  * check on the AWS side or in wid.
  */
 import {WidError} from '../errors.js'
-import {HttpTimeout, httpRequest} from '../http-client.js'
+import {httpRequest} from '../http-client.js'
+import {HttpTimeout} from '../http-timeouts.js'
 import {checkRegion, parseIamRoleArn} from './arn.js'
 import type {AwsCredentials} from './credentials.js'
 

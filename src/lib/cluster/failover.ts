@@ -14,7 +14,7 @@
  * separately so that a server whose store is unavailable is passed by too.
  */
 import {WidError} from '../errors.js'
-import {ConnectTimeout} from '../http-client.js'
+import {ConnectTimeout} from '../http-timeouts.js'
 import {networkReason} from '../network-errors.js'
 
 /** A failure after which the request may go to another server: it was certainly not processed. */
