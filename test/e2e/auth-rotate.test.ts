@@ -16,8 +16,8 @@ import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
-import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {freePort, getPublic, inviteFile, loginProfile, startWidServer, within, type WidServer} from '../helpers/server.js'
+import {startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
+import {getPublic, inviteFile, loginProfile, startServersOnStore, within, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 const run = promisify(execFile)
@@ -40,9 +40,9 @@ describe('CA rotation while SVIDs are issued and verified continuously (two serv
   beforeAll(async () => {
     pg = await startPostgres()
     config = join(tmp.path, 'wid.yaml')
-    writeFileSync(config, `storage:\n  type: postgresql\n  conn_string: ${await pg.createDatabase()}\n`)
-    const ports = [await freePort(), await freePort()]
-    servers = await Promise.all(ports.map((port, i) => startWidServer(join(tmp.path, `server-${i}`), port, ['-c', config], {publicAddr: `https://127.0.0.1:${ports[0]}`})))
+    storageConfig(config, await pg.createDatabase())
+    servers = await startServersOnStore(tmp.path, config)
+    const ports = servers.map((s) => s.port)
     expect((await admin(['create', '-c', config, '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     const invite = await admin(['users', 'add', 'alice', '--roles', 'example-workload-identity-issuer', '-c', config])
     const pin = (JSON.parse((await admin(['status', '-c', config, '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!

@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startBotCluster, type BotCluster} from '../helpers/bot-cluster.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
-import {getPublic, inviteFile, within} from '../helpers/server.js'
+import {eventually, getPublic, inviteFile, within} from '../helpers/server.js'
 import {startAgent, type Agent} from '../helpers/workload-agent.js'
 
 const tmp = tempDir('wid-rot-hc-')
@@ -52,14 +52,6 @@ async function rotate(type: string, phase: string): Promise<Rotation> {
 }
 
 /** Polls `check` (async) until it holds, for at most `seconds`. */
-async function eventually(seconds: number, check: () => Promise<boolean>, what: () => string): Promise<void> {
-  const deadline = Date.now() + seconds * 1000
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-
 /** The pin at the top of the chain the server presents, as /webapi/find says it. */
 async function presentedPin(): Promise<string> {
   return (JSON.parse((await getPublic(cluster.port, '/webapi/find')).body) as {loginPin: string}).loginPin

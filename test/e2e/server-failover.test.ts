@@ -8,8 +8,8 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {freePort, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+import {startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
+import {freePort, inviteFile, startServersOnStore, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -57,10 +57,10 @@ describe('failover between two servers on one PostgreSQL database', () => {
   beforeAll(async () => {
     pg = await startPostgres()
     config = join(tmp.path, 'wid.yaml')
-    writeFileSync(config, `storage:\n  type: postgresql\n  conn_string: ${await pg.createDatabase()}\n`)
-    ports = [await freePort(), await freePort()]
+    storageConfig(config, await pg.createDatabase())
+    servers = await startServersOnStore(tmp.path, config)
+    ports = servers.map((s) => s.port)
     addresses = ports.map((port) => `127.0.0.1:${port}`)
-    servers = await Promise.all(ports.map((port, i) => startWidServer(join(tmp.path, `server-${i}`), port, ['-c', config], {publicAddr: `https://127.0.0.1:${ports[0]}`})))
     pin = (JSON.parse((await admin(['status', '-c', config, '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
     expect((await admin(['create', '-c', config, '-f', '-'], {input: `${WORKLOAD_IDENTITY}---\n${ISSUER_ROLE}`})).code).toBe(0)
     expect((await admin(['bots', 'add', 'my-bot', '--roles', 'example-workload-identity-issuer', '-c', config])).code).toBe(0)

@@ -5,14 +5,13 @@
  * issuance it answered in the audit log. A throwaway PostgreSQL for the file.
  */
 import {generateKeyPairSync} from 'node:crypto'
-import {writeFileSync} from 'node:fs'
 import {Agent, request} from 'node:https'
 import {join} from 'node:path'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
+import {startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
 import {getPublic, inviteFile, type PublicAnswer, loginProfile, spawnWidServer, startWidServer, within, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -83,7 +82,7 @@ describe('a server on PostgreSQL, when the database fails', () => {
   /** A wid.yaml naming `url`. */
   const configFor = (url: string) => {
     const path = join(tmp.path, `wid-${++configs}.yaml`)
-    writeFileSync(path, `storage:\n  type: postgresql\n  conn_string: ${url}\n`)
+    storageConfig(path, url)
     return path
   }
 

@@ -8,8 +8,8 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {WORKLOAD_IDENTITY, ISSUER_ROLE} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
-import {startPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {freePort, getPublic, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+import {startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
+import {freePort, getPublic, inviteFile, startServersOnStore, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -27,7 +27,7 @@ describe('two servers on one PostgreSQL database', () => {
     pg = await startPostgres()
     const url = await pg.createDatabase()
     config = join(tmp.path, 'wid.yaml')
-    writeFileSync(config, `storage:\n  type: postgresql\n  conn_string: ${url}\n`)
+    storageConfig(config, url)
   }, 60_000)
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()))
@@ -37,9 +37,8 @@ describe('two servers on one PostgreSQL database', () => {
 
   it('started together on an empty database, create one cluster, and serve what either server or -c writes', async () => {
     // Given two servers behind one public address, started at the same moment on an empty database
-    const ports = [await freePort(), await freePort()]
-    const publicAddr = `https://127.0.0.1:${ports[0]}`
-    servers = await Promise.all(ports.map((port, i) => startWidServer(join(tmp.path, `server-${i}`), port, ['-c', config], {publicAddr})))
+    servers = await startServersOnStore(tmp.path, config)
+    const ports = servers.map((s) => s.port)
     // Then they serve one cluster: the same JWT keys and the same X.509 CA
     const jwks = await Promise.all(ports.map((port) => fetchPublic(port, '/.well-known/jwks-oidc')))
     expect(JSON.parse(jwks[0]!).keys).toHaveLength(1)

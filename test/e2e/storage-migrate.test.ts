@@ -11,7 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
 import {openssl} from '../helpers/openssl.js'
-import {closedPort, startPostgres, type TestPostgres} from '../helpers/postgres.js'
+import {closedPort, startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
 import {freePort, getPublic, inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -30,7 +30,7 @@ describe('wid storage migrate: an embedded cluster into PostgreSQL', () => {
   beforeAll(async () => {
     pg = await startPostgres()
     config = join(tmp.path, 'wid.yaml')
-    writeFileSync(config, `storage:\n  type: postgresql\n  conn_string: ${await pg.createDatabase()}\n`)
+    storageConfig(config, await pg.createDatabase())
   }, 60_000)
   afterAll(async () => {
     await server?.stop()

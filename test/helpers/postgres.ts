@@ -184,3 +184,9 @@ export async function startPostgres(options: {durable?: boolean} = {}): Promise<
     },
   }
 }
+
+/** Writes a wid.yaml at `path` whose storage is the PostgreSQL database at `url`; returns `path`. */
+export function storageConfig(path: string, url: string): string {
+  writeFileSync(path, `storage:\n  type: postgresql\n  conn_string: ${url}\n`)
+  return path
+}

@@ -129,6 +129,24 @@ export async function loginInFlight(port: number, user: string, password: string
   }
 }
 
+/**
+ * `count` servers on the store that `config` (a wid.yaml) names, started at once on free ports
+ * in homes under `dir`, all known by the first one's address (as behind one load balancer).
+ */
+export async function startServersOnStore(dir: string, config: string, count = 2): Promise<WidServer[]> {
+  const ports = await Promise.all(Array.from({length: count}, () => freePort()))
+  return Promise.all(ports.map((port, i) => startWidServer(join(dir, `server-${i}`), port, ['-c', config], {publicAddr: `https://127.0.0.1:${ports[0]}`})))
+}
+
+/** Resolves once `check()` resolves true (asked every 200 ms); fails after `seconds` (a guard against hanging, not a timing assertion). */
+export async function eventually(seconds: number, check: () => Promise<boolean>, what: () => string): Promise<void> {
+  const deadline = Date.now() + seconds * 1000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
 /** Resolves once `done()` holds; fails after `seconds` (a guard against hanging, not a timing assertion). */
 export async function within(seconds: number, done: () => boolean, what: () => string): Promise<void> {
   const deadline = Date.now() + seconds * 1000

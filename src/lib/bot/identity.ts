@@ -6,7 +6,6 @@
  * delegated join every renewal also proves a fresh ID token, and a refused identity gives way
  * to a new join by the same proof.
  */
-import {X509Certificate} from 'node:crypto'
 import {statSync} from 'node:fs'
 import type {BotIdentity} from '../auth/bot-join.js'
 import {hashSecret} from '../crypto/secrets.js'
@@ -17,7 +16,7 @@ import {discoverCluster} from '../cluster/login.js'
 import type {ClientProfile} from '../cluster/profiles.js'
 import {RemoteCluster} from '../cluster/remote.js'
 import {encodePem} from '../crypto/pem.js'
-import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {certificatePin, exportPkcs8Pem, exportSpkiDer, generateKeyPair} from '../crypto/keys.js'
 import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
 import {readBounded} from '../output/read.js'
@@ -30,10 +29,6 @@ import type {BotStorage, StoredIdentity} from './storage.js'
 async function newKeyPair(): Promise<{key: string; publicKey: string}> {
   const keys = await generateKeyPair('ec-p256')
   return {key: await exportPkcs8Pem(keys.privateKey), publicKey: encodePem('PUBLIC KEY', await exportSpkiDer(keys.publicKey))}
-}
-
-function pinOf(pem: string): string {
-  return spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'})))
 }
 
 interface Pinned {
@@ -54,8 +49,8 @@ async function trustedAuthority(config: BotConfig, servers: ServerList): Promise
     if (pem === undefined) throw new WidError('bad_input', `bot: onboarding.ca_path ${caPath} does not exist`)
     checkCaFile(caPath)
     const discovered = await servers.call('join', discoverCluster)
-    if (pinOf(pem) !== discovered.pin) {
-      throw new WidError('access_denied', `bot: ${servers.answered} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${pinOf(pem)})`)
+    if (certificatePin(pem) !== discovered.pin) {
+      throw new WidError('access_denied', `bot: ${servers.answered} presents CA ${discovered.pin}, not the CA in onboarding.ca_path (${certificatePin(pem)})`)
     }
     return discovered
   }

@@ -12,9 +12,8 @@
  *   signs (from update_clients); it is dropped at standby, so the client gets a certificate
  *   of the new key now (a user: reissueLogin, same key and expiry; a bot: its renewal).
  */
-import {X509Certificate} from 'node:crypto'
 import type {IncomingHttpHeaders} from 'node:http'
-import {spkiPin} from '../crypto/keys.js'
+import {certificatePin} from '../crypto/keys.js'
 
 export const HOST_CA_PINS_HEADER = 'wid-host-ca-pins'
 export const REISSUE_HEADER = 'wid-reissue'
@@ -34,12 +33,10 @@ export function adviceOf(headers: IncomingHttpHeaders): Advice {
   }
 }
 
-const pinOf = (pem: string): string => spkiPin(new Uint8Array(new X509Certificate(pem).publicKey.export({type: 'spki', format: 'der'})))
-
 /** Whether a client that trusts `authorities` (PEM, in the order kept) should follow `advice`. */
 export function shouldFollow(advice: Advice | undefined, authorities: string[]): boolean {
   if (!advice) return false
-  return advice.reissue || (advice.hostCaPins !== undefined && advice.hostCaPins.join(',') !== authorities.map(pinOf).join(','))
+  return advice.reissue || (advice.hostCaPins !== undefined && advice.hostCaPins.join(',') !== authorities.map((pem) => certificatePin(pem)).join(','))
 }
 
 /**
@@ -50,15 +47,15 @@ export function shouldFollow(advice: Advice | undefined, authorities: string[]):
  * a certificate of its own, whose CA the client keeps).
  */
 export function followedAuthorities(current: string[], offered: string[]): string[] | undefined {
-  const trusted = new Set(current.map(pinOf))
-  const pins = offered.map(pinOf)
+  const trusted = new Set(current.map((pem) => certificatePin(pem)))
+  const pins = offered.map((pem) => certificatePin(pem))
   if (!pins.some((pin) => trusted.has(pin))) return undefined
   if (pins.join(',') === [...trusted].join(',')) return undefined
   return offered
 }
 
 /** The pin of the host CA that signs, of a list `followedAuthorities` gave. */
-export const signingPin = (authorities: string[]): string => pinOf(authorities[0]!)
+export const signingPin = (authorities: string[]): string => certificatePin(authorities[0]!)
 
 /** Node's codes for a server certificate that chains to no CA the client trusts. */
 const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'DEPTH_ZERO_SELF_SIGNED_CERT'])

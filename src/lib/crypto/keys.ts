@@ -2,7 +2,7 @@
  * Key pairs as WebCrypto CryptoKeys (the form every other module takes), with the
  * conversions to and from PEM that files and the backend need.
  */
-import {createHash, createPrivateKey, KeyObject, sign as nodeSign} from 'node:crypto'
+import {createHash, createPrivateKey, KeyObject, sign as nodeSign, X509Certificate} from 'node:crypto'
 import {badInput} from '../errors.js'
 import {encodePem} from './pem.js'
 
@@ -107,6 +107,12 @@ export function importPrivateKeyPem(pem: string, extractable = false): {type: Ke
 /** The `sha256:<hex>` pin of a SubjectPublicKeyInfo, as `wid status` and `--ca-pin` show it. */
 export function spkiPin(spkiDer: Uint8Array): string {
   return `sha256:${createHash('sha256').update(spkiDer).digest('hex')}`
+}
+
+/** The pin of a certificate's public key (PEM, or parsed): what wid status shows of a CA and wid login pins. */
+export function certificatePin(certificate: string | X509Certificate): string {
+  const parsed = typeof certificate === 'string' ? new X509Certificate(certificate) : certificate
+  return spkiPin(new Uint8Array(parsed.publicKey.export({type: 'spki', format: 'der'})))
 }
 
 /**

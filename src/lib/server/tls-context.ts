@@ -8,13 +8,11 @@
 import {createHash, X509Certificate} from 'node:crypto'
 import type {AuthServer} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
-import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
+import {certificatePin, exportPkcs8Pem, exportSpkiDer, generateKeyPair} from '../crypto/keys.js'
 import type {ClientAuthorities} from './callers.js'
 import type {Presented} from './public-documents.js'
 
 const HOST_CERT_TTL_SECONDS = 30 * 24 * 3600
-
-const pinOf = (certificate: X509Certificate) => spkiPin(new Uint8Array(certificate.publicKey.export({type: 'spki', format: 'der'})))
 
 const certificatesIn = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
 
@@ -50,7 +48,7 @@ export class ServerTls implements ClientAuthorities {
 
   presented(): Presented {
     const top = new X509Certificate(certificatesIn(this.chain).at(-1)!)
-    return {loginPin: pinOf(top), thumbprint: createHash('sha1').update(top.raw).digest('hex')}
+    return {loginPin: certificatePin(top), thumbprint: createHash('sha1').update(top.raw).digest('hex')}
   }
 
   /** The pins of the trusted host CAs (signing first) that callers should trust; undefined when the server presents a certificate of its own. */
@@ -79,12 +77,12 @@ export class ServerTls implements ClientAuthorities {
       this.clientCas = clients
       this.clients = clients.map((pem) => {
         const certificate = new X509Certificate(pem)
-        return {pin: pinOf(certificate), certificate}
+        return {pin: certificatePin(certificate), certificate}
       })
       changed = true
     }
     if (this.names) {
-      this.hostPins = hosts.map((pem) => pinOf(new X509Certificate(pem)))
+      this.hostPins = hosts.map((pem) => certificatePin(new X509Certificate(pem)))
       if (this.chain === '' || this.presented().loginPin !== this.hostPins[0]) {
         await this.renew()
         changed = true
