@@ -23,6 +23,14 @@ export function runWid(home, args, input) {
   return result.stdout
 }
 
+/** An embedded cluster in `home` with the workload identity `bench` (/svc/bench), a role that issues it, and the bot `bench-bot` holding it. */
+export function initBenchCluster(home) {
+  runWid(home, ['init', '--cluster-name', 'bench.example'])
+  runWid(home, ['create', '-f', '-'], 'kind: workload_identity\nversion: v1\nmetadata:\n  name: bench\n  labels:\n    app: bench\nspec:\n  spiffe:\n    id: /svc/bench\n')
+  runWid(home, ['create', '-f', '-'], 'kind: role\nversion: v6\nmetadata:\n  name: bench\nspec:\n  allow:\n    workload_identity_labels:\n      app: ["bench"]\n    rules:\n      - resources: [workload_identity]\n        verbs: [list, read]\n')
+  runWid(home, ['bots', 'add', 'bench-bot', '--roles', 'bench'])
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer()

@@ -16,7 +16,7 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 import grpc from '@grpc/grpc-js'
 import loader from '@grpc/proto-loader'
-import {percentile, root, runWid, startServer, stopServer, wid} from './lib.js'
+import {initBenchCluster, percentile, root, runWid, startServer, stopServer, wid} from './lib.js'
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -43,10 +43,7 @@ const agents = []
 const streams = []
 let server
 try {
-  runWid(serverHome, ['init', '--cluster-name', 'bench.example'])
-  runWid(serverHome, ['create', '-f', '-'], 'kind: workload_identity\nversion: v1\nmetadata:\n  name: bench\n  labels:\n    app: bench\nspec:\n  spiffe:\n    id: /svc/bench\n')
-  runWid(serverHome, ['create', '-f', '-'], 'kind: role\nversion: v6\nmetadata:\n  name: bench\nspec:\n  allow:\n    workload_identity_labels:\n      app: ["bench"]\n    rules:\n      - resources: [workload_identity]\n        verbs: [list, read]\n')
-  runWid(serverHome, ['bots', 'add', 'bench-bot', '--roles', 'bench'])
+  initBenchCluster(serverHome)
   server = await startServer(serverHome)
   const pin = JSON.parse(runWid(serverHome, ['status', '--json'])).hostCaPins[0]
 

@@ -14,7 +14,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import grpc from '@grpc/grpc-js'
 import loader from '@grpc/proto-loader'
-import {cpuSeconds, percentile, root, rssMiB, runWid, wid} from './lib.js'
+import {cpuSeconds, initBenchCluster, percentile, root, rssMiB, wid} from './lib.js'
 
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 100)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -30,10 +30,7 @@ const home = join(tmp, 'home')
 const socket = join(tmp, 'workload.sock')
 let agent
 try {
-  runWid(home, ['init', '--cluster-name', 'bench.example'])
-  runWid(home, ['create', '-f', '-'], 'kind: workload_identity\nversion: v1\nmetadata:\n  name: bench\n  labels:\n    app: bench\nspec:\n  spiffe:\n    id: /svc/bench\n')
-  runWid(home, ['create', '-f', '-'], 'kind: role\nversion: v6\nmetadata:\n  name: bench\nspec:\n  allow:\n    workload_identity_labels:\n      app: ["bench"]\n    rules:\n      - resources: [workload_identity]\n        verbs: [list, read]\n')
-  runWid(home, ['bots', 'add', 'bench-bot', '--roles', 'bench'])
+  initBenchCluster(home)
   const config = join(tmp, 'bot.yaml')
   writeFileSync(config, `version: v2\nstorage:\n  type: directory\n  path: ${join(tmp, 'storage')}\nservices:\n  - type: workload-identity-api\n    listen: unix://${socket}\n    selector:\n      name: bench\n`)
   agent = spawn(process.execPath, [...NODE_ARGS, wid, 'bot', 'start', '-c', config, '--local', '--bot', 'bench-bot'], {env: {...process.env, WID_HOME: home}, stdio: ['ignore', 'ignore', 'pipe']})
