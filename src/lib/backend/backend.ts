@@ -1,7 +1,8 @@
 /**
  * The storage contract: a key/value store with revisions. Every write is one atomic
  * batch guarded by conditions, which is all that create-if-absent, compare-and-swap and
- * multi-key initialisation need. A new backend implements get, list, atomicWrite, ping, close.
+ * multi-key initialisation need. A new backend implements get, list, listAfter, atomicWrite,
+ * deleteRange, readSnapshot, load, ping, close.
  */
 import {WidError} from '../errors.js'
 
@@ -28,10 +29,36 @@ export interface Backend {
   /** Every item whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<Item[]>
   /**
+   * At most `limit` items whose key starts with `prefix` and whose revision is above
+   * `afterRevision`, in revision order (then key order): since revisions rise in commit
+   * order, a reader that pages on with the last revision it saw misses no write that commits
+   * later. How `wid audit export --follow` follows the audit log.
+   */
+  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]>
+  /**
    * Applies every operation if and only if every condition holds, in one transaction.
    * Returns the new revision; throws `compare_failed` naming the first failed condition.
    */
   atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number>
+  /**
+   * Deletes at most `limit` of the keys in [from, before), lowest first, in one transaction,
+   * and returns how many it deleted; frees their space where the store can. Not a revisioned
+   * write: no revision is used and no change feed hears of it, so it is only for items that
+   * nothing reads by key or watches (expired audit events).
+   */
+  deleteRange(from: string, before: string, limit: number): Promise<number>
+  /**
+   * Reads every item in one consistent snapshot, page by page in key order, while others
+   * keep writing: `read` gets the store's revision counter as of the snapshot and the pages.
+   * The snapshot ends when `read` settles. How backups and `wid storage migrate` copy a store.
+   */
+  readSnapshot<T>(read: SnapshotReader<T>): Promise<T>
+  /**
+   * Fills an empty store with the pages of a snapshot, each item keeping its revision, and
+   * sets the revision counter to `revision`, all in one transaction: a store that holds
+   * anything is refused (StoreNotEmpty), and a failure leaves the store as it was.
+   */
+  load(revision: number, pages: AsyncIterable<Item[]>): Promise<{items: number}>
   /**
    * A change feed, for a store that other processes write to: told of the keys every write
    * (by anyone) changed, in commit order, soon after it commits. Optional: a store that one
@@ -52,6 +79,17 @@ export interface Backend {
  */
 export type ChangeEvent = {type: 'changed'; keys: string[]} | {type: 'lost'} | {type: 'resync'}
 export type ChangeListener = (event: ChangeEvent) => void
+
+export type SnapshotReader<T> = (revision: number, pages: AsyncIterable<Item[]>) => Promise<T>
+
+/** Why `load` refused a store: it is not empty. Callers add what to do instead. */
+export class StoreNotEmpty extends WidError {
+  readonly items: number
+  constructor(location: string, items: number) {
+    super('already_exists', `${location} is not empty (it holds ${items} item${items === 1 ? '' : 's'})`)
+    this.items = items
+  }
+}
 
 export function conditionFailed(condition: Condition): WidError {
   const reason =

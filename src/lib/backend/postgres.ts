@@ -13,7 +13,7 @@
  */
 import type {Pool, PoolClient, QueryResultRow} from 'pg'
 import {WidError} from '../errors.js'
-import {conditionFailed, conditionHolds, type Backend, type ChangeListener, type Condition, type Item, type Operation} from './backend.js'
+import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type ChangeListener, type Condition, type Item, type Operation, type SnapshotReader} from './backend.js'
 import {describe, NO_ANSWER, storageError, type PgModule, type Target} from './postgres-connection.js'
 
 /** The NOTIFY channel of committed writes; the payload is the write's revision. */
@@ -30,7 +30,11 @@ const MIGRATIONS = [
    CREATE TABLE wid_meta (name text PRIMARY KEY, value bigint NOT NULL);
    INSERT INTO wid_meta (name, value) VALUES ('revision', 0), ('pruned_through', 0);
    CREATE TABLE wid_changes (revision bigint NOT NULL, key text COLLATE "C" NOT NULL, deleted boolean NOT NULL, PRIMARY KEY (revision, key));`,
+  'CREATE INDEX wid_kv_revision ON wid_kv (revision);',
 ]
+
+/** Rows per page of a snapshot, and per statement of a load. */
+const PAGE_ROWS = 1000
 
 /** The advisory lock that servers starting together take around migrations ("wid" in ASCII, then 1). */
 const MIGRATION_LOCK = '7821668001'
@@ -143,6 +147,16 @@ export class PostgresBackend implements Backend {
     return rows.map(toItem)
   }
 
+  async listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+    const {text, values} = listQuery(prefix)
+    const {rows} = await this.query<Row>({
+      name: `${values.length === 1 ? 'wid_list_from' : 'wid_list_range'}_after`,
+      text: text.replace(' ORDER BY key', ` AND revision > $${values.length + 1} ORDER BY revision, key LIMIT $${values.length + 2}`),
+      values: [...values, String(afterRevision), String(limit)],
+    })
+    return rows.map(toItem)
+  }
+
   async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
     // Each key once, with its last operation, so that one statement can apply them all.
     const latest = new Map<string, Buffer | null>()
@@ -212,9 +226,66 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  /** Makes every later write's revision greater than `floor` (see copyStore: a copied store keeps its revisions rising). */
-  async raiseRevision(floor: number): Promise<void> {
-    await this.query({name: 'wid_raise', text: "UPDATE wid_meta SET value = greatest(value, $1::bigint) WHERE name = 'revision'", values: [floor]})
+  /** Left to autovacuum to reuse the space (PostgreSQL does not give it back to the file system unless VACUUM FULL is run). */
+  async deleteRange(from: string, before: string, limit: number): Promise<number> {
+    const {rowCount} = await this.query({
+      name: 'wid_delete_range',
+      text: 'DELETE FROM wid_kv WHERE key IN (SELECT key FROM wid_kv WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3)',
+      values: [from, before, limit],
+    })
+    return rowCount ?? 0
+  }
+
+  /** A REPEATABLE READ transaction: every page, read by key ranges, comes from the snapshot of its first statement. */
+  async readSnapshot<T>(read: SnapshotReader<T>): Promise<T> {
+    return this.transaction(async (client) => {
+      const {rows} = await client.query<{value: string}>("SELECT value FROM wid_meta WHERE name = 'revision'")
+      const storageError = (error: unknown) => this.storageError(error)
+      async function* pages(): AsyncGenerator<Item[]> {
+        for (let after = ''; ; ) {
+          let page: Row[]
+          try {
+            ;({rows: page} = await client.query<Row>({
+              name: 'wid_snapshot_page',
+              text: 'SELECT key, value, revision FROM wid_kv WHERE key > $1 ORDER BY key LIMIT $2',
+              values: [after, PAGE_ROWS],
+            }))
+          } catch (error) {
+            throw storageError(error)
+          }
+          if (page.length === 0) return
+          yield page.map(toItem)
+          after = page.at(-1)!.key
+        }
+      }
+      return read(Number(rows[0]!.value), pages())
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+  }
+
+  /**
+   * One transaction that holds the revision counter's row lock, as every write does first:
+   * nothing else writes between the check that the store is empty and the commit.
+   */
+  async load(revision: number, pages: AsyncIterable<Item[]>): Promise<{items: number}> {
+    return this.transaction(async (client) => {
+      await client.query("SELECT value FROM wid_meta WHERE name = 'revision' FOR UPDATE")
+      const {rows} = await client.query<{n: string}>('SELECT count(*) AS n FROM wid_kv')
+      if (Number(rows[0]!.n) > 0) throw new StoreNotEmpty(this.location, Number(rows[0]!.n))
+      let items = 0
+      for await (const page of pages) {
+        for (let i = 0; i < page.length; i += PAGE_ROWS) {
+          const rowsOf = page.slice(i, i + PAGE_ROWS)
+          await client.query({
+            name: 'wid_load',
+            text: 'INSERT INTO wid_kv (key, value, revision) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])',
+            values: [rowsOf.map((item) => item.key), rowsOf.map((item) => Buffer.from(item.value, 'utf8')), rowsOf.map((item) => String(item.revision))],
+          })
+        }
+        items += page.length
+      }
+      await client.query({name: 'wid_load_revision', text: "UPDATE wid_meta SET value = greatest(value, $1::bigint) WHERE name = 'revision'", values: [revision]})
+      return {items}
+    })
   }
 
   async ping(): Promise<void> {
@@ -236,13 +307,13 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  private async transaction<T>(body: (client: PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(body: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     this.checkOpen()
     const {client, release} = await this.checkout()
     let usable = true
     let committing = false
     try {
-      await client.query('BEGIN')
+      await client.query(begin)
       const result = await body(client)
       committing = true
       await client.query('COMMIT')

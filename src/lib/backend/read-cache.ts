@@ -6,7 +6,7 @@
  * While the feed is lost nothing is cached, and everything is forgotten when it is back.
  * `list` always asks the store.
  */
-import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation} from './backend.js'
+import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation, SnapshotReader} from './backend.js'
 
 const MAX_ENTRIES = 10_000
 
@@ -64,6 +64,28 @@ export class CachedBackend implements Backend {
 
   list(prefix: string): Promise<Item[]> {
     return this.store.list(prefix)
+  }
+
+  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+    return this.store.listAfter(prefix, afterRevision, limit)
+  }
+
+  /** Not heard by the feed, and so not forgotten here: only for what nothing gets by key (Backend.deleteRange). */
+  deleteRange(from: string, before: string, limit: number): Promise<number> {
+    return this.store.deleteRange(from, before, limit)
+  }
+
+  readSnapshot<T>(read: SnapshotReader<T>): Promise<T> {
+    return this.store.readSnapshot(read)
+  }
+
+  /** Unheard by the feed: everything is forgotten once it is done. */
+  async load(revision: number, pages: AsyncIterable<Item[]>): Promise<{items: number}> {
+    try {
+      return await this.store.load(revision, pages)
+    } finally {
+      this.entries.clear()
+    }
   }
 
   async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {

@@ -6,228 +6,42 @@
  */
 import {closeSync, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
-import type {DatabaseSync, StatementSync} from 'node:sqlite'
-import type {MessagePort, Worker} from 'node:worker_threads'
-import {isWidError, WidError, type ErrorCode} from '../errors.js'
+import type {DatabaseSync} from 'node:sqlite'
+import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
-import {conditionFailed, conditionHolds, type Backend, type Condition, type Item, type Operation} from './backend.js'
+import {StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type SnapshotReader} from './backend.js'
+import {connect, prepareStatements, transaction, type Statements} from './sqlite-statements.js'
+import {runTask, WriterThread, type WriteTask} from './sqlite-writer.js'
 
-/** Ordered schema migrations; `PRAGMA user_version` records how many have run. */
+/**
+ * Ordered schema migrations; `PRAGMA user_version` records how many have run. The second
+ * indexes revisions, for following the audit log in commit order (listAfter).
+ */
 const MIGRATIONS = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO meta (name, value) VALUES ('revision', 0);`,
+  'CREATE INDEX kv_revision ON kv (revision);',
 ]
 
-const BUSY_TIMEOUT_MS = 30_000
+/** SQLite's code for auto_vacuum = INCREMENTAL: freed pages can be given back to the file system (deleteRange). */
+const INCREMENTAL_VACUUM = 2
 /** How often get asks whether another connection committed (see SqliteBackend.readCache). */
 const CACHE_CHECK_MS = 1
 /** Items kept by the read cache before it starts over (get reads resources, authorities and settings). */
 const READ_CACHE_LIMIT = 10_000
-/**
- * Set in a writer thread's environment to the database path (see SqliteOptions.writerThread).
- * An environment variable rather than workerData so that ordinary runs need not load
- * node:worker_threads (1.5 ms at start-up) to find out that they are not a writer thread.
- */
-const WRITER_THREAD_ENV = 'WID_SQLITE_WRITER_THREAD'
+/** Rows per page of a snapshot. */
+const SNAPSHOT_PAGE = 1000
 
 /** The open backends of this process: a commit by one makes the others check for changes at once. */
 const openBackends = new Set<SqliteBackend>()
 
 export interface SqliteOptions {
   /**
-   * Commit writes on a thread of their own, through a second connection, so that the
-   * event loop does not wait for fsync (synchronous=FULL) while other requests could run.
-   * Worth it for the server; a CLI run would only pay for starting the thread.
+   * Commit writes on a thread of their own (sqlite-writer.ts). Worth it for the server; a
+   * CLI run would only pay for starting the thread.
    */
   writerThread?: boolean
-}
-
-interface Statements {
-  get: StatementSync
-  list: StatementSync
-  revisionOf: StatementSync
-  put: StatementSync
-  remove: StatementSync
-  bump: StatementSync
-  dataVersion: StatementSync
-}
-
-function prepareStatements(db: DatabaseSync): Statements {
-  return {
-    get: db.prepare('SELECT key, value, revision FROM kv WHERE key = ?'),
-    list: db.prepare('SELECT key, value, revision FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY key'),
-    revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
-    put: db.prepare(
-      'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
-    ),
-    remove: db.prepare('DELETE FROM kv WHERE key = ?'),
-    bump: db.prepare("UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
-    dataVersion: db.prepare('PRAGMA data_version'),
-  }
-}
-
-async function connect(path: string): Promise<DatabaseSync> {
-  const {DatabaseSync} = await import('node:sqlite')
-  const db = new DatabaseSync(path, {timeout: BUSY_TIMEOUT_MS})
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;')
-  return db
-}
-
-/** One atomic write: the conditions checked and the operations applied in one transaction. */
-function applyWrite(db: DatabaseSync, statements: Statements, conditions: Condition[], operations: Operation[]): number {
-  return transaction(db, () => {
-    for (const condition of conditions) {
-      const row = statements.revisionOf.get(condition.key) as {revision: number} | undefined
-      if (!conditionHolds(condition, row?.revision)) throw conditionFailed(condition)
-    }
-    const {value: revision} = statements.bump.get() as {value: number}
-    for (const op of operations) {
-      if (op.type === 'put') statements.put.run(op.key, op.value, revision)
-      else statements.remove.run(op.key)
-    }
-    return revision
-  })
-}
-
-interface WriteRequest {
-  id: number
-  conditions: Condition[]
-  operations: Operation[]
-}
-
-/** An error as it crosses from the writer thread: a WidError keeps its code, others what storageError needs. */
-type WriteReply = {id: number; revision: number} | {id: number; error: {message: string; widCode?: ErrorCode; code?: string; errcode?: number}}
-
-type Waiter = {resolve: (revision: number) => void; reject: (error: unknown) => void}
-
-/**
- * A thread that applies the writes of one backend through its own connection, in order.
- * If the thread dies, the writes it had not answered fail (whether they committed is
- * unknown) and the next write starts a new thread.
- */
-class WriterThread {
-  private readonly path: string
-  private worker: Promise<Worker> | undefined
-  private readonly pending = new Map<number, Waiter>()
-  private readonly inFlight = new Set<Promise<number>>()
-  private nextId = 0
-  private closed = false
-
-  private constructor(path: string) {
-    this.path = path
-  }
-
-  /** Starts the thread and waits until its connection is open, so that a store it cannot open fails here. */
-  static async start(path: string): Promise<WriterThread> {
-    const writer = new WriterThread(path)
-    await writer.ensureWorker()
-    return writer
-  }
-
-  private ensureWorker(): Promise<Worker> {
-    this.worker ??= this.spawn().catch((error: unknown) => {
-      this.worker = undefined
-      throw error
-    })
-    return this.worker
-  }
-
-  private async spawn(): Promise<Worker> {
-    const {Worker} = await import('node:worker_threads')
-    const worker = new Worker(new URL(import.meta.url), {name: 'wid-sqlite', env: {...process.env, [WRITER_THREAD_ENV]: this.path}})
-    await new Promise<void>((resolve, reject) => {
-      const settle = (error?: unknown) => {
-        worker.off('message', onReady)
-        worker.off('error', settle)
-        worker.off('exit', onExit)
-        if (error === undefined) resolve()
-        else reject(error)
-      }
-      const onReady = (ready: {ready: true} | {error: string}) =>
-        settle('ready' in ready ? undefined : new WidError('state', `backend: the writer thread cannot open ${this.path}: ${ready.error}`))
-      const onExit = (code: number) => settle(new WidError('internal', `backend: the writer thread of ${this.path} exited at start (code ${code})`))
-      worker.on('message', onReady)
-      worker.on('error', settle)
-      worker.on('exit', onExit)
-    })
-    worker.on('message', (reply: WriteReply) => {
-      const waiter = this.pending.get(reply.id)
-      this.pending.delete(reply.id)
-      if ('revision' in reply) return waiter?.resolve(reply.revision)
-      const {message, widCode, ...details} = reply.error
-      waiter?.reject(widCode ? new WidError(widCode, message) : Object.assign(new Error(message), details))
-    })
-    worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`))
-    worker.on('exit', (code) => this.lost(worker, `exited (code ${code})`))
-    return worker
-  }
-
-  /** The thread is gone: what it had not answered fails, and the next write starts another. */
-  private lost(worker: Worker, why: string): void {
-    void this.worker?.then((current) => {
-      if (current !== worker) return
-      this.worker = undefined
-      const error = new WidError('internal', `backend: the writer thread of ${this.path} ${why}; the write may or may not have been applied`)
-      for (const waiter of this.pending.values()) waiter.reject(error)
-      this.pending.clear()
-    })
-  }
-
-  write(conditions: Condition[], operations: Operation[]): Promise<number> {
-    if (this.closed) return Promise.reject(new WidError('unavailable', `backend: ${this.path} is closed`))
-    const id = this.nextId++
-    const written = this.ensureWorker().then(
-      (worker) =>
-        new Promise<number>((resolve, reject) => {
-          this.pending.set(id, {resolve, reject})
-          worker.postMessage({id, conditions, operations} satisfies WriteRequest)
-        }),
-    )
-    this.inFlight.add(written)
-    const settled = () => void this.inFlight.delete(written)
-    written.then(settled, settled)
-    return written
-  }
-
-  /** Refuses new writes, waits for those in flight, then stops the thread. */
-  async close(): Promise<void> {
-    this.closed = true
-    await Promise.allSettled(this.inFlight)
-    const worker = await this.worker?.catch(() => undefined)
-    this.worker = undefined
-    await worker?.terminate()
-  }
-}
-
-/** The body of a writer thread: applies each request in order and answers with the revision or the error. */
-async function runWriterThread(path: string, parentPort: MessagePort): Promise<void> {
-  let db: DatabaseSync
-  let statements: Statements
-  try {
-    db = await connect(path)
-    statements = prepareStatements(db)
-  } catch (error) {
-    parentPort.postMessage({error: (error as Error).message})
-    return
-  }
-  parentPort.on('message', (request: WriteRequest) => {
-    let reply: WriteReply
-    try {
-      reply = {id: request.id, revision: applyWrite(db, statements, request.conditions, request.operations)}
-    } catch (error) {
-      const {message, code, errcode} = error as {message?: string; code?: string; errcode?: number}
-      reply = {id: request.id, error: {message: message ?? String(error), code, errcode, ...(isWidError(error) ? {widCode: error.code} : {})}}
-    }
-    parentPort.postMessage(reply)
-  })
-  parentPort.postMessage({ready: true})
-}
-
-const writerThreadOf = process.env[WRITER_THREAD_ENV]
-if (writerThreadOf) {
-  const {isMainThread, parentPort} = await import('node:worker_threads')
-  if (!isMainThread && parentPort) await runWriterThread(writerThreadOf, parentPort)
 }
 
 export class SqliteBackend implements Backend {
@@ -320,16 +134,85 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  async atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
+  async listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+    const chars = [...prefix]
+    return this.guard(() => this.statements.listAfter.all(prefix, upperBound(chars), chars.length, afterRevision, limit) as unknown as Item[])
+  }
+
+  atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
+    return this.run({type: 'write', conditions, operations}, operations.map((op) => op.key))
+  }
+
+  deleteRange(from: string, before: string, limit: number): Promise<number> {
+    return this.run({type: 'deleteRange', from, before, limit})
+  }
+
+  /** A task on the writer thread, or here; then what this process has read of the keys it touched (all: undefined) is forgotten. */
+  private async run(task: WriteTask, keys?: string[]): Promise<number> {
     try {
-      if (this.writer) return await this.writer.write(conditions, operations)
-      return applyWrite(this.db, this.statements, conditions, operations)
+      if (this.writer) return await this.writer.run(task)
+      return runTask(this.db, this.statements, task)
     } catch (error) {
       throw storageError(this.location, error)
     } finally {
-      for (const op of operations) this.readCache.delete(op.key)
+      if (keys) for (const key of keys) this.readCache.delete(key)
+      else this.readCache.clear()
       for (const other of openBackends) if (other !== this || this.writer) other.checkedAt = -Infinity
     }
+  }
+
+  /**
+   * A read transaction on a connection of its own: in WAL mode it sees the store as of its
+   * first read, whatever commits meanwhile, and holds no lock that writers wait for.
+   */
+  async readSnapshot<T>(read: SnapshotReader<T>): Promise<T> {
+    let db: DatabaseSync
+    try {
+      db = await connect(this.location, {readOnly: true})
+      db.exec('BEGIN')
+    } catch (error) {
+      throw storageError(this.location, error)
+    }
+    try {
+      const {value: revision} = this.guard(() => db.prepare("SELECT value FROM meta WHERE name = 'revision'").get() as {value: number})
+      const rows = db.prepare('SELECT key, value, revision FROM kv ORDER BY key').iterate() as IterableIterator<Item>
+      const location = this.location
+      async function* pages(): AsyncGenerator<Item[]> {
+        try {
+          for (let page = nextPage(rows); page.length > 0; page = nextPage(rows)) yield page
+        } catch (error) {
+          throw storageError(location, error)
+        }
+      }
+      return await read(revision, pages())
+    } finally {
+      db.close()
+    }
+  }
+
+  /** One transaction on this connection, held across the pages as they arrive (a restore has the store to itself). */
+  async load(revision: number, pages: AsyncIterable<Item[]>): Promise<{items: number}> {
+    let items = 0
+    this.guard(() => this.db.exec('BEGIN IMMEDIATE'))
+    try {
+      const held = this.guard(() => (this.db.prepare('SELECT count(*) AS n FROM kv').get() as {n: number}).n)
+      if (held > 0) throw new StoreNotEmpty(this.location, held)
+      const insert = this.db.prepare('INSERT INTO kv (key, value, revision) VALUES (?, ?, ?)')
+      for await (const page of pages) {
+        this.guard(() => {
+          for (const item of page) insert.run(item.key, item.value, item.revision)
+        })
+        items += page.length
+      }
+      this.guard(() => this.db.prepare("UPDATE meta SET value = max(value, ?) WHERE name = 'revision'").run(revision))
+      this.guard(() => this.db.exec('COMMIT'))
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      throw error
+    } finally {
+      this.readCache.clear()
+    }
+    return {items}
   }
 
   async close(): Promise<void> {
@@ -348,6 +231,15 @@ function upperBound(chars: string[]): string | null {
   const last = chars.at(-1)?.codePointAt(0)
   if (last === undefined || last === 0x10ffff || last === 0xd7ff) return null
   return chars.slice(0, -1).join('') + String.fromCodePoint(last + 1)
+}
+
+function nextPage(rows: IterableIterator<Item>): Item[] {
+  const page: Item[] = []
+  for (let next = rows.next(); !next.done; next = page.length < SNAPSHOT_PAGE ? rows.next() : {done: true, value: undefined}) {
+    const {key, value, revision} = next.value
+    page.push({key, value, revision})
+  }
+  return page
 }
 
 /**
@@ -383,21 +275,12 @@ function storageError(path: string, error: unknown): WidError {
   return new WidError('state', `backend: ${path}: ${detail}; the store may be damaged (restore it from a backup, or move it away to start a new cluster)`, {cause: error})
 }
 
-function transaction<T>(db: DatabaseSync, body: () => T): T {
-  db.exec('BEGIN IMMEDIATE')
-  try {
-    const result = body()
-    db.exec('COMMIT')
-    return result
-  } catch (error) {
-    db.exec('ROLLBACK')
-    throw error
-  }
-}
-
 function migrate(db: DatabaseSync): void {
   const current = () => (db.prepare('PRAGMA user_version').get() as {user_version: number}).user_version
-  if (current() === MIGRATIONS.length) return
+  const autoVacuum = () => (db.prepare('PRAGMA auto_vacuum').get() as {auto_vacuum: number}).auto_vacuum
+  if (current() === MIGRATIONS.length && autoVacuum() === INCREMENTAL_VACUUM) return
+  // Takes effect at once on a new file (no table yet); an older one needs the VACUUM below.
+  if (current() === 0) db.exec(`PRAGMA auto_vacuum = ${INCREMENTAL_VACUUM}`)
   transaction(db, () => {
     const version = current()
     if (version > MIGRATIONS.length) {
@@ -406,4 +289,6 @@ function migrate(db: DatabaseSync): void {
     for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!)
     db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`)
   })
+  // A store made before wid gave space back (deleteRange): rewritten once so that it can.
+  if (autoVacuum() !== INCREMENTAL_VACUUM) db.exec(`PRAGMA auto_vacuum = ${INCREMENTAL_VACUUM}; VACUUM`)
 }

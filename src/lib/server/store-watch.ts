@@ -9,7 +9,7 @@
  * busy SQLite store, which still answers a ping, never counts as down.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
-import type {Backend, ChangeListener, Condition, Item, Operation} from '../backend/backend.js'
+import type {Backend, ChangeListener, Condition, Item, Operation, SnapshotReader} from '../backend/backend.js'
 import {isWidError, WidError} from '../errors.js'
 
 const PROBE_INTERVAL_MS = 1_000
@@ -51,8 +51,24 @@ export class StoreWatch implements Backend {
     return this.observe(this.backend.list(prefix))
   }
 
+  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+    return this.observe(this.backend.listAfter(prefix, afterRevision, limit))
+  }
+
   atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {
     return this.observe(this.backend.atomicWrite(conditions, operations))
+  }
+
+  deleteRange(from: string, before: string, limit: number): Promise<number> {
+    return this.observe(this.backend.deleteRange(from, before, limit))
+  }
+
+  readSnapshot<T>(read: SnapshotReader<T>): Promise<T> {
+    return this.observe(this.backend.readSnapshot(read))
+  }
+
+  load(revision: number, pages: AsyncIterable<Item[]>): Promise<{items: number}> {
+    return this.observe(this.backend.load(revision, pages))
   }
 
   ping(): Promise<void> {

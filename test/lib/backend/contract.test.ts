@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {afterAll, afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {createItem, deleteItem, putItem, updateItem, type Backend} from '../../../src/lib/backend/backend.js'
+import {createItem, deleteItem, putItem, updateItem, type Backend, type Item} from '../../../src/lib/backend/backend.js'
 import {MemoryBackend} from '../../../src/lib/backend/memory.js'
 import {PostgresBackend} from '../../../src/lib/backend/postgres.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
@@ -45,7 +45,11 @@ async function openBuiltWithWriterThread(path: string): Promise<Backend> {
     location: backend.location,
     get: (key) => backend.get(key).catch(translate),
     list: (prefix) => backend.list(prefix).catch(translate),
+    listAfter: (prefix, after, limit) => backend.listAfter(prefix, after, limit).catch(translate),
     atomicWrite: (conditions, operations) => backend.atomicWrite(conditions, operations).catch(translate),
+    deleteRange: (from, before, limit) => backend.deleteRange(from, before, limit).catch(translate),
+    readSnapshot: (read) => backend.readSnapshot(read).catch(translate),
+    load: (revision, pages) => backend.load(revision, pages).catch(translate),
     ping: () => backend.ping().catch(translate),
     close: () => backend.close(),
   }
@@ -307,6 +311,104 @@ for (const impl of implementations) {
       expect(keysOf(await backend.list('/multi/'))).toEqual(['/multi/a', '/multi/c'])
       expect(await backend.get('/multi/a')).toMatchObject({value: 'a2', revision})
       expect(await backend.get('/multi/c')).toMatchObject({value: 'c1', revision})
+    })
+
+    it('lists what changed after a revision, in revision order, a page at a time', async () => {
+      // Given items written in an order that is not their key order, and one outside the prefix
+      const r1 = await putItem(backend, '/log/c', '1')
+      const r2 = await putItem(backend, '/log/a', '2')
+      await putItem(backend, '/other/x', 'x')
+      const r4 = await backend.atomicWrite([], [{key: '/log/d', type: 'put', value: '3'}, {key: '/log/b', type: 'put', value: '4'}])
+      // When the prefix is read after revision 0, two at a time
+      const first = await backend.listAfter('/log/', 0, 2)
+      const second = await backend.listAfter('/log/', first.at(-1)!.revision, 2)
+      // Then the pages follow the revisions (then the keys within one write), and never leave the prefix
+      expect(first).toEqual([{key: '/log/c', value: '1', revision: r1}, {key: '/log/a', value: '2', revision: r2}])
+      expect(second).toEqual([{key: '/log/b', value: '4', revision: r4}, {key: '/log/d', value: '3', revision: r4}])
+      expect(await backend.listAfter('/log/', r4, 10)).toEqual([])
+    })
+
+    it('deletes a range of keys, lowest first, at most as many as asked, and nothing outside it', async () => {
+      // Given five keys of a prefix and one on each side of it
+      for (const key of ['/aud', '/audit/1', '/audit/2', '/audit/3', '/audit/4', '/audit/5', '/audiu']) await putItem(backend, key, 'x')
+      // When the keys from /audit/ below /audit/4 are deleted, two at most
+      expect(await backend.deleteRange('/audit/', '/audit/4', 2)).toBe(2)
+      expect(keysOf(await backend.list('/aud'))).toEqual(['/aud', '/audit/3', '/audit/4', '/audit/5', '/audiu'])
+      // Then again: only what is left of the range goes
+      expect(await backend.deleteRange('/audit/', '/audit/4', 10)).toBe(1)
+      expect(await backend.deleteRange('/audit/', '/audit/4', 10)).toBe(0)
+      expect(keysOf(await backend.list('/aud'))).toEqual(['/aud', '/audit/4', '/audit/5', '/audiu'])
+    })
+
+    it('copies itself through a snapshot into an empty store: keys, values, revisions and the counter', async () => {
+      // Given items, unicode and NUL included, and a counter above every item's revision (a deleted key)
+      await putItem(backend, '/a', 'line\nnul\u0000é🔐')
+      for (let i = 0; i < 1500; i++) await backend.atomicWrite([], [{key: `/many/${String(i).padStart(4, '0')}`, type: 'put', value: String(i)}])
+      const last = await putItem(backend, '/gone', 'x')
+      await deleteItem(backend, '/gone')
+      const items = await backend.list('')
+      // When a snapshot of it is loaded into an empty store of the same kind
+      const target = await impl.open()
+      try {
+        const pages: number[] = []
+        const loaded = await backend.readSnapshot(async (revision, snapshot) => {
+          expect(revision).toBe(last + 1)
+          async function* counted(): AsyncGenerator<Item[]> {
+            for await (const page of snapshot) {
+              pages.push(page.length)
+              yield page
+            }
+          }
+          return target.load(revision, counted())
+        })
+        // Then everything arrived, in pages, exactly as it was
+        expect(loaded.items).toBe(items.length)
+        expect(pages.reduce((a, b) => a + b, 0)).toBe(items.length)
+        expect(await target.list('')).toEqual(items)
+        // And the next write goes on above the source's counter
+        expect(await putItem(target, '/next', 'x')).toBe(last + 2)
+        // And a second load is refused, naming how much is there, and changes nothing
+        const refused = await rejection(backend.readSnapshot((revision, snapshot) => target.load(revision, snapshot)))
+        expect([refused.code, refused.message]).toEqual(['already_exists', `${target.location} is not empty (it holds ${items.length + 1} items)`])
+        expect((await target.list('')).length).toBe(items.length + 1)
+      } finally {
+        await target.close()
+      }
+    })
+
+    it('reads a snapshot as of its start while writes go on, and loads nothing when the pages fail half way', async () => {
+      // Given a store with 2500 items
+      for (let i = 0; i < 25; i++) {
+        await backend.atomicWrite([], Array.from({length: 100}, (_, j) => ({key: `/s/${String(i * 100 + j).padStart(4, '0')}`, type: 'put' as const, value: 'v'})))
+      }
+      const target = await impl.open()
+      try {
+        // When the snapshot is read while every page is followed by new writes and deletions
+        let seen = 0
+        await backend.readSnapshot(async (_revision, pages) => {
+          for await (const page of pages) {
+            seen += page.length
+            await putItem(backend, `/s/zz-${seen}`, 'later')
+            await deleteItem(backend, '/s/2499').catch(() => undefined)
+          }
+        })
+        // Then it saw exactly the items of its start
+        expect(seen).toBe(2500)
+        // And a load whose pages fail after the first leaves the target empty
+        const failing = backend.readSnapshot(async (revision, pages) => {
+          async function* broken(): AsyncGenerator<Item[]> {
+            for await (const page of pages) {
+              yield page
+              throw new Error('the backup file ends here')
+            }
+          }
+          return target.load(revision, broken())
+        })
+        await expect(failing).rejects.toThrow('the backup file ends here')
+        expect(await target.list('')).toEqual([])
+      } finally {
+        await target.close()
+      }
     })
 
     it('round-trips unicode keys and values', async () => {

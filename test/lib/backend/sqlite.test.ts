@@ -128,6 +128,56 @@ describe('SqliteBackend.open', () => {
     check.close()
   })
 
+  it('upgrades a store of an earlier wid (schema 1, space never given back), keeping its items', async () => {
+    // Given a store as wid wrote it before schema 2: no revision index, auto_vacuum off
+    const path = join(dir, 'wid.db')
+    const raw = new DatabaseSync(path)
+    raw.exec(`PRAGMA journal_mode = WAL;
+      CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta (name, value) VALUES ('revision', 7);
+      INSERT INTO kv (key, value, revision) VALUES ('/keep', 'me', 7);
+      PRAGMA user_version = 1;`)
+    raw.close()
+    // When the backend opens it
+    const backend = await openBackend(path)
+    // Then its items and counter are as they were, and it is at schema 2 with incremental vacuum
+    expect(await backend.get('/keep')).toEqual({key: '/keep', value: 'me', revision: 7})
+    expect(await putItem(backend, '/next', 'x')).toBe(8)
+    const check = new DatabaseSync(path, {readOnly: true})
+    expect(check.prepare('PRAGMA user_version').get()).toMatchObject({user_version: 2})
+    expect(check.prepare('PRAGMA auto_vacuum').get()).toMatchObject({auto_vacuum: 2})
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'kv_revision'").get()).toBeDefined()
+    check.close()
+  })
+
+  it('gives the space of deleted ranges back to the file system once a quarter of the file is free', async () => {
+    // Given a store grown to several MB by 20,000 audit-like items
+    const path = join(dir, 'wid.db')
+    const backend = await openBackend(path)
+    const value = 'x'.repeat(300)
+    for (let i = 0; i < 20; i++) {
+      await backend.atomicWrite([], Array.from({length: 1000}, (_, j) => ({key: `/audit/${String(i * 1000 + j).padStart(6, '0')}`, type: 'put' as const, value})))
+    }
+    const pages = () => {
+      const db = new DatabaseSync(path, {readOnly: true})
+      const {page_count: count} = db.prepare('PRAGMA page_count').get() as {page_count: number}
+      const {freelist_count: free} = db.prepare('PRAGMA freelist_count').get() as {freelist_count: number}
+      db.close()
+      return {count, free}
+    }
+    const full = pages().count
+    // When a tenth is deleted, the pages stay in the file, free for the next writes
+    expect(await backend.deleteRange('/audit/', '/audit/002000', 100_000)).toBe(2000)
+    expect(pages().count).toBe(full)
+    expect(pages().free).toBeGreaterThan(0)
+    // And when most of it is deleted, the file gives them back
+    expect(await backend.deleteRange('/audit/', '/audit/018000', 100_000)).toBe(16_000)
+    expect(pages().count).toBeLessThan(full / 4)
+    expect(pages().free).toBe(0)
+    expect((await backend.list('/audit/')).length).toBe(2000)
+  })
+
   it('reports a data directory that is really a file as bad input naming it', async () => {
     // Given a "directory" that is really a file
     const blocker = join(dir, 'file')
