@@ -20,6 +20,7 @@ import {TOKEN_HASH} from '../resources/names.js'
 import type {Bot, DelegatedJoinMethod, Token} from '../resources/types.js'
 import {auditOperation} from '../services/audit.js'
 import {botInstanceKey, getBotInstance, putBotInstance, type BotInstance} from '../services/bot-instances.js'
+import {getRestoreMark} from '../services/cluster-config.js'
 import {getResource, putResource, resourceKey} from '../services/resources.js'
 import type {SigningAuthority} from '../svid/x509.js'
 import {isoString} from '../time.js'
@@ -339,11 +340,13 @@ export async function renewBot(
     const pin = spkiPin(spki)
     // The last renewal asked again (its answer was lost): the same generation, for the key it certified, which only the bot holds.
     const repeated = caller.generation === expected - 1 && instance.renewalKey === pin
-    const matches = caller.generation === expected || repeated
+    // Restored from a backup older than the bot's last renewals: the first renewal since goes on from the bot's generation.
+    const ahead = caller.generation > expected && revision <= ((await getRestoreMark(backend))?.revision ?? 0)
+    const matches = caller.generation === expected || repeated || ahead
     const next: BotInstance = repeated
       ? {...instance, lastSeen: time}
       : matches
-        ? {...instance, generation: expected + 1, renewalKey: pin, lastSeen: time}
+        ? {...instance, generation: Math.max(caller.generation, expected) + 1, renewalKey: pin, lastSeen: time}
         : {...instance, locked: {at: time, reason: `its identity was used from two places (generation ${caller.generation} presented, ${expected} expected)`}}
     const event = matches
       ? {
@@ -355,6 +358,7 @@ export async function renewBot(
           instance: instanceId,
           generation: next.generation,
           ...(repeated ? {repeated: true} : {}),
+          ...(ahead ? {presented: caller.generation, expected, reason: 'the store was restored from a backup taken before the last renewals'} : {}),
           ...(proved ? joinRecord(instance.joinMethod as DelegatedJoinMethod, instance.tokenId, proved) : {}),
           address: request.address,
         }

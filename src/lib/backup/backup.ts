@@ -8,14 +8,14 @@
 import {existsSync, rmSync} from 'node:fs'
 import {open, rename, rm, type FileHandle} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
-import {StoreNotEmpty, type Backend} from '../backend/backend.js'
+import {StoreNotEmpty, type Backend, type Item} from '../backend/backend.js'
 import {openStorage, type StorageSettings} from '../backend/open.js'
 import {randomHex} from '../crypto/random.js'
 import {WidError, badInput} from '../errors.js'
 import {databasePath} from '../home.js'
 import {readBounded} from '../output/read.js'
 import {shortPath} from '../output/paths.js'
-import {getClusterConfig} from '../services/cluster-config.js'
+import {getClusterConfig, RESTORE_MARK_KEY, type RestoreMark} from '../services/cluster-config.js'
 import {BackupError, BackupReader, BackupWriter, type BackupHeader} from './format.js'
 
 /** Long enough that guessing it offline, even at scrypt's cost, is out of reach. */
@@ -150,7 +150,12 @@ function explain(error: unknown, name: string): unknown {
  * whole and sound. A data directory that had no database before is left without one when
  * the restore fails.
  */
-export async function restoreCluster(location: StoreLocation, path: string, passphrase: (header: BackupHeader) => Promise<string>): Promise<RestoreResult> {
+export async function restoreCluster(
+  location: StoreLocation,
+  path: string,
+  passphrase: (header: BackupHeader) => Promise<string>,
+  now = new Date(),
+): Promise<RestoreResult> {
   const name = shortPath(path)
   const {reader, close} = await openBackup(path)
   try {
@@ -160,10 +165,11 @@ export async function restoreCluster(location: StoreLocation, path: string, pass
     const backend = await openStorage(location.storage, location.home)
     let restored = false
     try {
-      const {items} = await backend.load(reader.header.revision, reader.pages())
+      const {items} = await backend.load(reader.header.revision, withRestoreMark(reader.pages(), reader.header, now))
       const config = await getClusterConfig(backend)
       restored = true
-      return {file: path, clusterName: config?.clusterName ?? reader.header.cluster_name, items, created: reader.header.created, to: backend.location}
+      // (the restore's own mark is no item of the backup)
+      return {file: path, clusterName: config?.clusterName ?? reader.header.cluster_name, items: items - 1, created: reader.header.created, to: backend.location}
     } catch (error) {
       if (error instanceof StoreNotEmpty) throw new WidError('already_exists', `restore: ${error.message}; restore into a new, empty ${sqlite ? 'WID_HOME' : 'database'}`)
       throw error
@@ -176,6 +182,17 @@ export async function restoreCluster(location: StoreLocation, path: string, pass
   } finally {
     await close()
   }
+}
+
+/**
+ * The backup's items, and the mark of this restore (RestoreMark) under the backup's revision,
+ * in place of any mark of an earlier restore: a bot instance not written since then may
+ * present a generation ahead of the restored one, once (renewBot).
+ */
+async function* withRestoreMark(pages: AsyncIterable<Item[]>, header: BackupHeader, now: Date): AsyncGenerator<Item[]> {
+  for await (const page of pages) yield page.filter((item) => item.key !== RESTORE_MARK_KEY)
+  const mark: RestoreMark = {at: now.toISOString(), backupCreated: header.created, revision: header.revision}
+  yield [{key: RESTORE_MARK_KEY, value: JSON.stringify(mark), revision: header.revision}]
 }
 
 /** The store a command acts on: the one a server configuration names, else the embedded one in `home`. */

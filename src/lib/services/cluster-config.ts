@@ -21,6 +21,24 @@ export async function getClusterConfig(backend: Backend): Promise<ClusterConfig 
   return config
 }
 
+/**
+ * Written by `wid restore` with the backup's revision: the items of the backup have that
+ * revision or a lower one, what the cluster wrote since a higher one.
+ */
+export interface RestoreMark {
+  /** When the restore ran, and when the backup was taken. */
+  at: string
+  backupCreated: string
+  revision: number
+}
+
+export const RESTORE_MARK_KEY = '/cluster/restored'
+
+export async function getRestoreMark(backend: Backend): Promise<RestoreMark | undefined> {
+  const item = await backend.get(RESTORE_MARK_KEY)
+  return item && parseStored<RestoreMark>(item.value, RESTORE_MARK_KEY)
+}
+
 export function parseStored<T>(value: string, key: string): T {
   try {
     return JSON.parse(value) as T
