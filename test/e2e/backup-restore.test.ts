@@ -5,12 +5,13 @@
  * the old one); an encrypted backup restores into the PostgreSQL database a wid.yaml names;
  * and every bad file, passphrase and target is refused in one line, leaving nothing behind.
  */
+import {spawn} from 'node:child_process'
 import {generateKeyPairSync} from 'node:crypto'
 import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {expectOneLineError, tempDir, widIn} from '../helpers/cli.js'
+import {expectOneLineError, tempDir, WID_BIN, widIn} from '../helpers/cli.js'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {openssl} from '../helpers/openssl.js'
 import {startPostgres, storageConfig, type TestPostgres} from '../helpers/postgres.js'
@@ -18,6 +19,30 @@ import {freePort, inviteFile, loginProfile, startWidServer, type WidServer} from
 
 const PASSWORD = 'correct horse battery staple'
 const PASSPHRASE = 'a backup passphrase of some length'
+
+/**
+ * `wid` on a terminal (script(1) gives it one), answering each prompt in turn as it appears:
+ * its exit status and everything the terminal showed.
+ */
+function onTerminal(home: string, args: string[], answers: Array<[prompt: string, answer: string]>): Promise<{code: number; shown: string}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', [process.execPath, WID_BIN, ...args].join(' '), '/dev/null'], {env: {...process.env, WID_HOME: home, NO_COLOR: '1'}})
+    let shown = ''
+    // What the terminal showed since the last answer: the next prompt is looked for there
+    let unanswered = ''
+    const pending = [...answers]
+    child.stdout.on('data', (data: Buffer) => {
+      shown += data.toString()
+      unanswered += data.toString()
+      if (pending.length > 0 && unanswered.includes(pending[0]![0])) {
+        child.stdin.write(`${pending.shift()![1]}\r`)
+        unanswered = ''
+      }
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({code: code ?? -1, shown}))
+  })
+}
 
 describe('wid backup and wid restore', () => {
   const tmp = tempDir()
@@ -134,6 +159,29 @@ describe('wid backup and wid restore', () => {
     const again = await admin(['restore', sealedBackup, '-c', config, '--passphrase-file', passphraseFile])
     expect(again.code).toBe(4)
     expect(expectOneLineError(again)).toMatch(/^restore: postgresql:\/\/wid@.* is not empty \(it holds \d+ items\); restore into a new, empty database$/)
+  })
+
+  it('asks for the passphrase on a terminal: twice for a backup (a mismatch writes nothing), once for a restore', async () => {
+    const file = join(tmp.path, 'typed.backup')
+    // When the admin types a passphrase twice, then restores the backup typing it once
+    const typed = await onTerminal(home, ['backup', '--out', file, '--encrypt'], [
+      ['Passphrase for the backup', PASSPHRASE],
+      ['Repeat it', PASSPHRASE],
+    ])
+    expect(typed.code, typed.shown).toBe(0)
+    expect(typed.shown).toMatch(/backed up cluster example\.org \(\d+ items, encrypted\)/)
+    expect(typed.shown).not.toContain(PASSPHRASE)
+    const restored = await onTerminal(join(tmp.path, 'typed-home'), ['restore', file], [['Passphrase of', PASSPHRASE]])
+    expect(restored.code, restored.shown).toBe(0)
+    expect(restored.shown).toContain('restored cluster example.org')
+    // And a second typing that differs writes no file
+    const mismatch = await onTerminal(home, ['backup', '--out', join(tmp.path, 'mismatch.backup'), '--encrypt'], [
+      ['Passphrase for the backup', PASSPHRASE],
+      ['Repeat it', `${PASSPHRASE}!`],
+    ])
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.shown).toContain('Error: backup: the passphrases do not match; nothing was written')
+    expect(existsSync(join(tmp.path, 'mismatch.backup'))).toBe(false)
   })
 
   it('refuses, in one line each, a bad file, passphrase or target, and leaves no store behind', async () => {
