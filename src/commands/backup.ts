@@ -12,7 +12,7 @@ The file holds the CA private keys: with --passphrase-file (its first line) or -
     '<%= config.bin %> backup --out wid.backup -c /etc/wid/wid.yaml     # the PostgreSQL database of the servers',
   ]
   static override flags = {
-    out: Flags.string({char: 'o', description: 'The backup file to write (replaced if it exists).', helpValue: '<file>', required: true}),
+    out: Flags.string({char: 'o', description: 'The backup file to write (a regular file is replaced if it exists).', helpValue: '<file>', required: true}),
     'passphrase-file': Flags.string({description: 'Encrypt with the passphrase on the first line of this file (at least 12 characters).', helpValue: '<file>', exclusive: ['encrypt']}),
     encrypt: Flags.boolean({description: 'Encrypt with a passphrase typed (twice) on the terminal.'}),
     config: Flags.string({char: 'c', description: "A server's configuration (wid.yaml): back up the storage it names (its PostgreSQL database, or its data_dir) instead of $WID_HOME.", helpValue: '<file>'}),
@@ -22,17 +22,22 @@ The file holds the CA private keys: with --passphrase-file (its first line) or -
   async run() {
     const {flags} = await this.parse(Backup)
     const {widHome} = await import('../lib/home.js')
-    const {backupCluster, checkPassphrase, readPassphraseFile, storeLocation} = await import('../lib/backup/backup.js')
+    const {backupCluster, storeLocation} = await import('../lib/backup/backup.js')
+    const {checkPassphrase, readPassphraseFile} = await import('../lib/backup/passphrase.js')
     let passphrase: string | undefined
-    if (flags['passphrase-file'] !== undefined) passphrase = checkPassphrase(await readPassphraseFile(flags['passphrase-file'], 'backup'), 'backup')
-    else if (flags.encrypt) {
+    const file = flags['passphrase-file']
+    if (file !== undefined) {
+      const read = await readPassphraseFile(file, 'backup')
+      passphrase = checkPassphrase(read.passphrase, 'backup')
+      if (read.readableByOthers) this.warning(`the passphrase file ${file} can be read by others than its owner (chmod 600 it)`)
+    } else if (flags.encrypt) {
       if (!process.stdin.isTTY || !process.stderr.isTTY) throw badInput('backup: --encrypt asks for the passphrase on a terminal; without one, give --passphrase-file PATH')
       const {password} = await import('@inquirer/prompts')
       passphrase = checkPassphrase(await password({message: 'Passphrase for the backup (at least 12 characters)', mask: true}), 'backup')
       if ((await password({message: 'Repeat it', mask: true})) !== passphrase) throw badInput('backup: the passphrases do not match; nothing was written')
     }
     const location = await storeLocation(flags.config, widHome())
-    const result = await backupCluster(location, flags.out, {passphrase, version: this.config.version})
+    const result = await backupCluster(location, flags.out, {passphrase, passphraseFile: file, version: this.config.version})
     this.success(`✔ backed up cluster ${result.clusterName} (${result.items} items${result.encrypted ? ', encrypted' : ''}) to ${flags.out}`)
     if (!result.encrypted) this.note('note: the file holds the CA private keys unencrypted: keep it as safe as the cluster itself, or use --passphrase-file')
     return result

@@ -14,7 +14,7 @@ All or nothing: the file is checked while it is loaded, and nothing is kept unle
     '<%= config.bin %> restore wid.backup -c /etc/wid/wid.yaml     # into the empty PostgreSQL database of the servers',
   ]
   static override flags = {
-    'passphrase-file': Flags.string({description: 'The passphrase of an encrypted backup, on the first line of this file (else it is asked on the terminal).', helpValue: '<file>'}),
+    'passphrase-file': Flags.string({description: 'The passphrase of an encrypted backup, on the first line of this file (else it is asked on the terminal). With it, a backup that is not encrypted is refused.', helpValue: '<file>'}),
     config: Flags.string({char: 'c', description: "A server's configuration (wid.yaml): restore into the storage it names instead of $WID_HOME.", helpValue: '<file>'}),
   }
   static override summary = 'Restore a backup into an empty WID_HOME or database.'
@@ -22,17 +22,20 @@ All or nothing: the file is checked while it is loaded, and nothing is kept unle
   async run() {
     const {args, flags} = await this.parse(Restore)
     const {widHome} = await import('../lib/home.js')
-    const {readPassphraseFile, restoreCluster, storeLocation} = await import('../lib/backup/backup.js')
+    const {storeLocation} = await import('../lib/backup/backup.js')
+    const {restoreCluster} = await import('../lib/backup/restore.js')
+    const {readPassphraseFile} = await import('../lib/backup/passphrase.js')
     const location = await storeLocation(flags.config, widHome())
-    let asked = false
-    const result = await restoreCluster(location, args.file, async () => {
-      asked = true
-      if (flags['passphrase-file'] !== undefined) return readPassphraseFile(flags['passphrase-file'], 'restore')
-      if (!process.stdin.isTTY || !process.stderr.isTTY) throw badInput(`restore: ${args.file} is encrypted: give --passphrase-file PATH, or run on a terminal to type the passphrase`)
-      const {password} = await import('@inquirer/prompts')
-      return password({message: `Passphrase of ${args.file}`, mask: true})
+    const file = flags['passphrase-file']
+    const result = await restoreCluster(location, args.file, {
+      given: file !== undefined,
+      get: async () => {
+        if (file !== undefined) return (await readPassphraseFile(file, 'restore')).passphrase
+        if (!process.stdin.isTTY || !process.stderr.isTTY) throw badInput(`restore: ${args.file} is encrypted: give --passphrase-file PATH, or run on a terminal to type the passphrase`)
+        const {password} = await import('@inquirer/prompts')
+        return password({message: `Passphrase of ${args.file}`, mask: true})
+      },
     })
-    if (!asked && flags['passphrase-file'] !== undefined) this.note(`note: ${args.file} is not encrypted; --passphrase-file was not needed`)
     this.success(`✔ restored cluster ${result.clusterName} (${result.items} items, backed up ${result.created}) into ${result.to}`)
     this.note(
       location.storage.type === 'sqlite'

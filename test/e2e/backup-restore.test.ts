@@ -5,9 +5,9 @@
  * the old one); an encrypted backup restores into the PostgreSQL database a wid.yaml names;
  * and every bad file, passphrase and target is refused in one line, leaving nothing behind.
  */
-import {spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {generateKeyPairSync} from 'node:crypto'
-import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Agent, request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -201,6 +201,8 @@ describe('wid backup and wid restore', () => {
     const newer = variant('newer.backup', (b) => Buffer.from(b.toString('latin1').replace('"version":1', '"version":2'), 'latin1'))
     const wrong = join(tmp.path, 'wrong-passphrase')
     writeFileSync(wrong, 'not the passphrase at all\n')
+    const fifo = join(tmp.path, 'fifo')
+    execFileSync('mkfifo', [fifo])
     const cases: Array<[string[], number, string]> = [
       [[truncated], 9, `restore: ${truncated} is truncated (it ends before its last part); nothing was restored`],
       [[tampered], 9, `restore: ${tampered} is damaged, or was changed since it was written (its integrity check fails); nothing was restored`],
@@ -209,6 +211,12 @@ describe('wid backup and wid restore', () => {
       [[newer], 9, `restore: ${newer} is from a newer wid (0.1.0, backup format 2; this wid reads format 1 at most): upgrade wid to restore it; nothing was restored`],
       [[passphraseFile], 9, `restore: ${passphraseFile} is not a wid backup (wid backup writes them); nothing was restored`],
       [[join(tmp.path, 'missing.backup')], 2, `restore: ${join(tmp.path, 'missing.backup')} does not exist`],
+      [[fifo], 2, `restore: ${fifo} is a FIFO, not a regular file`],
+      [
+        [plainBackup, '--passphrase-file', passphraseFile],
+        2,
+        `restore: ${plainBackup} is not encrypted, yet a passphrase was given (was an unencrypted file put in place of an encrypted backup?); if you trust it, restore it without --passphrase-file`,
+      ],
     ]
     for (const [args, code, message] of cases) {
       const result = await restore(args)
@@ -216,6 +224,8 @@ describe('wid backup and wid restore', () => {
       expect(expectOneLineError(result)).toBe(message)
       expect(existsSync(join(target, 'wid.db')), message).toBe(false)
     }
+    // And no half-built store is left beside it
+    expect(existsSync(target) ? readdirSync(target) : []).toEqual([])
     // A home that holds a cluster is refused, and keeps it
     const occupied = await admin(['restore', plainBackup])
     expect(occupied.code).toBe(4)
@@ -229,8 +239,13 @@ describe('wid backup and wid restore', () => {
     const backups: Array<[ReturnType<typeof widIn>, string[], number, string]> = [
       [empty, ['--out', join(tmp.path, 'x.backup')], 3, `backup: no cluster in ${join(tmp.path, 'empty')} to back up`],
       [admin, ['--out', join(tmp.path, 'no', 'such', 'x.backup')], 8, `backup: cannot write ${join(tmp.path, 'no', 'such', 'x.backup')}: no such directory`],
-      [admin, ['--out', join(tmp.path, 'x.backup'), '--passphrase-file', short], 2, 'backup: the passphrase is too short (at least 12 characters)'],
+      [admin, ['--out', join(tmp.path, 'x.backup'), '--passphrase-file', short], 2, 'backup: the passphrase is too short (at least 12 characters, not only spaces)'],
       [admin, ['--out', join(tmp.path, 'x.backup'), '--encrypt'], 2, 'backup: --encrypt asks for the passphrase on a terminal; without one, give --passphrase-file PATH'],
+      [admin, ['--out', '/dev/null'], 2, 'backup: --out /dev/null is a character device, not a regular file; give the path of the file to write'],
+      [admin, ['--out', fifo], 2, `backup: --out ${fifo} is a FIFO, not a regular file; give the path of the file to write`],
+      [admin, ['--out', join(home, 'wid.db')], 2, `backup: --out ${join(home, 'wid.db')} is a file the backup reads (the store, or the passphrase file); write the backup elsewhere`],
+      [admin, ['--out', passphraseFile, '--passphrase-file', passphraseFile], 2, `backup: --out ${passphraseFile} is a file the backup reads (the store, or the passphrase file); write the backup elsewhere`],
+      [admin, ['--out', `${tmp.path}/`], 2, `backup: --out ${tmp.path}/ names a directory; give the path of the file to write`],
     ]
     for (const [wid, args, code, message] of backups) {
       const result = await wid(['backup', ...args])

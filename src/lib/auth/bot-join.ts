@@ -341,7 +341,9 @@ export async function renewBot(
     // The last renewal asked again (its answer was lost): the same generation, for the key it certified, which only the bot holds.
     const repeated = caller.generation === expected - 1 && instance.renewalKey === pin
     // Restored from a backup older than the bot's last renewals: the first renewal since goes on from the bot's generation.
-    const ahead = caller.generation > expected && revision <= ((await getRestoreMark(backend))?.revision ?? 0)
+    // Only while a certificate issued before the restore can still be valid: later, none is, and nothing can be ahead.
+    const mark = caller.generation > expected ? await getRestoreMark(backend) : undefined
+    const ahead = mark !== undefined && revision <= mark.revision && now.getTime() < Date.parse(mark.at) + MAX_BOT_TTL_SECONDS * 1000
     const matches = caller.generation === expected || repeated || ahead
     const next: BotInstance = repeated
       ? {...instance, lastSeen: time}

@@ -24,8 +24,21 @@ export const BACKUP_VERSION = 1
 const SCRYPT = {N: 2 ** 17, r: 8, p: 1}
 const FRAME_ITEMS = 1
 const FRAME_END = 2
+/**
+ * A frame holds items up to this many bytes of JSON lines (one larger item has a frame of
+ * its own), and no frame inflates to more than MAX_INFLATED: a frame that would is damaged,
+ * not a reason to fill the memory (a few MB of deflated zeros inflate to GBs).
+ */
+const FRAME_TEXT = 16 * 1024 * 1024
+const MAX_INFLATED = 64 * 1024 * 1024
 /** No frame of ours comes near this: a longer one is a damaged length. */
-const MAX_FRAME = 256 * 1024 * 1024
+const MAX_FRAME = MAX_INFLATED + 1024 * 1024
+/**
+ * The most memory scrypt may take to derive the key (128·N·r·p bytes), so that a header
+ * that asks for more (it is read before anything is checked) cannot make a restore run for
+ * minutes or exhaust the memory. What wid writes takes 128 MiB.
+ */
+const MAX_SCRYPT_BYTES = 256 * 1024 * 1024
 const MAX_HEADER = 64 * 1024
 const TAG_BYTES = 16
 
@@ -61,7 +74,7 @@ interface Keys {
 
 async function deriveKeys(passphrase: string, salt: Buffer, params: {n: number; r: number; p: number}): Promise<Keys> {
   const derived = await new Promise<Buffer>((resolve, reject) =>
-    scrypt(passphrase.normalize('NFC'), salt, 64, {N: params.n, r: params.r, p: params.p, maxmem: 256 * params.n * params.r + 1024 * 1024}, (error, key) =>
+    scrypt(passphrase.normalize('NFC'), salt, 64, {N: params.n, r: params.r, p: params.p, maxmem: MAX_SCRYPT_BYTES + 1024 * 1024}, (error, key) =>
       error ? reject(error) : resolve(key),
     ),
   )
@@ -104,11 +117,24 @@ export class BackupWriter {
     return new BackupWriter(file, line, keys, noncePrefix)
   }
 
+  /** The items in frames of at most FRAME_TEXT bytes of JSON lines each (or of one item, if larger). */
   async writeItems(items: Item[]): Promise<void> {
-    if (items.length === 0) return
-    const lines = items.map((item) => JSON.stringify([item.key, item.value, item.revision])).join('\n')
-    await this.frame(FRAME_ITEMS, deflateRawSync(Buffer.from(lines, 'utf8')))
-    this.items += items.length
+    let lines: string[] = []
+    let bytes = 0
+    const flush = async () => {
+      if (lines.length === 0) return
+      await this.frame(FRAME_ITEMS, deflateRawSync(Buffer.from(lines.join('\n'), 'utf8')))
+      this.items += lines.length
+      lines = []
+      bytes = 0
+    }
+    for (const item of items) {
+      const line = JSON.stringify([item.key, item.value, item.revision])
+      if (bytes + line.length > FRAME_TEXT) await flush()
+      lines.push(line)
+      bytes += line.length + 1
+    }
+    await flush()
   }
 
   /** The end frame: the count and the digest of everything before it. Returns the count. */
@@ -186,8 +212,8 @@ export class BackupReader {
     if (header.version > BACKUP_VERSION) {
       throw new BackupError('newer', `from a newer wid (${String(header.wid_version)}, backup format ${header.version}; this wid reads format ${BACKUP_VERSION} at most): upgrade wid to restore it`)
     }
-    const encryption = header.encryption
-    if (typeof header.cluster_name !== 'string' || !Number.isSafeInteger(header.revision) || (encryption !== undefined && !validEncryption(encryption))) {
+    const encryption: unknown = header.encryption
+    if (typeof header.cluster_name !== 'string' || !validRevision(header.revision) || typeof header.created !== 'string' || (encryption !== undefined && !validEncryption(encryption))) {
       throw new BackupError('damaged', 'damaged (its header is not one that wid writes)')
     }
     return new BackupReader(file, header, start.subarray(0, newline + 1))
@@ -276,27 +302,34 @@ function parseJson(payload: Buffer): unknown {
 function parseItems(payload: Buffer): Item[] {
   let text: string
   try {
-    text = inflateRawSync(payload).toString('utf8')
+    text = inflateRawSync(payload, {maxOutputLength: MAX_INFLATED}).toString('utf8')
   } catch {
     throw damaged()
   }
   return text.split('\n').map((line) => {
     const row = parseJson(Buffer.from(line, 'utf8'))
-    if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string' || !Number.isSafeInteger(row[2])) throw damaged()
+    if (!Array.isArray(row) || row.length !== 3 || typeof row[0] !== 'string' || typeof row[1] !== 'string' || !validRevision(row[2]) || row[2] < 1) throw damaged()
     return {key: row[0], value: row[1], revision: row[2] as number}
   })
 }
 
-function validEncryption(e: Encryption): boolean {
-  const powerOfTwo = Number.isSafeInteger(e.n) && e.n >= 2 ** 14 && e.n <= 2 ** 20 && (e.n & (e.n - 1)) === 0
+/** Revisions as every backend keeps them: from 1, and well inside what a JavaScript number holds exactly. */
+export function validRevision(revision: unknown): revision is number {
+  return Number.isSafeInteger(revision) && (revision as number) >= 0 && (revision as number) < 2 ** 52
+}
+
+/** What wid writes, within bounds that keep the key's derivation cheap enough (MAX_SCRYPT_BYTES). */
+function validEncryption(value: unknown): value is Encryption {
+  if (typeof value !== 'object' || value === null) return false
+  const e = value as Record<string, unknown>
+  const integer = (x: unknown, min: number, max: number): x is number => Number.isInteger(x) && (x as number) >= min && (x as number) <= max
+  if (!integer(e.n, 2 ** 14, 2 ** 20) || (e.n & (e.n - 1)) !== 0 || !integer(e.r, 1, 32) || !integer(e.p, 1, 16) || 128 * e.n * e.r * e.p > MAX_SCRYPT_BYTES) return false
   return (
     e.cipher === 'aes-256-gcm' &&
     e.kdf === 'scrypt' &&
-    powerOfTwo &&
-    e.r >= 1 && e.r <= 32 &&
-    e.p >= 1 && e.p <= 16 &&
     typeof e.salt === 'string' &&
-    Buffer.from(e.nonce_prefix ?? '', 'base64').length === 4 &&
+    typeof e.nonce_prefix === 'string' &&
+    Buffer.from(e.nonce_prefix, 'base64').length === 4 &&
     typeof e.check === 'string'
   )
 }

@@ -11,7 +11,8 @@ import {AuthServer, type Caller} from '../../../src/lib/auth/auth-server.js'
 import type {BotIdentity} from '../../../src/lib/auth/bot-join.js'
 import {initializeCluster} from '../../../src/lib/auth/init.js'
 import {SqliteBackend} from '../../../src/lib/backend/sqlite.js'
-import {backupCluster, restoreCluster} from '../../../src/lib/backup/backup.js'
+import {backupCluster} from '../../../src/lib/backup/backup.js'
+import {restoreCluster} from '../../../src/lib/backup/restore.js'
 import {databasePath} from '../../../src/lib/home.js'
 import {listAuditEvents} from '../../../src/lib/services/audit.js'
 import {tempDir} from '../../helpers/cli.js'
@@ -64,7 +65,7 @@ describe('a restored cluster and the bots that renewed after its backup', () => 
 
     // When the backup is restored into a new home
     const restoredHome = join(tmp.path, 'restored')
-    const restored = await restoreCluster({storage: sqlite, home: restoredHome}, file, async () => 'unused')
+    const restored = await restoreCluster({storage: sqlite, home: restoredHome}, file, {given: false, get: async () => 'unused'})
     expect(restored).toMatchObject({clusterName: 'example.org', items: backup.items, created: T0.toISOString()})
 
     await withCluster(restoredHome, async (auth, backend) => {
@@ -78,6 +79,14 @@ describe('a restored cluster and the bots that renewed after its backup', () => 
       // And from then on the generation rule holds as before: the generation 3 certificate, with another key, is a copy
       const copy = await rejection(auth.renewBot(callerOf(renewed), {publicKey: publicKey(), address: '198.51.100.3'}))
       expect(copy.message).toContain('is locked: its identity was used from two places (generation 3 presented, 4 expected)')
+    })
+
+    // But once every bot certificate issued before the restore has expired (24 hours), nothing can be ahead: a copy is locked
+    const lateHome = join(tmp.path, 'restored-long-ago')
+    await restoreCluster({storage: sqlite, home: lateHome}, file, {given: false, get: async () => 'unused'}, new Date(T0.getTime() - 25 * 3600_000))
+    await withCluster(lateHome, async (auth) => {
+      const late = await rejection(auth.renewBot(callerOf(renewed), {publicKey: publicKey(), address: '10.0.0.7'}))
+      expect(late.message).toContain('is locked: its identity was used from two places (generation 3 presented, 1 expected)')
     })
   })
 

@@ -10,6 +10,8 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import type {Item} from '../../../src/lib/backend/backend.js'
 import {BackupError, BackupReader, BackupWriter} from '../../../src/lib/backup/format.js'
+import {deflateRawSync} from 'node:zlib'
+import {createHash} from 'node:crypto'
 
 const dir = mkdtempSync(join(tmpdir(), 'wid-backup-format-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
@@ -127,6 +129,43 @@ describe('the backup file', () => {
     )
     expect(await read(sealed, 'the wrong passphrase')).toBe('wrong_passphrase')
     expect(await read(sealed)).toBe('needs_passphrase')
+  })
+
+  it('refuses a frame that would inflate past 64 MiB (a few MB of zeros) without inflating it all', async () => {
+    // Given a plain backup whose only items frame is 100 MiB of zeros, deflated, and an end frame whose digest fits
+    const plain = await write()
+    const bytes = readFileSync(plain)
+    const header = bytes.subarray(0, bytes.indexOf(0x0a) + 1)
+    const frame = (body: Buffer) => {
+      const length = Buffer.alloc(4)
+      length.writeUInt32BE(body.length)
+      return Buffer.concat([length, body])
+    }
+    const bomb = frame(Buffer.concat([Buffer.from([1]), deflateRawSync(Buffer.alloc(100 * 1024 * 1024))]))
+    const digest = createHash('sha256').update(header).update(bomb).digest('hex')
+    const path = join(dir, 'bomb.backup')
+    writeFileSync(path, Buffer.concat([header, bomb, frame(Buffer.concat([Buffer.from([2]), Buffer.from(JSON.stringify({items: 1, sha256: digest}))]))]))
+    // When it is read, then it is damaged
+    expect(await read(path)).toBe('damaged')
+  })
+
+  it('refuses a header whose key derivation would cost more than wid ever asks, or is not what wid writes, before deriving anything', async () => {
+    const sealed = await write(PASSPHRASE)
+    const headerWith = (change: (encryption: Record<string, unknown>) => unknown) =>
+      variant(sealed, (b) => {
+        const newline = b.indexOf(0x0a)
+        const header = JSON.parse(b.subarray(0, newline).toString('utf8')) as {encryption: Record<string, unknown>}
+        return Buffer.concat([Buffer.from(JSON.stringify({...header, encryption: change(header.encryption)})), b.subarray(newline)])
+      })
+    for (const change of [
+      (e: Record<string, unknown>) => ({...e, n: 2 ** 20, r: 32}),
+      (e: Record<string, unknown>) => ({...e, p: 16}),
+      (e: Record<string, unknown>) => ({...e, r: 1.5}),
+      (e: Record<string, unknown>) => ({...e, r: '8'}),
+      () => null,
+    ]) {
+      expect(await read(headerWith(change), PASSPHRASE)).toBe('damaged')
+    }
   })
 
   it('refuses a newer format and anything that is not a backup', async () => {
