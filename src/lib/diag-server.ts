@@ -28,6 +28,11 @@ export interface DiagServer {
 /** Logged when the endpoints are not on a loopback address (they have no authentication). */
 export const OPEN_DIAG_WARNING = 'the diagnostics endpoints answer anyone who can reach this address, without authentication; bind them to 127.0.0.1 unless a firewall keeps others out'
 
+/** A label value of the Prometheus text format, with `\`, `"` and newlines escaped as it requires. */
+export function labelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
 /** `where` names the setting in the error, e.g. "bot: --diag-addr". */
 export function parseDiagAddr(value: string, where: string): {host: string; port: number} {
   const parsed = parseHostPort(value)

@@ -2,12 +2,8 @@
  * `wid bot start --diag-addr`: the diagnostics endpoints (see diag-server.ts), ready once
  * every service has produced its first output, with the agent's metrics.
  */
-import {startDiagServer, type DiagServer} from '../diag-server.js'
+import {labelValue, startDiagServer, type DiagServer} from '../diag-server.js'
 import type {AgentStatus} from './status.js'
-
-function labelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
 
 export function renderMetrics(status: AgentStatus, now = new Date()): string {
   const lines: string[] = []
