@@ -121,7 +121,9 @@ export async function startServer(home, args = []) {
   let serverStderr = ''
   // BENCH_SERVER_LOG=FILE keeps the server's log (JSON lines) for a look afterwards
   const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, 'w') : 'ignore'
-  const child = spawn(process.execPath, [wid, 'server', 'start', '--listen', proxy, '--public-addr', url, ...args], {
+  // BENCH_DIAG=1 serves /metrics (--diag-addr), to measure what counting costs
+  const diag = process.env.BENCH_DIAG ? ['--diag-addr', `127.0.0.1:${await freePort()}`] : []
+  const child = spawn(process.execPath, [wid, 'server', 'start', '--listen', proxy, '--public-addr', url, ...diag, ...args], {
     env: {...process.env, WID_HOME: home},
     stdio: ['ignore', log, 'pipe'],
   })

@@ -61,6 +61,7 @@ try {
       'protobufjs',
       'koffi',
       'pg',
+      'prom-client',
     ],
     banner: {js: "import {createRequire as __widRequire} from 'node:module'; const require = __widRequire(import.meta.url);"},
     chunkNames: 'chunks/[name]-[hash]',

@@ -553,7 +553,7 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     const config = join(tmp.path, 'wid.yaml')
     writeFileSync(config, 'listen: 127.0.0.1:0\npublic_adr: https://x.example\n')
     const result = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config])
-    expect(expectOneLineError(result)).toMatch(/wid\.yaml:2:1: public_adr: unknown field \(allowed: listen, public_addr, data_dir, storage, tls, join, log\)/)
+    expect(expectOneLineError(result)).toMatch(/wid\.yaml:2:1: public_adr: unknown field \(allowed: listen, public_addr, data_dir, storage, tls, join, log, diag_addr\)/)
     writeFileSync(config, '- listen: 127.0.0.1:0\n')
     expect(expectOneLineError(await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', config]))).toMatch(/wid\.yaml:1:1: the document: must be a mapping$/)
     const directory = await widIn(join(tmp.path, 'cfg-home'))(['server', 'start', '-c', tmp.path])

@@ -131,7 +131,7 @@ export class LoginThrottle {
     await this.change(user, address, now, (failures) => {
       const wait = this.wait(countUser ? failures.user : [], failures.address, now)
       const what = user === undefined ? 'logins and joins from this address' : 'logins'
-      if (wait > 0) throw new WidError('access_denied', `auth: too many failed ${what}; try again in ${Math.ceil(wait / 60_000)} min`)
+      if (wait > 0) throw new LoginLocked(`auth: too many failed ${what}; try again in ${Math.ceil(wait / 60_000)} min`)
       addressFailures = failures.address.length
       return {user: countUser ? [...failures.user, now] : failures.user, address: [...failures.address, now]}
     })
@@ -213,6 +213,13 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,252}$/
  * recorded one by one, since nothing limits how many of those a client can cause.
  */
 export class LoginRefused extends WidError {
+  constructor(message: string) {
+    super('access_denied', message)
+  }
+}
+
+/** An attempt refused unchecked: the user or the address has failed too often lately (see LoginThrottle). */
+export class LoginLocked extends WidError {
   constructor(message: string) {
     super('access_denied', message)
   }

@@ -74,6 +74,17 @@ export interface Backend {
 }
 
 /**
+ * What a server measures of its store (server/metrics.ts), told by the backend as it works.
+ * Calls are synchronous and cheap: they sit on every read and write.
+ */
+export interface StoreObserver {
+  /** A write ended (committed or not) `seconds` after it was asked for: SQLite's through its writer thread, PostgreSQL's transaction. */
+  wrote(seconds: number): void
+  /** A get answered from a read cache (`hit`) or from the store. */
+  cacheRead(hit: boolean): void
+}
+
+/**
  * What a change feed says: keys that changed; `lost` when it stopped hearing (until `resync`,
  * anything may change unheard); `resync` once it hears again (anything may have changed).
  */

@@ -13,7 +13,7 @@
  */
 import type {Pool, PoolClient, QueryResultRow} from 'pg'
 import {WidError} from '../errors.js'
-import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type ChangeListener, type Condition, type Item, type Operation, type SnapshotReader} from './backend.js'
+import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type ChangeListener, type Condition, type Item, type Operation, type SnapshotReader, type StoreObserver} from './backend.js'
 import {describe, NO_ANSWER, storageError, type PgModule, type Target} from './postgres-connection.js'
 
 /** The NOTIFY channel of committed writes; the payload is the write's revision. */
@@ -68,6 +68,8 @@ export interface PostgresOptions {
   connectTimeoutMs?: number
   /** How long to wait for a statement's answer before giving its connection up (default 40 s). */
   queryTimeoutMs?: number
+  /** Told of every write transaction's time (a server with --diag-addr). */
+  observer?: StoreObserver
 }
 
 /** One entry of the changes log: a key that the write of `revision` put or deleted. */
@@ -93,10 +95,12 @@ export class PostgresBackend implements Backend {
   private readonly address: string
   private readonly connString: string
   private readonly queryTimeoutMs: number
+  private readonly observer: StoreObserver | undefined
   private closed = false
 
-  private constructor(pg: PgModule, pool: Pool, target: Target, connString: string, queryTimeoutMs: number) {
+  private constructor(pg: PgModule, pool: Pool, target: Target, connString: string, queryTimeoutMs: number, observer: StoreObserver | undefined) {
     this.pg = pg
+    this.observer = observer
     this.pool = pool
     this.connString = connString
     this.location = target.location
@@ -122,7 +126,7 @@ export class PostgresBackend implements Backend {
     // An idle connection that breaks (PostgreSQL restarted) is dropped by the pool, which
     // reports it here; the next query opens another and reports any failure itself.
     pool.on('error', () => {})
-    const backend = new PostgresBackend(pg, pool, target, connString, queryTimeoutMs)
+    const backend = new PostgresBackend(pg, pool, target, connString, queryTimeoutMs, options.observer)
     try {
       await backend.migrate()
     } catch (error) {
@@ -161,7 +165,8 @@ export class PostgresBackend implements Backend {
     // Each key once, with its last operation, so that one statement can apply them all.
     const latest = new Map<string, Buffer | null>()
     for (const op of operations) latest.set(op.key, op.type === 'put' ? Buffer.from(op.value, 'utf8') : null)
-    return this.transaction(async (client) => {
+    const started = performance.now()
+    const written = this.transaction(async (client) => {
       // First statement: waits for the counter's row lock, so the reads below see every earlier write.
       const bumped = await client.query<{value: string}>({
         name: 'wid_bump',
@@ -182,6 +187,8 @@ export class PostgresBackend implements Backend {
       await client.query({name: 'wid_write', text: WRITE_SQL, values: [revision, [...latest.keys()], [...latest.values()]]})
       return revision
     })
+    const observer = this.observer
+    return observer ? written.finally(() => observer.wrote((performance.now() - started) / 1000)) : written
   }
 
   /**

@@ -6,7 +6,7 @@
  * While the feed is lost nothing is cached, and everything is forgotten when it is back.
  * `list` always asks the store.
  */
-import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation, SnapshotReader} from './backend.js'
+import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation, SnapshotReader, StoreObserver} from './backend.js'
 
 const MAX_ENTRIES = 10_000
 
@@ -24,17 +24,19 @@ export class CachedBackend implements Backend {
   private live = false
   private feed: {close(): Promise<void>} | undefined
   private readonly listeners = new Set<ChangeListener>()
+  private readonly observer: StoreObserver | undefined
 
-  private constructor(store: Backend) {
+  private constructor(store: Backend, observer: StoreObserver | undefined) {
     this.store = store
+    this.observer = observer
     this.kind = store.kind
     this.location = store.location
   }
 
-  /** The store with a cache when it has a change feed; the store itself when it has none. */
-  static async over(store: Backend): Promise<Backend> {
+  /** The store with a cache when it has a change feed; the store itself when it has none. `observer` is told of hits and misses. */
+  static async over(store: Backend, observer?: StoreObserver): Promise<Backend> {
     if (!store.watch) return store
-    const cached = new CachedBackend(store)
+    const cached = new CachedBackend(store, observer)
     cached.feed = await store.watch((event) => cached.onChange(event))
     cached.live = true
     return cached
@@ -42,9 +44,11 @@ export class CachedBackend implements Backend {
 
   async get(key: string): Promise<Item | undefined> {
     if (this.entries.has(key)) {
+      this.observer?.cacheRead(true)
       const item = this.entries.get(key)
       return item && {...item}
     }
+    this.observer?.cacheRead(false)
     // Reads of one key at once share the mark until the last ends: any of them may have read before a change
     const read = this.reading.get(key) ?? {stale: false, readers: 0}
     read.readers++

@@ -9,7 +9,7 @@ import {dirname} from 'node:path'
 import type {DatabaseSync} from 'node:sqlite'
 import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
-import {StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type SnapshotReader} from './backend.js'
+import {StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type SnapshotReader, type StoreObserver} from './backend.js'
 import {connect, prepareStatements, transaction, type Statements} from './sqlite-statements.js'
 import {runTask, WriterThread, type WriteTask} from './sqlite-writer.js'
 
@@ -42,6 +42,8 @@ export interface SqliteOptions {
    * CLI run would only pay for starting the thread.
    */
   writerThread?: boolean
+  /** Told of every write's time and of read-cache hits (a server with --diag-addr). */
+  observer?: StoreObserver
 }
 
 export class SqliteBackend implements Backend {
@@ -50,6 +52,7 @@ export class SqliteBackend implements Backend {
   private readonly db: DatabaseSync
   private readonly statements: Statements
   private readonly writer: WriterThread | undefined
+  private readonly observer: StoreObserver | undefined
   /**
    * Items read by get, kept while nobody else commits. `PRAGMA data_version` changes exactly
    * when another connection (a CLI run, another server, the writer thread) has committed
@@ -62,11 +65,12 @@ export class SqliteBackend implements Backend {
   private cachedDataVersion = -1
   private checkedAt = -Infinity
 
-  private constructor(location: string, db: DatabaseSync, writer: WriterThread | undefined) {
+  private constructor(location: string, db: DatabaseSync, writer: WriterThread | undefined, observer: StoreObserver | undefined) {
     this.location = location
     this.db = db
     this.statements = prepareStatements(db)
     this.writer = writer
+    this.observer = observer
   }
 
   /** Opens (creating if needed, mode 0600 in a 0700 directory) and migrates the database. */
@@ -89,7 +93,7 @@ export class SqliteBackend implements Backend {
       await claimOrCheck(path)
       const db = await connect(path)
       migrate(db)
-      const backend = new SqliteBackend(path, db, options.writerThread ? await WriterThread.start(path) : undefined)
+      const backend = new SqliteBackend(path, db, options.writerThread ? await WriterThread.start(path) : undefined, options.observer)
       openBackends.add(backend)
       return backend
     } catch (error) {
@@ -109,10 +113,12 @@ export class SqliteBackend implements Backend {
         }
       }
       let item = this.readCache.get(key)
-      if (item === undefined && !this.readCache.has(key)) {
+      const hit = item !== undefined || this.readCache.has(key)
+      if (!hit) {
         item = this.statements.get.get(key) as Item | undefined
         this.readCache.set(key, item && {key: item.key, value: item.value, revision: item.revision})
       }
+      this.observer?.cacheRead(hit)
       return item && {...item}
     })
   }
@@ -149,12 +155,14 @@ export class SqliteBackend implements Backend {
 
   /** A task on the writer thread, or here; then what this process has read of the keys it touched (all: undefined) is forgotten. */
   private async run(task: WriteTask, keys?: string[]): Promise<number> {
+    const started = performance.now()
     try {
       if (this.writer) return await this.writer.run(task)
       return runTask(this.db, this.statements, task)
     } catch (error) {
       throw storageError(this.location, error)
     } finally {
+      this.observer?.wrote((performance.now() - started) / 1000)
       if (keys) for (const key of keys) this.readCache.delete(key)
       else this.readCache.clear()
       for (const other of openBackends) if (other !== this || this.writer) other.checkedAt = -Infinity

@@ -12,7 +12,8 @@ import {WidError, isWidError} from '../errors.js'
 import {SvidBatcher} from './batch.js'
 import {serviceTiming, type BotConfig, type ServiceConfig, type ServiceTiming} from './config.js'
 import {openDestination} from './destination.js'
-import {startDiagServer} from './diag.js'
+import {isLoopbackAddr, OPEN_DIAG_WARNING} from '../diag-server.js'
+import {startBotDiag} from './diag.js'
 import {BotIdentityKeeper} from './identity.js'
 import type {AgentLogger} from './log.js'
 import {Loop} from './loop.js'
@@ -72,12 +73,6 @@ async function buildService(service: ServiceConfig, timing: ServiceTiming, link:
 
 async function closeServers(services: OutputService[]): Promise<void> {
   await Promise.all(services.map((service) => service.close?.()))
-}
-
-/** Whether a --diag-addr HOST:PORT is on a loopback address. */
-function isLoopback(address: string): boolean {
-  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '')
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }
 
 /** The settings a reload cannot change (the identity's storage and cluster, the diagnostics listener) that `next` changes. */
@@ -208,15 +203,15 @@ export class Agent {
     })
     if (this.config.diagAddr) {
       // An address it cannot listen on stops the agent before it runs: the storage lock is given back.
-      const diag = await startDiagServer(this.config.diagAddr, () => this.status).catch(async (error: unknown) => {
+      const diag = await startBotDiag(this.config.diagAddr, () => this.status).catch(async (error: unknown) => {
         await this.close()
         throw error
       })
       this.diag = diag
       this.options.onDiagListening?.(diag.port)
       this.logger.info('diagnostics listening', {addr: this.config.diagAddr, port: diag.port})
-      if (!isLoopback(this.config.diagAddr)) {
-        this.logger.warn('the diagnostics endpoints answer anyone who can reach this address, without authentication; bind them to 127.0.0.1 unless a firewall keeps others out', {addr: this.config.diagAddr})
+      if (!isLoopbackAddr(this.config.diagAddr)) {
+        this.logger.warn(OPEN_DIAG_WARNING, {addr: this.config.diagAddr})
       }
     }
     const done = new Promise<void>((resolve) => (this.stopped = resolve))

@@ -1,15 +1,9 @@
 /**
- * `--diag-addr`: /healthz (the process answers), /readyz (200 once every service has
- * produced its first output, else 503 naming the failing ones) and /metrics in Prometheus
- * text format. Plain HTTP: bind it to a loopback or private address.
+ * `wid bot start --diag-addr`: the diagnostics endpoints (see diag-server.ts), ready once
+ * every service has produced its first output, with the agent's metrics.
  */
-import {createServer, type Server} from 'node:http'
-import {WidError} from '../errors.js'
+import {labelValue, startDiagServer, type DiagServer} from '../diag-server.js'
 import type {AgentStatus} from './status.js'
-
-function labelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
 
 export function renderMetrics(status: AgentStatus, now = new Date()): string {
   const lines: string[] = []
@@ -27,36 +21,7 @@ export function renderMetrics(status: AgentStatus, now = new Date()): string {
   return lines.join('\n') + '\n'
 }
 
-export function parseDiagAddr(value: string): {host: string; port: number} {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
-  const port = Number(match?.[2])
-  if (!match || port > 65535) throw new WidError('bad_input', `bot: --diag-addr "${value}" is not HOST:PORT (e.g. 127.0.0.1:3001)`)
-  return {host: match[1]!.replace(/^\[|\]$/g, ''), port}
-}
-
-export async function startDiagServer(address: string, statusOf: () => AgentStatus): Promise<{port: number; close: () => Promise<void>}> {
-  const {host, port} = parseDiagAddr(address)
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    const json = (code: number, body: object) => res.writeHead(code, {'content-type': 'application/json'}).end(JSON.stringify(body) + '\n')
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, {error: 'GET only'})
-    if (path === '/healthz') return json(200, {status: 'ok'})
-    const status = statusOf()
-    if (path === '/readyz') {
-      const failing = status.failing()
-      return failing.length === 0 ? json(200, {status: 'ready'}) : json(503, {status: 'not ready', failing})
-    }
-    if (path === '/metrics') return res.writeHead(200, {'content-type': 'text/plain; version=0.0.4'}).end(renderMetrics(status))
-    json(404, {error: `no such path ${path}`})
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new WidError(error.code === 'EADDRINUSE' ? 'unavailable' : 'io', `bot: cannot listen on --diag-addr ${address}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`)),
-    )
-    server.listen(port, host, () => resolve())
-  })
-  return {
-    port: (server.address() as {port: number}).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+/** /readyz answers 503 naming the services that have no output yet. */
+export function startBotDiag(address: string, statusOf: () => AgentStatus): Promise<DiagServer> {
+  return startDiagServer(address, 'bot', {notReady: () => statusOf().failing(), metrics: () => renderMetrics(statusOf())})
 }

@@ -6,7 +6,7 @@
  */
 import type {AuthServer, TrustExportType} from '../auth/auth-server.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
-import type {JoinBody, RenewRequest, SvidItem} from '../auth/bot-join.js'
+import type {JoinBody, RenewRequest, SvidItem, SvidItemResult} from '../auth/bot-join.js'
 import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
 import type {RotateRequest} from '../auth/rotation.js'
@@ -16,6 +16,7 @@ import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
 import {validateConfig} from '../resources/schema.js'
 import type {Bot, Resource} from '../resources/types.js'
+import type {ServerMetrics} from './metrics.js'
 
 /** What a method may know of its request beyond the body: the client's address, the certificate it presented (its key and expiry), and the server's trust watch. */
 export interface RequestContext {
@@ -23,6 +24,8 @@ export interface RequestContext {
   certificate: {spki: Uint8Array; notAfter: Date}
   /** Aborted when the caller goes away before the answer. */
   gone?: AbortSignal
+  /** Counts what the methods issue. */
+  metrics: Pick<ServerMetrics, 'issued'>
   trust: {
     /** The trust state once it is not `since` (see server/trust-watch.ts); `address` is the caller's. */
     wait(since: number | undefined, address: string, gone?: AbortSignal): Promise<TrustState>
@@ -55,6 +58,20 @@ function sinceOf(value: string | undefined): Date | undefined {
   return date
 }
 
+/** The SVIDs a batch issued, by type (an item may issue several, or be refused). */
+function countIssued(results: SvidItemResult[], metrics: RequestContext['metrics']): void {
+  let x509 = 0
+  let jwt = 0
+  for (const result of results) {
+    if ('x509' in result) x509++
+    else if ('x509s' in result) x509 += result.x509s.length
+    else if ('jwt' in result) jwt++
+    else if ('jwts' in result) jwt += result.jwts.length
+  }
+  if (x509 > 0) metrics.issued('x509', x509)
+  if (jwt > 0) metrics.issued('jwt', jwt)
+}
+
 const API: Record<string, Handler> = {
   status: async (auth, principal) => {
     // Where the server keeps its files is the server's business.
@@ -62,9 +79,21 @@ const API: Record<string, Handler> = {
     return {...status, backend: {kind: backend.kind, location: 'on the server'}, caller: await auth.whoami(principal)}
   },
   whoami: (auth, principal) => auth.whoami(principal),
-  issueX509Svid: (auth, principal, body: X509SvidRequest) => auth.issueX509Svid(principal, body),
-  issueJwtSvid: (auth, principal, body: JwtSvidRequest) => auth.issueJwtSvid(principal, body),
-  issueSvids: async (auth, principal, body: {items: SvidItem[]}) => ({results: await auth.issueSvids(principal, body.items)}),
+  issueX509Svid: async (auth, principal, body: X509SvidRequest, request) => {
+    const svid = await auth.issueX509Svid(principal, body)
+    request.metrics.issued('x509', 1)
+    return svid
+  },
+  issueJwtSvid: async (auth, principal, body: JwtSvidRequest, request) => {
+    const svid = await auth.issueJwtSvid(principal, body)
+    request.metrics.issued('jwt', 1)
+    return svid
+  },
+  issueSvids: async (auth, principal, body: {items: SvidItem[]}, request) => {
+    const results = await auth.issueSvids(principal, body.items)
+    countIssued(results, request.metrics)
+    return {results}
+  },
   renewBot: (auth, principal, body: Omit<RenewRequest, 'address'>, request) => auth.renewBot(principal, {...body, address: request.address}),
   listBotInstances: (auth, principal, body: {bot?: string}) => auth.listBotInstances(principal, body.bot),
   deleteBotInstance: async (auth, principal, body: {bot: string; id: string}) => {

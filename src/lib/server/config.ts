@@ -5,6 +5,7 @@ import {WidError} from '../errors.js'
 import {FieldError, parseResourceStream} from '../resources/parse.js'
 import {validateConfig} from '../resources/schema.js'
 import type {StorageSettings} from '../backend/open.js'
+import {parseDiagAddr} from '../diag-server.js'
 
 export interface ServerSettings {
   host: string
@@ -17,6 +18,8 @@ export interface ServerSettings {
   joinCaFile?: string
   logLevel: string
   storage: StorageSettings
+  /** HOST:PORT (checked) of the plain-HTTP diagnostics endpoints: /healthz, /readyz, /metrics. */
+  diagAddr?: string
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:3443'
@@ -36,6 +39,7 @@ interface FileConfig {
   tls?: {cert_file: string; key_file: string}
   join?: {ca_file?: string}
   log?: {level?: string}
+  diag_addr?: string
 }
 
 async function readConfigFile(path: string): Promise<FileConfig> {
@@ -80,6 +84,7 @@ export interface ServerFlags {
   dataDir?: string
   tlsCert?: string
   tlsKey?: string
+  diagAddr?: string
 }
 
 /** The store a server's configuration names, for admin commands run with `-c wid.yaml` on its host (as tctl on an auth server). */
@@ -97,6 +102,8 @@ export async function serverSettings(flags: ServerFlags): Promise<ServerSettings
   const tlsCertFile = flags.tlsCert ?? (file.tls ? resolve(base, file.tls.cert_file) : undefined)
   const tlsKeyFile = flags.tlsKey ?? (file.tls ? resolve(base, file.tls.key_file) : undefined)
   if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) throw new WidError('bad_input', 'server: give both --tls-cert and --tls-key, or neither')
+  const diagAddr = flags.diagAddr ?? file.diag_addr
+  if (diagAddr !== undefined) parseDiagAddr(diagAddr, flags.diagAddr !== undefined ? 'server: --diag-addr' : `server: ${flags.config}: diag_addr`)
   return {
     host,
     port,
@@ -107,5 +114,6 @@ export async function serverSettings(flags: ServerFlags): Promise<ServerSettings
     joinCaFile: file.join?.ca_file === undefined ? undefined : resolve(base, file.join.ca_file),
     logLevel: file.log?.level ?? 'info',
     storage: storageSettings(file),
+    ...(diagAddr === undefined ? {} : {diagAddr}),
   }
 }

@@ -15,12 +15,14 @@ import type {Backend} from '../backend/backend.js'
 import {randomHex} from '../crypto/random.js'
 import {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
+import {listenFailure} from '../listen.js'
 import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
 import {AuthorityWatch} from './authority-watch.js'
 import {HOST_CA_PINS_HEADER, REISSUE_HEADER} from '../cluster/advice.js'
 import {callerOf} from './callers.js'
 import {ConnectionGate} from './connections.js'
 import {HttpError} from './http-error.js'
+import {NO_METRICS, refusalOutcome, type LoginOutcome, type ServerMetrics} from './metrics.js'
 import {PublicDocuments} from './public-documents.js'
 import {StoreDown, StoreWatch} from './store-watch.js'
 import {TrustWatch} from './trust-watch.js'
@@ -42,6 +44,8 @@ export interface ServerOptions {
   joinCa?: string
   version: string
   logger: Logger
+  /** What the requests count (see metrics.ts); nothing by default. */
+  metrics?: ServerMetrics
 }
 
 export interface RunningServer {
@@ -51,6 +55,8 @@ export interface RunningServer {
   readonly loginPin: string
   /** Requests being answered now. */
   inFlight(): number
+  /** Resolves when the server can answer: its store answers within READY_TIMEOUT_MS (what /readyz says). */
+  ready(): Promise<void>
   /** Stops accepting connections and waits for requests in flight. */
   close(): Promise<void>
 }
@@ -130,6 +136,18 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   })
 }
 
+/** How a login or join ended, told to `count`; the result or the error passes through. */
+async function counted<T>(answer: Promise<T>, count: (outcome: LoginOutcome) => void): Promise<T> {
+  try {
+    const result = await answer
+    count('ok')
+    return result
+  } catch (error) {
+    count(refusalOutcome(error))
+    throw error
+  }
+}
+
 /** If-None-Match: `*`, or a list of (possibly weak) ETags, as RFC 9110 §13.1.2 compares them. */
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false
@@ -150,6 +168,7 @@ function listenNames(publicAddr: string, host: string): string[] {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const {backend, logger, publicAddr} = options
+  const metrics = options.metrics ?? NO_METRICS
   await compileApiSchemas()
   // The cluster as stored, for the listener's certificates; requests are answered by another
   // AuthServer, opened once `publicAddr` is stored.
@@ -170,19 +189,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let inFlight = 0
   let drained: (() => void) | undefined
+  const ready = () => answered(backend.ping(), READY_TIMEOUT_MS)
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
     const requestId = randomHex(8)
     res.setHeader('x-request-id', requestId)
     const path = (req.url ?? '/').split('?')[0]!
     let caller: Caller | undefined
+    // The path once it names an endpoint: what the metrics count requests by
+    let route = 'other'
     try {
       const read = req.method === 'GET' || req.method === 'HEAD'
       const probe = path === '/healthz' || path === '/readyz'
       const doc = documents.get(path)
+      if (probe || doc) route = path
       if ((probe || doc) && !read) throw new HttpError(405, 'bad_input', `api: ${path} answers GET and HEAD only`)
       if (probe) {
-        if (path === '/readyz') await answered(backend.ping(), READY_TIMEOUT_MS)
+        if (path === '/readyz') await ready()
         return send(res, 200, `{"status":"${path === '/readyz' ? 'ready' : 'ok'}"}`)
       }
       if (doc) {
@@ -195,31 +218,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return
       }
       if (req.method !== 'POST' || !path.startsWith('/v1/')) throw new HttpError(404, 'not_found', `api: no such endpoint ${req.method} ${path}`)
+      const method = apiMethod(path.slice('/v1/'.length))
+      if (method || path === '/v1/login' || path === '/v1/joinBot') route = path
       store.check()
       const body = await readJson(req)
       const address = req.socket.remoteAddress ?? 'unknown'
       if (path === '/v1/login') {
         const {user, password, invite, publicKey, ttlSeconds} = await loginBody(body)
-        const result = await auth.login({user, password, invite, address}, publicKey, ttlSeconds)
+        const result = await counted(auth.login({user, password, invite, address}, publicKey, ttlSeconds), metrics.login)
         return send(res, 200, JSON.stringify(result))
       }
       // A bot's join: the one-time token (or a delegated method's ID token) is the credential, as the password is for a login.
       if (path === '/v1/joinBot') {
-        return send(res, 200, JSON.stringify(await auth.joinBot({...(await joinBody(body)), address})))
+        const request = await joinBody(body)
+        return send(res, 200, JSON.stringify(await counted(auth.joinBot({...request, address}), metrics.join)))
       }
       const verified = callerOf(req, tls)
       caller = verified.caller
       // What a client follows a rotation by (see cluster/advice.ts): the host CAs to trust, and whether its certificate is of a client CA key that no longer signs
       if (tls.hostCaPins) res.setHeader(HOST_CA_PINS_HEADER, tls.hostCaPins.join(','))
       if (verified.issuer !== tls.clientSigningPin) res.setHeader(REISSUE_HEADER, 'client-ca')
-      const method = apiMethod(path.slice('/v1/'.length))
       if (!method) throw new HttpError(404, 'not_found', `api: no such method ${path}`)
       // Every method, even one that reads nothing of the caller's, needs a login the store still honours.
       // A long poll whose caller went away frees its place (see trust-watch.ts)
       const gone = new AbortController()
       res.once('close', () => gone.abort())
       const certificate = {spki: verified.spki, notAfter: new Date(verified.notAfter)}
-      const result = await method(auth, await auth.authenticate(caller), body, {address, trust, certificate, gone: gone.signal})
+      const result = await method(auth, await auth.authenticate(caller), body, {address, trust, certificate, gone: gone.signal, metrics})
       return send(res, 200, JSON.stringify({result: result ?? null}))
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isWidError(error) ? STATUS[error.code] : 500
@@ -233,7 +258,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } finally {
       // A trust watch is a long poll every agent keeps open: its answers would be most of the log
       const level = path === '/v1/watchTrust' && res.statusCode === 200 ? 'debug' : 'info'
-      logger[level]({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
+      const ms = performance.now() - started
+      metrics.request(route, res.statusCode, ms / 1000)
+      logger[level]({requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms), caller: caller && `${caller.kind}:${caller.name}`}, 'request')
     }
   }
 
@@ -252,16 +279,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const gate = new ConnectionGate(logger)
   gate.install(server)
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const reasons: Record<string, [ErrorCode, string]> = {
-        EADDRINUSE: ['unavailable', 'the address is in use'],
-        EADDRNOTAVAIL: ['bad_input', 'no such address on this machine'],
-        ENOTFOUND: ['bad_input', 'the host name does not resolve'],
-        EACCES: ['access_denied', 'permission denied (ports below 1024 need privileges)'],
-      }
-      const [code, why] = reasons[error.code ?? ''] ?? ['io', error.message]
-      reject(new WidError(code, `server: cannot listen on ${options.host}:${options.port}: ${why}`))
-    })
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, `server: cannot listen on ${options.host}:${options.port}`)))
     server.listen(options.port, options.host, () => {
       // After start-up, errors of the listener (e.g. out of file descriptors) are logged, not fatal.
       server.on('error', (error) => logger.error({err: error}, 'listener error'))
@@ -291,6 +309,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error
   }
   gate.open()
+  metrics.watch({requestsInFlight: () => inFlight, trustWatchesWaiting: () => trustWatch.waiting})
   // Semi-automatic CA rotations move on by their schedule; with several servers, the first to write a step makes it
   const rotations = setInterval(() => {
     void advanceRotations(store, new Date())
@@ -317,6 +336,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return tls.presented().loginPin
     },
     inFlight: () => inFlight,
+    ready,
     close: async () => {
       // Watches in flight are answered now: a long poll must not hold the shutdown.
       trustWatch.close()

@@ -68,6 +68,11 @@ export class TrustWatch {
     })
   }
 
+  /** Watches waiting now (each holds a connection). */
+  get waiting(): number {
+    return this.waiters.size
+  }
+
   /** A server that stops answers every waiter now, so that none holds its shutdown. */
   close(): void {
     this.closed = true
