@@ -129,8 +129,9 @@ export async function pruneAudit(backend: Backend, now: Date, options: PruneOpti
 
 /**
  * What a local command runs when it opens the store: two reads when nothing is due (the
- * retention, and the oldest event), else one batch of LOCAL_PRUNE_BATCH. A store with a long
- * backlog is worked down a batch per command; a server prunes it all.
+ * retention, and the first event committed, which is the oldest but for the milliseconds
+ * between an event's time and its commit), else one batch of LOCAL_PRUNE_BATCH. A store with
+ * a long backlog is worked down a batch per command; a server prunes it all.
  */
 export async function pruneAuditIfDue(backend: Backend, now: Date): Promise<number> {
   const before = await pruneBoundary(backend, now)
