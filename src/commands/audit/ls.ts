@@ -8,7 +8,7 @@ function subject(e: AuditEvent): string {
   if (e.automatic !== undefined) return `${e.authority} CA: ${e.automatic ? `rotated automatically, each key living ${e.ca_ttl}` : 'rotated by hand only'}`
   if (e.authority) return `${e.authority} CA: ${e.previous_phase} → ${e.phase} (${e.mode ?? 'manual'}, signing ${e.signing_key})`
   if (e.retention_seconds !== undefined) return `retention ${formatDuration(e.previous_retention_seconds ?? 0)} → ${formatDuration(e.retention_seconds)}`
-  if (e.deleted !== undefined) return `${e.deleted} events older than ${e.before} deleted`
+  if (e.deleted !== undefined) return `${e.deleted} event${e.deleted === 1 ? '' : 's'} older than ${e.before} deleted`
   return `${e.kind} ${e.name}${e.address ? ` (from ${e.address})` : ''}${e.reason ? ` (${e.reason})` : ''}`
 }
 
