@@ -1,4 +1,5 @@
 /** Points in time given on the command line: strict RFC 3339 / ISO 8601, with a zone. */
+import {parseDuration} from './duration.js'
 import {badInput} from './errors.js'
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
@@ -13,6 +14,16 @@ export function parseInstant(value: string, what: string): Date {
   const check = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!))
   if (Number.isNaN(date.getTime()) || check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour! > 23 || minute! > 59 || second! > 59) throw bad()
   return date
+}
+
+/**
+ * A point in time given as an RFC 3339 time or as a Go-style duration before `now`
+ * (`--since 24h`, `--before 2026-12-01T00:00:00Z`).
+ */
+export function parseTimeOrAgo(value: string, what: string, now: Date): Date {
+  if (/^\s*(?:\d+[hms])+\s*$/.test(value)) return new Date(now.getTime() - parseDuration(value, what) * 1000)
+  if (RFC3339.test(value)) return parseInstant(value, what)
+  throw badInput(`invalid ${what} "${value}" (expected a time such as 2026-12-01T00:00:00Z, or a duration ago such as 24h or 90m)`)
 }
 
 const TWO_DIGITS = Array.from({length: 100}, (_, i) => String(i).padStart(2, '0'))

@@ -84,8 +84,15 @@ const BAD_BODIES: [string, string, object][] = [
   ['deleteBotInstance', 'id: missing required field', {bot: 'b'}],
   ['rotateAuthority', 'automatic: must be true or false', {type: 'jwt', automatic: 'yes'}],
   ['rotateAuthority', 'caTtlSeconds: must be >= 1', {type: 'jwt', automatic: true, caTtlSeconds: 0}],
+  ['auditEvents', 'limit: must be <= 1000', {limit: 5000}],
+  ['auditEvents', 'after.revision: missing required field', {after: {key: '/audit/x'}}],
+  ['auditRetention', 'retentionSeconds: unknown field', {retentionSeconds: 3600}],
+  ['setAuditRetention', 'retentionSeconds: must be a whole number', {retentionSeconds: '720h'}],
+  ['pruneAudit', 'before: missing required field', {}],
   // and what a schema cannot say
   ['listAudit', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
+  ['auditEvents', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
+  ['pruneAudit', 'before: must be an ISO 8601 time', {before: 'now'}],
 ]
 
 describe('wid server checks every API body against its schema', () => {
@@ -144,6 +151,7 @@ describe('wid server checks every API body against its schema', () => {
     expect((await call('issueX509Svid', {name: 'example-workload-identity', publicKey, ttlSeconds: 600})).status).toBe(200)
     expect((await call('issueJwtSvid', {name: 'example-workload-identity', audiences: ['sts.amazonaws.com'], ttlSeconds: 600})).status).toBe(200)
     expect((await call('listAudit', {since: new Date(0).toISOString(), type: 'svid.issued'})).status).toBe(200)
+    expect(await call('auditEvents', {after: {revision: 0}, since: new Date(0).toISOString(), limit: 10})).toMatchObject({status: 200, body: {result: {more: expect.any(Boolean)}}})
     expect((await call('applyResource', {resource: ROLE, mode: 'create'})).status).toBe(200)
     expect((await call('applyResource', {resource: ROLE, mode: 'upsert'})).status).toBe(200)
     expect((await call('updateRoles', {kind: 'user', name: 'alice', change: {add: ['editor']}})).status).toBe(200)

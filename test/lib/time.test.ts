@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {isoString, parseInstant} from '../../src/lib/time.js'
+import {isoString, parseInstant, parseTimeOrAgo} from '../../src/lib/time.js'
 import {WidError} from '../../src/lib/errors.js'
 
 describe('isoString', () => {
@@ -27,5 +27,22 @@ describe('parseInstant', () => {
       expect(() => parseInstant(bad, 'time')).toThrow(WidError)
       expect(() => parseInstant(bad, 'time')).toThrow(/invalid time/)
     }
+  })
+})
+
+describe('parseTimeOrAgo', () => {
+  const now = new Date('2026-12-02T12:00:00Z')
+
+  it('reads a duration as that long before now, and an RFC 3339 time as itself', () => {
+    expect(parseTimeOrAgo('24h', '--since', now).toISOString()).toBe('2026-12-01T12:00:00.000Z')
+    expect(parseTimeOrAgo('1h30m', '--since', now).toISOString()).toBe('2026-12-02T10:30:00.000Z')
+    expect(parseTimeOrAgo('2026-12-01T00:00:00Z', '--since', now).toISOString()).toBe('2026-12-01T00:00:00.000Z')
+  })
+
+  it('refuses anything else in one line naming the flag', () => {
+    for (const bad of ['yesterday', '2026-12-01', '5d', '']) {
+      expect(() => parseTimeOrAgo(bad, '--before', now)).toThrow(/^invalid --before ".*" \(expected a time such as 2026-12-01T00:00:00Z, or a duration ago such as 24h or 90m\)$/)
+    }
+    expect(() => parseTimeOrAgo('0h', '--since', now)).toThrow(/must be greater than zero/)
   })
 })

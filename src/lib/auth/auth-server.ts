@@ -41,7 +41,9 @@ import {RefusalAudit} from './refusal-audit.js'
 import {issueClientCertificate, issueHostCertificate, type IssuedCertificate} from './tls-certificates.js'
 import {keyId, rotateAuthority, type RotateRequest, type RotationStatus} from './rotation.js'
 import {exportTrust, rotationStatuses, trustedCertificates, type TrustExportType} from './trust.js'
-import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter} from '../services/audit.js'
+import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter, type AuditPage} from '../services/audit.js'
+import type {AuditRetention} from '../services/audit-retention.js'
+import {auditEvents, pruneAuditBefore, readAuditRetention, setAuditRetention, type AuditPageRequest} from './audit-admin.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
 import type {SigningAuthority} from '../svid/x509.js'
@@ -427,6 +429,22 @@ export class AuthServer {
     const principal = await principalOf(this.backend, caller)
     principal.access?.checkVerbs('audit', ['list'])
     return listAuditEvents(this.backend, filter)
+  }
+
+  async auditEvents(caller: CallerOrPrincipal, request: AuditPageRequest): Promise<AuditPage> {
+    return auditEvents(this.backend, await principalOf(this.backend, caller), request)
+  }
+
+  async auditRetention(caller: CallerOrPrincipal): Promise<AuditRetention> {
+    return readAuditRetention(this.backend, await principalOf(this.backend, caller))
+  }
+
+  async setAuditRetention(caller: CallerOrPrincipal, seconds: number): Promise<AuditRetention> {
+    return setAuditRetention(this.backend, await principalOf(this.backend, caller), seconds, this.now())
+  }
+
+  async pruneAudit(caller: CallerOrPrincipal, before: Date): Promise<{deleted: number; before: string}> {
+    return pruneAuditBefore(this.backend, await principalOf(this.backend, caller), before, this.now())
   }
 
   /** Public trust material only: CA certificates and public keys, never a private key. */

@@ -10,7 +10,9 @@ import type {RotateRequest, RotationStatus} from '../auth/rotation.js'
 import type {TrustState} from '../auth/trust.js'
 import type {JwtSvidRequest, JwtSvidResponse, X509SvidRequest, X509SvidResponse} from '../auth/issuance.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
-import type {AuditEvent, AuditFilter} from '../services/audit.js'
+import type {AuditPageRequest} from '../auth/audit-admin.js'
+import type {AuditEvent, AuditFilter, AuditPage} from '../services/audit.js'
+import type {AuditRetention} from '../services/audit-retention.js'
 
 export interface Cluster {
   readonly mode: 'local' | 'remote'
@@ -33,6 +35,13 @@ export interface Cluster {
   addUser(options: {name: string; roles: string[]; traits?: Record<string, string[]>; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   resetUser(options: {name: string; inviteTtlSeconds: number}): Promise<{invite: IssuedSecret}>
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>
+  /** A page of the log in commit order after `request.after` (at most 1000 events): what `wid audit export` follows. */
+  auditEvents(request: AuditPageRequest): Promise<AuditPage>
+  auditRetention(): Promise<AuditRetention>
+  /** Sets how long events are kept (1h to ten years). */
+  setAuditRetention(seconds: number): Promise<AuditRetention>
+  /** Deletes the events older than `before` (at most now). */
+  pruneAudit(before: Date): Promise<{deleted: number; before: string}>
   /** A CA rotation step, or the start of a semi-automatic rotation. */
   rotateAuthority(request: RotateRequest): Promise<RotationStatus>
   /**

@@ -20,7 +20,9 @@ import {serverLogin} from './profiles.js'
 import type {ClusterConfig} from '../services/cluster-config.js'
 import type {ApplyMode, RoleChange} from '../auth/admin.js'
 import type {Kind, Resource} from '../resources/types.js'
-import type {AuditEvent, AuditFilter} from '../services/audit.js'
+import type {AuditPageRequest} from '../auth/audit-admin.js'
+import type {AuditEvent, AuditFilter, AuditPage} from '../services/audit.js'
+import {pruneAuditIfDue, type AuditRetention} from '../services/audit-retention.js'
 
 export interface LocalInitOptions {
   clusterName?: string
@@ -135,6 +137,8 @@ export class LocalCluster implements Cluster {
       // opportunistically: a command that cannot write (a read-only store, a damaged rotation)
       // still does its own job, and reports damage itself if it touches the authority.
       await advanceRotations(backend, now()).catch(() => undefined)
+      // So is the audit log pruned to its retention, a batch at most (see pruneAuditIfDue), with the same leniency.
+      await pruneAuditIfDue(backend, now()).catch(() => undefined)
       const auth = await AuthServer.open(backend, now)
       const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
       return new LocalCluster(placeOf(home, options.storage, backend), backend, auth, caller, init.created ? init.config : undefined, options.storage?.type !== 'postgresql')
@@ -210,6 +214,22 @@ export class LocalCluster implements Cluster {
 
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.auth.listAudit(this.caller, filter)
+  }
+
+  auditEvents(request: AuditPageRequest): Promise<AuditPage> {
+    return this.auth.auditEvents(this.caller, request)
+  }
+
+  auditRetention(): Promise<AuditRetention> {
+    return this.auth.auditRetention(this.caller)
+  }
+
+  setAuditRetention(seconds: number): Promise<AuditRetention> {
+    return this.auth.setAuditRetention(this.caller, seconds)
+  }
+
+  pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
+    return this.auth.pruneAudit(this.caller, before)
   }
 
   rotateAuthority(request: RotateRequest): Promise<RotationStatus> {

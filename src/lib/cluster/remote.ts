@@ -18,7 +18,9 @@ import {shouldFollow, untrustedHostCa, type Advice} from './advice.js'
 import {postApi} from './api-client.js'
 import {ServerList} from './failover.js'
 import type {Bot, Kind, Resource} from '../resources/types.js'
-import type {AuditEvent, AuditFilter} from '../services/audit.js'
+import type {AuditPageRequest} from '../auth/audit-admin.js'
+import type {AuditEvent, AuditFilter, AuditPage} from '../services/audit.js'
+import type {AuditRetention} from '../services/audit-retention.js'
 import type {Cluster} from './cluster.js'
 import type {ClientProfile} from './profiles.js'
 
@@ -135,6 +137,18 @@ export class RemoteCluster implements Cluster {
   }
   listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
     return this.call('listAudit', {since: filter.since?.toISOString(), type: filter.type})
+  }
+  auditEvents(request: AuditPageRequest): Promise<AuditPage> {
+    return this.call('auditEvents', {after: request.after, since: request.since?.toISOString(), limit: request.limit})
+  }
+  auditRetention(): Promise<AuditRetention> {
+    return this.call('auditRetention', {})
+  }
+  setAuditRetention(seconds: number): Promise<AuditRetention> {
+    return this.call('setAuditRetention', {retentionSeconds: seconds})
+  }
+  pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
+    return this.call('pruneAudit', {before: before.toISOString()})
   }
   async close(): Promise<void> {
     this.agent?.destroy()

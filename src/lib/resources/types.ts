@@ -158,7 +158,7 @@ export const KINDS: readonly Kind[] = ['workload_identity', 'role', 'bot', 'user
 /** The shortest join token (a token's metadata.name in a document): no shorter text given for a token can be one. */
 export const MIN_TOKEN_LENGTH = 16
 
-/** What role rules grant verbs on: every kind, the audit log, and bots' instances. */
-export type RuleResource = Kind | 'audit' | 'bot_instance' | 'cert_authority'
+/** What role rules grant verbs on: every kind, the audit log and its retention (cluster_audit_config), bots' instances and the CAs. */
+export type RuleResource = Kind | 'audit' | 'bot_instance' | 'cert_authority' | 'cluster_audit_config'
 
 export type Verb = 'list' | 'read' | 'create' | 'update' | 'delete'

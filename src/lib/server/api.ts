@@ -11,6 +11,7 @@ import type {JwtSvidRequest, X509SvidRequest} from '../auth/issuance.js'
 import type {Principal} from '../auth/principal.js'
 import type {RotateRequest} from '../auth/rotation.js'
 import type {TrustState} from '../auth/trust.js'
+import type {AuditCursor} from '../services/audit.js'
 import {badInput, WidError} from '../errors.js'
 import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
@@ -51,10 +52,10 @@ interface LoginBody {
   ttlSeconds?: number
 }
 
-function sinceOf(value: string | undefined): Date | undefined {
+function timeOf(value: string | undefined, where: string): Date | undefined {
   if (value === undefined) return undefined
   const date = new Date(value)
-  if (Number.isNaN(date.getTime())) throw badInput('api: listAudit: since: must be an ISO 8601 time')
+  if (Number.isNaN(date.getTime())) throw badInput(`api: ${where}: must be an ISO 8601 time`)
   return date
 }
 
@@ -120,7 +121,12 @@ const API: Record<string, Handler> = {
   // Any authenticated caller may watch: the trust is public (the bundle endpoints serve it to anyone).
   watchTrust: (_auth, _principal, body: {since?: number}, request) => request.trust.wait(body.since, request.address, request.gone),
   reissueLogin: (auth, principal, _body, request) => auth.reissueLogin(principal, request.certificate),
-  listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: sinceOf(body.since), type: body.type}),
+  listAudit: (auth, principal, body: {since?: string; type?: string}) => auth.listAudit(principal, {since: timeOf(body.since, 'listAudit: since'), type: body.type}),
+  auditEvents: (auth, principal, body: {after?: AuditCursor; since?: string; limit?: number}) =>
+    auth.auditEvents(principal, {after: body.after, since: timeOf(body.since, 'auditEvents: since'), limit: body.limit}),
+  auditRetention: (auth, principal) => auth.auditRetention(principal),
+  setAuditRetention: (auth, principal, body: {retentionSeconds: number}) => auth.setAuditRetention(principal, body.retentionSeconds),
+  pruneAudit: (auth, principal, body: {before: string}) => auth.pruneAudit(principal, timeOf(body.before, 'pruneAudit: before')!),
 }
 
 /** Checks a body against its method's schema: bad input naming the method and the field. */

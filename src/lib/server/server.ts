@@ -17,6 +17,7 @@ import {SigningThreads} from '../crypto/signing-threads.js'
 import {isWidError, WidError, type ErrorCode} from '../errors.js'
 import {listenFailure} from '../listen.js'
 import {apiMethod, compileApiSchemas, joinBody, loginBody} from './api.js'
+import {startAuditSweeper} from './audit-sweeper.js'
 import {AuthorityWatch} from './authority-watch.js'
 import {HOST_CA_PINS_HEADER, REISSUE_HEADER} from '../cluster/advice.js'
 import {callerOf} from './callers.js'
@@ -317,6 +318,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       .catch((error: unknown) => logger.warn({err: error}, 'moving a CA rotation on failed'))
   }, 1000)
   rotations.unref()
+  const sweeper = startAuditSweeper(store, logger)
   // Its own certificate lasts 30 days: a new one is issued every day, so a long-running server never serves an expired one.
   const renewal = given
     ? undefined
@@ -343,12 +345,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       watch.stop()
       clearInterval(renewal)
       clearInterval(rotations)
+      const swept = sweeper.stop()
       gate.flush()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
       server.closeAllConnections()
       await closed
+      await swept
       await store.close()
       await signingThreads.close()
     },

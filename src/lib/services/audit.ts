@@ -8,6 +8,7 @@
  */
 import type {Backend, Operation} from '../backend/backend.js'
 import {randomHex} from '../crypto/random.js'
+import {isoString} from '../time.js'
 import {parseStored} from './cluster-config.js'
 
 export interface AuditEvent {
@@ -36,6 +37,14 @@ export interface AuditEvent {
   token_id?: string
   /** The generation a renewal gave the instance (bot.renewed). */
   generation?: number
+  /** A renewal answered again because its first answer was lost (bot.renewed). */
+  repeated?: boolean
+  /** A delegated join's method, the allow rule that matched (its index) and the claims that decided (bot.joined, bot.renewed, bot.join_failed). */
+  method?: string
+  rule?: number
+  claims?: Record<string, string | boolean>
+  /** Refusals from the same address or instance left out since the last one recorded (bot.join_failed, bot.renew_failed). */
+  refusals_not_recorded?: number
   /** The generation a locked instance's certificate presented, and the one stored (bot.instance_locked). */
   presented?: number
   expected?: number
@@ -48,6 +57,12 @@ export interface AuditEvent {
   /** ca.rotation_policy: whether the CA (authority) is now rotated automatically, and each key's life. */
   automatic?: boolean
   ca_ttl?: string
+  /** audit.retention: how long events are kept now, and before the change. */
+  retention_seconds?: number
+  previous_retention_seconds?: number
+  /** audit.pruned: events older than `before` were deleted, `deleted` of them. */
+  before?: string
+  deleted?: number
 }
 
 export const AUDIT_PREFIX = '/audit/'
@@ -93,10 +108,62 @@ export interface AuditFilter {
   type?: string
 }
 
+/** The time in an audit key, `/audit/<time>.<random>`: what retention and --since go by. */
+export const auditKeyTime = (key: string): string => key.slice(AUDIT_PREFIX.length, key.lastIndexOf('.'))
+
+/**
+ * Where a reader of the log stands: every event committed at a lower revision has been read,
+ * and of those at `revision`, every key up to `key` (one group commit shares a revision and
+ * may span pages).
+ */
+export interface AuditCursor {
+  revision: number
+  key?: string
+}
+
+export interface AuditPage {
+  /** In commit order. */
+  events: AuditEvent[]
+  /** Where the next page starts. */
+  next: AuditCursor
+  /** False once the page reached the end of the log (as of now: later commits come after `next`). */
+  more: boolean
+}
+
+/** The most events a page holds: a reader that is slow to take them holds no more than this. */
+export const AUDIT_PAGE_LIMIT = 1000
+
+/**
+ * The next page of the log after `after`, in commit order (Backend.listAfter), with `since`
+ * keeping only events whose time is at or after it. The keys of `after`'s revision already
+ * read are read again and skipped: as many as one group commit holds, at most.
+ */
+export async function readAuditPage(backend: Backend, after: AuditCursor, options: {since?: Date; limit?: number} = {}): Promise<AuditPage> {
+  const limit = options.limit ?? AUDIT_PAGE_LIMIT
+  const since = options.since === undefined ? undefined : isoString(options.since)
+  const seen = after.key
+  for (let want = limit; ; want += limit) {
+    const items = await backend.listAfter(AUDIT_PREFIX, seen === undefined ? after.revision : after.revision - 1, want)
+    const fresh = seen === undefined ? items : items.filter((item) => item.revision > after.revision || item.key > seen)
+    const more = items.length === want
+    // A whole page of keys already read: one group commit larger than a page, read on past them.
+    if (fresh.length === 0 && more) continue
+    const last = fresh.at(-1)
+    return {
+      events: fresh.filter((item) => since === undefined || auditKeyTime(item.key) >= since).map((item) => parseStored<AuditEvent>(item.value, item.key)),
+      next: last ? {revision: last.revision, key: last.key} : after,
+      more,
+    }
+  }
+}
+
+/** The whole log (or what `filter` keeps), oldest first, read page by page. */
 export async function listAuditEvents(backend: Backend, filter: AuditFilter = {}): Promise<AuditEvent[]> {
-  const since = filter.since?.toISOString()
-  return (await backend.list(AUDIT_PREFIX))
-    .filter((item) => since === undefined || item.key.slice(AUDIT_PREFIX.length) >= since)
-    .map((item) => parseStored<AuditEvent>(item.value, item.key))
-    .filter((event) => filter.type === undefined || event.type === filter.type)
+  const events: AuditEvent[] = []
+  for (let cursor: AuditCursor = {revision: 0}; ; ) {
+    const page = await readAuditPage(backend, cursor, {since: filter.since})
+    for (const event of page.events) if (filter.type === undefined || event.type === filter.type) events.push(event)
+    if (!page.more) return events
+    cursor = page.next
+  }
 }
