@@ -333,8 +333,9 @@ describe('AWS', () => {
       ['a pasted placeholder', ['--role-arn', ROLE_ARN, '--roles-anywhere', '--profile-arn', PROFILE_ARN, '--trust-anchor-arn', `${TRUST_ANCHOR_ARN.slice(0, -30)}…`], /--trust-anchor-arn: invalid ARN .*: it contains "…", which an ARN cannot/],
       ['a bad profile name', ['--role-arn', ROLE_ARN], /invalid profile name/],
     ]
+    // (these run at once: each is refused before it writes anything)
     for (const [name, args, message] of cases) {
-      it(name, async () => {
+      it.concurrent(name, async () => {
         const profile = name === 'a bad profile name' ? 'bad name' : 'p'
         const result = await wid(['aws', 'profile', profile, ...args, '--svid-dir', svid, '--config-file', config()])
         expect(expectOneLineError(result)).toMatch(message)
@@ -348,10 +349,16 @@ describe('AWS', () => {
     it('a token file that is empty or not a JWT', async () => {
       writeFileSync(join(tmp.path, 'empty-token'), '')
       writeFileSync(join(tmp.path, 'not-jwt'), 'hello world')
-      expect(expectOneLineError(await oidc(join(tmp.path, 'empty-token'), 'http://127.0.0.1:9'))).toMatch(/empty-token is empty/)
-      expect(expectOneLineError(await oidc(join(tmp.path, 'not-jwt'), 'http://127.0.0.1:9'))).toMatch(/not-jwt is not a JWT/)
-      expect(expectOneLineError(await oidc(join(svid, 'jwt_svid'), 'http://sts.example.com'))).toMatch(/--sts-endpoint must be https:\/\//)
-      expect(expectOneLineError(await oidc(join(tmp.path, 'missing-token'), 'http://127.0.0.1:9'))).toMatch(/token file .*missing-token does not exist/)
+      const [empty, notJwt, http, missing] = await Promise.all([
+        oidc(join(tmp.path, 'empty-token'), 'http://127.0.0.1:9'),
+        oidc(join(tmp.path, 'not-jwt'), 'http://127.0.0.1:9'),
+        oidc(join(svid, 'jwt_svid'), 'http://sts.example.com'),
+        oidc(join(tmp.path, 'missing-token'), 'http://127.0.0.1:9'),
+      ])
+      expect(expectOneLineError(empty)).toMatch(/empty-token is empty/)
+      expect(expectOneLineError(notJwt)).toMatch(/not-jwt is not a JWT/)
+      expect(expectOneLineError(http)).toMatch(/--sts-endpoint must be https:\/\//)
+      expect(expectOneLineError(missing)).toMatch(/token file .*missing-token does not exist/)
     })
 
     it('an STS endpoint that returns an error, with advice', async () => {

@@ -1,5 +1,5 @@
 /** `wid create` and other commands given bad input: one clear line at file:line:col, exit status 2, and nothing changed. */
-import {writeFileSync} from 'node:fs'
+import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {DatabaseSync} from 'node:sqlite'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -67,11 +67,15 @@ describe('bad input changes nothing and gives one clear line', () => {
     ['an empty input', '\n---\n', /^no resources found, empty input\?$/],
     ['a YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\n${'bcdefghij'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(',')}]`).join('\n')}\n`, /^bad\.yaml:\d+:\d+: excessive alias count/],
   ]
-  for (const [name, text, message] of cases) {
-    it(name, async () => {
+  // (these run at once: each is refused, so none changes what another's snapshot reads, and each
+  // has its bad.yaml in a directory of its own)
+  for (const [i, [name, text, message]] of cases.entries()) {
+    it.concurrent(name, async () => {
       const before = await snapshot()
-      file('bad.yaml', text)
-      const result = await wid(['create', '-f', 'bad.yaml'], {cwd: tmp.path})
+      const dir = join(tmp.path, `case-${i}`)
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'bad.yaml'), text)
+      const result = await wid(['create', '-f', 'bad.yaml'], {cwd: dir})
       expect(expectOneLineError(result)).toMatch(message)
       expect(result.code).toBe(2)
       expect(await snapshot()).toBe(before)
@@ -86,16 +90,13 @@ describe('bad input changes nothing and gives one clear line', () => {
   })
 
   it('an invalid label selector on the command line', async () => {
-    for (const selector of ['example', 'example=', '=x', 'a=b,a=c']) {
-      const result = await wid(['svid', 'issue', '--labels', selector, '--output', join(tmp.path, 'sel')])
-      expect(expectOneLineError(result)).toMatch(/invalid --labels/)
-    }
+    const results = await Promise.all(['example', 'example=', '=x', 'a=b,a=c'].map((selector) => wid(['svid', 'issue', '--labels', selector, '--output', join(tmp.path, 'sel')])))
+    for (const result of results) expect(expectOneLineError(result)).toMatch(/invalid --labels/)
   })
 
   it('wid users add with a name reserved for bots', async () => {
     const before = await snapshot()
-    for (const name of ['bot-deployer', 'BOT-ci']) {
-      const result = await wid(['users', 'add', name])
+    for (const result of await Promise.all(['bot-deployer', 'BOT-ci'].map((name) => wid(['users', 'add', name])))) {
       expect([result.code, expectOneLineError(result)]).toEqual([
         2,
         'metadata.name: names starting with "bot-", in any case, are reserved for bots (the bot NAME is user.name "bot-NAME" in roles and templates, and DNS names ignore case); choose another name',

@@ -183,7 +183,8 @@ describe('wid bot start --oneshot', () => {
   }, 60_000)
 })
 
-describe('wid bot start refuses, in one line', () => {
+// (these run at once: each has a configuration, storage and output of its own, and none changes the cluster)
+describe.concurrent('wid bot start refuses, in one line', () => {
   const bot = widIn(join(tmp.path, 'bot-home-errors'))
 
   it('a wrong CA pin, naming the pin the server presents', async () => {
@@ -193,10 +194,12 @@ describe('wid bot start refuses, in one line', () => {
   }, 30_000)
 
   it('an unknown token, and an expired one, saying which', async () => {
+    // (the one-second token is made first, so that it expires while the unknown one is tried)
+    const expiring = await admin(['tokens', 'add', '--bot-name', 'my-bot', '--ttl', '1s'])
+    const expires = Date.now() + 1500
     const unknown = await bot(['bot', 'start', '-c', writeConfig('err-token.yaml', botYaml({storage: join(tmp.path, 'err-tok'), out: join(tmp.path, 'out-err-tok'), token: 'f'.repeat(32)})), '--oneshot'])
     expect(expectOneLineError(unknown)).toMatch(/token .*not known/)
-    const expiring = await admin(['tokens', 'add', '--bot-name', 'my-bot', '--ttl', '1s'])
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expires - Date.now())))
     const expired = await bot(['bot', 'start', '-c', writeConfig('err-exp.yaml', botYaml({storage: join(tmp.path, 'err-exp'), out: join(tmp.path, 'out-err-exp'), token: expiring.stdout.trim()})), '--oneshot'])
     expect(expectOneLineError(expired)).toContain('expired')
   }, 30_000)
@@ -385,7 +388,7 @@ describe('the workload-identity-aws-roles-anywhere service', () => {
     const local = widIn(home)
     try {
       expect((await local(['init', '--cluster-name', 'example.org'])).code).toBe(0)
-      for (const doc of [WORKLOAD_IDENTITY, ISSUER_ROLE]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+      expect((await local(['create', '-f', '-'], {input: [WORKLOAD_IDENTITY, ISSUER_ROLE].join('---\n')})).code).toBe(0)
       expect((await local(['bots', 'add', 'aws-bot', '--roles', 'example-workload-identity-issuer'])).code).toBe(0)
       const out = join(tmp.path, 'ra-out')
       mkdirSync(out, {mode: 0o700})

@@ -34,31 +34,32 @@ describe('wid init, status, auth export, svid inspect', () => {
 
   it('init refuses an invalid trust domain or public address', async () => {
     const fresh = widIn(join(tmp.path, 'fresh'))
-    expect(expectOneLineError(await fresh(['init', '--cluster-name', 'Example.ORG']))).toMatch(/trust domain characters are limited/)
-    expect(expectOneLineError(await fresh(['init', '--public-addr', 'http://x.example']))).toMatch(/must use https/)
-    expect(expectOneLineError(await fresh(['init', '--public-addr', 'https://x.example/path']))).toMatch(/must not have a path/)
+    // (at once: each is refused before a cluster is made)
+    const [domain, http, path] = await Promise.all([fresh(['init', '--cluster-name', 'Example.ORG']), fresh(['init', '--public-addr', 'http://x.example']), fresh(['init', '--public-addr', 'https://x.example/path'])])
+    expect(expectOneLineError(domain)).toMatch(/trust domain characters are limited/)
+    expect(expectOneLineError(http)).toMatch(/must use https/)
+    expect(expectOneLineError(path)).toMatch(/must not have a path/)
   })
 
   it('status shows the cluster, its CA pin and JWT key id', async () => {
-    const status = await wid(['status', '--json'])
+    const [status, exported, text] = await Promise.all([wid(['status', '--json']), wid(['auth', 'export', '--type', 'tls-spiffe']), wid(['status'])])
     expect(status.code, status.stderr).toBe(0)
     const s = JSON.parse(status.stdout)
     expect(s).toMatchObject({clusterName: 'example.org', jwtIssuer: 'https://wid.example.org/workload-identity', mode: 'local', dataDir: home})
     expect(s.backend).toEqual({kind: 'sqlite', location: join(home, 'wid.db')})
     // The pin is sha256 over the CA's SubjectPublicKeyInfo, as openssl computes it
     const ca = join(tmp.path, 'ca.pem')
-    writeFileSync(ca, (await wid(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
+    writeFileSync(ca, exported.stdout)
     writeFileSync(join(tmp.path, 'ca.pub'), openssl(['x509', '-in', ca, '-noout', '-pubkey']))
     openssl(['pkey', '-pubin', '-in', join(tmp.path, 'ca.pub'), '-outform', 'DER', '-out', join(tmp.path, 'ca.spki')])
     const digest = openssl(['dgst', '-sha256', '-r', join(tmp.path, 'ca.spki')]).split(' ')[0]
     expect(s.caPins).toEqual([`sha256:${digest}`])
-    const text = await wid(['status'])
     expect(text.stdout).toContain('CA pin:')
     expect(text.stdout).toContain(s.jwtKeyIds[0])
   })
 
   it('auth export prints the CA as PEM, the JWKS and the SPIFFE bundle, never a private key', async () => {
-    const pem = await wid(['auth', 'export', '--type', 'tls-spiffe'])
+    const [pem, jwksOut, bundleOut] = await Promise.all(['tls-spiffe', 'jwks', 'spiffe-bundle'].map((type) => wid(['auth', 'export', '--type', type])))
     expect(pem.stdout).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/)
     const caText = openssl(['x509', '-noout', '-text'], pem.stdout)
     expect(caText).toMatch(/CA:TRUE/)
@@ -66,11 +67,11 @@ describe('wid init, status, auth export, svid inspect', () => {
     expect(caText).toContain('URI:spiffe://example.org')
     expect(caText).toContain('NIST CURVE: P-384')
 
-    const jwks = JSON.parse((await wid(['auth', 'export', '--type', 'jwks'])).stdout)
+    const jwks = JSON.parse(jwksOut!.stdout)
     expect(jwks.keys).toHaveLength(1)
     expect(jwks.keys[0]).toEqual({kty: 'RSA', n: expect.any(String), e: 'AQAB', use: 'sig', kid: expect.any(String), alg: 'RS256'})
 
-    const bundle = JSON.parse((await wid(['auth', 'export', '--type', 'spiffe-bundle'])).stdout)
+    const bundle = JSON.parse(bundleOut!.stdout)
     expect(bundle.spiffe_refresh_hint).toBe(300)
     expect(bundle.spiffe_sequence).toBeGreaterThan(0)
     const x509 = bundle.keys.filter((k: {use: string}) => k.use === 'x509-svid')
@@ -82,10 +83,7 @@ describe('wid init, status, auth export, svid inspect', () => {
     expect(`-----BEGIN CERTIFICATE-----\n${x509[0].x5c[0].match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`).toBe(pem.stdout)
     expect(jwt).toEqual([{kty: 'RSA', n: jwks.keys[0].n, e: 'AQAB', use: 'jwt-svid', kid: jwks.keys[0].kid}])
 
-    for (const type of ['tls-spiffe', 'jwks', 'spiffe-bundle']) {
-      const out = (await wid(['auth', 'export', '--type', type])).stdout
-      expect(out).not.toMatch(/PRIVATE KEY|"d":/)
-    }
+    for (const out of [pem!.stdout, jwksOut!.stdout, bundleOut!.stdout]) expect(out).not.toMatch(/PRIVATE KEY|"d":/)
   })
 
   it('auth export --out writes a file and refuses to overwrite without --force', async () => {
@@ -95,20 +93,21 @@ describe('wid init, status, auth export, svid inspect', () => {
     expect(expectOneLineError(await wid(['auth', 'export', '--type', 'tls-spiffe', '--out', out]))).toMatch(/already exists; use --force/)
     expect((await wid(['auth', 'export', '--type', 'jwks', '--out', out, '--force'])).code).toBe(0)
     expect(JSON.parse(readFileSync(out, 'utf8')).keys).toHaveLength(1)
-    expect(expectOneLineError(await wid(['auth', 'export', '--type', 'pem']))).toMatch(/--type/)
-    expect(expectOneLineError(await wid(['auth', 'export']))).toMatch(/missing required flag --type/)
+    const [pemType, noType] = await Promise.all([wid(['auth', 'export', '--type', 'pem']), wid(['auth', 'export'])])
+    expect(expectOneLineError(pemType)).toMatch(/--type/)
+    expect(expectOneLineError(noType)).toMatch(/missing required flag --type/)
   })
 
   it('svid inspect shows a fresh SVID as valid against its bundle', async () => {
     const dir = join(tmp.path, 'svid')
     expect((await wid(['svid', 'issue', '--output', dir, '--dns-san', 'x.example.org', '/svc/inspect'])).code).toBe(0)
-    const text = await wid(['svid', 'inspect', dir])
+    const [text, jsonOut] = await Promise.all([wid(['svid', 'inspect', dir]), wid(['svid', 'inspect', dir, '--json'])])
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toContain('spiffe://example.org/svc/inspect')
     expect(text.stdout).toMatch(/Private key:\s+matches/)
     expect(text.stdout).toMatch(/chain verified/)
     expect(text.stdout).toMatch(/Status:\s+valid/)
-    const json = JSON.parse((await wid(['svid', 'inspect', dir, '--json'])).stdout)
+    const json = JSON.parse(jsonOut.stdout)
     expect(json.valid).toBe(true)
     expect(json.x509).toMatchObject({spiffeId: 'spiffe://example.org/svc/inspect', keyType: 'ec-p256', dnsSans: ['x.example.org'], problems: []})
     expect(json.x509.secondsLeft).toBeGreaterThan(3500)
@@ -116,19 +115,19 @@ describe('wid init, status, auth export, svid inspect', () => {
 
   it('svid inspect fails an SVID checked after it expires, or against another trust domain', async () => {
     const dir = join(tmp.path, 'svid')
-    const late = await wid(['svid', 'inspect', dir, '--at', new Date(Date.now() + 2 * 3600_000).toISOString()])
+    const other = widIn(join(tmp.path, 'other-home'))
+    const [late] = await Promise.all([wid(['svid', 'inspect', dir, '--at', new Date(Date.now() + 2 * 3600_000).toISOString()]), other(['init', '--cluster-name', 'other.org'])])
     expect(late.code).toBe(7)
     expect(expectOneLineError(late)).toMatch(/certificate expired at/)
     const otherCa = join(tmp.path, 'other-ca.pem')
-    const other = widIn(join(tmp.path, 'other-home'))
-    await other(['init', '--cluster-name', 'other.org'])
     writeFileSync(otherCa, (await other(['auth', 'export', '--type', 'tls-spiffe'])).stdout)
     const wrong = await wid(['svid', 'inspect', join(dir, 'svid.pem'), '--bundle', otherCa])
     expect(wrong.code).toBe(7)
     expect(wrong.stdout).toMatch(/NOT VERIFIED/)
   })
 
-  describe('go-spiffe vectors', () => {
+  // (these run at once: each only reads its file)
+  describe.concurrent('go-spiffe vectors', () => {
     const valid: [string, string, string][] = [
       ['good-leaf-only.pem', 'spiffe://example.org/workload-1', AT],
       ['good-leaf-and-intermediate.pem', 'spiffe://example.org/workload-1', AT_SPIRE_MINTED],
@@ -212,29 +211,30 @@ describe('wid init, status, auth export, svid inspect', () => {
     // When it is inspected, as text and as JSON
     // eslint-disable-next-line no-control-regex
     const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
-    for (const args of [[dir], [dir, '--no-bundle'], [dir, '--json']]) {
-      const result = await wid(['svid', 'inspect', ...args])
+    const runs = [[dir], [dir, '--no-bundle'], [dir, '--json']]
+    const results = await Promise.all(runs.map((args) => wid(['svid', 'inspect', ...args])))
+    for (const [i, result] of results.entries()) {
       // Then it reports the SVID invalid, and neither output holds a raw ESC, BEL, DEL or C1 character
-      expect(result.code, args.join(' ')).toBe(7)
-      expect(result.stdout, args.join(' ')).not.toMatch(raw)
-      expect(result.stderr, args.join(' ')).not.toMatch(raw)
+      const args = runs[i]!.join(' ')
+      expect(result.code, args).toBe(7)
+      expect(result.stdout, args).not.toMatch(raw)
+      expect(result.stderr, args).not.toMatch(raw)
     }
     // And the text shows the escapes as \x.. while the JSON keeps the data as it was
-    const text = (await wid(['svid', 'inspect', dir, '--no-bundle'])).stdout
+    const text = results[1]!.stdout
     expect(text).toContain('CN=\\x1b]0\\;CN\\x07x')
     expect(text).toMatch(/audience: +\\x1b]0;PWNED\\x07aud, c1\\x9b2Jaud/)
     expect(text).toMatch(/issuer: +\\x1b\[2J\\x1b\[Hfake/)
     expect(text).toContain('algorithm "\\x1b[31mRS256" is not allowed')
-    const json = JSON.parse((await wid(['svid', 'inspect', dir, '--json'])).stdout)
+    const json = JSON.parse(results[2]!.stdout)
     expect(json.jwt.audiences).toEqual(audiences)
     expect(json.jwt.issuer).toBe(claims.iss)
   })
 
   it('svid inspect refuses a missing path and a bad --at', async () => {
-    expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'nope')]))).toMatch(/does not exist/)
+    const [missing, ...badAt] = await Promise.all([['svid', 'inspect', join(tmp.path, 'nope')], ...['yesterday', '2026', '2026-02-30T00:00:00Z', '0'].map((at) => ['svid', 'inspect', join(tmp.path, 'svid'), '--at', at])].map((args) => wid(args)))
+    expect(expectOneLineError(missing!)).toMatch(/does not exist/)
     expect(existsSync(join(tmp.path, 'nope'))).toBe(false)
-    for (const at of ['yesterday', '2026', '2026-02-30T00:00:00Z', '0']) {
-      expect(expectOneLineError(await wid(['svid', 'inspect', join(tmp.path, 'svid'), '--at', at]))).toMatch(/invalid --at/)
-    }
+    for (const result of badAt) expect(expectOneLineError(result)).toMatch(/invalid --at/)
   })
 })

@@ -119,15 +119,15 @@ spec:
     expect((await wid(['users', 'add', 'alice', '--roles', 'people'])).code).toBe(0)
     expect((await wid(['users', 'add', 'bob', '--roles', 'people'])).code).toBe(0)
 
-    const out = join(tmp.path, 'alice')
-    const alice = await wid(['svid', 'issue', '--as', 'user/alice', '--name', 'per-user', '--output', out, '--json'])
+    // (the three at once: each writes to a directory of its own)
+    const [alice, bob, unset] = await Promise.all([
+      wid(['svid', 'issue', '--as', 'user/alice', '--name', 'per-user', '--output', join(tmp.path, 'alice'), '--json']),
+      wid(['svid', 'issue', '--as', 'user/bob', '--name', 'per-user', '--output', join(tmp.path, 'bob')]),
+      wid(['svid', 'issue', '--as', 'user/alice', '--name', 'bot-only', '--output', join(tmp.path, 'unset')]),
+    ])
     expect(alice.code, alice.stderr).toBe(0)
     expect(JSON.parse(alice.stdout).spiffeId).toBe('spiffe://example.org/user/alice')
-
-    const bob = await wid(['svid', 'issue', '--as', 'user/bob', '--name', 'per-user', '--output', join(tmp.path, 'bob')])
     expect(expectOneLineError(bob)).toMatch(/no matching rule found/)
-
-    const unset = await wid(['svid', 'issue', '--as', 'user/alice', '--name', 'bot-only', '--output', join(tmp.path, 'unset')])
     expect(expectOneLineError(unset)).toMatch(/attribute "user.bot_name" is not set/)
   })
 
@@ -137,24 +137,29 @@ spec:
     const denied = await wid(['svid', 'issue', '--as', 'user/carol', '--output', out, '/svc/example-service'])
     expect(expectOneLineError(denied)).toMatch(/user "carol" may not issue spiffe path \/svc\/example-service/)
     expect((await wid(['users', 'update', 'carol', '--add-roles', 'example-service-legacy'])).code).toBe(0)
-    const allowed = await wid(['svid', 'issue', '--as', 'user/carol', '--output', out, '/svc/example-service'])
+    // (at once: the refused one writes nothing)
+    const [allowed, other] = await Promise.all([wid(['svid', 'issue', '--as', 'user/carol', '--output', out, '/svc/example-service']), wid(['svid', 'issue', '--as', 'user/carol', '--output', out, '/svc/other'])])
     expect(allowed.code, allowed.stderr).toBe(0)
-    const other = await wid(['svid', 'issue', '--as', 'user/carol', '--output', out, '/svc/other'])
     expect(expectOneLineError(other)).toMatch(/may not issue spiffe path \/svc\/other/)
   })
 
   describe('bad input changes nothing and gives one clear line (more in bad-input.test.ts)', () => {
     it('a missing file, and get/rm of unknown things', async () => {
-      expect(expectOneLineError(await wid(['create', '-f', join(tmp.path, 'nope.yaml')]))).toMatch(/does not exist/)
-      expect(expectOneLineError(await wid(['get', 'gizmo']))).toMatch(/unknown kind "gizmo"/)
+      // (all at once: each is refused and changes nothing)
+      const inherited = ['constructor', 'constructor/x', '__proto__', 'toString/x']
+      const [missing, gizmo, nope, kindOnly, used, ...unknown] = await Promise.all(
+        [['create', '-f', join(tmp.path, 'nope.yaml')], ['get', 'gizmo'], ['get', 'role/nope'], ['rm', 'role'], ['rm', 'role/example-workload-identity-issuer'], ...inherited.map((ref) => ['get', ref])].map((args) => wid(args)),
+      )
+      expect(expectOneLineError(missing!)).toMatch(/does not exist/)
+      expect(expectOneLineError(gizmo!)).toMatch(/unknown kind "gizmo"/)
       // names every JavaScript object inherits are unknown kinds too
-      for (const ref of ['constructor', 'constructor/x', '__proto__', 'toString/x']) {
-        const result = await wid(['get', ref])
+      for (const [i, ref] of inherited.entries()) {
+        const result = unknown[i]!
         expect([result.code, expectOneLineError(result)]).toEqual([2, `unknown kind "${ref.split('/')[0]}" (known: workload_identity, role, bot, user, token, integration)`])
       }
-      expect(expectOneLineError(await wid(['get', 'role/nope']))).toMatch(/role 'nope' not found/)
-      expect(expectOneLineError(await wid(['rm', 'role']))).toMatch(/must name a resource/)
-      expect(expectOneLineError(await wid(['rm', 'role/example-workload-identity-issuer']))).toMatch(/is used by bot "my-bot"/)
+      expect(expectOneLineError(nope!)).toMatch(/role 'nope' not found/)
+      expect(expectOneLineError(kindOnly!)).toMatch(/must name a resource/)
+      expect(expectOneLineError(used!)).toMatch(/is used by bot "my-bot"/)
     })
   })
 
@@ -167,18 +172,20 @@ spec:
   it('tokens and users: add, list, remove; secrets are never shown again', async () => {
     const added = JSON.parse((await wid(['tokens', 'add', '--type', 'bot', '--bot-name', 'my-bot', '--ttl', '10m', '--json'])).stdout)
     expect(added.token).toMatch(/^[0-9a-f]{32}$/)
-    const listed = JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout)
+    const [tokensLs, getTokens, getUsers] = await Promise.all([wid(['tokens', 'ls', '--json']), wid(['get', 'token', '--format', 'json']), wid(['get', 'user', '--format', 'json'])])
+    const listed = JSON.parse(tokensLs.stdout)
     expect(listed.map((t: {id: string}) => t.id)).toContain(added.id)
-    const tokens = JSON.parse((await wid(['get', 'token', '--format', 'json'])).stdout) as {metadata: {name: string}}[]
+    const tokens = JSON.parse(getTokens.stdout) as {metadata: {name: string}}[]
     expect(tokens.map((t) => t.metadata.name)).toContain(added.id)
-    const all = JSON.stringify(tokens) + (await wid(['get', 'user', '--format', 'json'])).stdout
+    const all = JSON.stringify(tokens) + getUsers.stdout
     expect(all).not.toContain(added.token)
     expect(all).not.toMatch(/invite_hash|password_hash|secret_hash/)
     expect((await wid(['tokens', 'rm', added.id])).code).toBe(0)
     expect(JSON.parse((await wid(['tokens', 'ls', '--json'])).stdout).map((t: {id: string}) => t.id)).not.toContain(added.id)
-    expect(expectOneLineError(await wid(['tokens', 'add', '--bot-name', 'ghost']))).toMatch(/bot "ghost" not found/)
+    const [ghost, usersLs] = await Promise.all([wid(['tokens', 'add', '--bot-name', 'ghost']), wid(['users', 'ls', '--json'])])
+    expect(expectOneLineError(ghost)).toMatch(/bot "ghost" not found/)
 
-    const users = JSON.parse((await wid(['users', 'ls', '--json'])).stdout)
+    const users = JSON.parse(usersLs.stdout)
     expect(users).toContainEqual({user: 'alice', roles: ['people']})
     expect((await wid(['users', 'rm', 'bob'])).code).toBe(0)
     expect(expectOneLineError(await wid(['users', 'rm', 'bob']))).toMatch(/user "bob" not found/)
@@ -199,8 +206,7 @@ spec:
     expect(listed).toEqual(expect.arrayContaining([added.id, appliedId]))
     const botsOwn = listed.find((id: string) => ![added.id, appliedId].includes(id))
     // And wid get finds a token by that id, a prefix of 8 digits of it, or the token itself, and shows it by its id
-    for (const ref of [appliedId, appliedId.slice(0, 8), secret]) {
-      const got = await wid(['get', `token/${ref}`, '--format', 'json'])
+    for (const got of await Promise.all([appliedId, appliedId.slice(0, 8), secret].map((ref) => wid(['get', `token/${ref}`, '--format', 'json'])))) {
       expect(got.code, got.stderr).toBe(0)
       expect(JSON.parse(got.stdout).metadata.name).toBe(appliedId)
     }
@@ -214,8 +220,7 @@ spec:
     expect(bySecret.stderr.trim()).toBe(`token "${appliedId}" has been deleted`)
     expect(bySecret.stderr).not.toContain(secret)
     // And a removed token given by its secret is not found, naming it by its id, never by the secret
-    for (const args of [['rm', `token/${secret}`], ['get', `token/${secret}`], ['tokens', 'rm', secret]]) {
-      const gone = await wid(args)
+    for (const gone of await Promise.all([['rm', `token/${secret}`], ['get', `token/${secret}`], ['tokens', 'rm', secret]].map((args) => wid(args)))) {
       expect([gone.code, expectOneLineError(gone)]).toEqual([3, `token not found (if what was given is a token, its id would be ${appliedId})`])
     }
     // Then every token event in the audit log names the same 16-digit ids, never a hash or a secret
@@ -312,12 +317,16 @@ spec: {roles: [uid-gated-user], traits: {uid: [1001]}}
 `
     const created = await wid(['create', '-f', file('seed.yaml', seed)])
     expect(created.code, created.stderr).toBe(0)
+    // (the three commands below run at once: the refused issuance writes nothing)
+    const [got, allowed, refused] = await Promise.all([
+      wid(['get', 'workload_identity/uid-gated']),
+      wid(['svid', 'issue', '--as', 'user/uid-1000', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')]),
+      wid(['svid', 'issue', '--as', 'user/uid-1001', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')]),
+    ])
     // Then wid get shows the values as strings
-    expect((await wid(['get', 'workload_identity/uid-gated'])).stdout).toContain('value: "1000"')
+    expect(got.stdout).toContain('value: "1000"')
     // And the rule lets uid 1000 in and keeps 1001 out
-    const allowed = await wid(['svid', 'issue', '--as', 'user/uid-1000', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')])
     expect(allowed.code, allowed.stderr).toBe(0)
-    const refused = await wid(['svid', 'issue', '--as', 'user/uid-1001', '--name', 'uid-gated', '--output', join(tmp.path, 'uid-svid')])
     expect(refused.code).toBe(5)
     expect(expectOneLineError(refused)).toMatch(/no matching rule found \(allow\[0\]: user\.traits\.uid is "1001", not "1000"\)/)
   })
@@ -325,14 +334,17 @@ spec: {roles: [uid-gated-user], traits: {uid: [1001]}}
   it('refuses a resource nested too deeply and a status block where the kind has none, at file:line:col', async () => {
     let claims = '"leaf"'
     for (let i = 0; i < 2000; i++) claims = `{"a": ${claims}}`
-    const deep = await wid(['create', '-f', file('deep.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${claims}}}}}`)])
-    expect(deep.code).toBe(2)
-    expect(expectOneLineError(deep)).toMatch(/deep\.json:1:\d+: input is nested too deeply$/)
     let shallower = '"leaf"'
     for (let i = 0; i < 40; i++) shallower = `{"a": ${shallower}}`
-    const forty = await wid(['create', '-f', file('forty.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${shallower}}}}}`)])
+    // (all three at once: each is refused before it changes anything)
+    const [deep, forty, status] = await Promise.all([
+      wid(['create', '-f', file('deep.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${claims}}}}}`)]),
+      wid(['create', '-f', file('forty.json', `{"kind": "workload_identity", "version": "v1", "metadata": {"name": "deep"}, "spec": {"spiffe": {"id": "/svc/deep", "jwt": {"extra_claims": ${shallower}}}}}`)]),
+      wid(['create', '-f', file('status.yaml', 'kind: role\nversion: v7\nmetadata: {name: with-status}\nspec: {}\nstatus: {ready: true}\n')]),
+    ])
+    expect(deep.code).toBe(2)
+    expect(expectOneLineError(deep)).toMatch(/deep\.json:1:\d+: input is nested too deeply$/)
     expect(expectOneLineError(forty)).toMatch(/forty\.json:1:\d+: spec\.spiffe\.jwt\.extra_claims\.a\.a\.a\.a…: nested deeper than 32 levels$/)
-    const status = await wid(['create', '-f', file('status.yaml', 'kind: role\nversion: v7\nmetadata: {name: with-status}\nspec: {}\nstatus: {ready: true}\n')])
     expect(status.code).toBe(2)
     expect(expectOneLineError(status)).toMatch(/status\.yaml:5:1: status: unknown field \(allowed: kind, version, metadata, spec\)$/)
     expect((await wid(['get', 'workload_identity/deep'])).code).toBe(3)

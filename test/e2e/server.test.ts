@@ -1,4 +1,4 @@
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {generateKeyPairSync} from 'node:crypto'
 import {chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {expectOneLineError, tempDir, widIn, WID_BIN} from '../helpers/cli.js'
 import {ISSUER_ROLE, WORKLOAD_IDENTITY} from '../helpers/design-documents.js'
 import {makeChain, openssl} from '../helpers/openssl.js'
-import {inviteFile, startWidServer, type WidServer} from '../helpers/server.js'
+import {inviteFile, startWidServer, within, type WidServer} from '../helpers/server.js'
 
 const PYTHON = '/usr/bin/python3'
 const PASSWORD = 'correct horse battery staple'
@@ -138,6 +138,11 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     })
 
     it('a certificate from another CA, an expired one, a tampered one', async () => {
+      // a login for one second, made first so that it expires while the other cases run
+      const shortHome = join(tmp.path, 'alice-short')
+      const invite2 = (await admin(['users', 'add', 'shorty', '--roles', 'access'])).stdout.trim()
+      expect((await login(shortHome, 'shorty', ['--invite-file', inviteFile(tmp.path, invite2), '--ttl', '1s'])).code).toBe(0)
+      const shortExpires = Date.now() + 2100
       // another cluster's client certificate
       const otherHome = join(tmp.path, 'other-server')
       const other = widIn(otherHome)
@@ -156,11 +161,8 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       } finally {
         await otherServer.stop()
       }
-      // an expired one: log in for one second, then wait
-      const shortHome = join(tmp.path, 'alice-short')
-      const invite2 = (await admin(['users', 'add', 'shorty', '--roles', 'access'])).stdout.trim()
-      expect((await login(shortHome, 'shorty', ['--invite-file', inviteFile(tmp.path, invite2), '--ttl', '1s'])).code).toBe(0)
-      await new Promise((r) => setTimeout(r, 2100))
+      // an expired one: the one-second login above, once it is past
+      await new Promise((r) => setTimeout(r, Math.max(0, shortExpires - Date.now())))
       const shortDir = join(shortHome, 'profiles', `127.0.0.1_${server.port}`)
       const expired = await call({cert: readFileSync(join(shortDir, 'cert.pem'), 'utf8'), key: readFileSync(join(shortDir, 'key.pem'), 'utf8')})
       expect(expired.status).toBe(401)
@@ -377,12 +379,24 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     // Given a person at a terminal (script(1) gives wid a real one) who answers the questions
     const invite = (await admin(['users', 'add', 'dave', '--roles', 'access'])).stdout.trim()
     const daveHome = join(tmp.path, 'dave')
-    const answers = `(sleep 2; printf 'y\\r'; sleep 1; printf '${invite}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 1; printf '${PASSWORD}\\r'; sleep 3)`
     const command = `${process.execPath} ${WID_BIN} login --proxy 127.0.0.1:${server.port} --user dave --invite`
-    const screen = execFileSync('sh', ['-c', `${answers} | script -qec "${command}" /dev/null`], {env: {...process.env, WID_HOME: daveHome}, encoding: 'utf8'})
-    // Then it showed the pin, asked for the invite and the password masked, and logged in
+    const terminal = spawn('script', ['-qec', command, '/dev/null'], {env: {...process.env, WID_HOME: daveHome}, stdio: ['pipe', 'pipe', 'inherit']})
+    let screen = ''
+    terminal.stdout.on('data', (d) => (screen += d))
+    const closed = new Promise((resolve) => terminal.on('close', resolve))
+    // the text without escapes and without spaces (the prompt wraps its lines to the terminal's width)
     // eslint-disable-next-line no-control-regex
-    const text = screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, '')
+    const shown = () => screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s+/g, '')
+    // each answer is typed once its question is on the screen: the prompt is in raw mode by then
+    // (typed earlier, the terminal would echo it), and no fixed pause has to cover a slow start
+    for (const [question, answer] of [['Trustit?', 'y'], ['Invite', invite], ['Chooseapassword', PASSWORD], ['Repeatit', PASSWORD]] as const) {
+      await within(20, () => shown().includes(question), () => screen)
+      terminal.stdin.write(`${answer}\r`)
+    }
+    await closed
+    terminal.stdin.end()
+    // Then it showed the pin, asked for the invite and the password masked, and logged in
+    const text = shown()
     expect(text).toContain(pin)
     expect(text).toContain('Invite')
     expect(text).not.toContain(invite)
@@ -395,23 +409,23 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
     const invite = (await admin(['users', 'add', 'ivan', '--roles', 'access'])).stdout.trim()
     const ivanHome = join(tmp.path, 'ivan')
     // When it is given the old way, as the value of --invite (where ps shows it to every user of the host)
-    for (const given of [['--invite', invite], [`--invite=${invite}`]]) {
-      const refused = await login(ivanHome, 'ivan', given)
+    // (these refusals run at once: each is refused as bad input before the login stores or sends anything)
+    const empty = join(tmp.path, 'empty-invite')
+    writeFileSync(empty, '\n')
+    const [asValue, asValueEquals, noTerminal, dash, missing, emptied] = await Promise.all(
+      [['--invite', invite], [`--invite=${invite}`], ['--invite'], ['--invite-file', '-'], ['--invite-file', join(tmp.path, 'no-such-invite')], ['--invite-file', empty]].map((given) => login(ivanHome, 'ivan', given)),
+    )
+    for (const refused of [asValue!, asValueEquals!]) {
       // Then the login is refused as bad input, with what to do instead, and the invite is not echoed
       expect(refused.code).toBe(2)
       expect(expectOneLineError(refused)).toMatch(/^login: --invite takes no value: a command line is visible to every user of this host \(ps\); type the invite at the prompt of --invite, or give --invite-file PATH/)
       expect(refused.stderr + refused.stdout).not.toContain(invite)
     }
     // And --invite without a terminal, and --invite-file - (stdin carries the password), are refused with advice
-    const noTerminal = await login(ivanHome, 'ivan', ['--invite'])
-    expect([noTerminal.code, expectOneLineError(noTerminal)]).toEqual([2, 'login: --invite asks for the invite on a terminal; without one, give --invite-file PATH'])
-    const dash = await login(ivanHome, 'ivan', ['--invite-file', '-'])
-    expect([dash.code, expectOneLineError(dash)]).toEqual([2, 'login: --invite-file cannot be - (standard input carries the password); give the path of a file'])
-    const missing = await login(ivanHome, 'ivan', ['--invite-file', join(tmp.path, 'no-such-invite')])
-    expect([missing.code, expectOneLineError(missing)]).toEqual([2, `login: the invite file ${join(tmp.path, 'no-such-invite')} does not exist`])
-    const empty = join(tmp.path, 'empty-invite')
-    writeFileSync(empty, '\n')
-    expect(expectOneLineError(await login(ivanHome, 'ivan', ['--invite-file', empty]))).toBe(`login: the invite file ${empty} is empty`)
+    expect([noTerminal!.code, expectOneLineError(noTerminal!)]).toEqual([2, 'login: --invite asks for the invite on a terminal; without one, give --invite-file PATH'])
+    expect([dash!.code, expectOneLineError(dash!)]).toEqual([2, 'login: --invite-file cannot be - (standard input carries the password); give the path of a file'])
+    expect([missing!.code, expectOneLineError(missing!)]).toEqual([2, `login: the invite file ${join(tmp.path, 'no-such-invite')} does not exist`])
+    expect(expectOneLineError(emptied!)).toBe(`login: the invite file ${empty} is empty`)
     // When ivan logs in with --invite-file (the file's first line, trimmed)
     const file = join(tmp.path, 'ivan-invite')
     writeFileSync(file, `  ${invite}  \nignored second line\n`, {mode: 0o600})
@@ -437,23 +451,33 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
   })
 
   it('login refuses a wrong pin, and needs --ca-pin and --password-stdin without a terminal', async () => {
-    const wrong = await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', `sha256:${'0'.repeat(64)}`, '--password-stdin'], {input: PASSWORD})
-    expect(expectOneLineError(wrong)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the pinned sha256:0+; refusing to send a password/)
-    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--password-stdin']))).toMatch(/--ca-pin is required without a terminal/)
-    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin]))).toMatch(/--password-stdin is required without a terminal/)
-    // a pin written in capitals is the same pin
-    const upper = await widIn(join(tmp.path, 'alice-upper'))(['login', '--proxy', `127.0.0.1:${server.port}`, '--user', 'alice', '--ca-pin', pin.toUpperCase(), '--password-stdin'], {input: `${PASSWORD}\n`})
-    expect(upper.code, upper.stderr).toBe(0)
-    // no flags at all: both missing ones are named
-    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login']))).toBe('missing required flags --proxy, --user')
-    // port 0, and a port that answers something other than TLS
-    expect(expectOneLineError(await widIn(join(tmp.path, 'eve'))(['login', '--proxy', '127.0.0.1:0', '--user', 'alice']))).toMatch(/invalid --proxy "127\.0\.0\.1:0" \(expected HOST\[:PORT\], a port from 1 to 65535\)/)
+    const eve = widIn(join(tmp.path, 'eve'))
+    const proxy = `127.0.0.1:${server.port}`
+    // a port that answers something other than TLS
     const {createServer} = await import('node:http')
     const plain = createServer((_req, res) => res.end('not TLS'))
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve))
     try {
-      const port = (plain.address() as {port: number}).port
-      const notTls = await widIn(join(tmp.path, 'eve'))(['login', '--proxy', `127.0.0.1:${port}`, '--user', 'alice', '--ca-pin', pin, '--password-stdin'], {input: PASSWORD})
+      const plainPort = (plain.address() as {port: number}).port
+      // (all at once: each is refused before it stores anything, and the one login has a home of its own)
+      const [wrong, noPin, noPassword, upper, bare, portZero, notTls] = await Promise.all([
+        eve(['login', '--proxy', proxy, '--user', 'alice', '--ca-pin', `sha256:${'0'.repeat(64)}`, '--password-stdin'], {input: PASSWORD}),
+        eve(['login', '--proxy', proxy, '--user', 'alice', '--password-stdin']),
+        eve(['login', '--proxy', proxy, '--user', 'alice', '--ca-pin', pin]),
+        // a pin written in capitals is the same pin
+        widIn(join(tmp.path, 'alice-upper'))(['login', '--proxy', proxy, '--user', 'alice', '--ca-pin', pin.toUpperCase(), '--password-stdin'], {input: `${PASSWORD}\n`}),
+        eve(['login']),
+        eve(['login', '--proxy', '127.0.0.1:0', '--user', 'alice']),
+        eve(['login', '--proxy', `127.0.0.1:${plainPort}`, '--user', 'alice', '--ca-pin', pin, '--password-stdin'], {input: PASSWORD}),
+      ])
+      expect(expectOneLineError(wrong)).toMatch(/presents CA sha256:[0-9a-f]{64}, not the pinned sha256:0+; refusing to send a password/)
+      expect(expectOneLineError(noPin)).toMatch(/--ca-pin is required without a terminal/)
+      expect(expectOneLineError(noPassword)).toMatch(/--password-stdin is required without a terminal/)
+      expect(upper.code, upper.stderr).toBe(0)
+      // no flags at all: both missing ones are named
+      expect(expectOneLineError(bare)).toBe('missing required flags --proxy, --user')
+      // port 0, and the port that does not speak TLS
+      expect(expectOneLineError(portZero)).toMatch(/invalid --proxy "127\.0\.0\.1:0" \(expected HOST\[:PORT\], a port from 1 to 65535\)/)
       expect(expectOneLineError(notTls)).toMatch(/cannot reach 127\.0\.0\.1:\d+: it does not speak TLS on that port \(is it the wid server's HTTPS port\?\)/)
     } finally {
       plain.close()
@@ -498,10 +522,12 @@ print(jwt.decode(token, jwt.PyJWK(jwk, algorithm="RS256").key, algorithms=["RS25
       // When one of its directories or files is opened to other users
       const before = statSync(path).mode & 0o7777
       chmodSync(path, mode)
-      // Then commands that use the login refuse it as bad input, before sending anything
-      for (const args of [['status'], ['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'loose-svid')]]) {
-        const result = await widIn(home)(args)
-        expect(expectOneLineError(result), `${path} ${args[0]}`).toBe(message)
+      // Then commands that use the login refuse it as bad input, before sending anything (the two
+      // run at once: each only reads the profile)
+      const commands = [['status'], ['svid', 'issue', '--name', 'example-workload-identity', '--output', join(tmp.path, 'loose-svid')]]
+      const results = await Promise.all(commands.map((args) => widIn(home)(args)))
+      for (const [i, result] of results.entries()) {
+        expect(expectOneLineError(result), `${path} ${commands[i]![0]}`).toBe(message)
         expect(result.code).toBe(2)
       }
       chmodSync(path, before)

@@ -148,8 +148,9 @@ print(json.dumps({"header": header, "claims": claims}))
       ['unknown key type', ['--key-type', 'dsa', '/svc/x'], /key-type/],
       ['unknown flag', ['--bogus', '/svc/x'], /bogus/],
     ]
+    // (these run at once: each is refused, with an output directory of its own)
     for (const [name, args, message] of cases) {
-      it(name, async () => {
+      it.concurrent(name, async () => {
         const out = join(tmp.path, `bad-${name.replace(/\W+/g, '-')}`)
         const result = await wid(['svid', 'issue', '--output', out, ...args])
         expect(expectOneLineError(result)).toMatch(message)

@@ -58,7 +58,7 @@ describe('wid bot start: the Workload API with unix attestation', () => {
   beforeAll(async () => {
     chmodSync(tmp.path, 0o755)
     expect((await local(['init', '--cluster-name', 'example.org'])).code).toBe(0)
-    for (const doc of [BY_UID, BY_GID, ROLE]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+    expect((await local(['create', '-f', '-'], {input: [BY_UID, BY_GID, ROLE].join('---\n')})).code).toBe(0)
     expect((await local(['bots', 'add', 'api-bot', '--roles', 'demo-issuer'])).code).toBe(0)
     writeFileSync(join(tmp.path, 'api.yaml'), apiConfig(socket, {ttl: '1h', renewal: '20m'}))
     agent = startAgent(home, join(tmp.path, 'api.yaml'), ['--local', '--bot', 'api-bot'])
@@ -83,9 +83,8 @@ describe('wid bot start: the Workload API with unix attestation', () => {
   })
 
   it('gives gid 50 the other identity, and a process with both every identity, the first by name', async () => {
-    const [staff] = await workload(target, {uid: 2000, gid: 50}, ['x509'])
+    const [[staff], [both]] = await Promise.all([workload(target, {uid: 2000, gid: 50}, ['x509']), workload(target, {uid: 1000, gid: 50}, ['x509'])])
     expect(staff!.ok!.map((svid) => svid.spiffe_id)).toEqual(['spiffe://example.org/svc/staff'])
-    const [both] = await workload(target, {uid: 1000, gid: 50}, ['x509'])
     expect(both!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([
       ['spiffe://example.org/svc/staff', 'by-gid'],
       ['spiffe://example.org/svc/uid-1000', 'by-uid'],
@@ -107,11 +106,14 @@ describe('wid bot start: the Workload API with unix attestation', () => {
     const [jwt] = await workload(target, {uid: 1000, gid: 1000}, ['jwt', 'example.com'])
     expect(jwt!.ok!.map((svid) => svid.spiffe_id)).toEqual(['spiffe://example.org/svc/uid-1000'])
     const token = jwt!.ok![0]!.svid!
-    const [valid] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', token])
+    // (the three validations at once: each is a workload of its own)
+    const [[valid], [wrong], [garbage]] = await Promise.all([
+      workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', token]),
+      workload(target, {uid: 2000, gid: 2000}, ['validate', 'other.example', token]),
+      workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', 'a.b.c']),
+    ])
     expect(valid!.ok).toMatchObject({spiffe_id: 'spiffe://example.org/svc/uid-1000', claims: {sub: 'spiffe://example.org/svc/uid-1000', aud: 'example.com'}})
-    const [wrong] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'other.example', token])
     expect(wrong).toEqual({code: 'INVALID_ARGUMENT', details: 'jwtsvid: token audience ["example.com"] does not contain "other.example"'})
-    const [garbage] = await workload(target, {uid: 2000, gid: 2000}, ['validate', 'example.com', 'a.b.c'])
     expect(garbage!.code).toBe('INVALID_ARGUMENT')
   })
 
@@ -159,7 +161,7 @@ describe('wid bot start: the Workload API with unix attestation', () => {
   it('pushes renewed SVIDs to an open stream', async () => {
     const config = join(tmp.path, 'short.yaml')
     const shortSocket = join(run, 'short', 'workload.sock')
-    writeFileSync(config, apiConfig(shortSocket, {ttl: '30s', renewal: '3s'}).replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-short')))
+    writeFileSync(config, apiConfig(shortSocket, {ttl: '30s', renewal: '1s'}).replace(join(tmp.path, 'storage'), join(tmp.path, 'storage-short')))
     const short = startAgent(home, config, ['--local', '--bot', 'api-bot'])
     try {
       await within(20, () => short.log().includes('workload api listening'), short.log)
@@ -179,7 +181,7 @@ describe('wid bot start: the Workload API with unix attestation', () => {
   it('keeps hints unique within a response: of two identities with one hint, the first by name', async () => {
     const twin = (name: string) => `kind: workload_identity\nversion: v1\nmetadata:\n  name: ${name}\n  labels:\n    app: twins\nspec:\n  spiffe:\n    id: /svc/${name}\n    hint: same\n`
     const role = ROLE.replace('demo-issuer', 'twins-issuer').replace('["demo"]', '["twins"]')
-    for (const doc of [twin('twin-a'), twin('twin-b'), role]) expect((await local(['create', '-f', '-'], {input: doc})).code).toBe(0)
+    expect((await local(['create', '-f', '-'], {input: [twin('twin-a'), twin('twin-b'), role].join('---\n')})).code).toBe(0)
     expect((await local(['bots', 'update', 'api-bot', '--add-roles', 'twins-issuer'])).code).toBe(0)
     const config = join(tmp.path, 'twins.yaml')
     const twinSocket = join(run, 'twins', 'workload.sock')
@@ -187,9 +189,8 @@ describe('wid bot start: the Workload API with unix attestation', () => {
     const twins = startAgent(home, config, ['--local', '--bot', 'api-bot'])
     try {
       await within(20, () => twins.log().includes('workload api listening'), twins.log)
-      const [x509] = await workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['x509'])
+      const [[x509], [jwt]] = await Promise.all([workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['x509']), workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['jwt', 'example.com'])])
       expect(x509!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([['spiffe://example.org/svc/twin-a', 'same']])
-      const [jwt] = await workload(`unix://${twinSocket}`, {uid: 2000, gid: 2000}, ['jwt', 'example.com'])
       expect(jwt!.ok!.map((svid) => [svid.spiffe_id, svid.hint])).toEqual([['spiffe://example.org/svc/twin-a', 'same']])
     } finally {
       await twins.stop()

@@ -24,16 +24,25 @@ export async function startBotCluster(dir: string, options: {documents: string[]
   const serverHome = join(dir, 'server')
   const admin = widIn(serverHome)
   expect((await admin(['init', '--cluster-name', 'example.org'])).code).toBe(0)
-  for (const doc of options.documents) expect((await admin(['create', '-f', '-'], {input: doc})).code).toBe(0)
-  expect((await admin(['bots', 'add', options.bot, '--roles', options.roles.join(',')])).code).toBe(0)
-  const pin = (JSON.parse((await admin(['status', '--json'])).stdout) as {hostCaPins: string[]}).hostCaPins[0]!
   const port = await freePort()
+  // The server starts while the admin, in local mode beside it (as an operator may), adds the
+  // documents (one stream, one run of wid) and the bot: none of it waits for another.
+  const [server, status] = await Promise.all([
+    startWidServer(serverHome, port),
+    admin(['status', '--json']),
+    (async () => {
+      const created = await admin(['create', '-f', '-'], {input: options.documents.map((doc) => (doc.endsWith('\n') ? doc : `${doc}\n`)).join('---\n')})
+      expect(created.code, created.stderr).toBe(0)
+      expect((await admin(['bots', 'add', options.bot, '--roles', options.roles.join(',')])).code).toBe(0)
+    })(),
+  ])
+  const pin = (JSON.parse(status.stdout) as {hostCaPins: string[]}).hostCaPins[0]!
   const cluster: BotCluster = {
     serverHome,
     admin,
     port,
     pin,
-    server: await startWidServer(serverHome, port),
+    server,
     newToken: async () => {
       const result = await admin(['tokens', 'add', '--bot-name', options.bot])
       expect(result.code).toBe(0)
