@@ -51,7 +51,6 @@ async function rotate(type: string, phase: string): Promise<Rotation> {
   return rotation(type)
 }
 
-/** Polls `check` (async) until it holds, for at most `seconds`. */
 /** The pin at the top of the chain the server presents, as /webapi/find says it. */
 async function presentedPin(): Promise<string> {
   return (JSON.parse((await getPublic(cluster.port, '/webapi/find')).body) as {loginPin: string}).loginPin
