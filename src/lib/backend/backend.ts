@@ -29,12 +29,12 @@ export interface Backend {
   /** Every item whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<Item[]>
   /**
-   * At most `limit` items whose key starts with `prefix` and whose revision is above
-   * `afterRevision`, in revision order (then key order): since revisions rise in commit
-   * order, a reader that pages on with the last revision it saw misses no write that commits
-   * later. How `wid audit export --follow` follows the audit log.
+   * At most `limit` items whose key starts with `prefix` and that come after `after` in
+   * (revision, key) order: since revisions rise in commit order, a reader that pages on from
+   * the last item it saw misses no write that commits later, and one write of many keys may
+   * span pages. How `wid audit export --follow` follows the audit log.
    */
-  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]>
+  listAfter(prefix: string, after: Position, limit: number): Promise<Item[]>
   /**
    * Applies every operation if and only if every condition holds, in one transaction.
    * Returns the new revision; throws `compare_failed` naming the first failed condition.
@@ -90,6 +90,12 @@ export interface StoreObserver {
  */
 export type ChangeEvent = {type: 'changed'; keys: string[]} | {type: 'lost'} | {type: 'resync'}
 export type ChangeListener = (event: ChangeEvent) => void
+
+/** A place in (revision, key) order: after `key` of `revision`, or without `key` after every key of it. */
+export interface Position {
+  revision: number
+  key?: string
+}
 
 export type SnapshotReader<T> = (revision: number, pages: AsyncIterable<Item[]>) => Promise<T>
 

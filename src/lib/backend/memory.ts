@@ -1,5 +1,5 @@
 /** An in-memory backend for unit tests: same contract as the SQLite one (keys in UTF-8 byte order), no persistence. */
-import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type SnapshotReader} from './backend.js'
+import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type Position, type SnapshotReader} from './backend.js'
 
 const byKey = (a: Item, b: Item) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key))
 
@@ -21,9 +21,10 @@ export class MemoryBackend implements Backend {
       .map((i) => ({...i}))
   }
 
-  async listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+  async listAfter(prefix: string, after: Position, limit: number): Promise<Item[]> {
+    const key = after.key === undefined ? undefined : Buffer.from(after.key)
     return (await this.list(prefix))
-      .filter((i) => i.revision > afterRevision)
+      .filter((i) => i.revision > after.revision || (i.revision === after.revision && key !== undefined && Buffer.compare(Buffer.from(i.key), key) > 0))
       .sort((a, b) => a.revision - b.revision || byKey(a, b))
       .slice(0, limit)
   }

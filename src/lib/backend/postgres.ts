@@ -13,7 +13,7 @@
  */
 import type {Pool, PoolClient, QueryResultRow} from 'pg'
 import {WidError} from '../errors.js'
-import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type ChangeListener, type Condition, type Item, type Operation, type SnapshotReader, type StoreObserver} from './backend.js'
+import {conditionFailed, conditionHolds, StoreNotEmpty, type Backend, type ChangeListener, type Condition, type Item, type Operation, type Position, type SnapshotReader, type StoreObserver} from './backend.js'
 import {describe, NO_ANSWER, storageError, type PgModule, type Target} from './postgres-connection.js'
 
 /** The NOTIFY channel of committed writes; the payload is the write's revision. */
@@ -30,7 +30,7 @@ const MIGRATIONS = [
    CREATE TABLE wid_meta (name text PRIMARY KEY, value bigint NOT NULL);
    INSERT INTO wid_meta (name, value) VALUES ('revision', 0), ('pruned_through', 0);
    CREATE TABLE wid_changes (revision bigint NOT NULL, key text COLLATE "C" NOT NULL, deleted boolean NOT NULL, PRIMARY KEY (revision, key));`,
-  'CREATE INDEX wid_kv_revision ON wid_kv (revision);',
+  'CREATE INDEX wid_kv_revision ON wid_kv (revision, key);',
 ]
 
 /** Rows per page of a snapshot, and per statement of a load. */
@@ -151,12 +151,15 @@ export class PostgresBackend implements Backend {
     return rows.map(toItem)
   }
 
-  async listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
-    const {text, values} = listQuery(prefix)
+  /** A range of the (revision, key) index from the position on: one seek, however many keys its revision has. */
+  async listAfter(prefix: string, after: Position, limit: number): Promise<Item[]> {
+    const {name, text, values} = listQuery(prefix)
+    const n = values.length
+    const position = after.key === undefined ? `revision > $${n + 1}` : `(revision, key) > ($${n + 1}, $${n + 3})`
     const {rows} = await this.query<Row>({
-      name: `${values.length === 1 ? 'wid_list_from' : 'wid_list_range'}_after`,
-      text: text.replace(' ORDER BY key', ` AND revision > $${values.length + 1} ORDER BY revision, key LIMIT $${values.length + 2}`),
-      values: [...values, String(afterRevision), String(limit)],
+      name: `${name}_after${after.key === undefined ? '' : '_key'}`,
+      text: text.replace(' ORDER BY key', ` AND ${position} ORDER BY revision, key LIMIT $${n + 2}`),
+      values: [...values, String(after.revision), String(limit), ...(after.key === undefined ? [] : [after.key])],
     })
     return rows.map(toItem)
   }

@@ -6,7 +6,7 @@
  * While the feed is lost nothing is cached, and everything is forgotten when it is back.
  * `list` always asks the store.
  */
-import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation, SnapshotReader, StoreObserver} from './backend.js'
+import type {Backend, ChangeEvent, ChangeListener, Condition, Item, Operation, Position, SnapshotReader, StoreObserver} from './backend.js'
 
 const MAX_ENTRIES = 10_000
 
@@ -70,8 +70,8 @@ export class CachedBackend implements Backend {
     return this.store.list(prefix)
   }
 
-  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
-    return this.store.listAfter(prefix, afterRevision, limit)
+  listAfter(prefix: string, after: Position, limit: number): Promise<Item[]> {
+    return this.store.listAfter(prefix, after, limit)
   }
 
   /** Not heard by the feed, and so not forgotten here: only for what nothing gets by key (Backend.deleteRange). */

@@ -16,6 +16,7 @@ export interface Statements {
   get: StatementSync
   list: StatementSync
   listAfter: StatementSync
+  listAfterKey: StatementSync
   revisionOf: StatementSync
   put: StatementSync
   remove: StatementSync
@@ -32,6 +33,10 @@ export function prepareStatements(db: DatabaseSync): Statements {
     list: db.prepare('SELECT key, value, revision FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY key'),
     listAfter: db.prepare(
       'SELECT key, value, revision FROM kv INDEXED BY kv_revision WHERE revision > ?4 AND key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY revision, key LIMIT ?5',
+    ),
+    // A range of the (revision, key) index from the position on: one seek, however many keys its revision has
+    listAfterKey: db.prepare(
+      'SELECT key, value, revision FROM kv INDEXED BY kv_revision WHERE (revision, key) > (?4, ?6) AND key >= ?1 AND (?2 IS NULL OR key < ?2) AND substr(key, 1, ?3) = ?1 ORDER BY revision, key LIMIT ?5',
     ),
     revisionOf: db.prepare('SELECT revision FROM kv WHERE key = ?'),
     put: db.prepare(

@@ -9,7 +9,7 @@ import {dirname} from 'node:path'
 import type {DatabaseSync} from 'node:sqlite'
 import {isWidError, WidError} from '../errors.js'
 import {checkPrivateDirectory} from '../output/private-dir.js'
-import {StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type SnapshotReader, type StoreObserver} from './backend.js'
+import {StoreNotEmpty, type Backend, type Condition, type Item, type Operation, type Position, type SnapshotReader, type StoreObserver} from './backend.js'
 import {connect, prepareStatements, transaction, type Statements} from './sqlite-statements.js'
 import {runTask, WriterThread, type WriteTask} from './sqlite-writer.js'
 
@@ -21,7 +21,7 @@ const MIGRATIONS = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO meta (name, value) VALUES ('revision', 0);`,
-  'CREATE INDEX kv_revision ON kv (revision);',
+  'CREATE INDEX kv_revision ON kv (revision, key);',
 ]
 
 /** SQLite's code for auto_vacuum = INCREMENTAL: freed pages can be given back to the file system (deleteRange). */
@@ -140,9 +140,13 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  async listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
+  async listAfter(prefix: string, after: Position, limit: number): Promise<Item[]> {
     const chars = [...prefix]
-    return this.guard(() => this.statements.listAfter.all(prefix, upperBound(chars), chars.length, afterRevision, limit) as unknown as Item[])
+    return this.guard(() =>
+      after.key === undefined
+        ? (this.statements.listAfter.all(prefix, upperBound(chars), chars.length, after.revision, limit) as unknown as Item[])
+        : (this.statements.listAfterKey.all(prefix, upperBound(chars), chars.length, after.revision, limit, after.key) as unknown as Item[]),
+    )
   }
 
   atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {

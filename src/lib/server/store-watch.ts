@@ -9,7 +9,7 @@
  * busy SQLite store, which still answers a ping, never counts as down.
  */
 import {setTimeout as sleep} from 'node:timers/promises'
-import type {Backend, ChangeListener, Condition, Item, Operation, SnapshotReader} from '../backend/backend.js'
+import type {Backend, ChangeListener, Condition, Item, Operation, Position, SnapshotReader} from '../backend/backend.js'
 import {isWidError, WidError} from '../errors.js'
 
 const PROBE_INTERVAL_MS = 1_000
@@ -51,8 +51,8 @@ export class StoreWatch implements Backend {
     return this.observe(this.backend.list(prefix))
   }
 
-  listAfter(prefix: string, afterRevision: number, limit: number): Promise<Item[]> {
-    return this.observe(this.backend.listAfter(prefix, afterRevision, limit))
+  listAfter(prefix: string, after: Position, limit: number): Promise<Item[]> {
+    return this.observe(this.backend.listAfter(prefix, after, limit))
   }
 
   atomicWrite(conditions: Condition[], operations: Operation[]): Promise<number> {

@@ -70,7 +70,7 @@ export const retentionValue = (seconds: number): string => JSON.stringify({reten
 
 /** The oldest event kept, by commit order: one indexed read, however long the log. */
 export async function oldestAuditTime(backend: Backend): Promise<string | undefined> {
-  const [first] = await backend.listAfter(AUDIT_PREFIX, 0, 1)
+  const [first] = await backend.listAfter(AUDIT_PREFIX, {revision: 0}, 1)
   return first && auditKeyTime(first.key)
 }
 

@@ -134,26 +134,19 @@ export interface AuditPage {
 export const AUDIT_PAGE_LIMIT = 1000
 
 /**
- * The next page of the log after `after`, in commit order (Backend.listAfter), with `since`
- * keeping only events whose time is at or after it. The keys of `after`'s revision already
- * read are read again and skipped: as many as one group commit holds, at most.
+ * The next page of the log after `after`, in commit order (Backend.listAfter: one seek of the
+ * (revision, key) index, wherever in a large group commit the cursor stands), with `since`
+ * keeping only events whose time is at or after it.
  */
 export async function readAuditPage(backend: Backend, after: AuditCursor, options: {since?: Date; limit?: number} = {}): Promise<AuditPage> {
   const limit = options.limit ?? AUDIT_PAGE_LIMIT
   const since = options.since === undefined ? undefined : isoString(options.since)
-  const seen = after.key
-  for (let want = limit; ; want += limit) {
-    const items = await backend.listAfter(AUDIT_PREFIX, seen === undefined ? after.revision : after.revision - 1, want)
-    const fresh = seen === undefined ? items : items.filter((item) => item.revision > after.revision || item.key > seen)
-    const more = items.length === want
-    // A whole page of keys already read: one group commit larger than a page, read on past them.
-    if (fresh.length === 0 && more) continue
-    const last = fresh.at(-1)
-    return {
-      events: fresh.filter((item) => since === undefined || auditKeyTime(item.key) >= since).map((item) => parseStored<AuditEvent>(item.value, item.key)),
-      next: last ? {revision: last.revision, key: last.key} : after,
-      more,
-    }
+  const items = await backend.listAfter(AUDIT_PREFIX, after, limit)
+  const last = items.at(-1)
+  return {
+    events: items.filter((item) => since === undefined || auditKeyTime(item.key) >= since).map((item) => parseStored<AuditEvent>(item.value, item.key)),
+    next: last ? {revision: last.revision, key: last.key} : after,
+    more: items.length === limit,
   }
 }
 

@@ -320,12 +320,14 @@ for (const impl of implementations) {
       await putItem(backend, '/other/x', 'x')
       const r4 = await backend.atomicWrite([], [{key: '/log/d', type: 'put', value: '3'}, {key: '/log/b', type: 'put', value: '4'}])
       // When the prefix is read after revision 0, two at a time
-      const first = await backend.listAfter('/log/', 0, 2)
-      const second = await backend.listAfter('/log/', first.at(-1)!.revision, 2)
+      const first = await backend.listAfter('/log/', {revision: 0}, 2)
+      const second = await backend.listAfter('/log/', first.at(-1)!, 2)
+      const third = await backend.listAfter('/log/', {revision: r4, key: '/log/b'}, 2)
       // Then the pages follow the revisions (then the keys within one write), and never leave the prefix
       expect(first).toEqual([{key: '/log/c', value: '1', revision: r1}, {key: '/log/a', value: '2', revision: r2}])
       expect(second).toEqual([{key: '/log/b', value: '4', revision: r4}, {key: '/log/d', value: '3', revision: r4}])
-      expect(await backend.listAfter('/log/', r4, 10)).toEqual([])
+      expect(third).toEqual([{key: '/log/d', value: '3', revision: r4}])
+      expect(await backend.listAfter('/log/', {revision: r4}, 10)).toEqual([])
     })
 
     it('deletes a range of keys, lowest first, at most as many as asked, and nothing outside it', async () => {

@@ -47,6 +47,25 @@ describe('readAuditPage', () => {
     expect(events.slice(255).map((e) => Number(e.serial))).toEqual([255, 256, 257, 258, 259])
   })
 
+  it('reads a page with one query wherever the cursor stands in a large group commit, even a cursor past its last key', async () => {
+    // Given one transaction of 5,000 events, and a store that counts the reads it is asked for
+    const revision = await backend.atomicWrite([], Array.from({length: 5000}, (_, i) => auditOperation(event(i))))
+    let reads = 0
+    const counting = Object.assign(Object.create(backend) as SqliteBackend, {
+      listAfter: (...args: Parameters<SqliteBackend['listAfter']>) => {
+        reads++
+        return backend.listAfter(...args)
+      },
+    })
+    // When a page of one is asked after a key beyond every key of that commit (as a client may craft it), and in its middle
+    const beyond = await readAuditPage(counting, {revision, key: '/audit/~'}, {limit: 1})
+    const middle = await readAuditPage(counting, {revision, key: (await backend.list('/audit/'))[2500]!.key}, {limit: 1})
+    // Then each took one read: nothing after the first, and the 2,502nd event after the second
+    expect(reads).toBe(2)
+    expect(beyond).toMatchObject({events: [], more: false})
+    expect(middle.events.map((e) => e.serial)).toEqual([(await backend.list('/audit/')).map((item) => JSON.parse(item.value) as AuditEvent)[2501]!.serial])
+  })
+
   it('loses nothing that commits while a reader pages, from writers group-committing at once', async () => {
     const writer = new AuditWriter(backend)
     const seen: AuditEvent[] = []
