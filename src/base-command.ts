@@ -74,7 +74,7 @@ export abstract class ClusterCommand extends WidCommand {
    * --local (or when nobody logged in) the embedded one in $WID_HOME, as the local admin
    * or `as`.
    */
-  protected async cluster(options: {as?: UserOrBot} = {}): Promise<Cluster> {
+  protected async cluster(options: {as?: UserOrBot; keepAudit?: boolean} = {}): Promise<Cluster> {
     const {widHome} = await import('./lib/home.js')
     const {flags} = (await this.parse()) as {flags: {config?: string; local?: boolean}}
     let home = widHome()

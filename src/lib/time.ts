@@ -4,6 +4,15 @@ import {badInput} from './errors.js'
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
 
+/**
+ * Times are kept and compared as RFC 3339 strings with four-digit years (isoString): a time
+ * outside the years 1000–9999 would sort wrongly among them, and is refused.
+ */
+function inYears(date: Date): boolean {
+  const year = date.getUTCFullYear()
+  return year >= 1000 && year <= 9999
+}
+
 export function parseInstant(value: string, what: string): Date {
   const bad = () => badInput(`invalid ${what} "${value}" (expected a time such as 2026-12-01T00:00:00Z)`)
   const match = RFC3339.exec(value)
@@ -12,7 +21,7 @@ export function parseInstant(value: string, what: string): Date {
   const date = new Date(value)
   // Date rolls 2026-02-30 over to March 2; a calendar date that does not exist is refused.
   const check = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!))
-  if (Number.isNaN(date.getTime()) || check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour! > 23 || minute! > 59 || second! > 59) throw bad()
+  if (Number.isNaN(date.getTime()) || !inYears(date) || check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day! || hour! > 23 || minute! > 59 || second! > 59) throw bad()
   return date
 }
 
@@ -21,7 +30,11 @@ export function parseInstant(value: string, what: string): Date {
  * (`--since 24h`, `--before 2026-12-01T00:00:00Z`).
  */
 export function parseTimeOrAgo(value: string, what: string, now: Date): Date {
-  if (/^\s*(?:\d+[hms])+\s*$/.test(value)) return new Date(now.getTime() - parseDuration(value, what) * 1000)
+  if (/^\s*(?:\d+[hms])+\s*$/.test(value)) {
+    const ago = new Date(now.getTime() - parseDuration(value, what) * 1000)
+    if (!inYears(ago)) throw badInput(`invalid ${what} "${value}" (too long ago: before the year 1000)`)
+    return ago
+  }
   if (RFC3339.test(value)) return parseInstant(value, what)
   throw badInput(`invalid ${what} "${value}" (expected a time such as 2026-12-01T00:00:00Z, or a duration ago such as 24h or 90m)`)
 }

@@ -90,9 +90,9 @@ const BAD_BODIES: [string, string, object][] = [
   ['setAuditRetention', 'retentionSeconds: must be a whole number', {retentionSeconds: '720h'}],
   ['pruneAudit', 'before: missing required field', {}],
   // and what a schema cannot say
-  ['listAudit', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
-  ['auditEvents', 'since: must be an ISO 8601 time', {since: 'yesterday'}],
-  ['pruneAudit', 'before: must be an ISO 8601 time', {before: 'now'}],
+  ['listAudit', 'since: must be an ISO 8601 time (RFC 3339, years 1000 to 9999)', {since: 'yesterday'}],
+  ['auditEvents', 'since: must be an ISO 8601 time (RFC 3339, years 1000 to 9999)', {since: 'yesterday'}],
+  ['pruneAudit', 'before: must be an ISO 8601 time (RFC 3339, years 1000 to 9999)', {before: 'now'}],
 ]
 
 describe('wid server checks every API body against its schema', () => {

@@ -45,4 +45,10 @@ describe('parseTimeOrAgo', () => {
     }
     expect(() => parseTimeOrAgo('0h', '--since', now)).toThrow(/must be greater than zero/)
   })
+
+  it('refuses times outside the years 1000 to 9999, which would sort wrongly among stored times', () => {
+    expect(() => parseTimeOrAgo('99999999999h', '--since', now)).toThrow(/^invalid --since "99999999999h" \(too long ago: before the year 1000\)$/)
+    expect(() => parseTimeOrAgo('9999-12-31T23:59:59-14:00', '--since', now)).toThrow(/^invalid --since "9999-12-31T23:59:59-14:00" \(expected a time such as 2026-12-01T00:00:00Z\)$/)
+    expect(parseTimeOrAgo('9999-12-31T23:59:59Z', '--since', now).toISOString()).toBe('9999-12-31T23:59:59.000Z')
+  })
 })

@@ -20,7 +20,7 @@ export default class AuditExport extends ClusterCommand {
     const {parseTimeOrAgo} = await import('../../lib/time.js')
     const since = flags.since === undefined ? undefined : parseTimeOrAgo(flags.since, '--since', new Date())
     const {exportAudit} = await import('../../lib/cluster/audit-export.js')
-    const cluster = await this.cluster()
+    const cluster = await this.cluster({keepAudit: true})
     const stop = new AbortController()
     const onSignal = () => stop.abort()
     process.once('SIGINT', onSignal)

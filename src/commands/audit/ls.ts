@@ -7,8 +7,8 @@ function subject(e: AuditEvent): string {
   if (e.spiffe_id) return `${e.spiffe_id} (${e.svid_type}, serial ${e.serial}, ${e.ttl_seconds}s${e.workload_identity ? `, ${e.workload_identity}` : ''})`
   if (e.automatic !== undefined) return `${e.authority} CA: ${e.automatic ? `rotated automatically, each key living ${e.ca_ttl}` : 'rotated by hand only'}`
   if (e.authority) return `${e.authority} CA: ${e.previous_phase} → ${e.phase} (${e.mode ?? 'manual'}, signing ${e.signing_key})`
-  if (e.retention_seconds !== undefined) return `retention ${formatDuration(e.previous_retention_seconds ?? 0)} → ${formatDuration(e.retention_seconds)}`
-  if (e.deleted !== undefined) return `${e.deleted} event${e.deleted === 1 ? '' : 's'} older than ${e.before} deleted`
+  if (e.retention_seconds !== undefined) return `retention ${e.previous_retention_seconds === undefined ? '(damaged)' : formatDuration(e.previous_retention_seconds)} → ${formatDuration(e.retention_seconds)}`
+  if (e.type === 'audit.pruned') return `events older than ${e.before} deleted`
   return `${e.kind} ${e.name}${e.address ? ` (from ${e.address})` : ''}${e.reason ? ` (${e.reason})` : ''}`
 }
 
@@ -27,7 +27,7 @@ export default class AuditLs extends ClusterCommand {
     const {renderTable} = await import('../../lib/output/table.js')
     const {parseTimeOrAgo} = await import('../../lib/time.js')
     const since = flags.since === undefined ? undefined : parseTimeOrAgo(flags.since, '--since', new Date())
-    const events = await (await this.cluster()).listAudit({since, type: flags.type})
+    const events = await (await this.cluster({keepAudit: true})).listAudit({since, type: flags.type})
     if (!this.jsonEnabled()) {
       const rows = events.map((e) => [e.time, e.type, e.as ? `${e.actor} (as ${e.as})` : e.actor, subject(e)])
       process.stdout.write(renderTable(['TIME', 'TYPE', 'ACTOR', 'SUBJECT'], rows) || 'no events\n')

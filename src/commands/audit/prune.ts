@@ -14,7 +14,7 @@ export default class AuditPrune extends ClusterCommand {
     const {flags} = await this.parse(AuditPrune)
     const {parseTimeOrAgo} = await import('../../lib/time.js')
     const before = parseTimeOrAgo(flags.before, '--before', new Date())
-    const result = await (await this.cluster()).pruneAudit(before)
+    const result = await (await this.cluster({keepAudit: true})).pruneAudit(before)
     this.success(`✔ deleted ${result.deleted} audit event${result.deleted === 1 ? '' : 's'} older than ${result.before}`)
     return result
   }

@@ -24,7 +24,7 @@ export default class AuditRetentionCommand extends ClusterCommand {
   async run() {
     const {flags} = await this.parse(AuditRetentionCommand)
     const seconds = flags.set === undefined ? undefined : parseDuration(flags.set, '--set')
-    const cluster = await this.cluster()
+    const cluster = await this.cluster({keepAudit: true})
     const retention = seconds === undefined ? await cluster.auditRetention() : await cluster.setAuditRetention(seconds)
     if (seconds !== undefined) this.success(`✔ audit events are kept for ${retention.retention}`)
     else if (!this.jsonEnabled()) process.stdout.write(`${show(retention)}\n`)

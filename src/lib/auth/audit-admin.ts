@@ -13,9 +13,11 @@ import {
   checkRetention,
   deleteAuditBefore,
   getRetentionSeconds,
+  MIN_RETENTION_SECONDS,
   retentionValue,
   type AuditRetention,
 } from '../services/audit-retention.js'
+import {formatDuration} from '../duration.js'
 import {isoString} from '../time.js'
 import {auditActor, type Principal} from './principal.js'
 
@@ -41,14 +43,19 @@ export function readAuditRetention(backend: Backend, principal: Principal): Prom
 export async function setAuditRetention(backend: Backend, principal: Principal, seconds: number, now: Date): Promise<AuditRetention> {
   principal.access?.checkVerbs('cluster_audit_config', ['update'])
   checkRetention(seconds)
-  const current = await getRetentionSeconds(backend)
+  // A damaged setting is what --set is for: it is overwritten (guarded by its revision), its value unknown
+  const current = await getRetentionSeconds(backend).catch(async (error: unknown) => {
+    const item = await backend.get(AUDIT_CONFIG_KEY)
+    if (!item) throw error
+    return {seconds: undefined, stored: true, revision: item.revision}
+  })
   if (!current.stored || current.seconds !== seconds) {
     const event: AuditEvent = {
       time: isoString(now),
       type: 'audit.retention',
       ...auditActor(principal),
       retention_seconds: seconds,
-      previous_retention_seconds: current.seconds,
+      ...(current.seconds === undefined ? {} : {previous_retention_seconds: current.seconds}),
     }
     await backend.atomicWrite(
       [current.revision === undefined ? {key: AUDIT_CONFIG_KEY, type: 'absent'} : {key: AUDIT_CONFIG_KEY, type: 'revision', revision: current.revision}],
@@ -58,13 +65,18 @@ export async function setAuditRetention(backend: Backend, principal: Principal, 
   return auditRetention(backend)
 }
 
-/** `wid audit prune --before`: every event older than `before` (not in the future), then the prune's own event. */
+/**
+ * `wid audit prune --before`: every event older than `before`, which must be at least the
+ * shortest retention ago (no prune by hand erases what a retention would keep). Its event is
+ * written first, naming `before`, so that a prune cut short (a server killed) is on record
+ * too; how many went is in the prune note (`wid audit retention`).
+ */
 export async function pruneAuditBefore(backend: Backend, principal: Principal, before: Date, now: Date): Promise<{deleted: number; before: string}> {
   principal.access?.checkVerbs('cluster_audit_config', ['update'])
-  if (before.getTime() > now.getTime()) {
-    throw badInput(`audit prune: ${isoString(before)} is in the future; events are pruned up to now at most`)
+  if (before.getTime() > now.getTime() - MIN_RETENTION_SECONDS * 1000) {
+    throw badInput(`audit prune: ${isoString(before)} is less than ${formatDuration(MIN_RETENTION_SECONDS)} ago; events are pruned up to the shortest retention (${formatDuration(MIN_RETENTION_SECONDS)}) ago at most`)
   }
+  await backend.atomicWrite([], [auditOperation({time: isoString(now), type: 'audit.pruned', ...auditActor(principal), before: isoString(before)})])
   const deleted = await deleteAuditBefore(backend, before, now)
-  await backend.atomicWrite([], [auditOperation({time: isoString(now), type: 'audit.pruned', ...auditActor(principal), before: isoString(before), deleted})])
   return {deleted, before: isoString(before)}
 }

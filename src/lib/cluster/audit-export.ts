@@ -22,8 +22,8 @@ export interface AuditExportOptions {
   write(lines: string): Promise<void>
 }
 
-/** One event as its export line: the stored fields, C1 controls escaped as --json does (see escapeC1InJson). */
-export const auditLine = (event: AuditEvent): string => `${escapeC1InJson(JSON.stringify(event))}\n`
+/** One event as its export line: its id, then the stored fields, C1 controls escaped as --json does (see escapeC1InJson). */
+export const auditLine = (event: AuditEvent, id: string): string => `${escapeC1InJson(JSON.stringify({id, ...event}))}\n`
 
 /** Writes the log (from `since`) and, with `follow`, every event after it; returns how many events it wrote. */
 export async function exportAudit(cluster: Pick<Cluster, 'auditEvents'>, options: AuditExportOptions): Promise<number> {
@@ -32,7 +32,7 @@ export async function exportAudit(cluster: Pick<Cluster, 'auditEvents'>, options
   while (!options.signal.aborted) {
     const page = await cluster.auditEvents({after, since: options.since, limit: AUDIT_PAGE_LIMIT})
     if (page.events.length > 0) {
-      await options.write(page.events.map(auditLine).join(''))
+      await options.write(page.events.map((event, i) => auditLine(event, page.ids[i]!)).join(''))
       written += page.events.length
     }
     after = page.next

@@ -32,6 +32,8 @@ export interface LocalInitOptions {
 
 export interface LocalOpenOptions {
   home?: string
+  /** Leave the audit log as it is (the audit commands): no opportunistic pruning. */
+  keepAudit?: boolean
   /** The store a server's configuration names (`-c wid.yaml`); by default the SQLite database in `home`. */
   storage?: StorageSettings
   now?: () => Date
@@ -137,8 +139,9 @@ export class LocalCluster implements Cluster {
       // opportunistically: a command that cannot write (a read-only store, a damaged rotation)
       // still does its own job, and reports damage itself if it touches the authority.
       await advanceRotations(backend, now()).catch(() => undefined)
-      // So is the audit log pruned to its retention, a batch at most (see pruneAuditIfDue), with the same leniency.
-      await pruneAuditIfDue(backend, now()).catch(() => undefined)
+      // So is the audit log pruned to its retention, a batch at most (see pruneAuditIfDue), with the same leniency;
+      // but not by the commands that read or govern the log (an old backup's log is read before it is pruned).
+      if (!options.keepAudit) await pruneAuditIfDue(backend, now()).catch(() => undefined)
       const auth = await AuthServer.open(backend, now)
       const caller: Caller = options.as ? {...options.as, rehearsedBy: localAdmin().name} : localAdmin()
       return new LocalCluster(placeOf(home, options.storage, backend), backend, auth, caller, init.created ? init.config : undefined, options.storage?.type !== 'postgresql')

@@ -13,6 +13,7 @@ import type {RotateRequest} from '../auth/rotation.js'
 import type {TrustState} from '../auth/trust.js'
 import type {AuditCursor} from '../services/audit.js'
 import {badInput, WidError} from '../errors.js'
+import {parseInstant} from '../time.js'
 import {FieldError} from '../resources/parse.js'
 import {parseKind} from '../resources/refs.js'
 import {validateConfig} from '../resources/schema.js'
@@ -52,11 +53,14 @@ interface LoginBody {
   ttlSeconds?: number
 }
 
+/** An RFC 3339 time, as clients send them (toISOString), within the years isoString keeps. */
 function timeOf(value: string | undefined, where: string): Date | undefined {
   if (value === undefined) return undefined
-  const date = new Date(value)
-  if (Number.isNaN(date.getTime())) throw badInput(`api: ${where}: must be an ISO 8601 time`)
-  return date
+  try {
+    return parseInstant(value, where)
+  } catch {
+    throw badInput(`api: ${where}: must be an ISO 8601 time (RFC 3339, years 1000 to 9999)`)
+  }
 }
 
 /** The SVIDs a batch issued, by type (an item may issue several, or be refused). */

@@ -60,9 +60,8 @@ export interface AuditEvent {
   /** audit.retention: how long events are kept now, and before the change. */
   retention_seconds?: number
   previous_retention_seconds?: number
-  /** audit.pruned: events older than `before` were deleted, `deleted` of them. */
+  /** audit.pruned: events older than `before` are deleted (written before they are; how many is in the prune note, `wid audit retention`). */
   before?: string
-  deleted?: number
 }
 
 export const AUDIT_PREFIX = '/audit/'
@@ -124,6 +123,8 @@ export interface AuditCursor {
 export interface AuditPage {
   /** In commit order. */
   events: AuditEvent[]
+  /** Each event's id: its key without the prefix (`<time>.<random>`), unique, the same on every server and after a copy. */
+  ids: string[]
   /** Where the next page starts. */
   next: AuditCursor
   /** False once the page reached the end of the log (as of now: later commits come after `next`). */
@@ -143,8 +144,10 @@ export async function readAuditPage(backend: Backend, after: AuditCursor, option
   const since = options.since === undefined ? undefined : isoString(options.since)
   const items = await backend.listAfter(AUDIT_PREFIX, after, limit)
   const last = items.at(-1)
+  const kept = items.filter((item) => since === undefined || auditKeyTime(item.key) >= since)
   return {
-    events: items.filter((item) => since === undefined || auditKeyTime(item.key) >= since).map((item) => parseStored<AuditEvent>(item.value, item.key)),
+    events: kept.map((item) => parseStored<AuditEvent>(item.value, item.key)),
+    ids: kept.map((item) => item.key.slice(AUDIT_PREFIX.length)),
     next: last ? {revision: last.revision, key: last.key} : after,
     more: items.length === limit,
   }

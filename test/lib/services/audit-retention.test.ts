@@ -67,10 +67,18 @@ describe('audit retention (frozen clock)', () => {
     ])
   })
 
-  it('prunes by hand up to now, never a time to come, and audits it', async () => {
-    await write([ago(100), ago(50)])
-    await expect(auth.pruneAudit(admin, new Date(NOW.getTime() + 1000))).rejects.toThrow(/^audit prune: 2026-12-01T12:00:01.000Z is in the future; events are pruned up to now at most$/)
-    expect(await auth.pruneAudit(admin, new Date(ago(60)))).toEqual({deleted: 1, before: ago(60)})
-    expect(await listAuditEvents(backend, {type: 'audit.pruned'})).toEqual([{time: NOW.toISOString(), type: 'audit.pruned', actor: 'admin:root', before: ago(60), deleted: 1}])
+  it('prunes by hand up to the shortest retention ago, never later, and audits it before it deletes', async () => {
+    await write([ago(7200), ago(3000)])
+    const refused = /^audit prune: 2026-12-01T11:00:01.000Z is less than 1h ago; events are pruned up to the shortest retention \(1h\) ago at most$/
+    await expect(auth.pruneAudit(admin, new Date(NOW.getTime() - 3599_000))).rejects.toThrow(refused)
+    expect(await auth.pruneAudit(admin, new Date(ago(3600)))).toEqual({deleted: 1, before: ago(3600)})
+    expect(await listAuditEvents(backend, {type: 'audit.pruned'})).toEqual([{time: NOW.toISOString(), type: 'audit.pruned', actor: 'admin:root', before: ago(3600)}])
+  })
+
+  it('overwrites a damaged retention with --set, which a damaged value otherwise refuses', async () => {
+    await backend.atomicWrite([], [{key: '/cluster/audit', type: 'put', value: '{"retention_seconds":5}'}])
+    await expect(auth.auditRetention(admin)).rejects.toThrow(/damaged \(set it again with wid audit retention --set\)/)
+    expect(await auth.setAuditRetention(admin, 720 * 3600)).toMatchObject({retentionSeconds: 720 * 3600})
+    expect((await listAuditEvents(backend, {type: 'audit.retention'})).at(-1)).toEqual({time: NOW.toISOString(), type: 'audit.retention', actor: 'admin:root', retention_seconds: 720 * 3600})
   })
 })

@@ -94,7 +94,7 @@ describe('readAuditPage', () => {
     expect(page.events.map((e) => e.time)).toEqual(['2026-12-02T00:00:00.000Z', '2026-12-03T00:00:00.000Z'])
     expect(page.more).toBe(false)
     const end = await readAuditPage(backend, page.next)
-    expect(end).toEqual({events: [], next: page.next, more: false})
+    expect(end).toEqual({events: [], ids: [], next: page.next, more: false})
     // audit ls filters the same way, by type too
     expect((await listAuditEvents(backend, {since: new Date('2026-12-03T00:00:00Z'), type: 'svid.issued'})).map((e) => e.time)).toEqual(['2026-12-03T00:00:00.000Z'])
   })
