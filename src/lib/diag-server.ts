@@ -8,6 +8,9 @@ import {createServer, type Server} from 'node:http'
 import {badInput} from './errors.js'
 import {isLoopback, listenFailure, parseHostPort} from './listen.js'
 
+/** Connections the diagnostics listener keeps at once: plenty for Prometheus, probes and an operator. */
+const MAX_DIAG_CONNECTIONS = 64
+
 export interface NotReady {
   name: string
   reason: string
@@ -58,12 +61,14 @@ export async function startDiagServer(address: string, who: string, endpoints: D
     if (path === '/metrics') return [200, 'text/plain; version=0.0.4; charset=utf-8', await endpoints.metrics()]
     return json(404, {error: `no such path ${path}`})
   }
-  const server: Server = createServer((req, res) => {
+  // A scraper or a probe needs a few connections and answers in well under a second: anything else is let go
+  const server: Server = createServer({headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 30_000}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!
     const reply = ([code, type, body]: [number, string, string]) => res.writeHead(code, {'content-type': type, 'cache-control': 'no-store'}).end(req.method === 'HEAD' ? undefined : body)
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply([405, 'application/json', '{"error":"GET only"}\n'])
     answer(path).then(reply, (error: unknown) => reply([500, 'application/json', JSON.stringify({error: (error as Error).message}) + '\n']))
   })
+  server.maxConnections = MAX_DIAG_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailure(error, `${who}: cannot listen on --diag-addr ${address}`)))
     server.listen(port, host, () => resolve())
