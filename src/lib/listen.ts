@@ -3,7 +3,8 @@ import {WidError, type ErrorCode} from './errors.js'
 
 /** HOST:PORT (an IPv6 host in brackets); undefined when `value` is not one. Port 0 asks for any free port. */
 export function parseHostPort(value: string): {host: string; port: number} | undefined {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  // Brackets are for IPv6 only (they hold a colon): [127.0.0.1] would be announced as no URL can name it
+  const match = /^(\[[0-9a-fA-F.]*:[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
   const port = Number(match?.[2])
   if (!match || port > 65535) return undefined
   return {host: match[1]!.replace(/^\[|\]$/g, ''), port}
@@ -11,7 +12,7 @@ export function parseHostPort(value: string): {host: string; port: number} | und
 
 /** Whether a host is a loopback address, which only this machine can reach. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
 const REASONS: Record<string, [ErrorCode, string]> = {
