@@ -17,9 +17,9 @@ import {deflateRawSync, inflateRawSync} from 'node:zlib'
 import type {Item} from '../backend/backend.js'
 import {WidError} from '../errors.js'
 
-export const BACKUP_FORMAT = 'wid-backup'
+const BACKUP_FORMAT = 'wid-backup'
 /** The format this wid writes, and the newest it reads. */
-export const BACKUP_VERSION = 1
+const BACKUP_VERSION = 1
 
 const SCRYPT = {N: 2 ** 17, r: 8, p: 1}
 const FRAME_ITEMS = 1
@@ -314,7 +314,7 @@ function parseItems(payload: Buffer): Item[] {
 }
 
 /** Revisions as every backend keeps them: from 1, and well inside what a JavaScript number holds exactly. */
-export function validRevision(revision: unknown): revision is number {
+function validRevision(revision: unknown): revision is number {
   return Number.isSafeInteger(revision) && (revision as number) >= 0 && (revision as number) < 2 ** 52
 }
 

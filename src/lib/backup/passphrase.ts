@@ -5,7 +5,7 @@ import {readBounded} from '../output/read.js'
 import {shortPath} from '../output/paths.js'
 
 /** Long enough that guessing it offline, even at scrypt's cost, is out of reach (characters, not UTF-16 units). */
-export const MIN_PASSPHRASE_LENGTH = 12
+const MIN_PASSPHRASE_LENGTH = 12
 
 export function checkPassphrase(passphrase: string, prefix: string): string {
   if ([...passphrase].length < MIN_PASSPHRASE_LENGTH || passphrase.trim() === '') {

@@ -39,7 +39,7 @@ export interface PassphraseSource {
 const REQUIRED_KEYS = [CLUSTER_CONFIG_KEY, ...(['spiffe', 'jwt', 'host', 'client'] as const).map(authorityKey)]
 
 /** Opens a backup and reads its header: one line if it is not a regular file or not a backup. */
-export async function openBackup(path: string): Promise<{reader: BackupReader; close(): Promise<void>}> {
+async function openBackup(path: string): Promise<{reader: BackupReader; close(): Promise<void>}> {
   const name = shortPath(path)
   let file: FileHandle
   try {
