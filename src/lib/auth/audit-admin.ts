@@ -14,6 +14,7 @@ import {
   deleteAuditBefore,
   getRetentionSeconds,
   MIN_RETENTION_SECONDS,
+  PRUNE_BATCH,
   retentionValue,
   type AuditRetention,
 } from '../services/audit-retention.js'
@@ -71,12 +72,19 @@ export async function setAuditRetention(backend: Backend, principal: Principal, 
  * written first, naming `before`, so that a prune cut short (a server killed) is on record
  * too; how many went is in the prune note (`wid audit retention`).
  */
-export async function pruneAuditBefore(backend: Backend, principal: Principal, before: Date, now: Date): Promise<{deleted: number; before: string}> {
+export interface PruneResult {
+  deleted: number
+  before: string
+  /** Stopped at `maxBatches` with events older than `before` left (ask again). */
+  more: boolean
+}
+
+export async function pruneAuditBefore(backend: Backend, principal: Principal, before: Date, now: Date, maxBatches = Infinity): Promise<PruneResult> {
   principal.access?.checkVerbs('cluster_audit_config', ['update'])
   if (before.getTime() > now.getTime() - MIN_RETENTION_SECONDS * 1000) {
     throw badInput(`audit prune: ${isoString(before)} is less than ${formatDuration(MIN_RETENTION_SECONDS)} ago; events are pruned up to the shortest retention (${formatDuration(MIN_RETENTION_SECONDS)}) ago at most`)
   }
   await backend.atomicWrite([], [auditOperation({time: isoString(now), type: 'audit.pruned', ...auditActor(principal), before: isoString(before)})])
-  const deleted = await deleteAuditBefore(backend, before, now)
-  return {deleted, before: isoString(before)}
+  const deleted = await deleteAuditBefore(backend, before, now, {maxBatches})
+  return {deleted, before: isoString(before), more: deleted >= maxBatches * PRUNE_BATCH}
 }

@@ -43,7 +43,7 @@ import {keyId, rotateAuthority, type RotateRequest, type RotationStatus} from '.
 import {exportTrust, rotationStatuses, trustedCertificates, type TrustExportType} from './trust.js'
 import {AuditWriter, listAuditEvents, type AuditEvent, type AuditFilter, type AuditPage} from '../services/audit.js'
 import type {AuditRetention} from '../services/audit-retention.js'
-import {auditEvents, pruneAuditBefore, readAuditRetention, setAuditRetention, type AuditPageRequest} from './audit-admin.js'
+import {auditEvents, pruneAuditBefore, readAuditRetention, setAuditRetention, type AuditPageRequest, type PruneResult} from './audit-admin.js'
 import type {Bot, Kind, Resource, User} from '../resources/types.js'
 import {isoString} from '../time.js'
 import type {SigningAuthority} from '../svid/x509.js'
@@ -443,8 +443,8 @@ export class AuthServer {
     return setAuditRetention(this.backend, await principalOf(this.backend, caller), seconds, this.now())
   }
 
-  async pruneAudit(caller: CallerOrPrincipal, before: Date): Promise<{deleted: number; before: string}> {
-    return pruneAuditBefore(this.backend, await principalOf(this.backend, caller), before, this.now())
+  async pruneAudit(caller: CallerOrPrincipal, before: Date, maxBatches?: number): Promise<PruneResult> {
+    return pruneAuditBefore(this.backend, await principalOf(this.backend, caller), before, this.now(), maxBatches)
   }
 
   /** Public trust material only: CA certificates and public keys, never a private key. */

@@ -231,8 +231,9 @@ export class LocalCluster implements Cluster {
     return this.auth.setAuditRetention(this.caller, seconds)
   }
 
-  pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
-    return this.auth.pruneAudit(this.caller, before)
+  async pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
+    const {deleted, before: cutoff} = await this.auth.pruneAudit(this.caller, before)
+    return {deleted, before: cutoff}
   }
 
   rotateAuthority(request: RotateRequest): Promise<RotationStatus> {

@@ -147,8 +147,14 @@ export class RemoteCluster implements Cluster {
   setAuditRetention(seconds: number): Promise<AuditRetention> {
     return this.call('setAuditRetention', {retentionSeconds: seconds})
   }
-  pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
-    return this.call('pruneAudit', {before: before.toISOString()})
+  /** Asked again while the server says more is left (each request deletes a bounded number, see api.ts). */
+  async pruneAudit(before: Date): Promise<{deleted: number; before: string}> {
+    let deleted = 0
+    for (;;) {
+      const answer = await this.call<{deleted: number; before: string; more?: boolean}>('pruneAudit', {before: before.toISOString()})
+      deleted += answer.deleted
+      if (!answer.more) return {deleted, before: answer.before}
+    }
   }
   async close(): Promise<void> {
     this.agent?.destroy()

@@ -53,6 +53,9 @@ interface LoginBody {
   ttlSeconds?: number
 }
 
+/** Batches of PRUNE_BATCH events one pruneAudit request deletes at most (100,000 events). */
+const API_PRUNE_BATCHES = 10
+
 /** An RFC 3339 time, as clients send them (toISOString), within the years isoString keeps. */
 function timeOf(value: string | undefined, where: string): Date | undefined {
   if (value === undefined) return undefined
@@ -130,7 +133,8 @@ const API: Record<string, Handler> = {
     auth.auditEvents(principal, {after: body.after, since: timeOf(body.since, 'auditEvents: since'), limit: body.limit}),
   auditRetention: (auth, principal) => auth.auditRetention(principal),
   setAuditRetention: (auth, principal, body: {retentionSeconds: number}) => auth.setAuditRetention(principal, body.retentionSeconds),
-  pruneAudit: (auth, principal, body: {before: string}) => auth.pruneAudit(principal, timeOf(body.before, 'pruneAudit: before')!),
+  // A few seconds of deleting per request, well inside a client's answer timeout: the client asks again while `more`
+  pruneAudit: (auth, principal, body: {before: string}) => auth.pruneAudit(principal, timeOf(body.before, 'pruneAudit: before')!, API_PRUNE_BATCHES),
 }
 
 /** Checks a body against its method's schema: bad input naming the method and the field. */

@@ -71,8 +71,15 @@ describe('audit retention (frozen clock)', () => {
     await write([ago(7200), ago(3000)])
     const refused = /^audit prune: 2026-12-01T11:00:01.000Z is less than 1h ago; events are pruned up to the shortest retention \(1h\) ago at most$/
     await expect(auth.pruneAudit(admin, new Date(NOW.getTime() - 3599_000))).rejects.toThrow(refused)
-    expect(await auth.pruneAudit(admin, new Date(ago(3600)))).toEqual({deleted: 1, before: ago(3600)})
+    expect(await auth.pruneAudit(admin, new Date(ago(3600)))).toEqual({deleted: 1, before: ago(3600), more: false})
     expect(await listAuditEvents(backend, {type: 'audit.pruned'})).toEqual([{time: NOW.toISOString(), type: 'audit.pruned', actor: 'admin:root', before: ago(3600)}])
+  })
+
+  it('stops after as many batches as asked (a request through the server), saying more is left', async () => {
+    await write(Array.from({length: 10_001}, () => ago(7200)))
+    expect(await auth.pruneAudit(admin, new Date(ago(3600)), 1)).toEqual({deleted: 10_000, before: ago(3600), more: true})
+    expect(await auth.pruneAudit(admin, new Date(ago(3600)), 1)).toEqual({deleted: 1, before: ago(3600), more: false})
+    expect(await listAuditEvents(backend, {type: 'svid.issued'})).toEqual([])
   })
 
   it('overwrites a damaged retention with --set, which a damaged value otherwise refuses', async () => {
