@@ -16,7 +16,8 @@ describe('bad input changes nothing and gives one clear line', () => {
   }
   /** Every stored item, as SQLite itself reads the cluster's file (cheaper than a wid get per kind, and it sees every key). */
   const snapshot = async () => {
-    const db = new DatabaseSync(join(tmp.path, 'home', 'wid.db'), {readOnly: true})
+    // (with a busy timeout, as wid's own connections have: a wid run of another case may be opening the file)
+    const db = new DatabaseSync(join(tmp.path, 'home', 'wid.db'), {readOnly: true, timeout: 30_000})
     try {
       return JSON.stringify(db.prepare('SELECT key, value, revision FROM kv ORDER BY key').all())
     } finally {
