@@ -36,6 +36,11 @@ export function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
+/** A metric family in the text format: its HELP and TYPE lines, then its samples. */
+export function metricFamily(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: string[]): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples]
+}
+
 /** `where` names the setting in the error, e.g. "bot: --diag-addr". */
 export function parseDiagAddr(value: string, where: string): {host: string; port: number} {
   const parsed = parseHostPort(value)

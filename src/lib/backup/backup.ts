@@ -11,6 +11,7 @@ import {openStorage, type StorageSettings} from '../backend/open.js'
 import {randomHex} from '../crypto/random.js'
 import {WidError, badInput} from '../errors.js'
 import {databasePath} from '../home.js'
+import {errnoReason} from '../output/files.js'
 import {fileKind, shortPath} from '../output/paths.js'
 import {getClusterConfig} from '../services/cluster-config.js'
 import {BackupWriter} from './format.js'
@@ -144,16 +145,9 @@ export async function backupCluster(
   }
 }
 
+/** A file-system refusal as one line after `what`; the backup's own paths name a missing directory and a directory in the way plainly. */
 export function fileError(error: unknown, what: string): WidError {
   const code = (error as NodeJS.ErrnoException).code
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such directory',
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    ENOSPC: 'no space left on device',
-    EISDIR: 'it is a directory',
-    ENOTDIR: 'a part of its path is not a directory',
-    EROFS: 'read-only file system',
-  }
-  return new WidError('io', `${what}: ${reasons[code ?? ''] ?? (error as Error).message}`, {cause: error})
+  const reason = code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'it is a directory' : errnoReason(error)
+  return new WidError('io', `${what}: ${reason}`, {cause: error})
 }

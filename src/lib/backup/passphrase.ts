@@ -1,8 +1,7 @@
 /** The passphrase of an encrypted backup: read from a file, or checked as typed. */
 import {statSync} from 'node:fs'
 import {badInput} from '../errors.js'
-import {readBounded} from '../output/read.js'
-import {shortPath} from '../output/paths.js'
+import {readFirstLine} from '../output/read.js'
 
 /** Long enough that guessing it offline, even at scrypt's cost, is out of reach (characters, not UTF-16 units). */
 const MIN_PASSPHRASE_LENGTH = 12
@@ -20,15 +19,13 @@ export interface PassphraseFile {
   readableByOthers: boolean
 }
 
-/** The first line of a file, without its line ending or a byte-order mark (editors add one). */
+/** The first line of a file, as it is (spaces count), without its line ending or a byte-order mark (editors add one). */
 export async function readPassphraseFile(path: string, prefix: string): Promise<PassphraseFile> {
-  const content = await readBounded(path, {prefix, maxBytes: 64 * 1024, what: 'a passphrase file', pipeTimeoutMs: 10_000})
-  if (content === undefined) throw badInput(`${prefix}: the passphrase file ${shortPath(path)} does not exist`)
-  const passphrase = content.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0]!
-  if (passphrase === '') throw badInput(`${prefix}: the passphrase file ${shortPath(path)} is empty`)
+  const passphrase = await readFirstLine(path, {prefix, label: 'passphrase file', what: 'a passphrase file', maxBytes: 64 * 1024})
   let readableByOthers = false
   try {
-    readableByOthers = (statSync(path).mode & 0o044) !== 0 && statSync(path).isFile()
+    const stat = statSync(path)
+    readableByOthers = stat.isFile() && (stat.mode & 0o044) !== 0
   } catch {
     // a pipe that is gone: nothing to warn about
   }

@@ -2,17 +2,17 @@
  * `wid bot start --diag-addr`: the diagnostics endpoints (see diag-server.ts), ready once
  * every service has produced its first output, with the agent's metrics.
  */
-import {labelValue, startDiagServer, type DiagServer} from '../diag-server.js'
+import {labelValue, metricFamily, startDiagServer, type DiagServer} from '../diag-server.js'
 import type {AgentStatus} from './status.js'
 
 export function renderMetrics(status: AgentStatus, now = new Date()): string {
   const lines: string[] = []
   const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: ReturnType<AgentStatus['entries']>[number][1]) => number | undefined) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [service, s] of status.entries()) {
+    const samples = status.entries().flatMap(([service, s]) => {
       const v = value(s)
-      if (v !== undefined) lines.push(`${name}{service="${labelValue(service)}"} ${v}`)
-    }
+      return v === undefined ? [] : [`${name}{service="${labelValue(service)}"} ${v}`]
+    })
+    lines.push(...metricFamily(name, type, help, samples))
   }
   family('wid_bot_renewals_total', 'counter', 'Successful renewals of each service (the bot identity is service "identity").', (s) => s.renewals)
   family('wid_bot_renewal_failures_total', 'counter', 'Failed renewal tries of each service.', (s) => s.failures)

@@ -9,8 +9,7 @@ import type {LoginResult} from '../auth/auth-server.js'
 import {encodePem} from '../crypto/pem.js'
 import {exportPkcs8Pem, exportSpkiDer, generateKeyPair, spkiPin} from '../crypto/keys.js'
 import {badInput, WidError} from '../errors.js'
-import {shortPath} from '../output/paths.js'
-import {readBounded} from '../output/read.js'
+import {readFirstLine} from '../output/read.js'
 import {saveProfile, type ClientProfile} from './profiles.js'
 import {httpRequest} from '../http-client.js'
 import {certifiesKey, postOnce, proxyUrl} from './api-client.js'
@@ -63,11 +62,7 @@ const MAX_INVITE_FILE_BYTES = 4096
  */
 export async function readInviteFile(path: string): Promise<string> {
   if (path === '-') throw badInput('login: --invite-file cannot be - (standard input carries the password); give the path of a file')
-  const content = await readBounded(path, {prefix: 'login', maxBytes: MAX_INVITE_FILE_BYTES, what: 'an invite file', pipeTimeoutMs: 10_000})
-  if (content === undefined) throw badInput(`login: the invite file ${shortPath(path)} does not exist`)
-  const invite = content.toString('utf8').split('\n')[0]!.trim()
-  if (invite === '') throw badInput(`login: the invite file ${shortPath(path)} is empty`)
-  return invite
+  return readFirstLine(path, {prefix: 'login', label: 'invite file', what: 'an invite file', maxBytes: MAX_INVITE_FILE_BYTES, trim: true})
 }
 
 export interface ClusterIdentity {

@@ -53,11 +53,14 @@ const ERRNO_REASONS: Record<string, string> = {
   EEXIST: 'something else is in the way',
 }
 
+/** Why the file system refused, in words: the errno's reason, else the error's message. */
+export function errnoReason(error: unknown): string {
+  return ERRNO_REASONS[(error as NodeJS.ErrnoException).code ?? ''] ?? (error as Error).message ?? String(error)
+}
+
 export function ioError(path: string, error: unknown, verb = 'write'): WidError {
   if (error instanceof WidError) return error
-  const code = (error as NodeJS.ErrnoException).code ?? ''
-  const reason = ERRNO_REASONS[code] ?? (error as Error).message ?? String(error)
-  return new WidError('io', `output: cannot ${verb} ${shortPath(path)}: ${reason}`, {cause: error})
+  return new WidError('io', `output: cannot ${verb} ${shortPath(path)}: ${errnoReason(error)}`, {cause: error})
 }
 
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {

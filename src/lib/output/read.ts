@@ -66,6 +66,23 @@ export async function readBounded(path: string, options: BoundedReadOptions): Pr
   }
 }
 
+/**
+ * The first line of a small file holding a secret (an invite, a passphrase), as scripts
+ * write them: a regular file, or a pipe closed by its writer within 10 s. Without its line
+ * ending and a byte-order mark; trimmed with `trim`. `label` names the file in the one line
+ * said when it is missing or that line is empty (`login: the invite file ./x is empty`),
+ * `what` in the one said when it is too large (as readBounded).
+ */
+export async function readFirstLine(path: string, options: {prefix: string; label: string; what: string; maxBytes: number; trim?: boolean}): Promise<string> {
+  const content = await readBounded(path, {prefix: options.prefix, maxBytes: options.maxBytes, what: options.what, pipeTimeoutMs: 10_000})
+  const missing = (what: string) => new WidError('bad_input', `${options.prefix}: the ${options.label} ${shortPath(path)} ${what}`)
+  if (content === undefined) throw missing('does not exist')
+  const first = content.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0]!
+  const line = options.trim ? first.trim() : first
+  if (line === '') throw missing('is empty')
+  return line
+}
+
 /** At most `maxBytes + 1` bytes, so that a file that grew past the cap is still refused. */
 function readRegular(fd: number, maxBytes: number, tooLarge: () => WidError): Buffer {
   const buffer = Buffer.alloc(Math.min(maxBytes + 1, 64 * 1024))

@@ -7,7 +7,7 @@
  * `wid_server_` prefix, base units (seconds), `_total` counters.
  */
 import {collectDefaultMetrics, Registry} from 'prom-client'
-import {labelValue} from '../diag-server.js'
+import {labelValue, metricFamily} from '../diag-server.js'
 import type {LoginOutcome, ServerGauges, ServerMetrics} from './metrics.js'
 
 /** Request latencies, from a cached document (sub-millisecond) to a trust watch's long poll (20 s). */
@@ -57,7 +57,6 @@ export interface PrometheusMetrics {
   render(): Promise<string>
 }
 
-const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: string[]) => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples]
 const byResult = (name: string, counts: Map<string, number>, label: string) => [...counts].map(([value, count]) => `${name}{${label}="${value}"} ${count}`)
 
 export function prometheusMetrics(): PrometheusMetrics {
@@ -86,16 +85,16 @@ export function prometheusMetrics(): PrometheusMetrics {
       durations.push(...stats.duration.lines('wid_server_request_duration_seconds', `${label},`))
     }
     return [
-      ...family('wid_server_requests_total', 'counter', 'Requests answered, by route (the path of a known endpoint; "other" for the rest) and HTTP status code.', requests),
-      ...family('wid_server_request_duration_seconds', 'histogram', 'Time from a request to its answer, by route.', durations),
-      ...family('wid_server_requests_in_flight', 'gauge', 'Requests being answered now.', [`wid_server_requests_in_flight ${gauges?.requestsInFlight() ?? 0}`]),
-      ...family('wid_server_svids_issued_total', 'counter', 'SVIDs issued, by type (x509, jwt); each SVID of a batch counts.', byResult('wid_server_svids_issued_total', issued, 'type')),
-      ...family('wid_server_logins_total', 'counter', 'Password and invite logins, by result: ok, failed (wrong credentials), locked (refused unchecked: too many recent failures), error.', byResult('wid_server_logins_total', logins, 'result')),
-      ...family('wid_server_bot_joins_total', 'counter', 'Bot joins, by result: ok, failed (token or ID token refused), locked (too many recent failures from the address), error.', byResult('wid_server_bot_joins_total', joins, 'result')),
-      ...family('wid_server_read_cache_hits_total', 'counter', "Store reads answered from the server's read cache.", [`wid_server_read_cache_hits_total ${hits}`]),
-      ...family('wid_server_read_cache_misses_total', 'counter', 'Store reads that went to the store.', [`wid_server_read_cache_misses_total ${misses}`]),
-      ...family('wid_server_store_write_seconds', 'histogram', 'Time of a write to the store until it committed or failed (SQLite: through the writer thread, queue included; PostgreSQL: the write transaction).', writes.lines('wid_server_store_write_seconds')),
-      ...family('wid_server_trust_watches_waiting', 'gauge', "Trust watches (bot agents' long polls) waiting for a change of the trust.", [`wid_server_trust_watches_waiting ${gauges?.trustWatchesWaiting() ?? 0}`]),
+      ...metricFamily('wid_server_requests_total', 'counter', 'Requests answered, by route (the path of a known endpoint; "other" for the rest) and HTTP status code.', requests),
+      ...metricFamily('wid_server_request_duration_seconds', 'histogram', 'Time from a request to its answer, by route.', durations),
+      ...metricFamily('wid_server_requests_in_flight', 'gauge', 'Requests being answered now.', [`wid_server_requests_in_flight ${gauges?.requestsInFlight() ?? 0}`]),
+      ...metricFamily('wid_server_svids_issued_total', 'counter', 'SVIDs issued, by type (x509, jwt); each SVID of a batch counts.', byResult('wid_server_svids_issued_total', issued, 'type')),
+      ...metricFamily('wid_server_logins_total', 'counter', 'Password and invite logins, by result: ok, failed (wrong credentials), locked (refused unchecked: too many recent failures), error.', byResult('wid_server_logins_total', logins, 'result')),
+      ...metricFamily('wid_server_bot_joins_total', 'counter', 'Bot joins, by result: ok, failed (token or ID token refused), locked (too many recent failures from the address), error.', byResult('wid_server_bot_joins_total', joins, 'result')),
+      ...metricFamily('wid_server_read_cache_hits_total', 'counter', "Store reads answered from the server's read cache.", [`wid_server_read_cache_hits_total ${hits}`]),
+      ...metricFamily('wid_server_read_cache_misses_total', 'counter', 'Store reads that went to the store.', [`wid_server_read_cache_misses_total ${misses}`]),
+      ...metricFamily('wid_server_store_write_seconds', 'histogram', 'Time of a write to the store until it committed or failed (SQLite: through the writer thread, queue included; PostgreSQL: the write transaction).', writes.lines('wid_server_store_write_seconds')),
+      ...metricFamily('wid_server_trust_watches_waiting', 'gauge', "Trust watches (bot agents' long polls) waiting for a change of the trust.", [`wid_server_trust_watches_waiting ${gauges?.trustWatchesWaiting() ?? 0}`]),
     ]
   }
 
